@@ -1,0 +1,164 @@
+/**
+ * Errors with stable codes (CONTRACT.md "Errors").
+ *
+ * Every failure the service reports is a `ServiceError` carrying a machine-readable `code`.
+ * `app.onError` renders it once, as RFC 9457 problem+json; the token endpoint renders
+ * `OAuthError` as RFC 6749 §5.2 `{ error, error_description }`. Anything else is a bare 500.
+ */
+
+/** code → HTTP status, as CONTRACT.md lists them (plus a few of our own for other conditions). */
+export const ERROR_STATUS = {
+  challenge_unknown: 400,
+  challenge_expired: 400,
+  origin_mismatch: 400,
+  rp_id_mismatch: 400,
+  user_presence_required: 400,
+  user_verification_required: 400,
+  signature_invalid: 400,
+  counter_regression: 400,
+  credential_unknown: 400,
+  credential_revoked: 400,
+  credential_exists: 409,
+  invalid_request: 400,
+  unsupported_algorithm: 400,
+  username_taken: 409,
+  last_credential: 409,
+  registration_closed: 403,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  storage_unavailable: 503,
+} as const
+
+export type ErrorCode = keyof typeof ERROR_STATUS
+
+const TITLES: Record<ErrorCode, string> = {
+  challenge_unknown: 'Challenge not issued, already used, or for another ceremony',
+  challenge_expired: 'Challenge expired',
+  origin_mismatch: 'Origin not allowed',
+  rp_id_mismatch: 'RP ID mismatch',
+  user_presence_required: 'User presence required',
+  user_verification_required: 'User verification required',
+  signature_invalid: 'Signature does not verify',
+  counter_regression: 'Signature counter did not increase',
+  credential_unknown: 'Credential not registered',
+  credential_revoked: 'Credential revoked',
+  credential_exists: 'Credential already registered',
+  invalid_request: 'Invalid request',
+  unsupported_algorithm: 'Unsupported public key algorithm',
+  username_taken: 'Username already taken',
+  last_credential: 'Cannot delete the last passkey',
+  registration_closed: 'Registration is closed',
+  payload_too_large: 'Payload too large',
+  unsupported_media_type: 'Unsupported media type',
+  unauthorized: 'Unauthorized',
+  forbidden: 'Forbidden',
+  not_found: 'Not found',
+  method_not_allowed: 'Method not allowed',
+  conflict: 'Conflict',
+  storage_unavailable: 'Storage unavailable',
+}
+
+export class ServiceError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  /** Only client errors expose their detail; 5xx render without it. */
+  readonly expose: boolean
+  readonly headers: Record<string, string>
+
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    opts: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(detail ?? TITLES[code], { cause: opts.cause })
+    this.name = 'ServiceError'
+    this.code = code
+    this.status = ERROR_STATUS[code]
+    this.expose = this.status < 500
+    this.headers = opts.headers ?? {}
+  }
+}
+
+/** Storage layer failure that is not the caller's fault (network, 5xx, throttling). */
+export class StorageUnavailableError extends ServiceError {
+  constructor(cause?: unknown) {
+    super('storage_unavailable', 'The storage service did not answer; nothing was changed.', {
+      cause,
+      headers: { 'retry-after': '5' },
+    })
+    this.name = 'StorageUnavailableError'
+  }
+}
+
+/** RFC 9457 problem details body for a ServiceError. */
+export function toProblem(err: ServiceError): Record<string, unknown> {
+  return {
+    type: `https://passkey-edge.dev/problems/${err.code}`,
+    title: TITLES[err.code],
+    status: err.status,
+    detail: err.expose ? err.message : TITLES[err.code],
+    code: err.code,
+  }
+}
+
+export function problemResponse(err: ServiceError): Response {
+  return new Response(JSON.stringify(toProblem(err)), {
+    status: err.status,
+    headers: {
+      'content-type': 'application/problem+json',
+      'cache-control': 'no-store',
+      ...err.headers,
+    },
+  })
+}
+
+/** RFC 6749 §5.2 error codes, plus RFC 7009's unsupported_token_type. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'unsupported_token_type'
+  | 'server_error'
+  | 'temporarily_unavailable'
+
+export class OAuthError extends Error {
+  readonly error: OAuthErrorCode
+  readonly status: number
+
+  constructor(error: OAuthErrorCode, description: string, status?: number) {
+    super(description)
+    this.name = 'OAuthError'
+    this.error = error
+    this.status =
+      status ??
+      (error === 'invalid_client'
+        ? 401
+        : error === 'server_error'
+          ? 500
+          : error === 'temporarily_unavailable'
+            ? 503
+            : 400)
+  }
+}
+
+export function oauthErrorResponse(err: OAuthError): Response {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+  }
+  if (err.status === 401) headers['www-authenticate'] = 'Bearer error="invalid_client"'
+  return new Response(JSON.stringify({ error: err.error, error_description: err.message }), {
+    status: err.status,
+    headers,
+  })
+}
