@@ -31,8 +31,10 @@ export interface Config {
   readonly keyRotationPeriod: number
   readonly keyPublishAhead: number
   /** 32 raw bytes, base64 or base64url in the setting. */
-  readonly keyEncryptionKey: Uint8Array | undefined
+  readonly keyEncryptionKey: Uint8Array<ArrayBuffer> | undefined
   readonly challengeTtl: number
+  /** Attestation conveyance requested at registration (WebAuthn #enum-attestation-convey). */
+  readonly attestation: 'none' | 'direct'
   /** Suffix added to every table name (tests isolate runs with it). */
   readonly tablePrefix: string
 }
@@ -64,6 +66,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'KEY_ROTATION_PERIOD', meaning: 'signing key rotation period, seconds', localDefault: '2592000 (30 days)' },
   { name: 'KEY_PUBLISH_AHEAD', meaning: 'how long a key is published before it signs and after its last token expires, seconds', localDefault: '86400 (24 hours)' },
   { name: 'KEY_ENCRYPTION_KEY', meaning: '32 bytes, base64: encrypts signing keys at rest (AES-256-GCM)', localDefault: 'generated once into .azurite/ (required in Azure)' },
+  { name: 'ATTESTATION', meaning: 'none or direct: ask authenticators for attestation (needed for acr phrh)', localDefault: 'none' },
   { name: 'CHALLENGE_TTL', meaning: 'WebAuthn challenge lifetime, seconds', localDefault: '300' },
 ]
 
@@ -121,9 +124,9 @@ function required(env: Env, name: string, local: boolean, localDefault: string):
 }
 
 /** Accepts standard base64 or base64url; 32 bytes. */
-function decodeKey(name: string, raw: string): Uint8Array {
+function decodeKey(name: string, raw: string): Uint8Array<ArrayBuffer> {
   const b64 = raw.trim().replace(/-/g, '+').replace(/_/g, '/')
-  let bytes: Uint8Array
+  let bytes: Uint8Array<ArrayBuffer>
   try {
     bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
   } catch {
@@ -192,6 +195,7 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
   if (!rawKek && !local) throw new TypeError('Setting KEY_ENCRYPTION_KEY is required when running in Azure')
   const keyEncryptionKey = rawKek ? decodeKey('KEY_ENCRYPTION_KEY', rawKek) : undefined
   const challengeTtl = int(env, 'CHALLENGE_TTL', 300, 10, 3600)
+  const attestation = oneOf(env, 'ATTESTATION', ['none', 'direct'] as const, 'none')
   const tablePrefix = env.TABLE_PREFIX?.trim() ?? ''
   if (tablePrefix && !/^[A-Za-z][A-Za-z0-9]{0,20}$/.test(tablePrefix))
     fail('TABLE_PREFIX', 'letters and digits, starting with a letter, at most 21', tablePrefix)
@@ -217,6 +221,7 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
     keyPublishAhead,
     keyEncryptionKey,
     challengeTtl,
+    attestation,
     tablePrefix,
   })
 }

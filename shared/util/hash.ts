@@ -2,13 +2,13 @@ import { encode } from './base64url.js'
 
 const te = new TextEncoder()
 
-export async function sha256(data: Uint8Array | string): Promise<Uint8Array> {
+export async function sha256(data: Uint8Array<ArrayBuffer> | string): Promise<Uint8Array<ArrayBuffer>> {
   const bytes = typeof data === 'string' ? te.encode(data) : data
   return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
 }
 
 /** base64url(SHA-256(data)): how secrets (refresh tokens) are stored and cache keys are made. */
-export async function sha256b64u(data: Uint8Array | string): Promise<string> {
+export async function sha256b64u(data: Uint8Array<ArrayBuffer> | string): Promise<string> {
   return encode(await sha256(data))
 }
 

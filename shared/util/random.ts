@@ -1,7 +1,7 @@
 import { encode } from './base64url.js'
 
 /** `n` bytes from the platform CSPRNG. */
-export function randomBytes(n: number): Uint8Array {
+export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   return crypto.getRandomValues(new Uint8Array(n))
 }
 

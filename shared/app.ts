@@ -1,0 +1,78 @@
+import { Hono } from 'hono'
+import type { Config } from './config.js'
+import { createCore, type Core } from './core.js'
+import { OAuthError, ServiceError, oauthErrorResponse, problemResponse } from './errors.js'
+import { meRoutes } from './routes/me.js'
+import { oauthRoutes } from './routes/oauth.js'
+import { webauthnRoutes } from './routes/webauthn.js'
+import { wellKnownRoutes } from './routes/wellKnown.js'
+import { pageRoutes } from './routes/page.js'
+import type { Store } from './store/types.js'
+import type { Clock } from './util/clock.js'
+import { systemClock } from './util/clock.js'
+
+export interface AppDeps {
+  config: Config
+  store: Store
+  clock?: Clock
+  /** Where unexpected errors go (name and message only: never bodies, tokens or secrets). */
+  logError?: (msg: string) => void
+}
+
+/** Values a runtime adapter passes as Hono's `env` (c.env). */
+export interface AppBindings {
+  /** Remote address of the caller when the runtime knows it (local server). */
+  remoteAddr?: string
+  /** The Azure Functions InvocationContext, when running in the Functions host. */
+  invocation?: unknown
+}
+
+export type AppEnv = { Bindings: AppBindings }
+
+/**
+ * The one Hono app that serves every route, for the Functions host and the local server alike.
+ *
+ * @example
+ * const app = createApp({ config, store })
+ * const res = await app.request('/api/health')
+ */
+export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
+  const core = createCore({ config: deps.config, store: deps.store, clock: deps.clock ?? systemClock })
+  const logError = deps.logError ?? ((msg) => console.error(msg))
+  const app = new Hono<AppEnv>()
+
+  app.use('*', async (c, next) => {
+    await next()
+    c.header('x-content-type-options', 'nosniff')
+  })
+
+  app.get('/api/health', async (c) => {
+    await core.store.ping()
+    return c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' })
+  })
+  app.route('/api/webauthn', webauthnRoutes(core))
+  app.route('/api/.well-known', wellKnownRoutes(core))
+  app.route('/api/oauth2', oauthRoutes(core))
+  app.route('/api/me', meRoutes(core))
+  app.route('/', pageRoutes(core))
+
+  app.notFound(() => problemResponse(new ServiceError('not_found', 'No such route')))
+  app.onError((err) => {
+    if (err instanceof ServiceError) {
+      if (!err.expose) logError(`${err.code}: ${causeOf(err)}`)
+      return problemResponse(err)
+    }
+    if (err instanceof OAuthError) return oauthErrorResponse(err)
+    logError(`unhandled ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`)
+    return new Response(
+      JSON.stringify({ type: 'about:blank', title: 'Internal error', status: 500, code: 'internal_error' }),
+      { status: 500, headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' } },
+    )
+  })
+  return Object.assign(app, { core })
+}
+
+function causeOf(err: Error): string {
+  const c = err.cause
+  return c instanceof Error ? `${c.name}: ${c.message}` : String(c ?? '')
+}

@@ -1,0 +1,29 @@
+import type { Hono } from 'hono'
+import { createApp, type AppEnv } from './app.js'
+import { loadConfig, type Config } from './config.js'
+import type { Store } from './store/types.js'
+import { systemClock, type Clock } from './util/clock.js'
+
+export interface Service {
+  app: Hono<AppEnv>
+  config: Config
+  store: Store
+}
+
+/**
+ * Builds the service from settings: config (validated once), the Table store, the app.
+ * Used by the Functions entry (functions/index.ts) and the local server (local/server.ts).
+ */
+export async function createService(opts: {
+  env: Record<string, string | undefined>
+  local: boolean
+  clock?: Clock
+  store?: Store
+}): Promise<Service> {
+  const config = loadConfig(opts.env, { local: opts.local })
+  const clock = opts.clock ?? systemClock
+  const store = opts.store ?? (await import('./store/tables.js')).createTablesStore({ config })
+  await store.init()
+  const app = createApp({ config, store, clock })
+  return { app, config, store }
+}

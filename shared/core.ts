@@ -1,0 +1,39 @@
+/**
+ * The service's parts, wired once: settings, store, clock, challenges, key ring, tokens, sessions.
+ * Routes receive this object; nothing here depends on the runtime.
+ */
+import type { Config } from './config.js'
+import { deriveAesKey, deriveHmacKey } from './crypto/kek.js'
+import type { Store } from './store/types.js'
+import { AccessTokens } from './tokens/accessToken.js'
+import { KeyRing } from './tokens/keyRing.js'
+import { Sessions } from './tokens/refreshToken.js'
+import type { Clock } from './util/clock.js'
+import { Challenges } from './webauthn/challenges.js'
+
+export interface Core {
+  config: Config
+  store: Store
+  clock: Clock
+  challenges: Challenges
+  keyRing: KeyRing
+  tokens: AccessTokens
+  sessions: Sessions
+  /** HMAC key for decoy values shown for unknown usernames. */
+  enumerationKey: Promise<CryptoKey>
+}
+
+export function createCore({ config, store, clock }: { config: Config; store: Store; clock: Clock }): Core {
+  const kek = config.keyEncryptionKey
+  if (!kek) throw new TypeError('Setting KEY_ENCRYPTION_KEY is missing (the local server generates one under .azurite/)')
+  const challenges = new Challenges({
+    key: deriveAesKey(kek, 'challenge-seal-v1'),
+    store,
+    clock,
+    ttlSeconds: config.challengeTtl,
+  })
+  const keyRing = new KeyRing({ store, config, clock, wrapKey: deriveAesKey(kek, 'signing-key-wrap-v1') })
+  const tokens = new AccessTokens({ config, keyRing, clock })
+  const sessions = new Sessions({ config, store, clock, tokens })
+  return { config, store, clock, challenges, keyRing, tokens, sessions, enumerationKey: deriveHmacKey(kek, 'user-enumeration-v1') }
+}

@@ -1,0 +1,73 @@
+/**
+ * Keys derived from KEY_ENCRYPTION_KEY (32 bytes) with HKDF-SHA-256 (RFC 5869), one per purpose,
+ * so that sealing challenges and wrapping signing keys never share a key.
+ * AES-256-GCM (NIST SP 800-38D) with a random 96-bit IV per message; AAD binds a ciphertext to its use.
+ */
+import { decode, encode } from '../util/base64url.js'
+import { randomBytes } from '../util/random.js'
+
+export type KeyPurpose = 'challenge-seal-v1' | 'signing-key-wrap-v1'
+
+const te = new TextEncoder()
+
+export async function deriveAesKey(kek: Uint8Array<ArrayBuffer>, purpose: KeyPurpose): Promise<CryptoKey> {
+  if (kek.length !== 32) throw new TypeError('KEY_ENCRYPTION_KEY must be 32 bytes')
+  const base = await crypto.subtle.importKey('raw', kek, 'HKDF', false, ['deriveKey'])
+  return crypto.subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: te.encode(purpose) },
+    base,
+    { name: 'AES-GCM', length: 256 },
+    false,
+    ['encrypt', 'decrypt'],
+  )
+}
+
+/** base64url(iv ‖ ciphertext ‖ tag). */
+export async function seal(key: CryptoKey, plaintext: Uint8Array<ArrayBuffer>, aad: string): Promise<string> {
+  const iv = randomBytes(12)
+  const ct = new Uint8Array(
+    await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: te.encode(aad) }, key, plaintext),
+  )
+  const out = new Uint8Array(iv.length + ct.length)
+  out.set(iv)
+  out.set(ct, iv.length)
+  return encode(out)
+}
+
+/** Inverse of seal; undefined when the input is not one of ours (wrong key, AAD, or tampered). */
+export async function open(key: CryptoKey, sealed: string, aad: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  let bytes: Uint8Array<ArrayBuffer>
+  try {
+    bytes = decode(sealed)
+  } catch {
+    return undefined
+  }
+  if (bytes.length < 12 + 16) return undefined
+  try {
+    return new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: te.encode(aad) },
+        key,
+        bytes.subarray(12),
+      ),
+    )
+  } catch {
+    return undefined
+  }
+}
+
+/** HMAC-SHA-256 key derived from the KEK, for deterministic values that must not be guessable. */
+export async function deriveHmacKey(kek: Uint8Array<ArrayBuffer>, purpose: 'user-enumeration-v1'): Promise<CryptoKey> {
+  const base = await crypto.subtle.importKey('raw', kek, 'HKDF', false, ['deriveKey'])
+  return crypto.subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: te.encode(purpose) },
+    base,
+    { name: 'HMAC', hash: 'SHA-256', length: 256 },
+    false,
+    ['sign'],
+  )
+}
+
+export async function hmac(key: CryptoKey, data: string): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await crypto.subtle.sign('HMAC', key, te.encode(data)))
+}

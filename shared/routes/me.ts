@@ -1,0 +1,68 @@
+import { Hono } from 'hono'
+import type { AppEnv } from '../app.js'
+import type { Core } from '../core.js'
+import { ServiceError } from '../errors.js'
+import { authenticate } from '../middleware/bearer.js'
+import { jsonBody } from '../middleware/body.js'
+import { ConcurrencyError } from '../store/types.js'
+import { parseText } from '../webauthn/input.js'
+import { credentialView } from '../webauthn/policy.js'
+
+const NO_STORE = { 'cache-control': 'no-store' }
+
+/** /api/me* — CONTRACT "Account self-service". */
+export function meRoutes(core: Core) {
+  const { store } = core
+  const r = new Hono<AppEnv>()
+
+  const account = async (userId: string) => {
+    const a = await store.getAccount(userId)
+    if (!a) throw new ServiceError('unauthorized', 'The account of this token no longer exists')
+    return a
+  }
+
+  r.get('/', async (c) => {
+    const p = await authenticate(core, c)
+    const { user } = await account(p.userId)
+    return c.json({ id: user.id, username: user.username, displayName: user.displayName, roles: user.roles }, 200, NO_STORE)
+  })
+
+  r.get('/credentials', async (c) => {
+    const p = await authenticate(core, c)
+    const { credentials } = await account(p.userId)
+    const list = credentials.sort((a, b) => a.createdAt - b.createdAt).map(credentialView)
+    return c.json(list, 200, NO_STORE)
+  })
+
+  r.patch('/credentials/:id', async (c) => {
+    const p = await authenticate(core, c)
+    const body = await jsonBody(c)
+    const label = parseText(body.label, 'label')
+    if (!label) throw new ServiceError('invalid_request', 'label is required')
+    for (let attempt = 0; ; attempt++) {
+      const cred = await store.getCredential(p.userId, c.req.param('id'))
+      if (!cred) throw new ServiceError('not_found', 'No such passkey on this account')
+      const updated = { ...cred, label }
+      try {
+        await store.updateCredential(updated)
+        return c.json(credentialView(updated), 200, NO_STORE)
+      } catch (e) {
+        if (!(e instanceof ConcurrencyError) || attempt >= 2) throw e
+      }
+    }
+  })
+
+  r.delete('/credentials/:id', async (c) => {
+    const p = await authenticate(core, c)
+    const id = c.req.param('id')
+    const { credentials } = await account(p.userId)
+    if (!credentials.some((x) => x.id === id)) throw new ServiceError('not_found', 'No such passkey on this account')
+    // Usable passkeys other than this one: deleting the last would lock the account out.
+    if (!credentials.some((x) => x.id !== id && !x.flaggedAt))
+      throw new ServiceError('last_credential', 'This is the last passkey of the account; add another before deleting it')
+    await store.deleteCredential(p.userId, id, 'passkey deleted')
+    return c.body(null, 204)
+  })
+
+  return r
+}

@@ -1,0 +1,704 @@
+/**
+ * The Store on Azure Table Storage (or Azurite). The only module in shared/ that imports @azure/*.
+ *
+ * Layout and the round trips of every verb: docs/storage.md. In short, one `users` partition per
+ * user holds the user row (`acct`), its credentials (`acct:cred:<id>`) and its sessions
+ * (`sess:<id>`), so sign-in work is point reads and single-partition transactions; global
+ * uniqueness (usernames, credential ids) and single use (challenges) come from `createEntity`
+ * (409 when the key exists) and `deleteEntity` (404 when it is gone) in small index tables.
+ *
+ * Failure model: 404/409/412 are answers and become `undefined`, `false`, `UniquenessError` or
+ * `ConcurrencyError`; anything else (refused connection, timeout, 5xx, 429, auth failure) throws
+ * `StorageUnavailableError` with the original error as `cause`. Requests are bounded (2 s per try,
+ * 3 s in all) and only retried when a retry cannot apply a write twice (see `retryPolicy`).
+ */
+import {
+  TableClient,
+  odata,
+  type TableEntity,
+  type TableEntityResult,
+  type TransactionAction,
+} from '@azure/data-tables'
+import type { TokenCredential } from '@azure/core-auth'
+import type { Config } from '../config.js'
+import { StorageUnavailableError } from '../errors.js'
+import {
+  ConcurrencyError,
+  UniquenessError,
+  type Account,
+  type CredentialRecord,
+  type SessionRecord,
+  type SigningKeyRecord,
+  type Store,
+  type UserRecord,
+} from './types.js'
+
+/** Every table, without the prefix. Table names: alphanumeric, 3–63 characters. */
+export const TABLE_NAMES = ['users', 'usernames', 'credentials', 'challenges', 'signingkeys'] as const
+export type TableName = (typeof TABLE_NAMES)[number]
+
+/** One HTTP round trip to Table Storage, as seen by `onRequest` (the URL has no SAS signature). */
+export interface StorageRequest {
+  method: string
+  url: string
+  /** Absent when no response came back (refused, reset, timed out). */
+  status?: number
+}
+
+export interface TablesStoreOptions {
+  config: Config
+  /** Used with `config.tablesEndpoint`; default: a `DefaultAzureCredential` created on first use. */
+  credential?: TokenCredential
+  /**
+   * Called once per HTTP round trip (every try, after its response or failure). Benchmarks and
+   * tests count storage round trips with it. If it throws, the request fails as if its response
+   * had been lost (the service may have applied it): tests use this to inject such faults.
+   */
+  onRequest?: (r: StorageRequest) => void
+}
+
+/** A claim whose owner row has not appeared after this long was left by a crash (see `claim`). */
+export const STALE_CLAIM_MS = 60_000
+const TRY_TIMEOUT_MS = 2_000
+const TOTAL_BUDGET_MS = 3_000
+const RETRY_DELAY_MS = 100
+/** Entity group transactions: one partition, at most 100 operations. */
+const MAX_TX_OPS = 100
+
+const USER_RK = 'acct'
+const CRED_PREFIX = 'acct:cred:'
+const SESS_PREFIX = 'sess:'
+
+type Pipeline = TableClient['pipeline']
+type PipelinePolicy = Parameters<Pipeline['addPolicy']>[0]
+type Entity = TableEntity<Record<string, unknown>>
+/** A row as read: keys and etag are always present. */
+type Row = Record<string, unknown> & { partitionKey: string; rowKey: string; etag: string }
+const asRow = (r: TableEntityResult<Record<string, unknown>>): Row => r as Row
+
+/**
+ * Creates the Table Storage store. Nothing is sent until the first call; `init()` creates tables.
+ *
+ * @example
+ * const store = createTablesStore({ config, onRequest: (r) => trips.push(r) })
+ * await store.init()
+ */
+export function createTablesStore(opts: TablesStoreOptions): Store {
+  const clients = makeClients(opts)
+  const t = (name: TableName): TableClient => clients[name]
+
+  /** Runs one SDK call: `expected` statuses come back as `{ status }`, other failures throw 503. */
+  async function attempt<T>(op: () => Promise<T>, ...expected: number[]): Promise<Outcome<T>> {
+    try {
+      return { value: await op() }
+    } catch (err) {
+      const status = statusOf(err)
+      if (status !== undefined && expected.includes(status)) return { status }
+      throw new StorageUnavailableError(err)
+    }
+  }
+
+  /** Submits one entity group transaction in `users`; returns the new etag of each operation. */
+  async function transact(actions: TransactionAction[]): Promise<(string | undefined)[]> {
+    const res = await t('users').submitTransaction(actions)
+    return res.subResponses.map((r) => r.etag?.trim())
+  }
+
+  async function getRow(table: TableName, pk: string, rk: string): Promise<Row | undefined> {
+    const r = await attempt(() => t(table).getEntity<Record<string, unknown>>(pk, rk), 404)
+    return r.status === undefined ? asRow(r.value) : undefined
+  }
+
+  async function query(table: TableName, filter: string): Promise<Row[]> {
+    const rows: Row[] = []
+    await attempt(async () => {
+      const pages = t(table)
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+        .byPage({ maxPageSize: 1000 })
+      for await (const page of pages) rows.push(...page.map(asRow))
+    })
+    return rows
+  }
+
+  /** Rows of one user partition whose RowKey starts with `prefix` (a range, not a startswith). */
+  function range(userId: string, from: string, to: string): Promise<Row[]> {
+    // ';' is the character after ':', so [from, to) with to = prefix ending in ';' is the prefix.
+    return query('users', odata`PartitionKey eq ${k(userId)} and RowKey ge ${from} and RowKey lt ${to}`)
+  }
+
+  /**
+   * Claims `pk` in an index table (`usernames` or `credentials`) for `userId` and returns the
+   * claim's etag. A key that is taken stays taken, except a claim older than STALE_CLAIM_MS whose
+   * owner row (`ownerRowKey`) does not exist: a sign-up crashed after claiming, so the claim is
+   * taken over with an etag-guarded replace (two takers: one wins, the other gets 412).
+   */
+  async function claim(
+    table: 'usernames' | 'credentials',
+    pk: string,
+    userId: string,
+    ownerRowKey: string,
+    field: 'username' | 'credential',
+  ): Promise<string | undefined> {
+    for (let round = 0; round < 2; round++) {
+      const now = Date.now()
+      const row = { partitionKey: pk, rowKey: '', userId, createdAt: int(now) }
+      const created = await attempt(() => t(table).createEntity(row), 409)
+      if (created.status === undefined) return created.value.etag
+      const existing = await getRow(table, pk, '')
+      if (!existing) continue // released meanwhile: try to claim it again
+      const owner = str(existing.userId)
+      if (now - num(existing.createdAt) < STALE_CLAIM_MS) throw new UniquenessError(field)
+      if (await getRow('users', k(owner), ownerRowKey))
+        throw new UniquenessError(field)
+      const taken = await attempt(
+        () => t(table).updateEntity(row, 'Replace', { etag: existing.etag }),
+        404,
+        412,
+      )
+      if (taken.status === undefined) return taken.value.etag
+      throw new UniquenessError(field)
+    }
+    throw new UniquenessError(field)
+  }
+
+  /** Best effort: deletes a claim we hold (etag-guarded, so a later taker's claim survives). */
+  async function release(table: 'usernames' | 'credentials', pk: string, etag: string | undefined) {
+    await t(table)
+      .deleteEntity(pk, '', { etag: etag ?? '*' })
+      .catch(() => undefined)
+  }
+
+  async function replace(
+    table: TableName,
+    entity: Entity,
+    etag: string | undefined,
+    what: string,
+  ): Promise<string | undefined> {
+    if (!etag) throw new TypeError(`${what}: etag required (pass the record as read)`)
+    const r = await attempt(() => t(table).updateEntity(entity, 'Replace', { etag }), 404, 412)
+    if (r.status !== undefined) throw new ConcurrencyError(what)
+    return r.value.etag
+  }
+
+  const store: Store = {
+    async init() {
+      await attempt(() => Promise.all(TABLE_NAMES.map((name) => t(name).createTable())))
+    },
+
+    async ping() {
+      await getRow('challenges', 'ping', '')
+    },
+
+    async putChallenge(id, expiresAt) {
+      const r = await attempt(
+        () => t('challenges').createEntity({ partitionKey: k(id), rowKey: '', expiresAt: int(expiresAt) }),
+        409,
+      )
+      if (r.status !== undefined) throw new ConcurrencyError(`challenge ${id} exists`)
+    },
+
+    async consumeChallenge(id) {
+      const r = await attempt(() => t('challenges').deleteEntity(k(id), ''), 404)
+      return r.status === undefined
+    },
+
+    async findUserIdByUsername(username) {
+      const row = await getRow('usernames', k(username), '')
+      return row ? str(row.userId) : undefined
+    },
+
+    async getAccount(userId) {
+      const rows = await range(userId, USER_RK, 'acct;')
+      const userRow = rows.find((r) => r.rowKey === USER_RK)
+      if (!userRow) return undefined
+      const credentials = rows.filter((r) => r.rowKey.startsWith(CRED_PREFIX)).map(toCredential)
+      return { user: toUser(userRow), credentials } satisfies Account
+    },
+
+    async getUser(userId) {
+      const row = await getRow('users', k(userId), USER_RK)
+      return row && toUser(row)
+    },
+
+    async getCredential(userId, credentialId) {
+      const row = await getRow('users', k(userId), credRowKey(credentialId))
+      return row && toCredential(row)
+    },
+
+    async findCredentialOwner(credentialId) {
+      const row = await getRow('credentials', k(credentialId), '')
+      return row ? str(row.userId) : undefined
+    },
+
+    async createAccount({ user, credential, session }) {
+      if (credential.userId !== user.id || (session && session.userId !== user.id))
+        throw new TypeError('createAccount: credential and session must belong to the user')
+      const nameKey = k(user.username)
+      const credKey = k(credential.id)
+      const nameEtag = await claim('usernames', nameKey, user.id, USER_RK, 'username')
+      let credEtag: string | undefined
+      try {
+        credEtag = await claim('credentials', credKey, user.id, credRowKey(credential.id), 'credential')
+      } catch (err) {
+        await release('usernames', nameKey, nameEtag)
+        throw err
+      }
+      const actions: TransactionAction[] = [
+        ['create', userEntity(user)],
+        ['create', credentialEntity(credential)],
+      ]
+      if (session) actions.push(['create', sessionEntity(session)])
+      let etags: (string | undefined)[]
+      try {
+        etags = await transact(actions)
+      } catch (err) {
+        // Released only when the transaction surely did not apply. After a timeout or a lost
+        // response it may have: the claims stay, and if the account is not there they go stale
+        // and the next sign-up takes them over (`claim`).
+        if (notApplied(err))
+          await Promise.all([release('usernames', nameKey, nameEtag), release('credentials', credKey, credEtag)])
+        const status = statusOf(err)
+        if (status === 409) throw new ConcurrencyError(`user ${user.id} exists`)
+        throw new StorageUnavailableError(err)
+      }
+      user.etag = etags[0]
+      credential.etag = etags[1]
+      if (session) session.etag = etags[2]
+    },
+
+    async addCredential(credential) {
+      const credKey = k(credential.id)
+      const claimEtag = await claim(
+        'credentials',
+        credKey,
+        credential.userId,
+        credRowKey(credential.id),
+        'credential',
+      )
+      try {
+        const r = await attempt(() => t('users').createEntity(credentialEntity(credential)), 409)
+        if (r.status !== undefined) throw new UniquenessError('credential')
+        credential.etag = r.value.etag
+      } catch (err) {
+        if (err instanceof UniquenessError || notApplied((err as Error).cause))
+          await release('credentials', credKey, claimEtag)
+        throw err
+      }
+    },
+
+    async recordSignIn(credential, session) {
+      if (!credential.etag) throw new TypeError('recordSignIn: credential etag required')
+      if (session.userId !== credential.userId)
+        throw new TypeError('recordSignIn: session must belong to the credential owner')
+      let etags: (string | undefined)[]
+      try {
+        etags = await transact([
+          ['update', credentialEntity(credential), 'Replace', { etag: credential.etag }],
+          ['create', sessionEntity(session)],
+        ])
+      } catch (err) {
+        const status = statusOf(err)
+        if (status === 404 || status === 412) throw new ConcurrencyError(`credential ${credential.id}`)
+        if (status === 409) throw new ConcurrencyError(`session ${session.id} exists`)
+        throw new StorageUnavailableError(err)
+      }
+      credential.etag = etags[0]
+      session.etag = etags[1]
+    },
+
+    async updateCredential(credential) {
+      credential.etag = await replace(
+        'users',
+        credentialEntity(credential),
+        credential.etag,
+        `credential ${credential.id}`,
+      )
+    },
+
+    async deleteCredential(userId, credentialId, reason) {
+      const rk = credRowKey(credentialId)
+      // One range from the credential row through the sessions: its existence and the sessions.
+      const rows = await range(userId, rk, 'sess;')
+      if (!rows.some((r) => r.rowKey === rk)) return false
+      const live = (rs: Row[]) =>
+        rs.filter(
+          (r) =>
+            r.rowKey.startsWith(SESS_PREFIX) &&
+            r.credentialId === credentialId &&
+            r.revokedAt === undefined,
+        )
+      const revoke = (r: Row): TransactionAction => [
+        'update',
+        { partitionKey: r.partitionKey, rowKey: r.rowKey, revokedAt: int(Date.now()), revokedReason: reason },
+        'Merge',
+      ]
+      const sessions = live(rows)
+      // ≤ 100 operations per transaction: revoke overflow sessions first, delete the credential
+      // last, so a failure midway leaves the credential in place (and the call can be repeated).
+      const lastBatch = sessions.splice(Math.max(0, sessions.length - (MAX_TX_OPS - 1)))
+      for (let i = 0; i < sessions.length; i += MAX_TX_OPS) {
+        const batch = sessions.slice(i, i + MAX_TX_OPS).map(revoke)
+        await attempt(() => transact(batch))
+      }
+      const tx = await attempt(
+        () => transact([['delete', { partitionKey: k(userId), rowKey: rk }], ...lastBatch.map(revoke)]),
+        404,
+      )
+      if (tx.status !== undefined) return false
+      // A sign-in that committed between the read and the delete made a session we did not see;
+      // after the delete no sign-in with this credential can commit (its etag is gone), so one
+      // more read catches them all.
+      const late = live(await range(userId, SESS_PREFIX, 'sess;'))
+      for (let i = 0; i < late.length; i += MAX_TX_OPS) {
+        const batch = late.slice(i, i + MAX_TX_OPS).map(revoke)
+        await attempt(() => transact(batch))
+      }
+      // The index row last: if this fails, it points at a missing row and goes stale (`claim`).
+      await attempt(() => t('credentials').deleteEntity(k(credentialId), ''), 404).catch(() => undefined)
+      return true
+    },
+
+    async getSession(userId, sessionId) {
+      const row = await getRow('users', k(userId), SESS_PREFIX + k(sessionId))
+      return row && toSession(row)
+    },
+
+    async updateSession(session) {
+      session.etag = await replace('users', sessionEntity(session), session.etag, `session ${session.id}`)
+    },
+
+    async listSessions(userId) {
+      return (await range(userId, SESS_PREFIX, 'sess;')).map(toSession)
+    },
+
+    async updateUser(user) {
+      user.etag = await replace('users', userEntity(user), user.etag, `user ${user.id}`)
+    },
+
+    async listSigningKeys() {
+      return (await query('signingkeys', odata`PartitionKey eq ${'keys'}`)).map(toSigningKey)
+    },
+
+    async createSigningKey(key) {
+      const r = await attempt(() => t('signingkeys').createEntity(signingKeyEntity(key)), 409)
+      if (r.status !== undefined) throw new ConcurrencyError(`signing key ${key.kid} exists`)
+      key.etag = r.value.etag
+    },
+
+    async updateSigningKey(key) {
+      key.etag = await replace('signingkeys', signingKeyEntity(key), key.etag, `signing key ${key.kid}`)
+    },
+  }
+  return store
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients and the HTTP pipeline
+
+function makeClients({ config, credential, onRequest }: TablesStoreOptions): Record<TableName, TableClient> {
+  const { tablesConnectionString, tablesEndpoint, tablePrefix } = config
+  if (!tablesConnectionString && !tablesEndpoint)
+    throw new TypeError('createTablesStore: config needs tablesConnectionString or tablesEndpoint')
+  const endpoint = tablesConnectionString ? undefined : tablesEndpoint
+  const insecure = tablesConnectionString
+    ? /TableEndpoint=http:|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(
+        tablesConnectionString,
+      )
+    : endpoint!.startsWith('http:')
+  const options = {
+    allowInsecureConnection: insecure,
+    // The default retry policy is replaced by `retryPolicy` below.
+    retryOptions: { maxRetries: 0 },
+  }
+  const cred = endpoint ? (credential ?? lazyDefaultCredential()) : undefined
+  const make = (name: TableName): TableClient => {
+    const table = `${tablePrefix}${name}`
+    const client = tablesConnectionString
+      ? TableClient.fromConnectionString(tablesConnectionString, table, { ...options })
+      : new TableClient(endpoint!, table, cred!, { ...options })
+    client.pipeline.removePolicy({ name: 'defaultRetryPolicy' })
+    client.pipeline.addPolicy(retryPolicy(), { phase: 'Retry' })
+    if (onRequest) client.pipeline.addPolicy(requestCounter(onRequest), { afterPhase: 'Retry' })
+    return client
+  }
+  return Object.fromEntries(TABLE_NAMES.map((n) => [n, make(n)])) as Record<TableName, TableClient>
+}
+
+/** `DefaultAzureCredential` is loaded and created on the first token request (cold start). */
+function lazyDefaultCredential(): TokenCredential {
+  let cred: Promise<TokenCredential> | undefined
+  return {
+    async getToken(scopes, options) {
+      cred ??= import('@azure/identity').then((m) => new m.DefaultAzureCredential())
+      return (await cred).getToken(scopes, options)
+    },
+  }
+}
+
+/**
+ * Bounds every call: each try gets at most TRY_TIMEOUT_MS and the whole call TOTAL_BUDGET_MS.
+ * One retry, and only when it cannot apply a write twice: the connection was refused (nothing
+ * was sent), the service refused the request (429, 503 ServerBusy), or the request is a read.
+ */
+function retryPolicy(): PipelinePolicy {
+  return {
+    name: 'storeRetryPolicy',
+    async sendRequest(request, next) {
+      const start = Date.now()
+      for (let tries = 1; ; tries++) {
+        request.timeout = Math.max(1, Math.min(TRY_TIMEOUT_MS, TOTAL_BUDGET_MS - (Date.now() - start)))
+        let response: Awaited<ReturnType<typeof next>> | undefined
+        let error: unknown
+        try {
+          response = await next(request)
+        } catch (err) {
+          error = err
+        }
+        const left = TOTAL_BUDGET_MS - (Date.now() - start) - RETRY_DELAY_MS
+        if (tries >= 2 || left < 250 || !retriable(request.method, response?.status, error)) {
+          if (response) return response
+          throw error
+        }
+        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS))
+      }
+    },
+  }
+}
+
+const NETWORK_ERRORS = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'REQUEST_SEND_ERROR'])
+
+function retriable(method: string, status: number | undefined, error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code
+  if (code === 'ECONNREFUSED') return true
+  if (status === 429 || status === 503) return true
+  if (method !== 'GET') return false
+  if (status !== undefined) return status === 408 || status >= 500
+  const name = (error as { name?: unknown } | undefined)?.name
+  return name === 'AbortError' || (typeof code === 'string' && NETWORK_ERRORS.has(code))
+}
+
+function requestCounter(onRequest: (r: StorageRequest) => void): PipelinePolicy {
+  return {
+    name: 'storeRequestCounter',
+    async sendRequest(request, next) {
+      const url = new URL(request.url)
+      url.searchParams.delete('sig')
+      const report = { method: request.method, url: url.toString() }
+      let response
+      try {
+        response = await next(request)
+      } catch (err) {
+        onRequest(report)
+        throw err
+      }
+      onRequest({ ...report, status: response.status })
+      return response
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+type Outcome<T> = { value: T; status?: undefined } | { value?: undefined; status: number }
+
+function statusOf(err: unknown): number | undefined {
+  const s = (err as { statusCode?: unknown } | null | undefined)?.statusCode
+  return typeof s === 'number' ? s : undefined
+}
+
+/** True when the service surely did not apply the request (so releasing claims is safe). */
+function notApplied(err: unknown): boolean {
+  const status = statusOf(err)
+  if (status !== undefined) return (status >= 400 && status < 500 && status !== 408) || status === 503
+  return (err as { code?: unknown } | null | undefined)?.code === 'ECONNREFUSED'
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys and entities
+
+/**
+ * PartitionKey/RowKey may not contain / \ # ? or control characters. Ids are base64url and pass
+ * unchanged; anything else (a username) has those characters and '%' percent-escaped, which keeps
+ * the mapping one-to-one.
+ */
+export function k(s: string): string {
+  return s.replace(
+    /[%/\\#?\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
+  )
+}
+
+function unk(s: string): string {
+  return s.replace(/%([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+}
+
+const credRowKey = (credentialId: string) => CRED_PREFIX + k(credentialId)
+
+/** Times (ms), counters and other integers exceed Int32: stored as Edm.Int64. */
+const int = (n: number) => ({ value: String(Math.trunc(n)), type: 'Int64' as const })
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? NaN))
+const optNum = (v: unknown): number | undefined => (v === undefined || v === null ? undefined : num(v))
+const str = (v: unknown): string => (typeof v === 'string' ? v : String(v ?? ''))
+const optStr = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
+const bool = (v: unknown): boolean => v === true || v === 'true'
+const json = <T>(v: unknown, fallback: T): T => {
+  if (typeof v !== 'string') return fallback
+  try {
+    return JSON.parse(v) as T
+  } catch {
+    return fallback
+  }
+}
+
+/** Drops undefined members: a Replace then removes properties that were cleared. */
+function compact(e: Record<string, unknown>): Entity {
+  return Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as Entity
+}
+
+function userEntity(u: UserRecord): Entity {
+  return compact({
+    partitionKey: k(u.id),
+    rowKey: USER_RK,
+    username: u.username,
+    displayName: u.displayName,
+    roles: JSON.stringify(u.roles),
+    createdAt: int(u.createdAt),
+  })
+}
+
+function toUser(r: Row): UserRecord {
+  return {
+    id: unk(r.partitionKey),
+    username: str(r.username),
+    displayName: str(r.displayName),
+    roles: json<string[]>(r.roles, []),
+    createdAt: num(r.createdAt),
+    etag: r.etag,
+  }
+}
+
+function credentialEntity(c: CredentialRecord): Entity {
+  return compact({
+    partitionKey: k(c.userId),
+    rowKey: credRowKey(c.id),
+    publicKey: c.publicKey,
+    alg: int(c.alg),
+    counter: int(c.counter),
+    transports: JSON.stringify(c.transports),
+    aaguid: c.aaguid,
+    fmt: c.fmt,
+    backupEligible: c.backupEligible,
+    backedUp: c.backedUp,
+    attestationTrusted: c.attestationTrusted,
+    label: c.label,
+    createdAt: int(c.createdAt),
+    lastUsedAt: c.lastUsedAt === undefined ? undefined : int(c.lastUsedAt),
+    flaggedAt: c.flaggedAt === undefined ? undefined : int(c.flaggedAt),
+    flagReason: c.flagReason,
+  })
+}
+
+function toCredential(r: Row): CredentialRecord {
+  const c: CredentialRecord = {
+    id: unk(r.rowKey.slice(CRED_PREFIX.length)),
+    userId: unk(r.partitionKey),
+    publicKey: str(r.publicKey),
+    alg: num(r.alg),
+    counter: num(r.counter),
+    transports: json<string[]>(r.transports, []),
+    aaguid: str(r.aaguid),
+    fmt: str(r.fmt),
+    backupEligible: bool(r.backupEligible),
+    backedUp: bool(r.backedUp),
+    attestationTrusted: bool(r.attestationTrusted),
+    label: str(r.label),
+    createdAt: num(r.createdAt),
+    etag: r.etag,
+  }
+  const lastUsedAt = optNum(r.lastUsedAt)
+  if (lastUsedAt !== undefined) c.lastUsedAt = lastUsedAt
+  const flaggedAt = optNum(r.flaggedAt)
+  if (flaggedAt !== undefined) c.flaggedAt = flaggedAt
+  const flagReason = optStr(r.flagReason)
+  if (flagReason !== undefined) c.flagReason = flagReason
+  return c
+}
+
+function sessionEntity(s: SessionRecord): Entity {
+  return compact({
+    partitionKey: k(s.userId),
+    rowKey: SESS_PREFIX + k(s.id),
+    credentialId: s.credentialId,
+    clientId: s.clientId,
+    audience: s.audience,
+    scope: s.scope,
+    amr: JSON.stringify(s.amr),
+    acr: s.acr,
+    authTime: int(s.authTime),
+    createdAt: int(s.createdAt),
+    expiresAt: int(s.expiresAt),
+    revokedAt: s.revokedAt === undefined ? undefined : int(s.revokedAt),
+    revokedReason: s.revokedReason,
+    refreshHash: s.refreshHash,
+    previousRefreshHashes: JSON.stringify(s.previousRefreshHashes),
+  })
+}
+
+function toSession(r: Row): SessionRecord {
+  const s: SessionRecord = {
+    id: unk(r.rowKey.slice(SESS_PREFIX.length)),
+    userId: unk(r.partitionKey),
+    clientId: str(r.clientId),
+    audience: str(r.audience),
+    scope: str(r.scope),
+    amr: json<string[]>(r.amr, []),
+    acr: str(r.acr),
+    authTime: num(r.authTime),
+    createdAt: num(r.createdAt),
+    expiresAt: num(r.expiresAt),
+    refreshHash: str(r.refreshHash),
+    previousRefreshHashes: json<string[]>(r.previousRefreshHashes, []),
+    etag: r.etag,
+  }
+  const credentialId = optStr(r.credentialId)
+  if (credentialId !== undefined) s.credentialId = credentialId
+  const revokedAt = optNum(r.revokedAt)
+  if (revokedAt !== undefined) s.revokedAt = revokedAt
+  const revokedReason = optStr(r.revokedReason)
+  if (revokedReason !== undefined) s.revokedReason = revokedReason
+  return s
+}
+
+function signingKeyEntity(key: SigningKeyRecord): Entity {
+  return compact({
+    partitionKey: 'keys',
+    rowKey: k(key.kid),
+    alg: key.alg,
+    state: key.state,
+    publicJwk: JSON.stringify(key.publicJwk),
+    encryptedPrivateKey: key.encryptedPrivateKey,
+    createdAt: int(key.createdAt),
+    activatesAt: int(key.activatesAt),
+    retiredAt: key.retiredAt === undefined ? undefined : int(key.retiredAt),
+    expiresAt: key.expiresAt === undefined ? undefined : int(key.expiresAt),
+  })
+}
+
+function toSigningKey(r: Row): SigningKeyRecord {
+  const key: SigningKeyRecord = {
+    kid: unk(r.rowKey),
+    alg: str(r.alg),
+    state: str(r.state) as SigningKeyRecord['state'],
+    publicJwk: json<Record<string, unknown>>(r.publicJwk, {}),
+    encryptedPrivateKey: str(r.encryptedPrivateKey),
+    createdAt: num(r.createdAt),
+    activatesAt: num(r.activatesAt),
+    etag: r.etag,
+  }
+  const retiredAt = optNum(r.retiredAt)
+  if (retiredAt !== undefined) key.retiredAt = retiredAt
+  const expiresAt = optNum(r.expiresAt)
+  if (expiresAt !== undefined) key.expiresAt = expiresAt
+  return key
+}

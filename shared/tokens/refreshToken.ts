@@ -1,0 +1,167 @@
+/**
+ * Sessions and refresh tokens.
+ *
+ * A refresh token is opaque to clients: `<userId>.<sessionId>.<secret>` (base64url parts). Only
+ * SHA-256(secret) is stored, in the session row. Every use rotates it (RFC 9700 §2.2.2 / OAuth
+ * 2.0 Security BCP: refresh token rotation); the rotated-out hashes are kept (bounded), and
+ * presenting one of them is reuse, which revokes the whole session. A forged secret for a known
+ * session id (the `sid` claim is public) is merely invalid: it does not revoke anything.
+ */
+import type { Config } from '../config.js'
+import { OAuthError } from '../errors.js'
+import { ConcurrencyError, type SessionRecord, type Store, type UserRecord } from '../store/types.js'
+import type { Clock } from '../util/clock.js'
+import { seconds } from '../util/clock.js'
+import { isBase64url } from '../util/base64url.js'
+import { sha256b64u, timingSafeEqual } from '../util/hash.js'
+import { randomId } from '../util/random.js'
+import type { AccessTokens } from './accessToken.js'
+
+/** client_id of tokens issued by our own WebAuthn endpoints. */
+export const FIRST_PARTY_CLIENT = 'passkey-web'
+/** How many rotated-out refresh hashes a session remembers for reuse detection. */
+export const REUSE_MEMORY = 50
+
+export interface TokenResponse {
+  access_token: string
+  token_type: 'Bearer'
+  expires_in: number
+  refresh_token: string
+  scope?: string
+  id_token?: string
+}
+
+export interface NewSession {
+  user: UserRecord
+  credentialId?: string
+  clientId: string
+  audience: string
+  scope: string
+  amr: string[]
+  acr: string
+}
+
+export class Sessions {
+  constructor(private readonly deps: { config: Config; store: Store; clock: Clock; tokens: AccessTokens }) {}
+
+  /** Makes a session record and its first refresh token; the caller stores the record. */
+  async create(s: NewSession): Promise<{ session: SessionRecord; refreshToken: string }> {
+    const now = this.deps.clock.now()
+    const id = randomId(16)
+    const secret = randomId(32)
+    const session: SessionRecord = {
+      id,
+      userId: s.user.id,
+      credentialId: s.credentialId,
+      clientId: s.clientId,
+      audience: s.audience,
+      scope: s.scope,
+      amr: s.amr,
+      acr: s.acr,
+      authTime: seconds(now),
+      createdAt: now,
+      expiresAt: now + this.deps.config.refreshTokenTtl * 1000,
+      refreshHash: await sha256b64u(secret),
+      previousRefreshHashes: [],
+    }
+    return { session, refreshToken: `${s.user.id}.${id}.${secret}` }
+  }
+
+  /** RFC 6749 §5.1 token response for a stored session. */
+  async respond(user: UserRecord, session: SessionRecord, refreshToken: string): Promise<TokenResponse> {
+    const { token, expiresIn } = await this.deps.tokens.sign({
+      sub: user.id,
+      aud: session.audience,
+      client_id: session.clientId,
+      scope: session.scope,
+      auth_time: session.authTime,
+      amr: session.amr,
+      acr: session.acr,
+      roles: user.roles,
+      sid: session.id,
+    })
+    const res: TokenResponse = {
+      access_token: token,
+      token_type: 'Bearer',
+      expires_in: expiresIn,
+      refresh_token: refreshToken,
+      scope: session.scope,
+    }
+    if (session.scope.split(' ').includes('openid'))
+      res.id_token = await this.deps.tokens.signIdToken({
+        sub: user.id,
+        aud: session.clientId,
+        auth_time: session.authTime,
+        amr: session.amr,
+        acr: session.acr,
+        username: user.username,
+      })
+    return res
+  }
+
+  /** grant_type=refresh_token (RFC 6749 §6) with rotation and reuse detection. */
+  async refresh(refreshToken: string, { clientId, scope }: { clientId?: string; scope?: string }): Promise<TokenResponse> {
+    const { store, clock } = this.deps
+    const parts = refreshToken.split('.')
+    if (parts.length !== 3 || !parts.every((p) => isBase64url(p) && p.length <= 64))
+      throw new OAuthError('invalid_grant', 'refresh token is invalid')
+    const [userId, sessionId, secret] = parts as [string, string, string]
+    const [session, user] = await Promise.all([store.getSession(userId, sessionId), store.getUser(userId)])
+    if (!session || !user) throw new OAuthError('invalid_grant', 'refresh token is invalid')
+    const presented = await sha256b64u(secret)
+    if (session.revokedAt) throw new OAuthError('invalid_grant', 'the session was revoked')
+    if (session.previousRefreshHashes.some((h) => timingSafeEqual(h, presented))) {
+      await this.revoke(session, 'refresh token reuse')
+      throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked')
+    }
+    if (!timingSafeEqual(session.refreshHash, presented)) throw new OAuthError('invalid_grant', 'refresh token is invalid')
+    if (clock.now() >= session.expiresAt) throw new OAuthError('invalid_grant', 'the session expired')
+    if (clientId !== undefined && clientId !== session.clientId)
+      throw new OAuthError('invalid_grant', 'refresh token was issued to another client')
+    if (scope !== undefined) {
+      // RFC 6749 §6: a narrower scope may be requested, never a wider one.
+      const granted = new Set(session.scope.split(' '))
+      if (!scope.split(' ').every((s) => granted.has(s)))
+        throw new OAuthError('invalid_scope', 'requested scope exceeds the granted scope')
+    }
+    const next = randomId(32)
+    const rotated: SessionRecord = {
+      ...session,
+      refreshHash: await sha256b64u(next),
+      previousRefreshHashes: [...session.previousRefreshHashes, session.refreshHash].slice(-REUSE_MEMORY),
+    }
+    try {
+      await store.updateSession(rotated)
+    } catch (e) {
+      if (!(e instanceof ConcurrencyError)) throw e
+      // Two uses of one refresh token at once: one of them is a replay. Revoke (RFC 9700 §4.14.2).
+      const fresh = await store.getSession(userId, sessionId)
+      if (fresh) await this.revoke(fresh, 'refresh token reuse')
+      throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked')
+    }
+    const response = await this.respond(user, scope ? { ...rotated, scope } : rotated, `${userId}.${sessionId}.${next}`)
+    return response
+  }
+
+  /** True when `refreshToken` is the session's current or a rotated-out refresh token. */
+  async owns(session: SessionRecord, refreshToken: string): Promise<boolean> {
+    const secret = refreshToken.split('.')[2] ?? ''
+    const h = await sha256b64u(secret)
+    return timingSafeEqual(session.refreshHash, h) || session.previousRefreshHashes.some((p) => timingSafeEqual(p, h))
+  }
+
+  /** Revokes a session (idempotent; retries once on a lost etag race). */
+  async revoke(session: SessionRecord, reason: string): Promise<void> {
+    const { store, clock } = this.deps
+    let current: SessionRecord | undefined = session
+    for (let attempt = 0; attempt < 3 && current && !current.revokedAt; attempt++) {
+      try {
+        await store.updateSession({ ...current, revokedAt: clock.now(), revokedReason: reason })
+        return
+      } catch (e) {
+        if (!(e instanceof ConcurrencyError)) throw e
+        current = await store.getSession(session.userId, session.id)
+      }
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Authentication ceremonies (CONTRACT "WebAuthn ceremonies"): with a username or usernameless
+ * (discoverable credentials, autofill). Verify: consume the challenge (1 round trip), read the
+ * account (1 partition query), record the sign-in and the new session (1 transaction).
+ */
+import { generateAuthenticationOptions } from '@simplewebauthn/server'
+import type { Core } from '../core.js'
+import { hmac } from '../crypto/kek.js'
+import { ServiceError } from '../errors.js'
+import { ConcurrencyError, type CredentialRecord, type SessionRecord } from '../store/types.js'
+import { decode, encode } from '../util/base64url.js'
+import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/refreshToken.js'
+import { decodeClientData } from './checks.js'
+import { parseScope, parseUsername } from './input.js'
+import { acrFor, amrFor } from './policy.js'
+import { asAuthenticationResponse } from './shape.js'
+import { verifyAuthentication } from './verifyAuthentication.js'
+
+export async function authenticationOptions(core: Core, body: Record<string, unknown>) {
+  const { config, store, challenges } = core
+  let allow: { id: string; transports?: string[] }[] = []
+  let userId: string | undefined
+  if (body.username !== undefined && body.username !== null && body.username !== '') {
+    const username = parseUsername(body.username)
+    const found = await store.findUserIdByUsername(username)
+    // An unknown username gets a decoy: a stable fake credential and user id derived with a keyed
+    // HMAC, and the same storage reads, so the answer looks like a known user's (no enumeration).
+    const decoy = await hmac(await core.enumerationKey, username)
+    const account = await store.getAccount(found ?? encode(decoy.subarray(0, 16)))
+    if (found && account) {
+      userId = found
+      allow = account.credentials.filter((c) => !c.flaggedAt).map((c) => ({ id: c.id, transports: c.transports }))
+    } else {
+      userId = encode(decoy.subarray(0, 16))
+      allow = [{ id: encode(decoy.subarray(16, 32)), transports: ['hybrid', 'internal'] }]
+    }
+  }
+  const { challenge } = await challenges.issue({ ceremony: 'authentication', userId })
+  return generateAuthenticationOptions({
+    rpID: config.rpId,
+    challenge: decode(challenge),
+    timeout: config.challengeTtl * 1000,
+    allowCredentials: allow as never,
+    userVerification: config.userVerification,
+  })
+}
+
+export async function completeAuthentication(core: Core, body: Record<string, unknown>): Promise<TokenResponse> {
+  const { config, store, challenges, sessions, clock } = core
+  const response = asAuthenticationResponse(body.credential)
+  const audience = body.audience === undefined ? config.audiences[0]! : body.audience
+  if (typeof audience !== 'string' || !config.audiences.includes(audience))
+    throw new ServiceError('invalid_request', `audience must be one of the configured audiences`)
+  const scope = parseScope(body.scope) ?? 'openid'
+
+  // Stateful checks first: consume the challenge, then find the credential.
+  const clientData = decodeClientData(response.response.clientDataJSON)
+  const ctx = await challenges.consume(clientData.challenge, 'authentication')
+  const userHandle = response.response.userHandle || undefined
+  // §7.2 step 6: the user handle, when both are known, must be the challenge's account.
+  if (ctx.userId && userHandle && userHandle !== ctx.userId)
+    throw new ServiceError('credential_unknown', 'This passkey does not belong to the account that was asked for')
+  const userId = ctx.userId ?? userHandle
+  if (!userId) throw new ServiceError('credential_unknown', 'The authenticator returned no user handle')
+  const account = await store.getAccount(userId)
+  let credential = account?.credentials.find((c) => c.id === response.id)
+  if (!account || !credential) throw new ServiceError('credential_unknown', 'This passkey is not registered here')
+  if (credential.flaggedAt)
+    throw new ServiceError('credential_revoked', `This passkey was revoked (${credential.flagReason ?? 'flagged'})`)
+
+  const expected = {
+    response,
+    expectedChallenge: clientData.challenge,
+    expectedOrigins: config.allowedOrigins,
+    expectedRPID: config.rpId,
+    requireUserVerification: config.userVerification === 'required',
+  }
+  let verified
+  try {
+    verified = await verifyAuthentication({ ...expected, credential })
+  } catch (e) {
+    if (e instanceof ServiceError && e.code === 'counter_regression') await flag(core, credential, 'counter regression')
+    throw e
+  }
+
+  const { session, refreshToken } = await sessions.create({
+    user: account.user,
+    credentialId: credential.id,
+    clientId: FIRST_PARTY_CLIENT,
+    audience,
+    scope,
+    amr: amrFor(credential, verified),
+    acr: acrFor(credential),
+  })
+  // Record the counter and the session together; a concurrent sign-in with the same passkey
+  // makes the etag lose, then the counter is checked again against the winner's.
+  for (let attempt = 0; ; attempt++) {
+    const updated: CredentialRecord = {
+      ...credential,
+      counter: verified.newCounter,
+      backedUp: verified.backedUp,
+      lastUsedAt: clock.now(),
+    }
+    try {
+      await store.recordSignIn(updated, session)
+      break
+    } catch (e) {
+      if (!(e instanceof ConcurrencyError) || attempt >= 2) throw e
+      const fresh = await store.getCredential(userId, credential.id)
+      if (!fresh) throw new ServiceError('credential_unknown', 'This passkey was deleted meanwhile')
+      if (fresh.flaggedAt) throw new ServiceError('credential_revoked', 'This passkey was revoked meanwhile')
+      if ((verified.newCounter > 0 || fresh.counter > 0) && verified.newCounter <= fresh.counter) {
+        await flag(core, fresh, 'counter regression')
+        throw new ServiceError('counter_regression', 'The signature counter did not increase: this passkey may have been cloned. It has been flagged.')
+      }
+      credential = fresh
+    }
+  }
+  return sessions.respond(account.user, session as SessionRecord, refreshToken)
+}
+
+/** Flags a credential (refused from now on). Best effort: the caller's error is what matters. */
+async function flag(core: Core, credential: CredentialRecord, reason: string): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await core.store.updateCredential({ ...credential, flaggedAt: core.clock.now(), flagReason: reason })
+      return
+    } catch (e) {
+      if (!(e instanceof ConcurrencyError)) throw e
+      const fresh = await core.store.getCredential(credential.userId, credential.id)
+      if (!fresh || fresh.flaggedAt) return
+      credential = fresh
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * WebAuthn challenges: random, short-lived, single use.
+ *
+ * A challenge carries its own context sealed inside it (AES-256-GCM under a key derived from
+ * KEY_ENCRYPTION_KEY): the ceremony, the expiry, and the account it is bound to. Storage keeps
+ * only a single-use marker, so consuming a challenge is one delete: exactly one of two
+ * concurrent verify attempts gets `true` from the store. The content is encrypted, not just
+ * signed, so that a challenge for an unknown username cannot be told from one for a known user.
+ *
+ * ≥ 32 random bytes per challenge, see WebAuthn #sctn-cryptographic-challenges (16 bytes minimum).
+ */
+import { ServiceError } from '../errors.js'
+import type { Store } from '../store/types.js'
+import { encode } from '../util/base64url.js'
+import type { Clock } from '../util/clock.js'
+import { randomBytes } from '../util/random.js'
+import { open, seal } from '../crypto/kek.js'
+
+export type Ceremony = 'registration' | 'authentication'
+
+export interface ChallengeContext {
+  ceremony: Ceremony
+  /** Account the ceremony is for: the new user's id (sign-up), the signed-in user (add passkey), or the named user (sign-in). */
+  userId?: string
+  /** Sign-up only. */
+  username?: string
+  displayName?: string
+  /** Registration that adds a passkey to an existing account. */
+  addToAccount?: boolean
+  /** Absolute expiry, ms. */
+  expiresAt: number
+}
+
+interface Sealed {
+  r: string // 32 random bytes
+  c: 'r' | 'a'
+  e: number
+  u?: string
+  n?: string
+  d?: string
+  a?: 1
+}
+
+const AAD = 'webauthn-challenge'
+const te = new TextEncoder()
+const td = new TextDecoder()
+
+export class Challenges {
+  constructor(
+    private readonly deps: { key: Promise<CryptoKey>; store: Store; clock: Clock; ttlSeconds: number },
+  ) {}
+
+  /** Issues a challenge: seals its context and stores the single-use marker. */
+  async issue(ctx: Omit<ChallengeContext, 'expiresAt'>): Promise<{ challenge: string; expiresAt: number }> {
+    const expiresAt = this.deps.clock.now() + this.deps.ttlSeconds * 1000
+    const nonce = randomBytes(32)
+    const body: Sealed = { r: encode(nonce), c: ctx.ceremony === 'registration' ? 'r' : 'a', e: expiresAt }
+    if (ctx.userId) body.u = ctx.userId
+    if (ctx.username !== undefined) body.n = ctx.username
+    if (ctx.displayName !== undefined) body.d = ctx.displayName
+    if (ctx.addToAccount) body.a = 1
+    const challenge = await seal(await this.deps.key, te.encode(JSON.stringify(body)), AAD)
+    await this.deps.store.putChallenge(markerId(body.r), expiresAt)
+    return { challenge, expiresAt }
+  }
+
+  /**
+   * Consumes the challenge echoed in clientDataJSON, whatever the outcome of the rest of the
+   * verification (CONTRACT: "consumed by its first verify attempt, successful or not").
+   * challenge_unknown: not ours, already used, or of the other ceremony; challenge_expired: too old.
+   */
+  async consume(challenge: unknown, expected: Ceremony): Promise<ChallengeContext> {
+    if (typeof challenge !== 'string' || challenge.length > 2048)
+      throw new ServiceError('challenge_unknown', 'The challenge was not issued by this service')
+    const plain = await open(await this.deps.key, challenge, AAD)
+    if (!plain) throw new ServiceError('challenge_unknown', 'The challenge was not issued by this service')
+    const body = JSON.parse(td.decode(plain)) as Sealed
+    const fresh = await this.deps.store.consumeChallenge(markerId(body.r))
+    if (!fresh) throw new ServiceError('challenge_unknown', 'The challenge was already used')
+    if (this.deps.clock.now() > body.e) throw new ServiceError('challenge_expired', 'The challenge expired; start again')
+    const ceremony: Ceremony = body.c === 'r' ? 'registration' : 'authentication'
+    if (ceremony !== expected)
+      throw new ServiceError('challenge_unknown', `The challenge was issued for ${ceremony}, not ${expected}`)
+    return {
+      ceremony,
+      userId: body.u,
+      username: body.n,
+      displayName: body.d,
+      addToAccount: body.a === 1,
+      expiresAt: body.e,
+    }
+  }
+}
+
+/** The marker key: 16 of the nonce's bytes are enough to be unique; base64url is a safe table key. */
+function markerId(nonceB64u: string): string {
+  return nonceB64u.slice(0, 22)
+}

@@ -1,0 +1,154 @@
+/**
+ * Registration ceremonies (CONTRACT "WebAuthn ceremonies"): sign-up, and adding a passkey to the
+ * signed-in account. Options: one read + one challenge write. Verify (sign-up): consume the
+ * challenge (1), createAccount (3: username claim, credential claim, partition transaction).
+ */
+import { generateRegistrationOptions } from '@simplewebauthn/server'
+import type { Core } from '../core.js'
+import { ServiceError } from '../errors.js'
+import type { Principal } from '../middleware/bearer.js'
+import { UniquenessError, type CredentialRecord, type UserRecord } from '../store/types.js'
+import { decode } from '../util/base64url.js'
+import { randomId } from '../util/random.js'
+import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/refreshToken.js'
+import { decodeClientData } from './checks.js'
+import { parseText, parseUsername } from './input.js'
+import { acrFor, amrFor, credentialView, defaultLabel } from './policy.js'
+import { asRegistrationResponse } from './shape.js'
+import { SUPPORTED_ALGS, verifyRegistration } from './verifyRegistration.js'
+
+export async function registrationOptions(core: Core, body: Record<string, unknown>, principal?: Principal) {
+  const { config, store, challenges } = core
+  let user: { id: string; name: string; displayName: string }
+  let exclude: { id: string; transports?: string[] }[] = []
+  if (principal) {
+    // Add a passkey to the signed-in account.
+    const account = await store.getAccount(principal.userId)
+    if (!account) throw new ServiceError('unauthorized', 'The account of this token no longer exists')
+    user = { id: account.user.id, name: account.user.username, displayName: account.user.displayName }
+    exclude = account.credentials.map((c) => ({ id: c.id, transports: c.transports }))
+    const { challenge } = await challenges.issue({ ceremony: 'registration', userId: user.id, addToAccount: true })
+    return build(core, user, exclude, challenge)
+  }
+  if (config.registration !== 'open') throw new ServiceError('registration_closed', 'Sign-up is closed on this service')
+  const username = parseUsername(body.username)
+  const displayName = parseText(body.displayName, 'displayName') ?? username
+  if (await store.findUserIdByUsername(username)) throw new ServiceError('username_taken', 'That username is taken')
+  user = { id: randomId(16), name: username, displayName }
+  const { challenge } = await challenges.issue({ ceremony: 'registration', userId: user.id, username, displayName })
+  return build(core, user, exclude, challenge)
+}
+
+async function build(
+  core: Core,
+  user: { id: string; name: string; displayName: string },
+  exclude: { id: string; transports?: string[] }[],
+  challenge: string,
+) {
+  const { config } = core
+  return generateRegistrationOptions({
+    rpName: config.rpName,
+    rpID: config.rpId,
+    userName: user.name,
+    userID: decode(user.id),
+    userDisplayName: user.displayName,
+    challenge: decode(challenge),
+    timeout: config.challengeTtl * 1000,
+    attestationType: config.attestation,
+    excludeCredentials: exclude as never,
+    authenticatorSelection: {
+      residentKey: 'required',
+      requireResidentKey: true,
+      userVerification: config.userVerification,
+    },
+    supportedAlgorithmIDs: [...SUPPORTED_ALGS],
+  })
+}
+
+export interface RegistrationResult {
+  user: { id: string; username: string }
+  credential: ReturnType<typeof credentialView>
+  tokens?: TokenResponse
+}
+
+export async function completeRegistration(
+  core: Core,
+  body: Record<string, unknown>,
+  principal?: Principal,
+): Promise<RegistrationResult> {
+  const { config, store, challenges, sessions, clock } = core
+  const response = asRegistrationResponse(body.credential)
+  const label = parseText(body.label, 'label')
+  // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
+  const clientData = decodeClientData(response.response.clientDataJSON)
+  const ctx = await challenges.consume(clientData.challenge, 'registration')
+  const reg = await verifyRegistration({
+    response,
+    expectedChallenge: clientData.challenge,
+    expectedOrigins: config.allowedOrigins,
+    expectedRPID: config.rpId,
+    requireUserVerification: config.userVerification === 'required',
+  })
+  if (!ctx.userId) throw new ServiceError('challenge_unknown', 'The challenge is not bound to an account')
+  const now = clock.now()
+  const credential: CredentialRecord = {
+    id: reg.credentialId,
+    userId: ctx.userId,
+    publicKey: reg.publicKey,
+    alg: reg.alg,
+    counter: reg.counter,
+    transports: reg.transports,
+    aaguid: reg.aaguid,
+    fmt: reg.fmt,
+    backupEligible: reg.backupEligible,
+    backedUp: reg.backedUp,
+    attestationTrusted: reg.attestationTrusted,
+    label: label ?? defaultLabel(reg.aaguid, reg.backupEligible),
+    createdAt: now,
+  }
+
+  if (ctx.addToAccount) {
+    if (principal && principal.userId !== ctx.userId)
+      throw new ServiceError('forbidden', 'This challenge was issued to another account')
+    const user = await store.getUser(ctx.userId)
+    if (!user) throw new ServiceError('credential_unknown', 'The account no longer exists')
+    try {
+      await store.addCredential(credential)
+    } catch (e) {
+      if (e instanceof UniquenessError) throw new ServiceError('credential_exists', 'This passkey is already registered')
+      throw e
+    }
+    return { user: { id: user.id, username: user.username }, credential: credentialView(credential) }
+  }
+
+  // Sign-up: account, passkey and first session are written together or not at all.
+  if (config.registration !== 'open') throw new ServiceError('registration_closed', 'Sign-up is closed on this service')
+  const username = ctx.username ?? ''
+  const user: UserRecord = {
+    id: ctx.userId,
+    username,
+    displayName: ctx.displayName ?? username,
+    roles: config.bootstrapAdmins.includes(username) ? ['admin'] : [],
+    createdAt: now,
+  }
+  const { session, refreshToken } = await sessions.create({
+    user,
+    credentialId: credential.id,
+    clientId: FIRST_PARTY_CLIENT,
+    audience: config.audiences[0]!,
+    scope: 'openid',
+    amr: amrFor(credential, reg),
+    acr: acrFor(credential),
+  })
+  try {
+    await store.createAccount({ user, credential, session })
+  } catch (e) {
+    if (e instanceof UniquenessError)
+      throw e.field === 'username'
+        ? new ServiceError('username_taken', 'That username was taken meanwhile')
+        : new ServiceError('credential_exists', 'This passkey is already registered')
+    throw e
+  }
+  const tokens = await sessions.respond(user, session, refreshToken)
+  return { user: { id: user.id, username }, credential: credentialView(credential), tokens }
+}

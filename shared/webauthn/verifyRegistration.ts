@@ -1,0 +1,113 @@
+/**
+ * Verifies a registration response (WebAuthn #sctn-registering-a-new-credential).
+ * Stateless: the caller has already consumed the challenge. Our checks come first, in the spec's
+ * order, each with its contract code; then @simplewebauthn/server verifies the attestation
+ * statement and key, and whatever it throws is mapped at this one seam.
+ */
+import { SettingsService, verifyRegistrationResponse, type RegistrationResponseJSON } from '@simplewebauthn/server'
+import { decodeAttestationObject } from '@simplewebauthn/server/helpers'
+import { ServiceError } from '../errors.js'
+import { encode } from '../util/base64url.js'
+import { checkAuthenticatorData, checkClientData, decodeField, type ExpectedRelyingParty } from './checks.js'
+
+/** ES256, EdDSA, RS256 (COSE ids, IANA "COSE Algorithms"), in the contract's order. */
+export const SUPPORTED_ALGS = [-7, -8, -257] as const
+
+export interface VerifiedRegistration {
+  credentialId: string
+  publicKey: string
+  alg: number
+  counter: number
+  aaguid: string
+  fmt: string
+  transports: string[]
+  userPresent: boolean
+  userVerified: boolean
+  backupEligible: boolean
+  backedUp: boolean
+  /** An attestation chain was verified against configured roots for its format. */
+  attestationTrusted: boolean
+}
+
+/**
+ * @example
+ * const reg = await verifyRegistration({ response, expectedChallenge, expectedOrigins: ['https://app.example.com'],
+ *   expectedRPID: 'example.com', requireUserVerification: true })
+ */
+export async function verifyRegistration(
+  opts: ExpectedRelyingParty & { response: RegistrationResponseJSON; expectedChallenge: string },
+): Promise<VerifiedRegistration> {
+  const { response, expectedChallenge, expectedOrigins, expectedRPID, requireUserVerification = true } = opts
+  // Steps 5–9: clientDataJSON type, challenge, origin.
+  checkClientData(response.response.clientDataJSON, { expectedType: 'webauthn.create', expectedChallenge, expectedOrigins })
+  // Step 12: decode the attestation object (CBOR, by the library).
+  let fmt: string
+  let authData: Uint8Array<ArrayBuffer>
+  let hasX5c = false
+  try {
+    const att = decodeAttestationObject(decodeField(response.response.attestationObject, 'attestationObject'))
+    fmt = att.get('fmt')
+    authData = att.get('authData') as Uint8Array<ArrayBuffer>
+    hasX5c = Array.isArray(att.get('attStmt')?.get('x5c'))
+  } catch (e) {
+    if (e instanceof ServiceError) throw e
+    throw new ServiceError('invalid_request', 'attestationObject is not valid CBOR')
+  }
+  if (typeof fmt !== 'string' || !(authData instanceof Uint8Array))
+    throw new ServiceError('invalid_request', 'attestationObject lacks fmt or authData')
+  // Steps 13–16: rpIdHash, UP, UV, BE/BS.
+  const parsed = await checkAuthenticatorData(authData, { expectedRPID, requireUserVerification })
+  if (!parsed.flags.at || !parsed.credentialID || !parsed.credentialPublicKey)
+    throw new ServiceError('invalid_request', 'authenticatorData has no attested credential data')
+  // Step 22: credential id at most 1023 bytes; and it must be the id the client reported.
+  if (parsed.credentialID.length > 1023) throw new ServiceError('invalid_request', 'credential id too long')
+  if (encode(parsed.credentialID) !== response.id)
+    throw new ServiceError('invalid_request', 'credential.id does not match the attested credential id')
+
+  // Steps 17–21: algorithm, attestation statement and signature (library).
+  let result: Awaited<ReturnType<typeof verifyRegistrationResponse>>
+  try {
+    result = await verifyRegistrationResponse({
+      response,
+      expectedChallenge,
+      expectedOrigin: [...expectedOrigins],
+      expectedRPID,
+      requireUserPresence: true,
+      requireUserVerification,
+      supportedAlgorithmIDs: [...SUPPORTED_ALGS],
+    })
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : ''
+    if (/public key alg/i.test(msg) || /Unsupported.*alg/i.test(msg))
+      throw new ServiceError('unsupported_algorithm', 'Only ES256, EdDSA and RS256 passkeys are accepted', { cause: e })
+    if (/Unsupported Attestation Format/i.test(msg))
+      throw new ServiceError('invalid_request', `Attestation format "${fmt}" is not supported`, { cause: e })
+    throw new ServiceError('signature_invalid', `Attestation did not verify: ${msg.slice(0, 200)}`, { cause: e })
+  }
+  if (!result.verified) throw new ServiceError('signature_invalid', 'Attestation did not verify')
+  const info = result.registrationInfo
+  const alg = coseAlg(info.credential.publicKey as Uint8Array<ArrayBuffer>)
+  const roots = fmt === 'none' ? [] : SettingsService.getRootCertificates({ identifier: fmt as never })
+  return {
+    credentialId: info.credential.id,
+    publicKey: encode(info.credential.publicKey),
+    alg,
+    counter: info.credential.counter,
+    aaguid: info.aaguid,
+    fmt,
+    transports: (response.response.transports ?? []).filter((t) => typeof t === 'string'),
+    userPresent: parsed.flags.up,
+    userVerified: parsed.flags.uv,
+    backupEligible: parsed.flags.be,
+    backedUp: parsed.flags.bs,
+    attestationTrusted: hasX5c && roots.length > 0,
+  }
+}
+
+/** COSE key label 3 = alg (RFC 9052 §7.1). Decoded by the library; we only read the label. */
+import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers'
+function coseAlg(publicKey: Uint8Array<ArrayBuffer>): number {
+  const key = decodeCredentialPublicKey(publicKey) as unknown as Map<number, unknown>
+  const alg = key.get(3)
+  return typeof alg === 'number' ? alg : 0
+}
