@@ -25,14 +25,17 @@ export async function authenticationOptions(core: Core, body: Record<string, unk
     const found = await store.findUserIdByUsername(username)
     // An unknown username gets a decoy: a stable fake credential and user id derived with a keyed
     // HMAC, and the same storage reads, so the answer looks like a known user's (no enumeration).
-    const decoy = await hmac(await core.enumerationKey, username)
-    const account = await store.getAccount(found ?? encode(decoy.subarray(0, 16)))
+    const key = await core.enumerationKey
+    const decoyUser = encode((await hmac(key, `user:${username}`)).subarray(0, 16))
+    const account = await store.getAccount(found ?? decoyUser)
     if (found && account) {
       userId = found
       allow = account.credentials.filter((c) => !c.flaggedAt).map((c) => ({ id: c.id, transports: c.transports }))
     } else {
-      userId = encode(decoy.subarray(0, 16))
-      allow = [{ id: encode(decoy.subarray(16, 32)), transports: ['hybrid', 'internal'] }]
+      // Decoy credential ids take the common real lengths (16, 20 or 32 bytes), stably per name.
+      const bytes = await hmac(key, `credential:${username}`)
+      userId = decoyUser
+      allow = [{ id: encode(bytes.subarray(0, [16, 20, 32][bytes[31]! % 3])), transports: ['hybrid', 'internal'] }]
     }
   }
   const { challenge } = await challenges.issue({ ceremony: 'authentication', userId })

@@ -1,0 +1,63 @@
+/**
+ * Starts the real service for integration tests: a Table store on a real Azurite (started by the
+ * test file), the one Hono app, served over HTTP on a free loopback port by @hono/node-server.
+ * Each service gets its own table prefix, so several can share one Azurite.
+ */
+import { serve } from '@hono/node-server'
+import type { AddressInfo } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { createApp } from '../../shared/app.js'
+import { loadConfig, type Config } from '../../shared/config.js'
+import type { Core } from '../../shared/core.js'
+import { createTablesStore, type StorageRequest } from '../../shared/store/tables.js'
+import type { Store } from '../../shared/store/types.js'
+import type { Clock } from '../../shared/util/clock.js'
+
+export const ORIGIN = 'http://localhost:7071'
+
+let counter = 0
+
+export interface TestService {
+  url: string
+  config: Config
+  core: Core
+  store: Store
+  /** Storage round trips since the last `resetTrips()`. */
+  trips: StorageRequest[]
+  resetTrips(): void
+  close(): Promise<void>
+}
+
+export async function startService(opts: {
+  connectionString: string
+  env?: Record<string, string>
+  clock?: Clock
+}): Promise<TestService> {
+  const prefix = `t${process.pid}x${++counter}`
+  const config = loadConfig(
+    {
+      TABLES_CONNECTION_STRING: opts.connectionString,
+      TABLE_PREFIX: prefix,
+      KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      ...opts.env,
+    },
+    { local: true },
+  )
+  const trips: StorageRequest[] = []
+  const store = createTablesStore({ config, onRequest: (r) => trips.push(r) })
+  await store.init()
+  const errors: string[] = []
+  const app = createApp({ config, store, clock: opts.clock, logError: (m) => errors.push(m) })
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 })
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    config,
+    core: app.core,
+    store,
+    trips,
+    resetTrips: () => void trips.splice(0),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
