@@ -57,7 +57,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
   app.route('/', pageRoutes(core))
 
   app.notFound(() => problemResponse(new ServiceError('not_found', 'No such route')))
-  app.onError((err) => {
+  app.onError((err, c) => {
+    // The token and revocation endpoints speak RFC 6749 §5.2 even when storage fails.
+    if (err instanceof ServiceError && OAUTH_JSON_PATHS.has(c.req.path)) {
+      if (!err.expose) logError(`${err.code}: ${causeOf(err)}`)
+      const mapped =
+        err.status >= 500
+          ? new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable; retry', err.status)
+          : new OAuthError('invalid_request', err.message, err.status)
+      return oauthErrorResponse(mapped)
+    }
     if (err instanceof ServiceError) {
       if (!err.expose) logError(`${err.code}: ${causeOf(err)}`)
       return problemResponse(err)
@@ -71,6 +80,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
   })
   return Object.assign(app, { core })
 }
+
+const OAUTH_JSON_PATHS = new Set(['/api/oauth2/token', '/api/oauth2/revoke'])
 
 function causeOf(err: Error): string {
   const c = err.cause

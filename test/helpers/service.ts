@@ -32,6 +32,8 @@ export async function startService(opts: {
   connectionString: string
   env?: Record<string, string>
   clock?: Clock
+  /** Sees every storage round trip; throwing makes that request fail as if its answer was lost. */
+  onRequest?: (r: StorageRequest) => void
 }): Promise<TestService> {
   const prefix = `t${process.pid}x${++counter}`
   const config = loadConfig(
@@ -44,7 +46,10 @@ export async function startService(opts: {
     { local: true },
   )
   const trips: StorageRequest[] = []
-  const store = createTablesStore({ config, onRequest: (r) => trips.push(r) })
+  const store = createTablesStore({ config, onRequest: (r) => {
+      trips.push(r)
+      opts.onRequest?.(r)
+    } })
   await store.init()
   const errors: string[] = []
   const app = createApp({ config, store, clock: opts.clock, logError: (m) => errors.push(m) })
