@@ -1,0 +1,85 @@
+/** Settings (CONTRACT "Settings"): defaults, PORT following, and startup errors that name the setting. */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { loadConfig } from '../shared/config.js'
+
+const KEK = Buffer.alloc(32, 1).toString('base64')
+
+describe('loadConfig', () => {
+  it('local defaults are the contract\'s', () => {
+    const c = loadConfig({}, { local: true })
+    assert.equal(c.port, 7071)
+    assert.equal(c.rpId, 'localhost')
+    assert.deepEqual(c.allowedOrigins, ['http://localhost:7071'])
+    assert.equal(c.issuer, 'http://localhost:7071/api')
+    assert.deepEqual(c.audiences, ['api://default'])
+    assert.equal(c.tokenAlg, 'RS256')
+    assert.equal(c.accessTokenTtl, 600)
+    assert.equal(c.refreshTokenTtl, 86400)
+    assert.equal(c.userVerification, 'required')
+    assert.equal(c.registration, 'open')
+    assert.deepEqual(c.bootstrapAdmins, [])
+    assert.equal(c.gatewayPort, 7072)
+    assert.equal(c.keyRotationPeriod, 30 * 86400)
+    assert.equal(c.keyPublishAhead, 86400)
+    assert.equal(c.challengeTtl, 300)
+    assert.ok(Object.isFrozen(c))
+  })
+
+  it('PORT moves origin, issuer and gateway unless they are set', () => {
+    const c = loadConfig({ PORT: '8080' }, { local: true })
+    assert.deepEqual(c.allowedOrigins, ['http://localhost:8080'])
+    assert.equal(c.issuer, 'http://localhost:8080/api')
+    assert.equal(c.gatewayPort, 8081)
+    const d = loadConfig({ PORT: '8080', ISSUER: 'https://id.example.com/api', GATEWAY_PORT: '9000' }, { local: true })
+    assert.equal(d.issuer, 'https://id.example.com/api')
+    assert.equal(d.gatewayPort, 9000)
+  })
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ TOKEN_ALG: 'HS256' }, /TOKEN_ALG.*RS256, PS256, ES256/],
+    [{ TOKEN_ALG: 'none' }, /TOKEN_ALG/],
+    [{ PORT: 'eighty' }, /PORT/],
+    [{ ACCESS_TOKEN_TTL: '-5' }, /ACCESS_TOKEN_TTL/],
+    [{ USER_VERIFICATION: 'discouraged' }, /USER_VERIFICATION.*required, preferred/],
+    [{ REGISTRATION: 'maybe' }, /REGISTRATION/],
+    [{ ALLOWED_ORIGINS: 'http://evil.example.com' }, /ALLOWED_ORIGINS/],
+    [{ ALLOWED_ORIGINS: 'https://localhost:7071/path' }, /ALLOWED_ORIGINS/],
+    [{ RP_ID: 'https://example.com' }, /RP_ID/],
+    [{ ISSUER: 'http://localhost:7071/api/' }, /ISSUER/],
+    [{ KEY_ENCRYPTION_KEY: 'c2hvcnQ=' }, /KEY_ENCRYPTION_KEY.*32/],
+    [{ TABLE_PREFIX: 'has-dash' }, /TABLE_PREFIX/],
+  ]
+  for (const [env, msg] of bad) {
+    it(`rejects ${JSON.stringify(env)} with a TypeError naming the setting`, () => {
+      assert.throws(() => loadConfig(env, { local: true }), (e: Error) => e instanceof TypeError && msg.test(e.message))
+    })
+  }
+
+  it('in Azure, RP_ID, ALLOWED_ORIGINS, ISSUER, KEY_ENCRYPTION_KEY and storage are required; registration defaults closed', () => {
+    const full = {
+      RP_ID: 'example.com',
+      ALLOWED_ORIGINS: 'https://app.example.com',
+      ISSUER: 'https://id.example.com/api',
+      KEY_ENCRYPTION_KEY: KEK,
+      TABLES_ENDPOINT: 'https://acct.table.core.windows.net',
+    }
+    const c = loadConfig(full, { local: false })
+    assert.equal(c.registration, 'closed')
+    for (const name of ['RP_ID', 'ALLOWED_ORIGINS', 'ISSUER', 'KEY_ENCRYPTION_KEY', 'TABLES_ENDPOINT']) {
+      const env: Record<string, string> = { ...full }
+      delete env[name]
+      assert.throws(() => loadConfig(env, { local: false }), (e: Error) => e instanceof TypeError && e.message.includes(name), name)
+    }
+    assert.throws(() => loadConfig({ ...full, ALLOWED_ORIGINS: 'http://app.example.com' }, { local: false }), /https/)
+  })
+
+  it('the KEK never appears in an error message', () => {
+    try {
+      loadConfig({ KEY_ENCRYPTION_KEY: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=' }, { local: true })
+      assert.fail('should throw')
+    } catch (e) {
+      assert.doesNotMatch((e as Error).message, /c2VjcmV0/)
+    }
+  })
+})
