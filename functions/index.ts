@@ -1,0 +1,103 @@
+/**
+ * The Azure Functions entry (package.json `main` → dist/functions/index.cjs, built by
+ * scripts/build.mjs). It only registers functions; every route is served by the one Hono app
+ * (shared/app.ts) through functions/adapter.ts.
+ *
+ * Routing rules of the host that shape the registrations below (../shared/AZURE-NOTES.md):
+ * - Routes get the `api/` prefix from host.json, and the app's own routes include `/api`, so the
+ *   request URL is passed on unchanged.
+ * - No route or function name may begin with `admin` or `runtime`: the host keeps them for its
+ *   own APIs ("The specified route conflicts with one or more built in routes").
+ * - The host tries function routes in order and takes the first whose template and method
+ *   match (ASP.NET Core `RouteCollection`), so no two templates below overlap.
+ * - A catch-all `{*rest}` also matches an empty remainder (ASP.NET Core
+ *   `RoutePatternMatcherTest.TryMatch_RouteWithCatchAll_MatchesEmptyContent`), so `me/{*rest}`
+ *   serves `/api/me` as well as `/api/me/credentials/{id}`.
+ * - The host serves `/` itself; the web page lives under `/api/ui` in Azure.
+ * test/functions/registration.test.ts checks every CONTRACT.md route against this table.
+ */
+import { app } from '@azure/functions'
+import { createService, type Service } from '../shared/bootstrap.js'
+import { loadOrCreateLocalKek } from '../local/kek.js'
+import { handle } from './adapter.js'
+
+let service: Promise<Service> | undefined
+
+/**
+ * The service, created on first use and then shared by every invocation of this worker. A
+ * failed start is not kept: the next request tries again (storage may be back, settings fixed).
+ */
+function getService(): Promise<Service> {
+  service ??= start().catch((err: unknown) => {
+    service = undefined
+    throw err
+  })
+  return service
+}
+
+async function start(): Promise<Service> {
+  // Local means Core Tools (`func start`), which sets AZURE_FUNCTIONS_ENVIRONMENT=Development,
+  // and no App Service instance (WEBSITE_INSTANCE_ID, Kudu wiki "Azure runtime environment").
+  // Anything else is treated as Azure: settings are required, nothing is generated. Fail safe.
+  const local =
+    process.env.AZURE_FUNCTIONS_ENVIRONMENT === 'Development' && !process.env.WEBSITE_INSTANCE_ID
+  const env = { ...process.env }
+  // Local only: the key-encryption key kept under .azurite/ (or AZURITE_LOCATION), the same file
+  // the local server uses. In Azure the setting is required and loadConfig refuses to start
+  // without it.
+  if (local && !env.KEY_ENCRYPTION_KEY?.trim())
+    env.KEY_ENCRYPTION_KEY = loadOrCreateLocalKek(env.AZURITE_LOCATION?.trim() || '.azurite')
+  return await createService({ env, local })
+}
+
+const handler = handle(async () => (await getService()).app)
+
+// Every method is listed: the host's default would be GET and POST only.
+// GET /api/health
+app.http('health', { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler })
+
+// POST /api/webauthn/{registration,authentication}/{options,verify}
+app.http('webauthn', {
+  route: 'webauthn/{*rest}',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler,
+})
+
+// GET /api/.well-known/{openid-configuration,oauth-authorization-server,jwks.json}
+app.http('wellknown', {
+  route: '.well-known/{*rest}',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler,
+})
+
+// GET /api/oauth2/authorize (the hosted sign-in page), POST /api/oauth2/{token,introspect,revoke}
+app.http('oauth2', {
+  route: 'oauth2/{*rest}',
+  methods: ['GET', 'POST'],
+  authLevel: 'anonymous',
+  handler,
+})
+
+// GET /api/me, GET /api/me/credentials, PATCH|DELETE /api/me/credentials/{id}
+app.http('me', {
+  route: 'me/{*rest}',
+  methods: ['GET', 'PATCH', 'DELETE'],
+  authLevel: 'anonymous',
+  handler,
+})
+
+// /api/manage/…: administration (a route beginning with `admin` is the host's)
+app.http('manage', {
+  route: 'manage/{*rest}',
+  methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+  authLevel: 'anonymous',
+  handler,
+})
+
+// POST /api/authz/check: APIM sends `x-functions-key` from a named value (CONTRACT.md "Authorizer")
+app.http('authz', { route: 'authz/check', methods: ['POST'], authLevel: 'function', handler })
+
+// GET /api/ui and /api/ui/…: the demo / self-service page and its assets
+app.http('page', { route: 'ui/{*rest}', methods: ['GET'], authLevel: 'anonymous', handler })

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// Builds the two runnable bundles with esbuild (`npm run build`):
+//   functions/index.ts -> dist/functions/index.cjs
+//     The Azure Functions entry (package.json "main"): CommonJS, Node 20, every dependency
+//     bundled, so a deployment needs no node_modules. Only `@azure/functions-core` stays
+//     outside: the Functions host's Node worker provides that module at run time.
+//   local/server.ts -> dist/local/server.mjs
+//     The local server (`npm start`): ESM, packages left to node_modules. Skipped while
+//     local/server.ts does not exist.
+// Source maps sit beside each bundle. Prints each output's size; exits 1 on any build error.
+// `--outdir <dir>` writes the same bundles under <dir> instead of dist/ (tests build privately).
+import { existsSync, mkdirSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import * as esbuild from 'esbuild'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+/** The bundles, as esbuild options (entries relative to the repository root, outputs to dist/). */
+export const targets = [
+  {
+    name: 'functions',
+    entryPoints: ['functions/index.ts'],
+    outfile: 'functions/index.cjs',
+    format: 'cjs',
+    // Provided by the host's worker, not on npm. @azure/functions require()s it lazily and falls
+    // back to "test mode" when it is missing (outside the host).
+    external: ['@azure/functions-core'],
+  },
+  {
+    name: 'local server',
+    entryPoints: ['local/server.ts'],
+    outfile: 'local/server.mjs',
+    format: 'esm',
+    packages: 'external',
+    optional: true,
+  },
+]
+
+/**
+ * Builds every target whose entry exists. Returns `[{ name, outfile, bytes }]` for what was built.
+ * @param {{ outDir?: string, quiet?: boolean }} [opts]
+ */
+export async function build({ outDir = 'dist', quiet = false } = {}) {
+  const out = resolve(root, outDir)
+  const say = quiet ? () => {} : (msg) => console.log(msg)
+  const built = []
+  for (const { name, optional, ...options } of targets) {
+    const entry = join(root, options.entryPoints[0])
+    if (!existsSync(entry)) {
+      if (optional) {
+        say(`skipped ${name}: ${options.entryPoints[0]} does not exist yet`)
+        continue
+      }
+      throw new Error(`${options.entryPoints[0]} is missing`)
+    }
+    const outfile = join(out, options.outfile)
+    mkdirSync(join(outfile, '..'), { recursive: true })
+    const result = await esbuild.build({
+      ...options,
+      outfile,
+      absWorkingDir: root,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      sourcemap: true,
+      metafile: true,
+      logLevel: quiet ? 'error' : 'warning',
+    })
+    for (const [file, { bytes }] of Object.entries(result.metafile.outputs)) {
+      built.push({ name, outfile: file, bytes })
+      const path = relative(root, resolve(root, file))
+      say(`${path.padEnd(32)} ${formatBytes(bytes).padStart(10)}  (${name})`)
+    }
+  }
+  return built
+}
+
+function formatBytes(n) {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    const i = process.argv.indexOf('--outdir')
+    await build(i > 0 ? { outDir: process.argv[i + 1] } : {})
+  } catch (err) {
+    // esbuild has already printed its messages; anything else gets one line.
+    if (!err?.errors) console.error(`build failed: ${err?.message ?? err}`)
+    process.exit(1)
+  }
+}
