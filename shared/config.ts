@@ -35,7 +35,7 @@ export interface Config {
   readonly challengeTtl: number
   /** Attestation conveyance requested at registration (WebAuthn #enum-attestation-convey). */
   readonly attestation: 'none' | 'direct'
-  /** Suffix added to every table name (tests isolate runs with it). */
+  /** Prefix of every table name (tests isolate runs with it). */
   readonly tablePrefix: string
 }
 

@@ -62,6 +62,7 @@ export const STALE_CLAIM_MS = 60_000
 const TRY_TIMEOUT_MS = 2_000
 const TOTAL_BUDGET_MS = 3_000
 const RETRY_DELAY_MS = 100
+const RELEASE_TIMEOUT_MS = 1_000
 /** Entity group transactions: one partition, at most 100 operations. */
 const MAX_TX_OPS = 100
 
@@ -120,9 +121,11 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
     return rows
   }
 
-  /** Rows of one user partition whose RowKey starts with `prefix` (a range, not a startswith). */
+  /**
+   * Rows of one user partition with `from <= RowKey < to`. A prefix `p:` is the range
+   * [`p:`, `p;`) since ';' follows ':' (ranges, not `startswith`: Azurite's filters are buggy).
+   */
   function range(userId: string, from: string, to: string): Promise<Row[]> {
-    // ';' is the character after ':', so [from, to) with to = prefix ending in ';' is the prefix.
     return query('users', odata`PartitionKey eq ${k(userId)} and RowKey ge ${from} and RowKey lt ${to}`)
   }
 
@@ -161,10 +164,14 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
     throw new UniquenessError(field)
   }
 
-  /** Best effort: deletes a claim we hold (etag-guarded, so a later taker's claim survives). */
+  /**
+   * Best effort, bounded to RELEASE_TIMEOUT_MS: deletes a claim we hold (etag-guarded, so a later
+   * taker's claim survives). A claim that could not be released goes stale (see `claim`).
+   */
   async function release(table: 'usernames' | 'credentials', pk: string, etag: string | undefined) {
+    const abortSignal = AbortSignal.timeout(RELEASE_TIMEOUT_MS)
     await t(table)
-      .deleteEntity(pk, '', { etag: etag ?? '*' })
+      .deleteEntity(pk, '', { etag: etag ?? '*', abortSignal })
       .catch(() => undefined)
   }
 
@@ -522,7 +529,7 @@ function notApplied(err: unknown): boolean {
  * unchanged; anything else (a username) has those characters and '%' percent-escaped, which keeps
  * the mapping one-to-one.
  */
-export function k(s: string): string {
+function k(s: string): string {
   return s.replace(
     /[%/\\#?\u0000-\u001f\u007f-\u009f]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,

@@ -67,12 +67,14 @@ export function connectionStringFor(port: number): string {
 }
 
 const live = new Set<ChildProcess>()
+const workdirs = new Set<string>()
 let exitHookInstalled = false
 function installExitHook(): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
   process.once('exit', () => {
     for (const child of live) if (child.pid) try { process.kill(child.pid, 'SIGKILL') } catch {}
+    for (const dir of workdirs) rmSync(dir, { recursive: true, force: true })
   })
 }
 
@@ -162,7 +164,12 @@ async function kill(child: ChildProcess): Promise<void> {
  * const config = loadConfig({ TABLES_CONNECTION_STRING: azurite.connectionString }, { local: true })
  */
 export async function startAzurite(): Promise<Azurite> {
-  let location = mkdtempSync(join(tmpdir(), 'azurite-'))
+  const workdir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'azurite-'))
+    workdirs.add(dir)
+    return dir
+  }
+  let location = workdir()
   const port = await freePort()
   let child: ChildProcess | undefined = await spawnAzurite(port, location)
   let paused = false
@@ -177,10 +184,11 @@ export async function startAzurite(): Promise<Azurite> {
       paused = false
       await kill(c)
       rmSync(location, { recursive: true, force: true })
+      workdirs.delete(location)
     },
     async restart() {
       if (child) await azurite.stop()
-      location = mkdtempSync(join(tmpdir(), 'azurite-'))
+      location = workdir()
       child = await spawnAzurite(port, location)
     },
     pause() {
