@@ -33,6 +33,10 @@ export interface Config {
   /** 32 raw bytes, base64 or base64url in the setting. */
   readonly keyEncryptionKey: Uint8Array<ArrayBuffer> | undefined
   readonly challengeTtl: number
+  /** Authorizer: seconds a role, session or decision may be served from cache (revocation bound). */
+  readonly authzCacheTtl: number
+  readonly authzTokenCacheSize: number
+  readonly authzSubjectCacheSize: number
   /** Attestation conveyance requested at registration (WebAuthn #enum-attestation-convey). */
   readonly attestation: 'none' | 'direct'
   /** Prefix of every table name (tests isolate runs with it). */
@@ -60,13 +64,16 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'REGISTRATION', meaning: 'open or closed (self-service sign-up)', localDefault: 'open (closed in Azure)' },
   { name: 'BOOTSTRAP_ADMINS', meaning: 'comma list of usernames that get role admin when they register', localDefault: '(empty)' },
   { name: 'GATEWAY_PORT', meaning: 'local dev gateway port', localDefault: 'PORT + 1 (7072)' },
-  { name: 'AzureWebJobsStorage', meaning: 'Table Storage connection string (or TABLES_CONNECTION_STRING)', localDefault: 'Azurite' },
-  { name: 'TABLES_CONNECTION_STRING', meaning: 'Table Storage connection string; wins over AzureWebJobsStorage', localDefault: '—' },
-  { name: 'TABLES_ENDPOINT', meaning: 'Table endpoint for managed identity (DefaultAzureCredential, no key)', localDefault: '—' },
+  { name: 'AzureWebJobsStorage', meaning: 'Table Storage connection string (used when neither TABLES_CONNECTION_STRING nor TABLES_ENDPOINT is set)', localDefault: 'Azurite' },
+  { name: 'TABLES_CONNECTION_STRING', meaning: 'Table Storage connection string; wins over TABLES_ENDPOINT and AzureWebJobsStorage', localDefault: '—' },
+  { name: 'TABLES_ENDPOINT', meaning: 'Table endpoint for managed identity (DefaultAzureCredential, no key); wins over AzureWebJobsStorage', localDefault: '—' },
   { name: 'KEY_ROTATION_PERIOD', meaning: 'signing key rotation period, seconds', localDefault: '2592000 (30 days)' },
   { name: 'KEY_PUBLISH_AHEAD', meaning: 'how long a key is published before it signs and after its last token expires, seconds', localDefault: '86400 (24 hours)' },
   { name: 'KEY_ENCRYPTION_KEY', meaning: '32 bytes, base64: encrypts signing keys at rest (AES-256-GCM)', localDefault: 'generated once into .azurite/ (required in Azure)' },
   { name: 'ATTESTATION', meaning: 'none or direct: ask authenticators for attestation (needed for acr phrh)', localDefault: 'none' },
+  { name: 'AUTHZ_CACHE_TTL', meaning: 'authorizer: seconds roles, sessions and decisions may be cached (the revocation bound)', localDefault: '30' },
+  { name: 'AUTHZ_TOKEN_CACHE_SIZE', meaning: 'authorizer: verified tokens kept in memory (LRU)', localDefault: '10000' },
+  { name: 'AUTHZ_SUBJECT_CACHE_SIZE', meaning: 'authorizer: subjects and sessions kept in memory (LRU)', localDefault: '10000' },
   { name: 'CHALLENGE_TTL', meaning: 'WebAuthn challenge lifetime, seconds', localDefault: '300' },
 ]
 
@@ -174,9 +181,11 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
   const registration = oneOf(env, 'REGISTRATION', ['open', 'closed'] as const, local ? 'open' : 'closed')
   const bootstrapAdmins = (list(env, 'BOOTSTRAP_ADMINS') ?? []).map((u) => u.toLowerCase())
   const gatewayPort = int(env, 'GATEWAY_PORT', port + 1 > 65535 ? port - 1 : port + 1, 1, 65535)
-  const tablesConnectionString =
-    env.TABLES_CONNECTION_STRING?.trim() || env.AzureWebJobsStorage?.trim() || undefined
+  // An explicit TABLES_CONNECTION_STRING wins; then TABLES_ENDPOINT (managed identity, no key),
+  // so that the host's own AzureWebJobsStorage connection string does not quietly replace it.
   const tablesEndpoint = env.TABLES_ENDPOINT?.trim() || undefined
+  const tablesConnectionString =
+    env.TABLES_CONNECTION_STRING?.trim() || (tablesEndpoint ? undefined : env.AzureWebJobsStorage?.trim()) || undefined
   if (tablesEndpoint) {
     try {
       const u = new URL(tablesEndpoint)
@@ -195,6 +204,9 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
   if (!rawKek && !local) throw new TypeError('Setting KEY_ENCRYPTION_KEY is required when running in Azure')
   const keyEncryptionKey = rawKek ? decodeKey('KEY_ENCRYPTION_KEY', rawKek) : undefined
   const challengeTtl = int(env, 'CHALLENGE_TTL', 300, 10, 3600)
+  const authzCacheTtl = int(env, 'AUTHZ_CACHE_TTL', 30, 0, 3600)
+  const authzTokenCacheSize = int(env, 'AUTHZ_TOKEN_CACHE_SIZE', 10000, 1, 1_000_000)
+  const authzSubjectCacheSize = int(env, 'AUTHZ_SUBJECT_CACHE_SIZE', 10000, 1, 1_000_000)
   const attestation = oneOf(env, 'ATTESTATION', ['none', 'direct'] as const, 'none')
   const tablePrefix = env.TABLE_PREFIX?.trim() ?? ''
   if (tablePrefix && !/^[A-Za-z][A-Za-z0-9]{0,20}$/.test(tablePrefix))
@@ -222,6 +234,9 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
     keyEncryptionKey,
     challengeTtl,
     attestation,
+    authzCacheTtl,
+    authzTokenCacheSize,
+    authzSubjectCacheSize,
     tablePrefix,
   })
 }

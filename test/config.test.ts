@@ -74,6 +74,14 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ ...full, ALLOWED_ORIGINS: 'http://app.example.com' }, { local: false }), /https/)
   })
 
+  it('TABLES_ENDPOINT wins over the host\'s AzureWebJobsStorage; TABLES_CONNECTION_STRING wins over both', () => {
+    const a = loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', TABLES_ENDPOINT: 'https://a.table.core.windows.net' }, { local: true })
+    assert.equal(a.tablesConnectionString, undefined)
+    assert.equal(a.tablesEndpoint, 'https://a.table.core.windows.net')
+    const b = loadConfig({ TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', TABLES_ENDPOINT: 'https://a.table.core.windows.net' }, { local: true })
+    assert.equal(b.tablesConnectionString, 'UseDevelopmentStorage=true')
+  })
+
   it('the KEK never appears in an error message', () => {
     try {
       loadConfig({ KEY_ENCRYPTION_KEY: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=' }, { local: true })

@@ -12,6 +12,7 @@ import {
   UniquenessError,
   type CredentialRecord,
   type SessionRecord,
+  type RoleRecord,
   type SigningKeyRecord,
   type Store,
   type UserRecord,
@@ -45,6 +46,7 @@ export function createMemoryStore(): MemoryStore {
   const credentials = new Map<string, Map<string, CredentialRecord>>()
   const sessions = new Map<string, Map<string, SessionRecord>>()
   const signingKeys = new Map<string, SigningKeyRecord>()
+  const roles = new Map<string, RoleRecord>()
   const pending: (StoreVerb | undefined)[] = []
   const calls: Partial<Record<StoreVerb, number>> = {}
 
@@ -187,6 +189,18 @@ export function createMemoryStore(): MemoryStore {
 
     async updateUser(user) {
       guardedReplace(users, user.id, user, `user ${user.id}`)
+    },
+
+    async listRoles() {
+      return [...roles.values()].map(copy)
+    },
+
+    async putRole(role) {
+      put(roles, role.name, role)
+    },
+
+    async deleteRole(name) {
+      return roles.delete(name)
     },
 
     async listSigningKeys() {

@@ -28,13 +28,15 @@ import {
   type Account,
   type CredentialRecord,
   type SessionRecord,
+  type Permission,
+  type RoleRecord,
   type SigningKeyRecord,
   type Store,
   type UserRecord,
 } from './types.js'
 
 /** Every table, without the prefix. Table names: alphanumeric, 3–63 characters. */
-export const TABLE_NAMES = ['users', 'usernames', 'credentials', 'challenges', 'signingkeys'] as const
+export const TABLE_NAMES = ['users', 'usernames', 'credentials', 'challenges', 'signingkeys', 'roles'] as const
 export type TableName = (typeof TABLE_NAMES)[number]
 
 /** One HTTP round trip to Table Storage, as seen by `onRequest` (the URL has no SAS signature). */
@@ -382,6 +384,20 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
       user.etag = await replace('users', userEntity(user), user.etag, `user ${user.id}`)
     },
 
+    async listRoles() {
+      return (await query('roles', odata`PartitionKey eq ${'roles'}`)).map(toRole)
+    },
+
+    async putRole(role) {
+      const r = await attempt(() => t('roles').upsertEntity(roleEntity(role), 'Replace'))
+      role.etag = r.value!.etag
+    },
+
+    async deleteRole(name) {
+      const r = await attempt(() => t('roles').deleteEntity('roles', k(name)), 404)
+      return r.status === undefined
+    },
+
     async listSigningKeys() {
       return (await query('signingkeys', odata`PartitionKey eq ${'keys'}`)).map(toSigningKey)
     },
@@ -675,6 +691,24 @@ function toSession(r: Row): SessionRecord {
   const revokedReason = optStr(r.revokedReason)
   if (revokedReason !== undefined) s.revokedReason = revokedReason
   return s
+}
+
+function roleEntity(role: RoleRecord): Entity {
+  return compact({
+    partitionKey: 'roles',
+    rowKey: k(role.name),
+    permissions: JSON.stringify(role.permissions),
+    updatedAt: int(role.updatedAt),
+  })
+}
+
+function toRole(r: Row): RoleRecord {
+  return {
+    name: unk(r.rowKey),
+    permissions: json<Permission[]>(r.permissions, []),
+    updatedAt: num(r.updatedAt),
+    etag: r.etag,
+  }
 }
 
 function signingKeyEntity(key: SigningKeyRecord): Entity {

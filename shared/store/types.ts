@@ -93,6 +93,24 @@ export interface SigningKeyRecord {
   etag?: string
 }
 
+/** CONTRACT "Authorizer": one permission of a role. */
+export interface Permission {
+  /** Upper-case HTTP methods, or ['*']. */
+  methods: string[]
+  /** Path glob: `*` one segment, `**` any depth. */
+  path: string
+  apiId?: string
+  acr?: string
+}
+
+export interface RoleRecord {
+  /** Role name: 1–64 of a-z 0-9 . _ - (lower case). */
+  name: string
+  permissions: Permission[]
+  updatedAt: number
+  etag?: string
+}
+
 /** A user with everything sign-in needs, read in one partition query. */
 export interface Account {
   user: UserRecord
@@ -169,6 +187,13 @@ export interface Store {
   // Roles
   /** Etag-guarded replace of the user row (roles, displayName). */
   updateUser(user: UserRecord): Promise<void>
+
+  // Role definitions (partition 'roles'): a few dozen rows, read whole and cached by the authorizer.
+  listRoles(): Promise<RoleRecord[]>
+  /** Insert or replace (administrators' PUT). */
+  putRole(role: RoleRecord): Promise<void>
+  /** false when it did not exist. */
+  deleteRole(name: string): Promise<boolean>
 
   // Signing keys (partition 'keys')
   listSigningKeys(): Promise<SigningKeyRecord[]>

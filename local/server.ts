@@ -1,0 +1,168 @@
+/**
+ * The local server: the same Hono app the Functions host serves, on @hono/node-server, bound to
+ * loopback only. `npm start` (scripts/start.mjs) runs the bundle of this file
+ * (dist/local/server.mjs) next to Azurite; tests import `startLocalServer`.
+ */
+import { realpathSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { getRequestListener } from '@hono/node-server'
+import { createService } from '../shared/bootstrap.js'
+import { StorageUnavailableError } from '../shared/errors.js'
+import { loadOrCreateLocalKek } from './kek.js'
+
+export interface LocalServer {
+  /** `http://localhost:<port>`, the origin browsers use (and the local RP origin). */
+  url: string
+  port: number
+  close(): Promise<void>
+}
+
+type Env = Record<string, string | undefined>
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
+
+/**
+ * Starts the service on `http://localhost:<PORT>` (default 7071), loopback only.
+ *
+ * Without `hostname` it listens on 127.0.0.1 and, when the machine has IPv6 loopback, on ::1 as
+ * well, so `localhost` works whichever address a browser or Node's fetch resolves it to. The
+ * caller's address reaches the app as `c.env.remoteAddr` (loopback-only routes check it).
+ * A local KEY_ENCRYPTION_KEY is created once under `.azurite/` (or `AZURITE_LOCATION`) when unset,
+ * and storage defaults to Azurite (`UseDevelopmentStorage=true`) when no storage setting is given.
+ * Invalid settings reject with the `TypeError` from `loadConfig` that names the setting.
+ *
+ * @example
+ * const server = await startLocalServer({ env: process.env })
+ * await fetch(`${server.url}/api/health`)
+ * await server.close()
+ */
+export async function startLocalServer(opts: {
+  env: Env
+  hostname?: string
+}): Promise<LocalServer> {
+  const { hostname } = opts
+  if (hostname !== undefined && !LOOPBACK.has(hostname))
+    throw new TypeError(
+      `hostname ${JSON.stringify(hostname)} is not loopback: the local server binds loopback only`,
+    )
+  const env: Env = { ...opts.env }
+  if (!env.KEY_ENCRYPTION_KEY?.trim())
+    env.KEY_ENCRYPTION_KEY = loadOrCreateLocalKek(env.AZURITE_LOCATION?.trim() || '.azurite')
+  // Local default storage: Azurite on its default port (`npm start` passes the port it started).
+  const storage = [env.TABLES_CONNECTION_STRING, env.AzureWebJobsStorage, env.TABLES_ENDPOINT]
+  if (!storage.some((v) => v?.trim())) env.TABLES_CONNECTION_STRING = 'UseDevelopmentStorage=true'
+
+  const service = await createService({ env, local: true })
+  const { port } = service.config
+  const listener = getRequestListener((req, { incoming }) =>
+    service.app.fetch(req, { remoteAddr: incoming.socket.remoteAddress }),
+  )
+
+  const servers: Server[] = []
+  const close = async () => {
+    await Promise.all(servers.splice(0).map(stop))
+  }
+  try {
+    if (hostname === undefined || hostname === 'localhost') {
+      servers.push(await listen(listener, '127.0.0.1', port))
+      const v6 = await listen(listener, '::1', port).catch((err: NodeJS.ErrnoException) => {
+        // No IPv6 loopback here: `localhost` resolves to 127.0.0.1 only, which is served.
+        if (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT') return undefined
+        throw err
+      })
+      if (v6) servers.push(v6)
+    } else {
+      servers.push(await listen(listener, hostname.replace(/^\[|\]$/g, ''), port))
+    }
+  } catch (err) {
+    await close()
+    throw err
+  }
+  return { url: `http://localhost:${port}`, port, close }
+}
+
+function listen(listener: ReturnType<typeof getRequestListener>, host: string, port: number) {
+  return new Promise<Server>((resolve, reject) => {
+    const server = createServer(listener)
+    server.once('error', reject)
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', reject)
+      resolve(server)
+    })
+  })
+}
+
+function stop(server: Server) {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve())
+    server.closeAllConnections()
+  })
+}
+
+/** One line for a startup failure a user can fix; `undefined` for a bug (print it whole). */
+function startupMessage(err: unknown, env: Env): string | undefined {
+  // Settings mistakes: TypeErrors from loadConfig ("Setting …"), the local key file, and above.
+  if (err instanceof TypeError && /^Setting |^hostname |does not hold a 32-byte/.test(err.message))
+    return err.message
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number }
+  if (e?.code === 'EADDRINUSE')
+    return `port ${e.port ?? env.PORT ?? 7071} on ${e.address ?? 'localhost'} is already in use: stop the other process or set PORT`
+  if (e?.code === 'EACCES')
+    return `not allowed to listen on port ${e.port ?? env.PORT}: set PORT above 1024`
+  if (err instanceof StorageUnavailableError)
+    return `${err.message} Is Azurite running? (\`npm start\` starts it; check TABLES_CONNECTION_STRING)`
+  return undefined
+}
+
+async function main() {
+  let server: LocalServer
+  try {
+    server = await startLocalServer({ env: process.env })
+  } catch (err) {
+    const line = startupMessage(err, process.env)
+    if (line === undefined) console.error('local server failed to start:', err)
+    else console.error(`local server: ${line}`)
+    process.exit(1)
+  }
+  const api = `${server.url}/api`
+  console.log(
+    [
+      `Passkey service listening on ${server.url} (loopback only)`,
+      `  page       ${server.url}/`,
+      `  API base   ${api}`,
+      `  discovery  ${api}/.well-known/openid-configuration`,
+      `  JWKS       ${api}/.well-known/jwks.json`,
+      `  health     ${api}/health`,
+    ].join('\n'),
+  )
+  let stopping = false
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130) // a second Ctrl-C does not wait
+    stopping = true
+    console.log(`local server: ${signal}, stopping`)
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        console.error('local server: error while stopping:', err)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', shutdown)
+  process.on('SIGTERM', shutdown)
+}
+
+// Run when this file (or its bundle, dist/local/server.mjs) is the entry point, not when imported.
+function isMain(): boolean {
+  const entry = process.argv[1]
+  if (!entry) return false
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))
+  } catch {
+    return false
+  }
+}
+
+if (isMain()) void main()

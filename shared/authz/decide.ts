@@ -1,0 +1,223 @@
+/**
+ * The authorizer APIM calls on every API request (CONTRACT "Authorizer").
+ *
+ * Decision = token checks (our keys only, alg allow-list, typ at+jwt, iss, aud, exp/nbf with
+ * skew) + session still live + the subject's live roles × role permissions.
+ *
+ * Hot path: a warm decision makes no storage call and no signature check — verified tokens are
+ * cached by SHA-256 of the token until their `exp`, subject → roles and session liveness for
+ * AUTHZ_CACHE_TTL, role definitions as one snapshot refreshed in the background. A cold decision
+ * makes at most 2 point reads (session row and user row, in parallel). All caches are bounded.
+ *
+ * Bound on revocation: a change made on this instance applies at once (its caches are
+ * invalidated); on other instances within AUTHZ_CACHE_TTL seconds; a gateway caching the answer
+ * adds at most the answer's `ttl` (≤ AUTHZ_CACHE_TTL).
+ */
+import type { Config } from '../config.js'
+import { ServiceError } from '../errors.js'
+import { InvalidToken, type AccessTokenClaims, type AccessTokens } from '../tokens/accessToken.js'
+import type { Permission, RoleRecord, Store } from '../store/types.js'
+import type { Clock } from '../util/clock.js'
+import { encode } from '../util/base64url.js'
+import { compileGlob, normalisePath, type PathMatcher } from './glob.js'
+import { LruTtl } from './lru.js'
+
+export interface AuthzRequest {
+  method: string
+  path: string
+  apiId?: string
+  operationId?: string
+}
+
+export interface Decision {
+  allow: boolean
+  status: 200 | 401 | 403
+  reason: string
+  sub?: string
+  roles: string[]
+  scopes: string[]
+  ttl: number
+}
+
+interface CompiledPermission {
+  methods: Set<string> | '*'
+  match: PathMatcher
+  apiId?: string
+  acr?: string
+}
+
+/** acr values in increasing strength: a permission asking for `phr` is met by `phrh`. */
+const ACR_RANK: Record<string, number> = { phr: 1, phrh: 2 }
+
+const te = new TextEncoder()
+
+export class Authorizer {
+  private readonly tokens: LruTtl<AccessTokenClaims>
+  private readonly subjects: LruTtl<string[] | null>
+  private readonly sessions: LruTtl<boolean>
+  private roleDefs: { at: number; roles: Map<string, CompiledPermission[]> } | undefined
+  private roleLoad: Promise<void> | undefined
+
+  constructor(private readonly deps: { config: Config; store: Store; clock: Clock; accessTokens: AccessTokens }) {
+    const { config } = deps
+    this.tokens = new LruTtl(config.authzTokenCacheSize)
+    this.subjects = new LruTtl(config.authzSubjectCacheSize)
+    this.sessions = new LruTtl(config.authzSubjectCacheSize)
+  }
+
+  /** Decides one request. Throws ServiceError storage_unavailable when it cannot decide. */
+  async decide(token: string | undefined, req: AuthzRequest): Promise<Decision> {
+    const now = this.deps.clock.now()
+    if (!token) return deny(401, 'no bearer token')
+    const claims = await this.verified(token, now)
+    if (typeof claims === 'string') return deny(401, claims)
+    const [roles, live] = await Promise.all([this.rolesOf(claims.sub, now), this.sessionLive(claims.sub, claims.sid, now)])
+    const scopes = typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : []
+    if (roles === null) return deny(401, 'subject no longer exists', claims.sub)
+    if (!live) return deny(401, 'session revoked', claims.sub)
+    const ttl = Math.max(0, Math.min(this.deps.config.authzCacheTtl, claims.exp - Math.ceil(now / 1000)))
+    const path = normalisePath(req.path)
+    if (!path.ok) return { allow: false, status: 403, reason: path.reason, sub: claims.sub, roles, scopes, ttl }
+    const defs = await this.roleDefinitions(now)
+    const method = req.method.toUpperCase()
+    const acrRank = ACR_RANK[claims.acr] ?? 0
+    for (const role of roles) {
+      for (const p of defs.get(role) ?? []) {
+        if (p.methods !== '*' && !p.methods.has(method)) continue
+        if (p.apiId !== undefined && p.apiId !== req.apiId) continue
+        if (p.acr !== undefined && (ACR_RANK[p.acr] ?? Infinity) > acrRank && p.acr !== claims.acr) continue
+        if (!p.match(path.segments)) continue
+        return { allow: true, status: 200, reason: `granted by role ${role}`, sub: claims.sub, roles, scopes, ttl }
+      }
+    }
+    return { allow: false, status: 403, reason: 'no role permits this method and path', sub: claims.sub, roles, scopes, ttl }
+  }
+
+  /** Cached verification: the claims, or the reason the token is refused. */
+  private async verified(token: string, now: number): Promise<AccessTokenClaims | string> {
+    if (token.length > 8192) return 'malformed token'
+    const key = encode(new Uint8Array(await crypto.subtle.digest('SHA-256', te.encode(token))))
+    const hit = this.tokens.get(key, now)
+    if (hit) {
+      if (hit.exp * 1000 + 30_000 <= now) return 'token expired'
+      return hit
+    }
+    try {
+      const claims = await this.deps.accessTokens.verify(token, { audiences: this.deps.config.audiences })
+      this.tokens.set(key, claims, claims.exp * 1000 + 30_000)
+      return claims
+    } catch (e) {
+      if (e instanceof InvalidToken) return e.message
+      throw e
+    }
+  }
+
+  /** Live roles of a subject (null: no such user), cached for AUTHZ_CACHE_TTL. */
+  private async rolesOf(sub: string, now: number): Promise<string[] | null> {
+    const hit = this.subjects.get(sub, now)
+    if (hit !== undefined) return hit
+    const user = await this.deps.store.getUser(sub)
+    const roles = user ? user.roles : null
+    this.subjects.set(sub, roles, now + this.deps.config.authzCacheTtl * 1000)
+    return roles
+  }
+
+  private async sessionLive(sub: string, sid: string, now: number): Promise<boolean> {
+    const key = `${sub}/${sid}`
+    const hit = this.sessions.get(key, now)
+    if (hit !== undefined) return hit
+    const s = await this.deps.store.getSession(sub, sid)
+    const live = !!s && !s.revokedAt && s.expiresAt > now
+    this.sessions.set(key, live, now + this.deps.config.authzCacheTtl * 1000)
+    return live
+  }
+
+  /** Role definitions: loaded once, then refreshed in the background every AUTHZ_CACHE_TTL. */
+  private async roleDefinitions(now: number): Promise<Map<string, CompiledPermission[]>> {
+    const defs = this.roleDefs
+    if (defs && now - defs.at < this.deps.config.authzCacheTtl * 1000) return defs.roles
+    if (defs) {
+      // Stale: serve it, refresh behind (a failed refresh keeps the old snapshot until it works).
+      void this.loadRoles().catch(() => {})
+      return defs.roles
+    }
+    await this.loadRoles()
+    return this.roleDefs!.roles
+  }
+
+  /** (Re)loads role definitions now; concurrent callers share one load. */
+  loadRoles(): Promise<void> {
+    this.roleLoad ??= (async () => {
+      try {
+        const list = await this.deps.store.listRoles()
+        this.roleDefs = { at: this.deps.clock.now(), roles: compileRoles(list) }
+      } finally {
+        this.roleLoad = undefined
+      }
+    })()
+    return this.roleLoad
+  }
+
+  /** Forget what this instance knows of a user (role change, revocation): applies at once here. */
+  forgetUser(userId: string): void {
+    this.subjects.delete(userId)
+    this.sessions.deletePrefix(`${userId}/`)
+  }
+}
+
+function deny(status: 401 | 403, reason: string, sub?: string): Decision {
+  return { allow: false, status, reason, ...(sub ? { sub } : {}), roles: [], scopes: [], ttl: 0 }
+}
+
+function compileRoles(list: RoleRecord[]): Map<string, CompiledPermission[]> {
+  const out = new Map<string, CompiledPermission[]>()
+  for (const role of list) {
+    const compiled: CompiledPermission[] = []
+    for (const p of role.permissions) {
+      try {
+        compiled.push(compilePermission(p))
+      } catch {
+        // Stored permissions were validated on PUT; one that no longer compiles grants nothing.
+      }
+    }
+    out.set(role.name, compiled)
+  }
+  return out
+}
+
+export function compilePermission(p: Permission): CompiledPermission {
+  return {
+    methods: p.methods.includes('*') ? '*' : new Set(p.methods.map((m) => m.toUpperCase())),
+    match: compileGlob(p.path),
+    ...(p.apiId !== undefined ? { apiId: p.apiId } : {}),
+    ...(p.acr !== undefined ? { acr: p.acr } : {}),
+  }
+}
+
+const METHOD = /^[A-Z]{1,16}$/
+
+/** Validates an administrator's permission list (PUT /api/manage/roles/{role}). */
+export function parsePermissions(v: unknown): Permission[] {
+  if (!Array.isArray(v) || v.length > 100) throw new ServiceError('invalid_request', 'permissions must be a list of at most 100')
+  return v.map((p, i) => {
+    const at = `permissions[${i}]`
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new ServiceError('invalid_request', `${at} must be an object`)
+    const { methods, path, apiId, acr, ...rest } = p as Record<string, unknown>
+    if (Object.keys(rest).length) throw new ServiceError('invalid_request', `${at} has unknown fields: ${Object.keys(rest).join(', ')}`)
+    if (!Array.isArray(methods) || methods.length === 0 || methods.length > 16 || !methods.every((m) => typeof m === 'string'))
+      throw new ServiceError('invalid_request', `${at}.methods must be a non-empty list of HTTP methods or ["*"]`)
+    const ms = (methods as string[]).map((m) => m.trim().toUpperCase())
+    if (!ms.every((m) => m === '*' || METHOD.test(m))) throw new ServiceError('invalid_request', `${at}.methods must be HTTP methods or "*"`)
+    if (typeof path !== 'string') throw new ServiceError('invalid_request', `${at}.path must be a glob string`)
+    try {
+      compileGlob(path)
+    } catch (e) {
+      throw new ServiceError('invalid_request', `${at}.path: ${(e as Error).message}`)
+    }
+    if (apiId !== undefined && (typeof apiId !== 'string' || apiId.length === 0 || apiId.length > 256))
+      throw new ServiceError('invalid_request', `${at}.apiId must be a non-empty string`)
+    if (acr !== undefined && (typeof acr !== 'string' || !(acr in ACR_RANK)))
+      throw new ServiceError('invalid_request', `${at}.acr must be one of ${Object.keys(ACR_RANK).join(', ')}`)
+    return { methods: [...new Set(ms)], path, ...(apiId !== undefined ? { apiId: apiId as string } : {}), ...(acr !== undefined ? { acr: acr as string } : {}) }
+  })
+}
