@@ -2,6 +2,8 @@ import { Hono } from 'hono'
 import type { Config } from './config.js'
 import { createCore, type Core } from './core.js'
 import { OAuthError, ServiceError, oauthErrorResponse, problemResponse } from './errors.js'
+import { authzRoutes } from './routes/authz.js'
+import { manageRoutes } from './routes/manage.js'
 import { meRoutes } from './routes/me.js'
 import { oauthRoutes } from './routes/oauth.js'
 import { webauthnRoutes } from './routes/webauthn.js'
@@ -54,6 +56,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
   app.route('/api/.well-known', wellKnownRoutes(core))
   app.route('/api/oauth2', oauthRoutes(core))
   app.route('/api/me', meRoutes(core))
+  app.route('/api/authz', authzRoutes(core))
+  app.route('/api/manage', manageRoutes(core))
   app.route('/', pageRoutes(core))
 
   app.notFound(() => problemResponse(new ServiceError('not_found', 'No such route')))

@@ -10,6 +10,7 @@ import { KeyRing } from './tokens/keyRing.js'
 import { Sessions } from './tokens/refreshToken.js'
 import type { Clock } from './util/clock.js'
 import { Challenges } from './webauthn/challenges.js'
+import { Authorizer } from './authz/decide.js'
 
 export interface Core {
   config: Config
@@ -19,6 +20,7 @@ export interface Core {
   keyRing: KeyRing
   tokens: AccessTokens
   sessions: Sessions
+  authz: Authorizer
   /** HMAC key for decoy values shown for unknown usernames. */
   enumerationKey: Promise<CryptoKey>
 }
@@ -34,6 +36,17 @@ export function createCore({ config, store, clock }: { config: Config; store: St
   })
   const keyRing = new KeyRing({ store, config, clock, wrapKey: deriveAesKey(kek, 'signing-key-wrap-v1') })
   const tokens = new AccessTokens({ config, keyRing, clock })
-  const sessions = new Sessions({ config, store, clock, tokens })
-  return { config, store, clock, challenges, keyRing, tokens, sessions, enumerationKey: deriveHmacKey(kek, 'user-enumeration-v1') }
+  const authz = new Authorizer({ config, store, clock, accessTokens: tokens })
+  const sessions = new Sessions({ config, store, clock, tokens, onRevoke: (userId) => authz.forgetUser(userId) })
+  return {
+    config,
+    store,
+    clock,
+    challenges,
+    keyRing,
+    tokens,
+    sessions,
+    authz,
+    enumerationKey: deriveHmacKey(kek, 'user-enumeration-v1'),
+  }
 }

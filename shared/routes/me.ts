@@ -61,6 +61,7 @@ export function meRoutes(core: Core) {
     if (!credentials.some((x) => x.id !== id && !x.flaggedAt))
       throw new ServiceError('last_credential', 'This is the last passkey of the account; add another before deleting it')
     await store.deleteCredential(p.userId, id, 'passkey deleted')
+    core.authz.forgetUser(p.userId)
     return c.body(null, 204)
   })
 

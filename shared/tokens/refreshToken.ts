@@ -42,7 +42,9 @@ export interface NewSession {
 }
 
 export class Sessions {
-  constructor(private readonly deps: { config: Config; store: Store; clock: Clock; tokens: AccessTokens }) {}
+  constructor(
+    private readonly deps: { config: Config; store: Store; clock: Clock; tokens: AccessTokens; onRevoke?: (userId: string) => void },
+  ) {}
 
   /** Makes a session record and its first refresh token; the caller stores the record. */
   async create(s: NewSession): Promise<{ session: SessionRecord; refreshToken: string }> {
@@ -157,6 +159,7 @@ export class Sessions {
     for (let attempt = 0; attempt < 3 && current && !current.revokedAt; attempt++) {
       try {
         await store.updateSession({ ...current, revokedAt: clock.now(), revokedReason: reason })
+        this.deps.onRevoke?.(session.userId)
         return
       } catch (e) {
         if (!(e instanceof ConcurrencyError)) throw e

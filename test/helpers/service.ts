@@ -3,7 +3,8 @@
  * test file), the one Hono app, served over HTTP on a free loopback port by @hono/node-server.
  * Each service gets its own table prefix, so several can share one Azurite.
  */
-import { serve } from '@hono/node-server'
+import { getRequestListener } from '@hono/node-server'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { createApp } from '../../shared/app.js'
@@ -53,8 +54,11 @@ export async function startService(opts: {
   await store.init()
   const errors: string[] = []
   const app = createApp({ config, store, clock: opts.clock, logError: (m) => errors.push(m) })
-  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 })
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+  // As the local server does: the caller's address reaches the app (loopback-only routes).
+  const server = createServer(
+    getRequestListener((req, { incoming }) => app.fetch(req, { remoteAddr: incoming.socket.remoteAddress })),
+  )
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
@@ -63,6 +67,10 @@ export async function startService(opts: {
     store,
     trips,
     resetTrips: () => void trips.splice(0),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
