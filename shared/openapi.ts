@@ -64,6 +64,9 @@ const BEARER = [{ bearer: [] }]
 /** Anonymous, or signed in with a bearer token (the two registration modes). */
 const OPTIONAL_BEARER = [{}, { bearer: [] }]
 
+/** Role names (shared/routes/manage.ts). */
+const ROLE_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$'
+
 const SHA256_B64URL = { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' }
 
 /** Problem `code` values: the contract's, every one in ERROR_STATUS, and the bare 500's. */
@@ -412,7 +415,8 @@ function schemas(config: Config): Json {
     },
     AuthorizationServerMetadata: {
       type: 'object',
-      description: 'OpenID Connect Discovery 1.0 §3 / RFC 8414 §2.',
+      description: 'OpenID Connect Discovery 1.0 §3 / RFC 8414 §2. Clients ignore members they do not know.',
+      additionalProperties: true,
       required: [
         'issuer',
         'authorization_endpoint',
@@ -440,6 +444,8 @@ function schemas(config: Config): Json {
         response_modes_supported: { type: 'array', items: { type: 'string' } },
         code_challenge_methods_supported: { type: 'array', items: { type: 'string', enum: ['S256'] } },
         token_endpoint_auth_methods_supported: { type: 'array', items: { type: 'string' } },
+        revocation_endpoint_auth_methods_supported: { type: 'array', items: { type: 'string' } },
+        introspection_endpoint_auth_methods_supported: { type: 'array', items: { type: 'string' } },
         scopes_supported: { type: 'array', items: { type: 'string' } },
         claims_supported: { type: 'array', items: { type: 'string' } },
         id_token_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
@@ -485,7 +491,7 @@ function schemas(config: Config): Json {
     Credential: {
       type: 'object',
       description: 'A passkey of an account.',
-      required: ['id', 'label', 'createdAt', 'aaguid', 'backupEligible', 'backedUp', 'transports'],
+      required: ['id', 'label', 'createdAt', 'lastUsedAt', 'aaguid', 'backupEligible', 'backedUp', 'transports', 'deviceBound'],
       properties: {
         id: schema('Base64URL'),
         label: { type: 'string' },
@@ -534,28 +540,48 @@ function schemas(config: Config): Json {
       type: 'object',
       description:
         'Allows `methods` on paths matching `path` (glob: `*` one segment, `**` any number), ' +
-        'for the API `apiId` when given, and only to tokens whose `acr` satisfies `acr` when given.',
+        'for the API `apiId` when given, and only to tokens whose `acr` satisfies `acr` when given ' +
+        '(`phrh` satisfies `phr`).',
       required: ['methods', 'path'],
+      additionalProperties: false,
       properties: {
-        methods: { type: 'array', minItems: 1, items: { type: 'string' }, examples: [['GET', 'POST'], ['*']] },
+        methods: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 16,
+          description: 'HTTP methods (stored upper-case), or `["*"]` for any.',
+          items: { type: 'string', pattern: '^(\\*|[A-Za-z]{1,16})$' },
+          examples: [['GET', 'POST'], ['*']],
+        },
         path: { type: 'string', examples: ['/orders/*', '/admin/**'] },
-        apiId: { type: 'string' },
-        acr: { type: 'string', examples: ['phr', 'phrh'] },
+        apiId: { type: 'string', minLength: 1, maxLength: 256 },
+        acr: { type: 'string', enum: ['phr', 'phrh'] },
       },
     },
     Role: {
       type: 'object',
       required: ['name', 'permissions'],
       properties: {
-        name: { type: 'string' },
+        name: { type: 'string', pattern: ROLE_PATTERN },
         permissions: { type: 'array', items: schema('Permission') },
+        updatedAt: { type: 'string', format: 'date-time' },
+      },
+    },
+    UserRoles: {
+      type: 'object',
+      description: "A user's roles after the change.",
+      required: ['id', 'username', 'roles'],
+      properties: {
+        id: { type: 'string' },
+        username: { type: 'string' },
+        roles: { type: 'array', items: { type: 'string' } },
       },
     },
     RoleList: { type: 'array', items: schema('Role') },
     RolePermissions: {
       type: 'object',
       required: ['permissions'],
-      properties: { permissions: { type: 'array', items: schema('Permission') } },
+      properties: { permissions: { type: 'array', maxItems: 100, items: schema('Permission') } },
     },
     AuthzRequest: {
       type: 'object',
@@ -564,11 +590,11 @@ function schemas(config: Config): Json {
         "or `token` when the gateway's managed identity takes the Authorization header.",
       required: ['method', 'path'],
       properties: {
-        method: { type: 'string', examples: ['GET'] },
-        path: { type: 'string', examples: ['/orders/42'] },
-        apiId: { type: 'string' },
-        operationId: { type: 'string' },
-        token: { type: 'string' },
+        method: { type: 'string', pattern: '^[A-Za-z]{1,16}$', examples: ['GET'] },
+        path: { type: 'string', pattern: '^/', maxLength: 4096, examples: ['/orders/42'] },
+        apiId: { type: ['string', 'null'], maxLength: 256 },
+        operationId: { type: ['string', 'null'], maxLength: 256 },
+        token: { type: ['string', 'null'], description: "The caller's access token, when the Authorization header is the gateway's own." },
       },
     },
     AuthzDecision: {
@@ -675,7 +701,13 @@ function components(config: Config): Json {
         description: 'Credential id, base64url.',
         schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' },
       },
-      RoleName: { name: 'role', in: 'path', required: true, description: 'Role name.', schema: { type: 'string' } },
+      RoleName: {
+        name: 'role',
+        in: 'path',
+        required: true,
+        description: 'Role name: 1–64 of a-z 0-9 . _ - (lower case). `admin` is built in.',
+        schema: { type: 'string', pattern: ROLE_PATTERN },
+      },
       UserId: { name: 'userId', in: 'path', required: true, description: 'Stable user id (the token `sub`).', schema: { type: 'string' } },
       Kid: { name: 'kid', in: 'path', required: true, description: 'Key id as in the JWKS.', schema: { type: 'string' } },
     },
@@ -688,7 +720,9 @@ function components(config: Config): Json {
       Unauthorized: problem('Missing or invalid bearer token, or its session was revoked (`unauthorized`).', {
         'WWW-Authenticate': { $ref: '#/components/headers/WWWAuthenticate' },
       }),
-      Forbidden: problem('The token\'s subject lacks the required role (`forbidden`).'),
+      Forbidden: problem("The token's subject lacks the required role, read live (`forbidden`).", {
+        'WWW-Authenticate': { $ref: '#/components/headers/WWWAuthenticate' },
+      }),
       NotFound: problem('No such resource (`not_found`).'),
       Conflict: problem('Conflicts with the current state (`conflict`, `username_taken`, `credential_exists`, `last_credential`).'),
       PayloadTooLarge: problem(`Body over ${BODY_LIMIT} bytes (\`payload_too_large\`).`),
@@ -937,8 +971,8 @@ function paths(): Json {
         responses: {
           '200': jsonResponse('AuthzDecision', 'A decision.', NO_STORE),
           ...JSON_BODY,
-          '401': problem('Missing or wrong `x-functions-key` (the Functions host may answer without a body).'),
-          '403': problem('Caller not allowed to ask (local server: not a loopback caller) (`forbidden`).'),
+          '401': problem('Missing or wrong `x-functions-key` (answered by the Functions host, possibly without a body).'),
+          '403': problem('Not the gateway: the local server accepts loopback callers only (`forbidden`).'),
           ...STORAGE,
         },
       },
@@ -1026,10 +1060,9 @@ function paths(): Json {
         security: BEARER,
         requestBody: jsonRequest('RolePermissions', "The role's permissions."),
         responses: {
-          '200': jsonResponse('Role', 'The role as stored.', NO_STORE),
+          '200': jsonResponse('Role', 'The role as stored; the authorizer uses it at once.', NO_STORE),
           ...JSON_BODY,
           ...ADMIN,
-          '409': response('Conflict'),
           ...STORAGE,
         },
       },
@@ -1040,9 +1073,9 @@ function paths(): Json {
         security: BEARER,
         responses: {
           '204': { description: 'Deleted.' },
+          '400': response('BadRequest'),
           ...ADMIN,
           '404': response('NotFound'),
-          '409': response('Conflict'),
           ...STORAGE,
         },
       },
@@ -1054,10 +1087,16 @@ function paths(): Json {
         tags: ['manage'],
         security: BEARER,
         parameters: [
-          { name: 'username', in: 'query', required: false, description: 'Exact (normalised) username.', schema: { type: 'string' } },
+          {
+            name: 'username',
+            in: 'query',
+            required: true,
+            description: 'Exact username (users are looked up, not listed).',
+            schema: { type: 'string' },
+          },
         ],
         responses: {
-          '200': jsonResponse('ManagedUserList', 'Matching users.', NO_STORE),
+          '200': jsonResponse('ManagedUserList', 'The user with that username, or an empty list.', NO_STORE),
           '400': response('BadRequest'),
           ...ADMIN,
           ...STORAGE,
@@ -1069,10 +1108,11 @@ function paths(): Json {
       put: {
         operationId: 'manage-grant-user-role',
         summary: 'Give a user a role',
+        description: 'The role must exist (`admin` always does). Idempotent.',
         tags: ['manage'],
         security: BEARER,
         responses: {
-          '204': { description: 'The user has the role.' },
+          '200': jsonResponse('UserRoles', 'The user has the role.', NO_STORE),
           '400': response('BadRequest'),
           ...ADMIN,
           '404': response('NotFound'),
@@ -1082,13 +1122,14 @@ function paths(): Json {
       delete: {
         operationId: 'manage-revoke-user-role',
         summary: 'Take a role from a user',
+        description: 'Idempotent.',
         tags: ['manage'],
         security: BEARER,
         responses: {
-          '204': { description: 'The user does not have the role.' },
+          '200': jsonResponse('UserRoles', 'The user does not have the role.', NO_STORE),
+          '400': response('BadRequest'),
           ...ADMIN,
           '404': response('NotFound'),
-          '409': response('Conflict'),
           ...STORAGE,
         },
       },
@@ -1098,6 +1139,7 @@ function paths(): Json {
       delete: {
         operationId: 'manage-revoke-credential',
         summary: 'Revoke a passkey and its sessions',
+        description: 'The passkey stays listed, flagged, and is refused at sign-in (`credential_revoked`).',
         tags: ['manage'],
         security: BEARER,
         responses: {

@@ -12,6 +12,13 @@ export async function readLimited(req: Request): Promise<string> {
   const declared = req.headers.get('content-length')
   if (declared && Number(declared) > BODY_LIMIT) throw new ServiceError('payload_too_large', `Body over ${BODY_LIMIT} bytes`)
   if (!req.body) return ''
+  if (declared) {
+    // Fast path: the declared length is within the limit; the runtime reads exactly that much.
+    const text = await req.text()
+    if (text.length > BODY_LIMIT && new TextEncoder().encode(text).length > BODY_LIMIT)
+      throw new ServiceError('payload_too_large', `Body over ${BODY_LIMIT} bytes`)
+    return text
+  }
   const reader = req.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0

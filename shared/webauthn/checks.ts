@@ -36,7 +36,7 @@ export function checkClientData(
   if (typeof clientData.origin !== 'string' || !expectedOrigins.includes(clientData.origin))
     throw new ServiceError('origin_mismatch', `Origin "${String(clientData.origin)}" is not allowed`)
   // #dom-collectedclientdata-crossorigin: we are never embedded in another origin's frame.
-  if (clientData.crossOrigin === true)
+  if (clientData.crossOrigin === true || clientData.topOrigin !== undefined)
     throw new ServiceError('origin_mismatch', 'Cross-origin ceremonies are not allowed')
   return clientData
 }

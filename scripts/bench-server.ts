@@ -1,0 +1,64 @@
+/**
+ * The server side of the authorizer benchmark (a child process, so the load generator does not
+ * share its event loop): the real app on the real stack (@hono/node-server, Table store on
+ * Azurite), plus `POST /bench/empty`, an empty handler on the same app and server as the
+ * baseline. Prints one JSON line with the URL and ready-made tokens, then serves until killed.
+ */
+import { getRequestListener } from '@hono/node-server'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { createApp } from '../shared/app.js'
+import { loadConfig } from '../shared/config.js'
+import { createTablesStore } from '../shared/store/tables.js'
+import { SoftAuthenticator } from '../test/helpers/authenticator.js'
+
+const [connectionString, mode] = process.argv.slice(2) as [string, 'warm' | 'cold']
+const ORIGIN = 'http://localhost:7071'
+let reads = 0
+
+async function main() {
+  const config = loadConfig(
+    {
+      TABLES_CONNECTION_STRING: connectionString,
+      KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      TABLE_PREFIX: `b${mode}${process.pid}`,
+      BOOTSTRAP_ADMINS: 'boss',
+      // Cold: caches of one entry and alternating subjects, so every decision misses.
+      ...(mode === 'cold' ? { AUTHZ_TOKEN_CACHE_SIZE: '1', AUTHZ_SUBJECT_CACHE_SIZE: '1' } : {}),
+    },
+    { local: true },
+  )
+  const store = createTablesStore({ config, onRequest: () => void reads++ })
+  await store.init()
+  const app = createApp({ config, store, logError: () => {} })
+  app.post('/bench/empty', (c) => c.json({}))
+  app.get('/bench/reads', (c) => c.json({ reads }))
+  const json = async (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    (await app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })).json() as Promise<any>
+
+  const signUp = async (username: string) => {
+    const auth = new SoftAuthenticator()
+    const o = await json('/api/webauthn/registration/options', { username })
+    const v = await json('/api/webauthn/registration/verify', { credential: await auth.createCredential(o, { origin: ORIGIN }) })
+    return v as { user: { id: string }; tokens: { access_token: string } }
+  }
+  const boss = await signUp('boss')
+  const admin = { authorization: `Bearer ${boss.tokens.access_token}` }
+  await app.request('/api/manage/roles/reader', { method: 'PUT', headers: { 'content-type': 'application/json', ...admin }, body: JSON.stringify({ permissions: [{ methods: ['GET'], path: '/orders/**' }] }) })
+  const tokens: string[] = []
+  for (const name of ['alice', 'bob']) {
+    const u = await signUp(name)
+    await app.request(`/api/manage/users/${u.user.id}/roles/reader`, { method: 'PUT', headers: admin })
+    tokens.push(u.tokens.access_token)
+  }
+  const server = createServer(getRequestListener((req, { incoming }) => app.fetch(req, { remoteAddr: incoming.socket.remoteAddress })))
+  server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as AddressInfo
+    console.log(JSON.stringify({ url: `http://127.0.0.1:${port}`, tokens }))
+  })
+}
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
