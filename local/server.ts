@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { getRequestListener } from '@hono/node-server'
+import { nodeBindings } from './nodeBindings.js'
 import { createService } from '../shared/bootstrap.js'
 import { StorageUnavailableError } from '../shared/errors.js'
 import { loadOrCreateLocalKek } from './kek.js'
@@ -56,9 +57,7 @@ export async function startLocalServer(opts: {
 
   const service = await createService({ env, local: true })
   const { port } = service.config
-  const listener = getRequestListener((req, { incoming }) =>
-    service.app.fetch(req, { remoteAddr: incoming.socket.remoteAddress }),
-  )
+  const listener = getRequestListener((req, { incoming }) => service.app.fetch(req, nodeBindings(incoming)))
 
   const servers: Server[] = []
   const close = async () => {

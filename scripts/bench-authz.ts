@@ -15,7 +15,8 @@ import { startAzurite } from '../test/helpers/azurite.js'
 
 const secIdx = process.argv.indexOf('--seconds')
 const SECONDS = secIdx > 0 ? Number(process.argv[secIdx + 1]) : 8
-const CONNECTIONS = 16
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
+const PIPELINING = Number(process.env.BENCH_PIPELINING ?? 1)
 
 async function startServer(connectionString: string, mode: 'warm' | 'cold'): Promise<{ child: ChildProcess; url: string; tokens: string[] }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench-server.ts', connectionString, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -26,12 +27,26 @@ async function startServer(connectionString: string, mode: 'warm' | 'cold'): Pro
   return { child, ...JSON.parse(line) }
 }
 
+type Stats = { reads: number; decisions: number; cpu: { user: number; system: number } }
+const stats = async (base: string) => (await (await fetch(`${base}/bench/reads`)).json()) as Stats
+
+/** One autocannon run, with the server's CPU time per request measured around it. */
+async function measure(base: string, path: string, body: unknown, headers: Parameters<typeof load>[2]) {
+  const before = await stats(base)
+  const r = await load(`${base}${path}`, body, headers)
+  const after = await stats(base)
+  const cpuUs = after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system
+  const requests = r.rps * SECONDS
+  return { ...r, cpuPerRequestUs: cpuUs / Math.max(1, requests), reads: after.reads - before.reads, decisions: after.decisions - before.decisions }
+}
+
 async function load(url: string, body: unknown, headers: Record<string, string> | ((i: number) => Record<string, string>)) {
   let i = 0
   const r = await autocannon({
     url,
     method: 'POST',
     connections: CONNECTIONS,
+    pipelining: PIPELINING,
     duration: SECONDS,
     body: JSON.stringify(body),
     headers: typeof headers === 'function' ? undefined : { 'content-type': 'application/json', ...headers },
@@ -43,7 +58,7 @@ async function load(url: string, body: unknown, headers: Record<string, string> 
 
 async function main() {
   const azurite = await startAzurite()
-  const results: Record<string, Awaited<ReturnType<typeof load>>> = {}
+  const results: Record<string, Awaited<ReturnType<typeof measure>>> = {}
   let coldReads = 0
   let coldDecisions = 0
   try {
@@ -51,39 +66,43 @@ async function main() {
     try {
       const decide = { method: 'GET', path: '/orders/42' }
       await load(`${warm.url}/bench/empty`, decide, {}) // warm-up of the process and the JIT
-      results.empty = await load(`${warm.url}/bench/empty`, decide, {})
-      results.warm = await load(`${warm.url}/api/authz/check`, decide, { authorization: `Bearer ${warm.tokens[0]}` })
-      results.empty2 = await load(`${warm.url}/bench/empty`, decide, {})
+      await load(`${warm.url}/api/authz/check`, decide, { authorization: `Bearer ${warm.tokens[0]}` })
+      results.empty = await measure(warm.url, '/bench/empty', decide, {})
+      results.warm = await measure(warm.url, '/api/authz/check', decide, { authorization: `Bearer ${warm.tokens[0]}` })
+      results.empty2 = await measure(warm.url, '/bench/empty', decide, {})
     } finally {
       warm.child.kill()
     }
     const cold = await startServer(azurite.connectionString, 'cold')
     try {
-      const before = (await (await fetch(`${cold.url}/bench/reads`)).json()) as { reads: number }
-      results.cold = await load(`${cold.url}/api/authz/check`, { method: 'GET', path: '/orders/42' }, (i) => ({ authorization: `Bearer ${cold.tokens[i % 2]}` }))
-      const after = (await (await fetch(`${cold.url}/bench/reads`)).json()) as { reads: number }
-      coldReads = after.reads - before.reads
-      coldDecisions = Math.round(results.cold.rps * SECONDS)
+      results.cold = await measure(cold.url, '/api/authz/check', { method: 'GET', path: '/orders/42' }, (i) => ({ authorization: `Bearer ${cold.tokens[i % cold.tokens.length]}` }))
+      coldReads = results.cold.reads
+      coldDecisions = results.cold.decisions
     } finally {
       cold.child.kill()
     }
   } finally {
     await azurite.stop()
   }
-  const base = { rps: (results.empty!.rps + results.empty2!.rps) / 2, p99: Math.max(results.empty!.p99, results.empty2!.p99), p50: results.empty!.p50 }
+  const base = {
+    rps: (results.empty!.rps + results.empty2!.rps) / 2,
+    p99: Math.max(results.empty!.p99, results.empty2!.p99),
+    p50: results.empty!.p50,
+    cpu: (results.empty!.cpuPerRequestUs + results.empty2!.cpuPerRequestUs) / 2,
+  }
   const rows = [
-    '| run | req/s | p50 | p99 | req/s ÷ empty | p99 ÷ empty |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| run | req/s | p50 | p99 | server CPU / request | req/s ÷ empty | p99 ÷ empty | CPU ÷ empty |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...(['empty', 'warm', 'empty2', 'cold'] as const).map((k) => {
       const r = results[k]!
-      return `| ${k === 'empty2' ? 'empty (again)' : k} | ${r.rps.toFixed(0)} | ${r.p50} ms | ${r.p99} ms | ${(r.rps / base.rps).toFixed(2)}× | ${(r.p99 / base.p99).toFixed(2)}× |`
+      return `| ${k === 'empty2' ? 'empty (again)' : k} | ${r.rps.toFixed(0)} | ${r.p50} ms | ${r.p99} ms | ${r.cpuPerRequestUs.toFixed(0)} µs | ${(r.rps / base.rps).toFixed(2)}× | ${(r.p99 / base.p99).toFixed(2)}× | ${(r.cpuPerRequestUs / base.cpu).toFixed(2)}× |`
     }),
   ]
   const warmRatio = results.warm!.rps / base.rps
   const warmP99Ratio = results.warm!.p99 / base.p99
   console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model}, Node ${process.version}; autocannon ${CONNECTIONS} connections × ${SECONDS} s per run, loopback, server in its own process.`)
   console.log(rows.join('\n'))
-  console.log(`storage reads per cold decision: ${(coldReads / Math.max(1, coldDecisions)).toFixed(2)} (${coldReads} reads / ~${coldDecisions} decisions)`)
+  console.log(`storage reads per cold decision: ${(coldReads / Math.max(1, coldDecisions)).toFixed(2)} (${coldReads} reads / ${coldDecisions} decisions, counted in the server)`)
   console.log(`warm throughput ratio ${warmRatio.toFixed(2)} (target ≥ 0.80), warm p99 ratio ${warmP99Ratio.toFixed(2)} (target ≤ 1.50)`)
   for (const [k, r] of Object.entries(results)) if (r.non2xx || r.errors) console.log(`warning: ${k}: ${r.non2xx} non-2xx, ${r.errors} errors`)
   mkdirSync('.bench', { recursive: true })

@@ -5,6 +5,7 @@
  * baseline. Prints one JSON line with the URL and ready-made tokens, then serves until killed.
  */
 import { getRequestListener } from '@hono/node-server'
+import { nodeBindings } from '../local/nodeBindings.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
@@ -16,6 +17,7 @@ import { SoftAuthenticator } from '../test/helpers/authenticator.js'
 const [connectionString, mode] = process.argv.slice(2) as [string, 'warm' | 'cold']
 const ORIGIN = 'http://localhost:7071'
 let reads = 0
+let decisions = 0
 
 async function main() {
   const config = loadConfig(
@@ -33,7 +35,7 @@ async function main() {
   await store.init()
   const app = createApp({ config, store, logError: () => {} })
   app.post('/bench/empty', (c) => c.json({}))
-  app.get('/bench/reads', (c) => c.json({ reads }))
+  app.get('/bench/reads', (c) => c.json({ reads, decisions, cpu: process.cpuUsage() }))
   const json = async (path: string, body: unknown, headers: Record<string, string> = {}) =>
     (await app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })).json() as Promise<any>
 
@@ -47,17 +49,24 @@ async function main() {
   const admin = { authorization: `Bearer ${boss.tokens.access_token}` }
   await app.request('/api/manage/roles/reader', { method: 'PUT', headers: { 'content-type': 'application/json', ...admin }, body: JSON.stringify({ permissions: [{ methods: ['GET'], path: '/orders/**' }] }) })
   const tokens: string[] = []
-  for (const name of ['alice', 'bob']) {
+  // Cold: enough subjects that consecutive decisions (16 connections interleaved) rarely repeat one.
+  const names = mode === 'cold' ? Array.from({ length: 24 }, (_, i) => `user${i}`) : ['alice']
+  for (const name of names) {
     const u = await signUp(name)
     await app.request(`/api/manage/users/${u.user.id}/roles/reader`, { method: 'PUT', headers: admin })
     tokens.push(u.tokens.access_token)
   }
-  const server = createServer(getRequestListener((req, { incoming }) => app.fetch(req, { remoteAddr: incoming.socket.remoteAddress })))
+  const listener = getRequestListener((req, { incoming }) => app.fetch(req, nodeBindings(incoming)))
+  const server = createServer((req, res) => {
+    if (req.url === '/api/authz/check') decisions++
+    return listener(req, res)
+  })
   server.listen(0, '127.0.0.1', () => {
     const { port } = server.address() as AddressInfo
     console.log(JSON.stringify({ url: `http://127.0.0.1:${port}`, tokens }))
   })
 }
+process.on('SIGINT', () => process.exit(0))
 main().catch((e) => {
   console.error(e)
   process.exit(1)

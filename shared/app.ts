@@ -9,6 +9,7 @@ import { oauthRoutes } from './routes/oauth.js'
 import { webauthnRoutes } from './routes/webauthn.js'
 import { wellKnownRoutes } from './routes/wellKnown.js'
 import { pageRoutes } from './routes/page.js'
+import { openApiDocument } from './openapi.js'
 import type { Store } from './store/types.js'
 import type { Clock } from './util/clock.js'
 import { systemClock } from './util/clock.js'
@@ -27,6 +28,13 @@ export interface AppBindings {
   remoteAddr?: string
   /** The Azure Functions InvocationContext, when running in the Functions host. */
   invocation?: unknown
+  /**
+   * Reads the request body straight from the runtime (bytes, or null past `limit`), when the
+   * runtime offers a cheaper way than the WHATWG stream (the local Node server does).
+   */
+  readBody?: (limit: number) => Promise<Uint8Array | null>
+  /** A request header by lower-case name, when the runtime has them parsed already. */
+  header?: (name: string) => string | undefined
 }
 
 export type AppEnv = { Bindings: AppBindings }
@@ -44,14 +52,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
   const app = new Hono<AppEnv>()
 
   app.use('*', async (c, next) => {
-    await next()
+    // Set before the handler builds its response, so it is merged in without copying headers.
     c.header('x-content-type-options', 'nosniff')
+    await next()
   })
 
   app.get('/api/health', async (c) => {
     await core.store.ping()
     return c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' })
   })
+  app.get('/api/openapi.json', (c) => c.json(openApiDocument(deps.config), 200, { 'cache-control': 'public, max-age=3600' }))
   app.route('/api/webauthn', webauthnRoutes(core))
   app.route('/api/.well-known', wellKnownRoutes(core))
   app.route('/api/oauth2', oauthRoutes(core))

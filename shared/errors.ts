@@ -112,6 +112,7 @@ export function problemResponse(err: ServiceError): Response {
     headers: {
       'content-type': 'application/problem+json',
       'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
       ...err.headers,
     },
   })

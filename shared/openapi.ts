@@ -60,6 +60,8 @@ const JSON_BODY = {
 const SIGNED_IN = { '401': response('Unauthorized') }
 const ADMIN = { '401': response('Unauthorized'), '403': response('Forbidden') }
 
+/** No credentials (public endpoints; OAuth clients authenticate in the form body). */
+const PUBLIC: Json[] = []
 const BEARER = [{ bearer: [] }]
 /** Anonymous, or signed in with a bearer token (the two registration modes). */
 const OPTIONAL_BEARER = [{}, { bearer: [] }]
@@ -650,7 +652,7 @@ function schemas(config: Config): Json {
     ClientRegistration: {
       type: 'object',
       description:
-        'With `jwks` or `jwks_uri`: a confidential machine client (private_key_jwt, client_credentials). ' +
+        'With `jwks` or `jwks_uri` (not both): a confidential machine client (private_key_jwt, client_credentials). ' +
         'Without keys: a public client for the authorization code flow (PKCE required, `redirect_uris` needed).',
       required: ['name'],
       properties: {
@@ -660,7 +662,6 @@ function schemas(config: Config): Json {
         roles: { type: 'array', items: { type: 'string' } },
         redirect_uris: { type: 'array', items: { type: 'string', format: 'uri' } },
       },
-      not: { required: ['jwks', 'jwks_uri'] },
     },
     ClientCreated: {
       type: 'object',
@@ -748,6 +749,7 @@ function paths(): Json {
         summary: 'Health check',
         description: '200 when storage answers, else 503.',
         tags: ['health'],
+        security: PUBLIC,
         responses: {
           '200': jsonResponse('Health', 'Storage answers.', NO_STORE),
           ...STORAGE,
@@ -759,6 +761,7 @@ function paths(): Json {
         operationId: 'get-openapi-document',
         summary: 'This OpenAPI document',
         tags: ['meta'],
+        security: PUBLIC,
         responses: { '200': jsonResponse('OpenApiDocument', 'OpenAPI 3.1 description of this API.') },
       },
     },
@@ -810,6 +813,7 @@ function paths(): Json {
           'Without `username`: empty `allowCredentials` (usernameless and autofill sign-in). ' +
           'Unknown usernames get options of the same shape (no account enumeration).',
         tags: ['webauthn'],
+        security: PUBLIC,
         requestBody: jsonRequest('AuthenticationOptionsRequest', 'Optional username.', false),
         responses: {
           '200': jsonResponse('PublicKeyCredentialRequestOptionsJSON', 'Request options.', NO_STORE),
@@ -824,6 +828,7 @@ function paths(): Json {
         summary: 'Finish passkey sign-in',
         description: 'Verifies the assertion; consumes the challenge whatever the outcome. Issues tokens for `audience`.',
         tags: ['webauthn'],
+        security: PUBLIC,
         requestBody: jsonRequest('AuthenticationVerifyRequest', 'The assertion.'),
         responses: {
           '200': jsonResponse('TokenResponse', 'Signed in.', NO_STORE),
@@ -839,6 +844,7 @@ function paths(): Json {
         operationId: 'get-openid-configuration',
         summary: 'OpenID Connect Discovery metadata',
         tags: ['discovery'],
+        security: PUBLIC,
         responses: { '200': jsonResponse('AuthorizationServerMetadata', 'Metadata (OpenID Connect Discovery 1.0).') },
       },
     },
@@ -847,6 +853,7 @@ function paths(): Json {
         operationId: 'get-oauth-authorization-server',
         summary: 'OAuth 2.0 authorization server metadata',
         tags: ['discovery'],
+        security: PUBLIC,
         responses: { '200': jsonResponse('AuthorizationServerMetadata', 'Metadata (RFC 8414).') },
       },
     },
@@ -856,6 +863,7 @@ function paths(): Json {
         summary: 'Token signing keys (JWKS)',
         description: 'Public keys only: the key in use, the next key ahead of its use, and retired keys still verifying.',
         tags: ['discovery'],
+        security: PUBLIC,
         responses: {
           '200': jsonResponse('JsonWebKeySet', 'JWK Set (RFC 7517).'),
           ...STORAGE,
@@ -872,6 +880,7 @@ function paths(): Json {
           'Grants: `refresh_token`; `authorization_code` with PKCE S256; `client_credentials` with private_key_jwt (RFC 7523). ' +
           'Errors are RFC 6749 §5.2 JSON.',
         tags: ['oauth2'],
+        security: PUBLIC,
         requestBody: formRequest('TokenRequest', 'Grant parameters.'),
         responses: {
           '200': jsonResponse('TokenResponse', 'Tokens (RFC 6749 §5.1).', NO_STORE),
@@ -890,6 +899,7 @@ function paths(): Json {
           'Shows the hosted passkey sign-in page, then redirects to the registered `redirect_uri` with `code` and `state` ' +
           '(or `error`, RFC 6749 §4.1.2.1). An unknown `client_id` or unregistered `redirect_uri` is answered here, never redirected.',
         tags: ['oauth2'],
+        security: PUBLIC,
         parameters: [
           { name: 'response_type', in: 'query', required: true, schema: { type: 'string', enum: ['code'] } },
           { name: 'client_id', in: 'query', required: true, schema: { type: 'string' } },
@@ -946,6 +956,7 @@ function paths(): Json {
         summary: 'Token revocation (RFC 7009)',
         description: "Revokes the token's session. An invalid or unknown token is not an error (RFC 7009 §2.2).",
         tags: ['oauth2'],
+        security: PUBLIC,
         requestBody: formRequest('RevocationRequest', 'The token to revoke.'),
         responses: {
           '200': { description: 'Revoked (or there was nothing to revoke).' },

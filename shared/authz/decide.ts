@@ -52,6 +52,11 @@ export class Authorizer {
   private readonly tokens: LruTtl<AccessTokenClaims>
   private readonly subjects: LruTtl<string[] | null>
   private readonly sessions: LruTtl<boolean>
+  /** Whole decisions by token + request, as JSON split around `ttl` (recomputed when served). */
+  private readonly decisions: LruTtl<{ head: string; sub: string; gen: number; rolesGen: number; until: number }>
+  /** Bumped per user by forgetUser, so that cached decisions of that user are not served. */
+  private readonly userGen = new Map<string, number>()
+  private rolesGen = 0
   private roleDefs: { at: number; roles: Map<string, CompiledPermission[]> } | undefined
   private roleLoad: Promise<void> | undefined
 
@@ -60,6 +65,31 @@ export class Authorizer {
     this.tokens = new LruTtl(config.authzTokenCacheSize)
     this.subjects = new LruTtl(config.authzSubjectCacheSize)
     this.sessions = new LruTtl(config.authzSubjectCacheSize)
+    this.decisions = new LruTtl(config.authzTokenCacheSize)
+  }
+
+  /**
+   * The decision as the JSON body the route sends. A repeated call (same token, method, path,
+   * apiId) within the decision's ttl is answered from memory: one map lookup, `ttl` counted down
+   * so that a gateway never caches past the original bound or the token's `exp`.
+   */
+  async decideJson(token: string | undefined, req: AuthzRequest): Promise<string> {
+    const now = this.deps.clock.now()
+    const key = token ? `${req.method}\u0000${req.apiId ?? ''}\u0000${req.path}\u0000${token}` : undefined
+    if (key) {
+      const hit = this.decisions.get(key, now)
+      if (hit && hit.rolesGen === this.rolesGen && hit.gen === (this.userGen.get(hit.sub) ?? 0))
+        return `${hit.head}${Math.floor((hit.until - now) / 1000)}}`
+    }
+    const d = await this.decide(token, req)
+    const json = JSON.stringify(d)
+    if (key && d.ttl > 0 && d.sub) {
+      const until = now + d.ttl * 1000
+      // `ttl` is the last member: keep everything before its value.
+      const head = json.slice(0, json.lastIndexOf(':') + 1)
+      this.decisions.set(key, { head, sub: d.sub, gen: this.userGen.get(d.sub) ?? 0, rolesGen: this.rolesGen, until }, until)
+    }
+    return json
   }
 
   /** Decides one request. Throws ServiceError storage_unavailable when it cannot decide. */
@@ -151,6 +181,7 @@ export class Authorizer {
       try {
         const list = await this.deps.store.listRoles()
         this.roleDefs = { at: this.deps.clock.now(), roles: compileRoles(list) }
+        this.rolesGen++
       } finally {
         this.roleLoad = undefined
       }
@@ -160,6 +191,7 @@ export class Authorizer {
 
   /** Forget what this instance knows of a user (role change, revocation): applies at once here. */
   forgetUser(userId: string): void {
+    this.userGen.set(userId, (this.userGen.get(userId) ?? 0) + 1)
     this.subjects.delete(userId)
     this.sessions.deletePrefix(`${userId}/`)
   }

@@ -7,18 +7,40 @@ import { ServiceError } from '../errors.js'
 
 export const BODY_LIMIT = 64 * 1024
 
+/** A request header (lower-case name), from the runtime's parsed headers when it offers them. */
+export function header(c: Context, name: string): string | undefined {
+  const fast = (c.env as { header?: (name: string) => string | undefined } | undefined)?.header
+  return fast ? fast(name) : c.req.header(name)
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    throw new ServiceError('invalid_request', 'Body is not valid UTF-8')
+  }
+}
+
 /** Reads at most BODY_LIMIT bytes of the body as text; throws payload_too_large past it. */
+export async function readBody(c: Context): Promise<string> {
+  const declared = header(c, 'content-length')
+  if (declared && Number(declared) > BODY_LIMIT) throw new ServiceError('payload_too_large', `Body over ${BODY_LIMIT} bytes`)
+  const fromRuntime = (c.env as { readBody?: (limit: number) => Promise<Uint8Array | null> } | undefined)?.readBody
+  if (fromRuntime) {
+    const bytes = await fromRuntime(BODY_LIMIT)
+    if (bytes === null) throw new ServiceError('payload_too_large', `Body over ${BODY_LIMIT} bytes`)
+    return decodeUtf8(bytes)
+  }
+  return readLimited(c.req.raw)
+}
+
+/** Reads at most BODY_LIMIT bytes of a WHATWG Request body as text; throws payload_too_large past it. */
 export async function readLimited(req: Request): Promise<string> {
   const declared = req.headers.get('content-length')
   if (declared && Number(declared) > BODY_LIMIT) throw new ServiceError('payload_too_large', `Body over ${BODY_LIMIT} bytes`)
   if (!req.body) return ''
-  if (declared) {
-    // Fast path: the declared length is within the limit; the runtime reads exactly that much.
-    const text = await req.text()
-    if (text.length > BODY_LIMIT && new TextEncoder().encode(text).length > BODY_LIMIT)
-      throw new ServiceError('payload_too_large', `Body over ${BODY_LIMIT} bytes`)
-    return text
-  }
   const reader = req.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
@@ -38,21 +60,17 @@ export async function readLimited(req: Request): Promise<string> {
     all.set(c, off)
     off += c.byteLength
   }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(all)
-  } catch {
-    throw new ServiceError('invalid_request', 'Body is not valid UTF-8')
-  }
+  return decodeUtf8(all)
 }
 
 function mediaType(c: Context): string {
-  return (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+  return (header(c, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase()
 }
 
 /** Parses a JSON object body. Empty body is `{}` only when `allowEmpty`. */
 export async function jsonBody(c: Context, { allowEmpty = false } = {}): Promise<Record<string, unknown>> {
   const type = mediaType(c)
-  const text = await readLimited(c.req.raw)
+  const text = await readBody(c)
   if (text.trim() === '' && allowEmpty && (type === '' || type === 'application/json')) return {}
   if (type !== 'application/json' && !type.endsWith('+json'))
     throw new ServiceError('unsupported_media_type', 'Send the body as application/json')
@@ -71,7 +89,7 @@ export async function jsonBody(c: Context, { allowEmpty = false } = {}): Promise
 export async function formBody(c: Context): Promise<Map<string, string>> {
   if (mediaType(c) !== 'application/x-www-form-urlencoded')
     throw new ServiceError('unsupported_media_type', 'Send the body as application/x-www-form-urlencoded')
-  const text = await readLimited(c.req.raw)
+  const text = await readBody(c)
   const params = new URLSearchParams(text)
   const out = new Map<string, string>()
   for (const [k, v] of params) {

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../app.js'
 import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
-import { jsonBody } from '../middleware/body.js'
+import { header, jsonBody } from '../middleware/body.js'
 
 /** 127.0.0.0/8, ::1 and their IPv4-mapped IPv6 forms. */
 export function isLoopback(addr: string | undefined): boolean {
@@ -42,17 +42,17 @@ export function authzRoutes(core: Core) {
     let bearer: string | undefined
     if (typeof token === 'string' && token) bearer = token
     else {
-      const h = c.req.header('authorization')
+      const h = header(c, 'authorization')
       const m = h ? /^Bearer +(\S+)$/i.exec(h.trim()) : null
       bearer = m?.[1]
     }
-    const decision = await core.authz.decide(bearer, {
+    const decision = await core.authz.decideJson(bearer, {
       method,
       path,
       ...(typeof apiId === 'string' ? { apiId } : {}),
       ...(typeof operationId === 'string' ? { operationId } : {}),
     })
-    return c.json(decision, 200, { 'cache-control': 'no-store' })
+    return c.body(decision, 200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
   })
   return r
 }

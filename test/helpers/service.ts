@@ -4,6 +4,7 @@
  * Each service gets its own table prefix, so several can share one Azurite.
  */
 import { getRequestListener } from '@hono/node-server'
+import { nodeBindings } from '../../local/nodeBindings.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
@@ -56,7 +57,7 @@ export async function startService(opts: {
   const app = createApp({ config, store, clock: opts.clock, logError: (m) => errors.push(m) })
   // As the local server does: the caller's address reaches the app (loopback-only routes).
   const server = createServer(
-    getRequestListener((req, { incoming }) => app.fetch(req, { remoteAddr: incoming.socket.remoteAddress })),
+    getRequestListener((req, { incoming }) => app.fetch(req, nodeBindings(incoming))),
   )
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
   const { port } = server.address() as AddressInfo

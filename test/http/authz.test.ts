@@ -229,6 +229,22 @@ describe('Authorizer calls and caching', () => {
     assert.equal(svc.trips.length, 0, 'warm decision: no storage call')
   })
 
+  it('a repeated decision is served from memory with its ttl counted down (never past the first bound)', async () => {
+    const u = await user(['reader'])
+    const first = await check(u.token, 'GET', '/orders/5')
+    clock.advance(12_000)
+    try {
+      svc.resetTrips()
+      const again = await check(u.token, 'GET', '/orders/5')
+      assert.equal(svc.trips.length, 0)
+      assert.equal(again.body.allow, true)
+      assert.ok(again.body.ttl <= first.body.ttl - 12 && again.body.ttl >= first.body.ttl - 13, `${first.body.ttl} → ${again.body.ttl}`)
+      assert.deepEqual({ ...again.body, ttl: 0 }, { ...first.body, ttl: 0 })
+    } finally {
+      clock.advance(-12_000)
+    }
+  })
+
   it('memory stays bounded under a flood of distinct tokens', async () => {
     const small = await startService({ connectionString: azurite.connectionString, env: { AUTHZ_TOKEN_CACHE_SIZE: '3', AUTHZ_SUBJECT_CACHE_SIZE: '2' } })
     try {
