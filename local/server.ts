@@ -12,13 +12,27 @@ import { nodeBindings } from './nodeBindings.js'
 import { createService } from '../shared/bootstrap.js'
 import { StorageUnavailableError } from '../shared/errors.js'
 import { loadOrCreateLocalKek } from './kek.js'
+import { startDevGateway } from './gateway.js'
+import type { Permission } from '../shared/store/types.js'
 
 export interface LocalServer {
   /** `http://localhost:<port>`, the origin browsers use (and the local RP origin). */
   url: string
   port: number
+  /** The dev gateway (APIM stand-in) in front of the sample API, unless `gateway: false`. */
+  gateway?: { url: string; backendUrl: string }
   close(): Promise<void>
 }
+
+/**
+ * Sample roles for the sample API behind the dev gateway (`/sample/...` → echo backend), seeded
+ * when no role is defined yet. Grant them with PUT /api/manage/users/{id}/roles/{role}.
+ */
+export const SAMPLE_ROLES: { name: string; permissions: Permission[] }[] = [
+  { name: 'reader', permissions: [{ methods: ['GET'], path: '/orders/**' }] },
+  { name: 'writer', permissions: [{ methods: ['GET', 'POST', 'DELETE'], path: '/orders/**' }] },
+  { name: 'auditor', permissions: [{ methods: ['GET'], path: '/admin/**', acr: 'phrh' }] },
+]
 
 type Env = Record<string, string | undefined>
 
@@ -42,6 +56,8 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
 export async function startLocalServer(opts: {
   env: Env
   hostname?: string
+  /** Start the dev gateway and the sample backend too (default true). */
+  gateway?: boolean
 }): Promise<LocalServer> {
   const { hostname } = opts
   if (hostname !== undefined && !LOOPBACK.has(hostname))
@@ -57,11 +73,15 @@ export async function startLocalServer(opts: {
 
   const service = await createService({ env, local: true })
   const { port } = service.config
+  if ((await service.store.listRoles()).length === 0)
+    for (const r of SAMPLE_ROLES) await service.store.putRole({ ...r, updatedAt: Date.now() })
   const listener = getRequestListener((req, { incoming }) => service.app.fetch(req, nodeBindings(incoming)))
 
   const servers: Server[] = []
+  const closers: (() => Promise<void>)[] = []
+  let gateway: LocalServer['gateway']
   const close = async () => {
-    await Promise.all(servers.splice(0).map(stop))
+    await Promise.all([...servers.splice(0).map(stop), ...closers.splice(0).map((f) => f())])
   }
   try {
     if (hostname === undefined || hostname === 'localhost') {
@@ -75,11 +95,27 @@ export async function startLocalServer(opts: {
     } else {
       servers.push(await listen(listener, hostname.replace(/^\[|\]$/g, ''), port))
     }
+    if (opts.gateway !== false) {
+      const { config } = service
+      const self = `http://localhost:${port}/api`
+      const gw = await startDevGateway({
+        options: {
+          port: config.gatewayPort,
+          issuer: config.issuer,
+          discoveryUrl: `${self}/.well-known/openid-configuration`,
+          audiences: [...config.audiences],
+          authzUrl: `${self}/authz/check`,
+          corsOrigins: config.allowedOrigins,
+        },
+      })
+      gateway = { url: gw.url, backendUrl: gw.backendUrl }
+      closers.push(gw.close)
+    }
   } catch (err) {
     await close()
     throw err
   }
-  return { url: `http://localhost:${port}`, port, close }
+  return { url: `http://localhost:${port}`, port, ...(gateway ? { gateway } : {}), close }
 }
 
 function listen(listener: ReturnType<typeof getRequestListener>, host: string, port: number) {
@@ -134,6 +170,9 @@ async function main() {
       `  discovery  ${api}/.well-known/openid-configuration`,
       `  JWKS       ${api}/.well-known/jwks.json`,
       `  health     ${api}/health`,
+      ...(server.gateway
+        ? [`  gateway    ${server.gateway.url}/sample/orders  (APIM stand-in → sample backend)`]
+        : []),
     ].join('\n'),
   )
   let stopping = false

@@ -36,6 +36,11 @@ export async function startService(opts: {
   clock?: Clock
   /** Sees every storage round trip; throwing makes that request fail as if its answer was lost. */
   onRequest?: (r: StorageRequest) => void
+  /**
+   * Listen on this port and set PORT to it, so that the issuer (and its discovery URLs) point at
+   * this server; WebAuthn origins stay http://localhost:7071 unless env says otherwise.
+   */
+  port?: number
 }): Promise<TestService> {
   const prefix = `t${process.pid}x${++counter}`
   const config = loadConfig(
@@ -43,6 +48,7 @@ export async function startService(opts: {
       TABLES_CONNECTION_STRING: opts.connectionString,
       TABLE_PREFIX: prefix,
       KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      ...(opts.port ? { PORT: String(opts.port), ALLOWED_ORIGINS: ORIGIN } : {}),
       ...opts.env,
     },
     { local: true },
@@ -59,7 +65,7 @@ export async function startService(opts: {
   const server = createServer(
     getRequestListener((req, { incoming }) => app.fetch(req, nodeBindings(incoming))),
   )
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', () => resolve()))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,

@@ -1,0 +1,267 @@
+/**
+ * One description of what the APIM policy (apim/policy.xml) does, in data.
+ *
+ * Two readers: the dev gateway (local/gateway.ts) takes every name, status, header and timeout it
+ * applies from here, and test/gateway/policy.test.ts reads apim/policy.xml and checks that the XML
+ * says the same. Change a value here and the test points at the line of XML to change with it.
+ *
+ * The helpers below are the policy's C# expressions, written again in TypeScript (Web APIs only):
+ * `operationPath` (the path sent to the authorizer), `decisionCacheKey`, `readDecision` (how the
+ * authorizer's answer is judged, fail closed) and `sanitizeParam` / `wwwAuthenticate`.
+ */
+
+/** APIM named values the policies reference as `{{name}}` (described in apim/named-values.json). */
+export const NAMED_VALUES = {
+  openidConfigUrl: 'passkey-openid-config-url',
+  issuer: 'passkey-issuer',
+  audience: 'passkey-audience',
+  authzUrl: 'passkey-authz-url',
+  authzKey: 'passkey-authz-key',
+  /** apim/policy-managed-identity.xml only: the Entra application the Function App accepts. */
+  authzResource: 'passkey-authz-resource',
+} as const
+
+export const POLICY = {
+  namedValues: NAMED_VALUES,
+
+  /**
+   * Deleted from the client's request before anything else. APIM's `set-header` takes one literal
+   * name (no prefix match), so the policy deletes exactly the headers it sets; a backend must trust
+   * no other `X-User-*` header.
+   */
+  stripHeaders: ['X-User-Id', 'X-User-Roles'],
+
+  /** `validate-jwt` attributes, and APIM's documented key-refresh behaviour for `openid-config`. */
+  jwt: {
+    headerName: 'Authorization',
+    scheme: 'Bearer',
+    failedValidationStatus: 401,
+    requireExpirationTime: true,
+    requireSignedTokens: true,
+    clockSkewSeconds: 30,
+    outputTokenVariable: 'passkey-jwt',
+    /** Asymmetric algorithms validate-jwt supports (no ES256, no EdDSA). */
+    algorithms: ['RS256', 'PS256', 'RS512'],
+    /** openid-config (discovery + JWKS) is pulled every hour and cached. */
+    configRefreshSeconds: 3600,
+    /** On an unknown `kid` (or a failed pull) APIM pulls again at most once per 5 minutes. */
+    unknownKidRefetchSeconds: 300,
+  },
+
+  /**
+   * The path the authorizer sees: the path the client called on the gateway with the API URL
+   * suffix removed (`/sample/orders/42` → `/orders/42`), percent-encoding as sent, no query.
+   * Role permissions are written against these operation paths, whatever the backend URL is.
+   */
+  path: { variable: 'authz-path', source: 'context.Request.OriginalUrl.Path', suffix: 'context.Api.Path' },
+
+  /** Decision cache: `cache-lookup-value` / `cache-store-value`. */
+  cache: {
+    keyVariable: 'authz-cache-key',
+    /** Holds the authorizer's answer (compact JSON) after a hit or a fresh call. */
+    decisionVariable: 'authz-decision',
+    keyPrefix: 'passkey-authz:',
+    /** SHA-256 over these fields joined by `keySeparator` (UTF-8), Base64 (with padding). */
+    keyFields: ['token', 'method', 'apiId', 'path'],
+    keySeparator: '\n',
+    /** Stored only when the answer's `ttl` (whole seconds, floored) is above 0. */
+    ttlField: 'ttl',
+    /** Never stored longer than this, whatever the answer says (guards the policy's int cast). */
+    maxTtlSeconds: 3600,
+  },
+
+  /** The `send-request` to POST /api/authz/check. */
+  authorizer: {
+    mode: 'new',
+    method: 'POST',
+    timeoutSeconds: 5,
+    ignoreError: true,
+    responseVariable: 'authz-response',
+    keyHeader: 'x-functions-key',
+    forwardHeader: 'Authorization',
+    contentType: 'application/json',
+    /** Body fields, from context.Request.Method, the operation path, context.Api.Id, context.Operation.Id. */
+    fields: ['method', 'path', 'apiId', 'operationId'],
+    /** Only 200 with a JSON decision counts as an answer; anything else fails closed (503). */
+    okStatus: 200,
+  },
+
+  /** What the backend receives on an allowed request. */
+  backend: {
+    userIdHeader: 'X-User-Id',
+    rolesHeader: 'X-User-Roles',
+    rolesSeparator: ',',
+    /** APIM forwards the caller's Authorization header unless a policy removes it; this one does not. */
+    forwardAuthorization: true,
+  },
+
+  /** Every answer the policy itself makes (RFC 9457 bodies, RFC 6750 challenges). */
+  failures: {
+    /** validate-jwt found no bearer token: RFC 6750 §3.1, a challenge without an error code. */
+    missingToken: {
+      id: 'passkey-invalid-token',
+      status: 401,
+      code: 'unauthorized',
+      title: 'Unauthorized',
+      error: undefined,
+    },
+    /** validate-jwt refused the token (on-error, context.LastError.Source == "validate-jwt"). */
+    invalidToken: {
+      id: 'passkey-invalid-token',
+      status: 401,
+      code: 'unauthorized',
+      title: 'Unauthorized',
+      error: 'invalid_token',
+    },
+    /** The authorizer answered status 401 (revoked session, deleted user, typ not at+jwt…). */
+    authzUnauthorized: { id: 'passkey-authz-401', status: 401, code: 'unauthorized', title: 'Unauthorized', error: 'invalid_token' },
+    /** The authorizer answered status 403 (no role permits this method and path). */
+    authzForbidden: { id: 'passkey-authz-403', status: 403, code: 'forbidden', title: 'Forbidden', error: 'insufficient_scope' },
+    /** No answer, a non-200 answer, or an answer that is not a decision: fail closed. */
+    authzUnavailable: {
+      id: 'passkey-authz-503',
+      status: 503,
+      code: 'authorizer_unavailable',
+      title: 'Service Unavailable',
+      error: undefined,
+      detail: 'the authorizer could not decide',
+    },
+  },
+  problemTypeBase: 'https://passkey-edge.dev/problems/',
+  problemContentType: 'application/problem+json',
+
+  /**
+   * `context.LastError.Reason` of validate-jwt → the error_description the policy sends. Reasons
+   * from Microsoft's "Error handling in API Management policies" (predefined errors for policies).
+   */
+  jwtErrors: {
+    TokenNotPresent: 'access token missing',
+    TokenExpired: 'token expired',
+    TokenSignatureInvalid: 'signature invalid',
+    TokenSignatureKeyNotFound: 'signing key not found',
+    TokenAudienceNotAllowed: 'audience not allowed',
+    TokenIssuerNotAllowed: 'issuer not allowed',
+    JwtInvalid: 'token invalid',
+  },
+  /** Description for any other validate-jwt reason. */
+  jwtErrorDefault: 'token invalid',
+} as const
+
+export type JwtErrorReason = keyof typeof POLICY.jwtErrors
+export type Failure = (typeof POLICY.failures)[keyof typeof POLICY.failures]
+
+/**
+ * The operation path sent to the authorizer: `originalPath` minus the API URL suffix (compared
+ * case-insensitively, whole segments only), `/` when nothing is left. Mirrors the policy's
+ * `authz-path` expression.
+ *
+ * @example
+ * operationPath('/sample/orders/42', 'sample') // '/orders/42'
+ */
+export function operationPath(originalPath: string, apiSuffix: string): string {
+  let path = originalPath
+  const suffix = '/' + apiSuffix.replace(/^\/+|\/+$/g, '')
+  if (suffix.length > 1) {
+    const lower = path.toLowerCase()
+    const s = suffix.toLowerCase()
+    if (lower === s) path = '/'
+    else if (lower.startsWith(s + '/')) path = path.slice(suffix.length)
+  }
+  return path.length === 0 ? '/' : path
+}
+
+/** The bearer token from an Authorization value the way the policy's expressions take it. */
+export function tokenOf(authorization: string): string {
+  return authorization.slice(authorization.indexOf(' ') + 1).trim()
+}
+
+/**
+ * The decision cache key: `passkey-authz:` + Base64(SHA-256(token \n method \n apiId \n path)).
+ * Mirrors the policy's `authz-cache-key` expression byte for byte.
+ *
+ * @example
+ * await decisionCacheKey({ token, method: 'GET', apiId: 'sample', path: '/orders' })
+ */
+export async function decisionCacheKey(input: {
+  token: string
+  method: string
+  apiId: string
+  path: string
+}): Promise<string> {
+  const { keyPrefix, keyFields, keySeparator } = POLICY.cache
+  const material = keyFields.map((f) => input[f]).join(keySeparator)
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(material))
+  return keyPrefix + btoa(String.fromCharCode(...new Uint8Array(digest)))
+}
+
+/** What the policy makes of the authorizer's answer. */
+export type Verdict =
+  | { status: 200; reason: string; sub?: string; roles: string[]; ttl: number }
+  | { status: 401 | 403; reason: string; ttl: number }
+  | { status: 503 }
+
+/**
+ * Judges the authorizer's answer (compact JSON text, `''` when there was none) like the policy's
+ * `authz-status`, `authz-store-ttl`, `authz-reason`, `authz-sub` and `authz-roles` expressions:
+ * `status` must be the integer 200, 401 or 403, and 200 counts only with `allow: true`;
+ * anything else is 503 (fail closed). `ttl` is floored to whole seconds (0 when absent or not a
+ * number) and capped at `POLICY.cache.maxTtlSeconds`; a non-string `reason` counts as `''`.
+ */
+export function readDecision(text: string): Verdict {
+  let d: unknown
+  try {
+    d = JSON.parse(text)
+  } catch {
+    return { status: 503 }
+  }
+  if (!d || typeof d !== 'object' || Array.isArray(d)) return { status: 503 }
+  const o = d as Record<string, unknown>
+  if (typeof o.status !== 'number' || !Number.isInteger(o.status)) return { status: 503 }
+  const ttl =
+    typeof o.ttl === 'number' && Number.isFinite(o.ttl) && o.ttl >= 1
+      ? Math.min(Math.floor(o.ttl), POLICY.cache.maxTtlSeconds)
+      : 0
+  const reason = sanitizeParam(typeof o.reason === 'string' ? o.reason : '')
+  if (o.status === 200) {
+    if (o.allow !== true) return { status: 503 }
+    const sub = typeof o.sub === 'string' && o.sub ? o.sub : undefined
+    const roles = Array.isArray(o.roles) ? o.roles.filter((r): r is string => typeof r === 'string') : []
+    return { status: 200, reason, ...(sub ? { sub } : {}), roles, ttl }
+  }
+  if (o.status === 401 || o.status === 403) return { status: o.status, reason, ttl }
+  return { status: 503 }
+}
+
+/**
+ * Makes a string safe inside an RFC 7235 quoted-string: every character outside printable ASCII,
+ * and `"` and `\`, becomes `'` (the policy's `Regex.Replace(…, "[^ -~]|[\"\\\\]", "'")`).
+ */
+export function sanitizeParam(s: string): string {
+  return s.replace(/[^ -~]|["\\]/g, "'")
+}
+
+/**
+ * The `WWW-Authenticate` value for a failure (RFC 6750 §3): `Bearer` alone without an error code,
+ * else `Bearer error="…", error_description="…"`.
+ */
+export function wwwAuthenticate(failure: Failure, description: string): string | undefined {
+  if (failure.status === 503) return undefined
+  if (!failure.error) return POLICY.jwt.scheme
+  return `${POLICY.jwt.scheme} error="${failure.error}", error_description="${sanitizeParam(description)}"`
+}
+
+/** The RFC 9457 body the policy returns for a failure. */
+export function problemBody(failure: Failure, detail: string) {
+  return {
+    type: POLICY.problemTypeBase + failure.code,
+    title: failure.title,
+    status: failure.status,
+    detail,
+    code: failure.code,
+  }
+}
+
+/** error_description for a validate-jwt `context.LastError.Reason`. */
+export function jwtErrorDescription(reason: string): string {
+  return (POLICY.jwtErrors as Record<string, string>)[reason] ?? POLICY.jwtErrorDefault
+}

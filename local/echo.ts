@@ -1,0 +1,117 @@
+/**
+ * The sample backend behind the dev gateway: answers every method and path with what it received,
+ * so a developer (or a test) sees exactly what the gateway forwarded.
+ *
+ * Paths are backend paths, as the gateway forwards them (the API URL suffix removed): a client
+ * calls `http://localhost:7072/sample/orders/42`, the gateway asks the authorizer about
+ * `/orders/42` and forwards `GET /orders/42` here.
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { getRequestListener } from '@hono/node-server'
+import { Hono } from 'hono'
+
+/** An APIM operation: method and URL template (`{name}` one segment, a final `*` any depth). */
+export interface GatewayOperation {
+  id: string
+  method: string
+  urlTemplate: string
+}
+
+/** An API as the gateway publishes it: APIM's API id, URL suffix and operations. */
+export interface GatewayApi {
+  id: string
+  /** API URL suffix, without slashes (`sample` → clients call `/sample/...`). */
+  suffix: string
+  /** When given, a request matching none of them gets 404 before any policy runs (as in APIM). */
+  operations?: readonly GatewayOperation[]
+}
+
+/**
+ * The sample API: what docs/apim.md imports into APIM and the dev gateway publishes locally.
+ * Permissions for it are written against these paths, e.g. `{ methods: ['GET'], path: '/orders/**' }`.
+ */
+export const SAMPLE_API: GatewayApi = {
+  id: 'sample',
+  suffix: 'sample',
+  operations: [
+    { id: 'list-orders', method: 'GET', urlTemplate: '/orders' },
+    { id: 'get-order', method: 'GET', urlTemplate: '/orders/{id}' },
+    { id: 'create-order', method: 'POST', urlTemplate: '/orders' },
+    { id: 'delete-order', method: 'DELETE', urlTemplate: '/orders/{id}' },
+    { id: 'admin', method: 'GET', urlTemplate: '/admin/*' },
+  ],
+}
+
+/** What the echo backend answers. */
+export interface EchoResponse {
+  method: string
+  path: string
+  query: Record<string, string>
+  userId: string | null
+  roles: string | null
+  receivedAuthorization: boolean
+}
+
+/**
+ * The echo backend as a Hono app (tests call `app.request()` or route a fetch to it).
+ *
+ * @example
+ * const res = await createEchoApp().request('/orders?x=1', { headers: { 'X-User-Id': 'u1' } })
+ * // { method: 'GET', path: '/orders', query: { x: '1' }, userId: 'u1', roles: null, receivedAuthorization: false }
+ */
+export function createEchoApp(): Hono {
+  const app = new Hono()
+  app.all('*', (c) => {
+    const url = new URL(c.req.url)
+    const body: EchoResponse = {
+      method: c.req.method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      userId: c.req.header('x-user-id') ?? null,
+      roles: c.req.header('x-user-roles') ?? null,
+      receivedAuthorization: c.req.header('authorization') !== undefined,
+    }
+    return c.json(body, 200, { 'cache-control': 'no-store' })
+  })
+  return app
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
+
+/**
+ * Starts the echo backend on loopback. `port: 0` picks a free port (see `url`).
+ *
+ * @example
+ * const echo = await startEchoBackend({ port: 0 })
+ * await fetch(`${echo.url}/orders`)
+ * await echo.close()
+ */
+export async function startEchoBackend(opts: {
+  port: number
+  hostname?: string
+}): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  const { port, hostname = '127.0.0.1' } = opts
+  if (!LOOPBACK.has(hostname))
+    throw new TypeError(`hostname ${JSON.stringify(hostname)} is not loopback: the echo backend binds loopback only`)
+  const app = createEchoApp()
+  const server = createServer(getRequestListener((req) => app.fetch(req)))
+  const host = hostname === 'localhost' ? '127.0.0.1' : hostname.replace(/^\[|\]$/g, '')
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const actual = (server.address() as AddressInfo).port
+  const urlHost = host.includes(':') ? `[${host}]` : host
+  return { url: `http://${urlHost}:${actual}`, port: actual, close: () => stop(server) }
+}
+
+function stop(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeAllConnections()
+  })
+}

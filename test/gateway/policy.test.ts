@@ -1,0 +1,449 @@
+/**
+ * apim/policy.xml and the dev gateway agree: the XML is read with a strict XML reader and every
+ * name, number and format in it is compared with `POLICY` (apim/policy.ts), the object the
+ * gateway (local/gateway.ts) takes all of them from. The helpers that re-state the policy's C#
+ * expressions in TypeScript are checked against independent computations.
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import {
+  NAMED_VALUES,
+  POLICY,
+  decisionCacheKey,
+  jwtErrorDescription,
+  operationPath,
+  readDecision,
+  sanitizeParam,
+  tokenOf,
+  wwwAuthenticate,
+} from '../../apim/policy.js'
+import { SAMPLE_API } from '../../local/echo.js'
+import { POLICY as GATEWAY_POLICY } from '../../local/gateway.js'
+import { canonical, elements, findAll, parseXml, textOf, type XmlElement } from './xml.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const read = (p: string) => readFileSync(`${root}/${p}`, 'utf8')
+const policySrc = read('apim/policy.xml')
+const miSrc = read('apim/policy-managed-identity.xml')
+const policy = parseXml(policySrc)
+const mi = parseXml(miSrc)
+const namedValuesDoc = JSON.parse(read('apim/named-values.json')) as {
+  namedValues: { name: string; description: string; secret: boolean; example: string; local: string; usedBy: string[] }[]
+}
+
+const section = (doc: XmlElement, name: string) => {
+  const s = elements(doc).find((e) => e.name === name)
+  assert.ok(s, `<${name}> section`)
+  return s!
+}
+const one = (scope: XmlElement, pred: (e: XmlElement) => boolean, what: string) => {
+  const found = findAll(scope, pred)
+  assert.equal(found.length, 1, `exactly one ${what}, found ${found.length}`)
+  return found[0]!
+}
+const named = (name: string) => `{{${name}}}`
+const variable = (doc: XmlElement, name: string) =>
+  one(doc, (e) => e.name === 'set-variable' && e.attrs.name === name && e.attrs.value !== '@(true)', `set-variable ${name}`).attrs.value!
+const header = (scope: XmlElement, name: string) =>
+  findAll(scope, (e) => e.name === 'set-header' && e.attrs.name?.toLowerCase() === name.toLowerCase())
+const csharp = (s: string) => JSON.stringify(s) // a C# regular string literal of s (ASCII)
+const usedNamedValues = (src: string) => new Set([...src.replace(/<!--[\s\S]*?-->/g, '').matchAll(/\{\{([^}]+)\}\}/g)].map((m) => m[1]!))
+
+describe('apim/policy.xml: an XML document APIM imports as format "xml"', () => {
+  it('should be well-formed, with the four sections in order', () => {
+    for (const doc of [policy, mi]) {
+      assert.equal(doc.name, 'policies')
+      assert.deepEqual(
+        elements(doc).map((e) => e.name),
+        ['inbound', 'backend', 'outbound', 'on-error'],
+      )
+      for (const s of elements(doc)) assert.ok(findAll(s, (e) => e.name === 'base').length === 1, `<base /> in ${s.name}`)
+    }
+  })
+
+  it('should hold expressions that survive attribute normalisation and balance their brackets', () => {
+    // An XML reader folds line breaks in attributes into spaces: a // comment would swallow the rest.
+    const expressions = [...findAll(policy, () => true), ...findAll(mi, () => true)].flatMap((e) => [
+      ...Object.values(e.attrs).filter((v) => v.startsWith('@')),
+      ...(e.children.some((c) => c.kind === 'text' && c.text.trim().startsWith('@')) ? [textOf(e).trim()] : []),
+    ])
+    assert.ok(expressions.length > 20)
+    for (const x of expressions) {
+      const code = x.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/'(?:[^'\\]|\\.)'/g, "''")
+      assert.ok(!code.includes('//'), `no // comment in ${x.slice(0, 60)}`)
+      for (const [open, close] of ['()', '{}', '[]']) {
+        let depth = 0
+        for (const ch of code) {
+          if (ch === open) depth++
+          if (ch === close) depth--
+          assert.ok(depth >= 0, `${open}${close} balanced in ${x.slice(0, 60)}`)
+        }
+        assert.equal(depth, 0, `${open}${close} balanced in ${x.slice(0, 60)}`)
+      }
+      assert.match(x, /^@\(|^@\{/)
+    }
+  })
+})
+
+describe('inbound step 1: client X-User-* headers', () => {
+  it('should delete exactly POLICY.stripHeaders before anything else', () => {
+    const inbound = elements(section(policy, 'inbound'))
+    const first = inbound.slice(0, POLICY.stripHeaders.length)
+    assert.deepEqual(
+      first.map((e) => [e.name, e.attrs.name, e.attrs['exists-action']]),
+      POLICY.stripHeaders.map((h) => ['set-header', h, 'delete']),
+    )
+    const jwtAt = inbound.findIndex((e) => e.name === 'validate-jwt')
+    assert.ok(jwtAt > POLICY.stripHeaders.length - 1)
+    // The headers the policy sets for the backend are exactly the ones it strips.
+    assert.deepEqual([...POLICY.stripHeaders].sort(), [POLICY.backend.userIdHeader, POLICY.backend.rolesHeader].sort())
+  })
+})
+
+describe('inbound step 2: validate-jwt', () => {
+  const jwt = one(policy, (e) => e.name === 'validate-jwt', 'validate-jwt')
+
+  it('should use the attributes in POLICY.jwt', () => {
+    assert.deepEqual(jwt.attrs, {
+      'header-name': POLICY.jwt.headerName,
+      'failed-validation-httpcode': String(POLICY.jwt.failedValidationStatus),
+      'failed-validation-error-message': 'Unauthorized',
+      'require-expiration-time': String(POLICY.jwt.requireExpirationTime),
+      'require-scheme': POLICY.jwt.scheme,
+      'require-signed-tokens': String(POLICY.jwt.requireSignedTokens),
+      'clock-skew': String(POLICY.jwt.clockSkewSeconds),
+      'output-token-variable-name': POLICY.jwt.outputTokenVariable,
+    })
+  })
+
+  it('should take keys and issuer from the discovery document, audience and issuer from named values', () => {
+    // Child order APIM requires: openid-config, (issuer-signing-keys, decryption-keys), audiences, issuers.
+    assert.deepEqual(
+      elements(jwt).map((e) => e.name),
+      ['openid-config', 'audiences', 'issuers'],
+    )
+    assert.equal(elements(jwt)[0]!.attrs.url, named(NAMED_VALUES.openidConfigUrl))
+    assert.deepEqual(
+      elements(elements(jwt)[1]!).map((e) => [e.name, textOf(e)]),
+      [['audience', named(NAMED_VALUES.audience)]],
+    )
+    assert.deepEqual(
+      elements(elements(jwt)[2]!).map((e) => [e.name, textOf(e)]),
+      [['issuer', named(NAMED_VALUES.issuer)]],
+    )
+  })
+
+  it('should say why the JOSE typ header is not checked here (the authorizer checks at+jwt)', () => {
+    const comments = section(policy, 'inbound').children.filter((c) => c.kind === 'comment').map((c) => c.text).join(' ')
+    assert.match(comments, /validate-jwt cannot check the JOSE header typ/)
+    assert.match(comments, /at\+jwt/)
+  })
+
+  it('should answer a validate-jwt failure with 401 from on-error, described per POLICY.jwtErrors', () => {
+    const onError = section(policy, 'on-error')
+    const when = one(onError, (e) => e.name === 'when', 'on-error when')
+    assert.equal(when.attrs.condition, '@(context.LastError.Source == "validate-jwt")')
+    const sw = variable(onError, 'jwt-error')
+    const cases = Object.fromEntries([...sw.matchAll(/case "([^"]+)": return "([^"]*)";/g)].map((m) => [m[1], m[2]]))
+    assert.deepEqual(cases, POLICY.jwtErrors)
+    assert.equal(/default: return "([^"]*)";/.exec(sw)?.[1], POLICY.jwtErrorDefault)
+    const challenge = textOf(header(when, 'WWW-Authenticate')[0]!).trim()
+    // RFC 6750 §3.1: no error code without a token; else invalid_token with the description.
+    assert.ok(challenge.includes(`context.LastError.Reason == "TokenNotPresent" ? ${csharp(POLICY.jwt.scheme)}`))
+    assert.ok(challenge.includes(csharp(`${POLICY.jwt.scheme} error="${POLICY.failures.invalidToken.error}", error_description="`).slice(0, -1)))
+    assert.equal(jwtErrorDescription('TokenExpired'), 'token expired')
+    assert.equal(jwtErrorDescription('SomethingElse'), POLICY.jwtErrorDefault)
+  })
+})
+
+describe('inbound step 3: the operation path and the decision cache key', () => {
+  it('should send the path the client called minus the API URL suffix', () => {
+    const expr = variable(policy, POLICY.path.variable)
+    assert.ok(expr.includes(`var path = ${POLICY.path.source};`))
+    assert.ok(expr.includes(`(${POLICY.path.suffix} ?? "").Trim('/')`))
+    assert.ok(expr.includes('StringComparison.OrdinalIgnoreCase'))
+    assert.ok(!/context\.Request\.Url\b/.test(expr), 'not the backend URL')
+  })
+
+  it('should derive the operation path like the expression does', () => {
+    const cases: [string, string, string][] = [
+      ['/sample/orders/42', 'sample', '/orders/42'],
+      ['/Sample/orders', 'sample', '/orders'],
+      ['/sample', 'sample', '/'],
+      ['/sample/', '/sample/', '/'],
+      ['/samplex/orders', 'sample', '/samplex/orders'],
+      ['/orders', '', '/orders'],
+      ['/sample/a%2Fb', 'sample', '/a%2Fb'],
+    ]
+    for (const [path, suffix, want] of cases) assert.equal(operationPath(path, suffix), want, `${path} - ${suffix}`)
+  })
+
+  it('should hash token, method, API id and path with SHA-256 as POLICY.cache says', async () => {
+    const expr = variable(policy, POLICY.cache.keyVariable)
+    const csharpOf: Record<(typeof POLICY.cache.keyFields)[number], string> = {
+      token: 'token',
+      method: 'context.Request.Method',
+      apiId: 'context.Api.Id',
+      path: `(string)context.Variables[${csharp(POLICY.path.variable)}]`,
+    }
+    const material = POLICY.cache.keyFields.map((f) => csharpOf[f]).join(` + ${csharp(POLICY.cache.keySeparator)} + `)
+    assert.ok(expr.includes(`var material = ${material};`), expr)
+    assert.ok(expr.includes('var token = header.Substring(header.IndexOf(\' \') + 1).Trim();'))
+    assert.ok(expr.includes(`GetValueOrDefault(${csharp(POLICY.jwt.headerName)}, "")`))
+    assert.ok(expr.includes('System.Security.Cryptography.SHA256.Create().ComputeHash(Encoding.UTF8.GetBytes(material))'))
+    assert.ok(expr.includes(`return ${csharp(POLICY.cache.keyPrefix)} + Convert.ToBase64String(digest);`))
+
+    const input = { token: 'eyJ.a.b', method: 'GET', apiId: 'sample', path: '/orders/42' }
+    const expected =
+      POLICY.cache.keyPrefix +
+      createHash('sha256').update('eyJ.a.b\nGET\nsample\n/orders/42', 'utf8').digest('base64')
+    assert.equal(await decisionCacheKey(input), expected)
+    assert.equal(tokenOf('Bearer  eyJ.a.b '), 'eyJ.a.b')
+  })
+
+  it('should look the decision up under that key, and call the authorizer only on a miss', () => {
+    const inbound = section(policy, 'inbound')
+    const lookup = one(inbound, (e) => e.name === 'cache-lookup-value', 'cache-lookup-value')
+    assert.equal(lookup.attrs.key, `@((string)context.Variables[${csharp(POLICY.cache.keyVariable)}])`)
+    assert.equal(lookup.attrs['variable-name'], POLICY.cache.decisionVariable)
+    const miss = one(inbound, (e) => e.name === 'when' && findAll(e, (x) => x.name === 'send-request').length > 0, 'miss branch')
+    assert.equal(miss.attrs.condition, `@(!context.Variables.ContainsKey(${csharp(POLICY.cache.decisionVariable)}))`)
+  })
+
+  it('should store a fresh decision for its ttl only when the ttl is above 0', () => {
+    const inbound = section(policy, 'inbound')
+    const store = one(inbound, (e) => e.name === 'cache-store-value', 'cache-store-value')
+    assert.equal(store.attrs.key, `@((string)context.Variables[${csharp(POLICY.cache.keyVariable)}])`)
+    assert.equal(store.attrs.value, `@((string)context.Variables[${csharp(POLICY.cache.decisionVariable)}])`)
+    assert.equal(store.attrs.duration, '@((int)context.Variables["authz-store-ttl"])')
+    const guard = one(inbound, (e) => e.name === 'when' && elements(e).includes(store), 'store guard')
+    assert.equal(guard.attrs.condition, '@((int)context.Variables["authz-store-ttl"] > 0)')
+    const ttl = variable(policy, 'authz-store-ttl')
+    assert.ok(ttl.includes('if (!(bool)context.Variables["authz-fresh"])'), 'only fresh decisions')
+    assert.ok(ttl.includes(`[${csharp(POLICY.cache.ttlField)}]`))
+    assert.ok(ttl.includes(`return v >= 1 ? (int)Math.Min(v, ${POLICY.cache.maxTtlSeconds}) : 0;`))
+  })
+})
+
+describe('inbound step 4: send-request to the authorizer', () => {
+  const send = one(section(policy, 'inbound'), (e) => e.name === 'send-request', 'send-request')
+
+  it('should use the mode, timeout, ignore-error and variable in POLICY.authorizer', () => {
+    assert.deepEqual(send.attrs, {
+      mode: POLICY.authorizer.mode,
+      'response-variable-name': POLICY.authorizer.responseVariable,
+      timeout: String(POLICY.authorizer.timeoutSeconds),
+      'ignore-error': String(POLICY.authorizer.ignoreError),
+    })
+    const byName = Object.fromEntries(elements(send).map((e) => [e.name, e]))
+    assert.equal(textOf(byName['set-url']!), named(NAMED_VALUES.authzUrl))
+    assert.equal(textOf(byName['set-method']!), POLICY.authorizer.method)
+  })
+
+  it('should send x-functions-key, the caller Authorization and Content-Type', () => {
+    const headers = Object.fromEntries(
+      findAll(send, (e) => e.name === 'set-header').map((h) => [h.attrs.name, [h.attrs['exists-action'], textOf(h).trim()]]),
+    )
+    assert.deepEqual(headers, {
+      [POLICY.authorizer.keyHeader]: ['override', named(NAMED_VALUES.authzKey)],
+      [POLICY.authorizer.forwardHeader]: ['override', `@(context.Request.Headers.GetValueOrDefault(${csharp(POLICY.authorizer.forwardHeader)}, ""))`],
+      'Content-Type': ['override', POLICY.authorizer.contentType],
+    })
+  })
+
+  it('should send the body fields of POLICY.authorizer.fields, in order, from the documented sources', () => {
+    const body = textOf(one(send, (e) => e.name === 'set-body', 'set-body')).trim()
+    const props = [...body.matchAll(/new JProperty\("([^"]+)", ([^\n]+?)\)(?=,\s*new JProperty|\)\.ToString)/g)].map((m) => [m[1], m[2]])
+    assert.deepEqual(props, [
+      ['method', 'context.Request.Method'],
+      ['path', `(string)context.Variables[${csharp(POLICY.path.variable)}]`],
+      ['apiId', 'context.Api.Id'],
+      ['operationId', 'context.Operation.Id'],
+    ])
+    assert.deepEqual(
+      props.map((p) => p[0]),
+      [...POLICY.authorizer.fields],
+    )
+  })
+
+  it('should fail closed: no answer, not 200 or not JSON leave no decision', () => {
+    const expr = variable(policy, POLICY.cache.decisionVariable)
+    assert.ok(expr.includes(`context.Variables[${csharp(POLICY.authorizer.responseVariable)}] == null`))
+    assert.ok(expr.includes(`if (response.StatusCode != ${POLICY.authorizer.okStatus})`))
+    assert.ok(expr.includes('response.Body.As<JObject>(preserveContent: true)'))
+    assert.ok(expr.includes('catch (Exception)'))
+  })
+})
+
+describe('inbound step 5: acting on the decision', () => {
+  const inbound = section(policy, 'inbound')
+  const status = variable(policy, 'authz-status')
+
+  it('should accept only status 200 with allow true, 401 or 403; everything else is 503', () => {
+    assert.ok(status.includes('status.Type != JTokenType.Integer'))
+    assert.ok(status.includes('return (bool)allow ? 200 : 503;'))
+    assert.ok(status.includes('return (s == 401 || s == 403) ? s : 503;'))
+    const table: [string, number][] = [
+      ['', 503],
+      ['not json', 503],
+      ['[]', 503],
+      ['{"status":"200","allow":true}', 503],
+      ['{"status":200}', 503],
+      ['{"status":200,"allow":"true"}', 503],
+      ['{"status":200,"allow":false}', 503],
+      ['{"status":500,"allow":false}', 503],
+      ['{"status":200,"allow":true,"roles":[],"ttl":5}', 200],
+      ['{"status":401,"allow":false,"reason":"session revoked"}', 401],
+      ['{"status":403,"allow":false}', 403],
+    ]
+    for (const [text, want] of table) assert.equal(readDecision(text).status, want, text)
+  })
+
+  it('should floor ttl, cap it and ignore anything that is not a number', () => {
+    const ttl = (t: unknown) => {
+      const v = readDecision(JSON.stringify({ status: 403, allow: false, ttl: t }))
+      return v.status === 503 ? -1 : v.ttl
+    }
+    assert.deepEqual(
+      [ttl(30), ttl(29.9), ttl(0.5), ttl(0), ttl(-5), ttl('30'), ttl(null), ttl(1e9)],
+      [30, 29, 0, 0, 0, 0, 0, POLICY.cache.maxTtlSeconds],
+    )
+  })
+
+  it('should answer each failure as POLICY.failures describes (status, challenge, problem body)', () => {
+    const failures = [POLICY.failures.authzUnauthorized, POLICY.failures.authzForbidden, POLICY.failures.authzUnavailable]
+    const all = [...failures, POLICY.failures.invalidToken]
+    for (const f of all) {
+      const rr = one(policy, (e) => e.name === 'return-response' && e.attrs.id === f.id, `return-response ${f.id}`)
+      const setStatus = elements(rr).find((e) => e.name === 'set-status')!
+      assert.equal(setStatus.attrs.code, String(f.status), f.id)
+      assert.equal(setStatus.attrs.reason, f.title, f.id)
+      assert.equal(textOf(header(rr, 'Content-Type')[0]!).trim(), POLICY.problemContentType, f.id)
+      const body = textOf(elements(rr).find((e) => e.name === 'set-body')!)
+      assert.ok(body.includes(`new JProperty("type", ${csharp(POLICY.problemTypeBase + f.code)})`), f.id)
+      assert.ok(body.includes(`new JProperty("title", ${csharp(f.title)})`), f.id)
+      assert.ok(body.includes(`new JProperty("status", ${f.status})`), f.id)
+      assert.ok(body.includes(`new JProperty("code", ${csharp(f.code)})`), f.id)
+      const challenge = header(rr, 'WWW-Authenticate')
+      if (f.error) {
+        const prefix = csharp(`${POLICY.jwt.scheme} error="${f.error}", error_description="`).slice(0, -1)
+        assert.ok(textOf(challenge[0]!).includes(prefix), `${f.id} challenge ${prefix}`)
+      } else assert.equal(challenge.length, 0, f.id)
+    }
+    const unavailable = one(policy, (e) => e.name === 'return-response' && e.attrs.id === POLICY.failures.authzUnavailable.id, '503')
+    assert.ok(textOf(unavailable).includes(`new JProperty("detail", ${csharp(POLICY.failures.authzUnavailable.detail)})`))
+    // The conditions that lead to them.
+    const whens = findAll(inbound, (e) => e.name === 'when').map((e) => e.attrs.condition)
+    for (const s of [503, 401, 403]) assert.ok(whens.includes(`@((int)context.Variables["authz-status"] == ${s})`), `when status ${s}`)
+  })
+
+  it('should make the reason safe for a quoted-string the same way', () => {
+    assert.ok(variable(policy, 'authz-reason').includes(`Regex.Replace(reason, ${csharp('[^ -~]|["\\\\]')}, "'")`))
+    assert.equal(sanitizeParam('no "role"\\ok\nnext é'), "no 'role''ok'next '")
+    assert.equal(
+      wwwAuthenticate(POLICY.failures.authzForbidden, 'no role permits "GET /x"'),
+      `Bearer error="insufficient_scope", error_description="no role permits 'GET /x'"`,
+    )
+    assert.equal(wwwAuthenticate(POLICY.failures.missingToken, 'access token missing'), 'Bearer')
+    assert.equal(wwwAuthenticate(POLICY.failures.authzUnavailable, 'x'), undefined)
+  })
+
+  it('should set X-User-Id and X-User-Roles for the backend and keep Authorization', () => {
+    const ids = header(inbound, POLICY.backend.userIdHeader).filter((h) => h.attrs['exists-action'] === 'override')
+    assert.equal(ids.length, 1)
+    assert.equal(textOf(ids[0]!).trim(), '@((string)context.Variables["authz-sub"])')
+    const roles = header(inbound, POLICY.backend.rolesHeader).filter((h) => h.attrs['exists-action'] === 'override')
+    assert.equal(roles.length, 1)
+    assert.equal(textOf(roles[0]!).trim(), '@((string)context.Variables["authz-roles"])')
+    assert.ok(variable(policy, 'authz-roles').includes(`string.Join(${csharp(POLICY.backend.rolesSeparator)}, `))
+    assert.ok(variable(policy, 'authz-sub').includes('["sub"]'))
+    // forwardAuthorization: nothing deletes the caller's Authorization on its way to the backend.
+    assert.equal(POLICY.backend.forwardAuthorization, true)
+    assert.equal(
+      findAll(policy, (e) => e.name === 'set-header' && e.attrs.name === 'Authorization' && e.attrs['exists-action'] === 'delete').length,
+      0,
+    )
+  })
+})
+
+describe('apim/named-values.json', () => {
+  it('should describe every named value the policies use, and only those', () => {
+    const docNames = namedValuesDoc.namedValues.map((n) => n.name)
+    assert.deepEqual([...docNames].sort(), Object.values(NAMED_VALUES).sort())
+    for (const [file, src] of [
+      ['policy.xml', policySrc],
+      ['policy-managed-identity.xml', miSrc],
+    ] as const) {
+      const expected = namedValuesDoc.namedValues.filter((n) => n.usedBy.includes(file)).map((n) => n.name)
+      assert.deepEqual([...usedNamedValues(src)].sort(), expected.sort(), file)
+    }
+    for (const n of namedValuesDoc.namedValues) {
+      assert.match(n.name, /^[A-Za-z0-9._-]+$/)
+      assert.ok(n.description && n.example && n.local, n.name)
+      assert.equal(n.secret, n.name === NAMED_VALUES.authzKey, `${n.name} secret flag`)
+    }
+  })
+
+  it('should be the object the gateway uses', () => {
+    assert.equal(GATEWAY_POLICY, POLICY)
+  })
+})
+
+describe('apim/policy-managed-identity.xml', () => {
+  it('should equal apim/policy.xml except for the call to the authorizer', () => {
+    const strip = (doc: XmlElement) => canonical(doc).replace(/<send-request[\s\S]*?<\/send-request>/, '<send-request/>')
+    assert.equal(strip(mi), strip(policy))
+  })
+
+  it('should authenticate with the managed identity and carry the caller token in the body', () => {
+    const send = one(mi, (e) => e.name === 'send-request', 'send-request')
+    const auth = one(send, (e) => e.name === 'authentication-managed-identity', 'authentication-managed-identity')
+    assert.equal(auth.attrs.resource, named(NAMED_VALUES.authzResource))
+    assert.equal(auth.attrs['ignore-error'], 'true')
+    assert.deepEqual(
+      findAll(send, (e) => e.name === 'set-header').map((h) => h.attrs.name),
+      [POLICY.authorizer.keyHeader, 'Content-Type'],
+    )
+    const body = textOf(one(send, (e) => e.name === 'set-body', 'set-body'))
+    const fields = [...body.matchAll(/new JProperty\("([^"]+)"/g)].map((m) => m[1])
+    assert.deepEqual(fields, [...POLICY.authorizer.fields, 'token'])
+    assert.ok(body.includes('new JProperty("token", context.Request.Headers.GetValueOrDefault("Authorization", "").Trim().Split(\' \').Last())'))
+  })
+})
+
+describe('docs/apim.md', () => {
+  const doc = read('docs/apim.md')
+
+  it('should list every named value with its secret flag and local value', () => {
+    for (const n of namedValuesDoc.namedValues) {
+      const row = doc.split('\n').find((l) => l.startsWith(`| \`${n.name}\` |`))
+      assert.ok(row, `row for ${n.name}`)
+      assert.ok(row!.includes(n.secret ? '**yes**' : '| no |'), `${n.name} secret flag`)
+      if (n.local.startsWith('http')) assert.ok(row!.includes(`\`${n.local}\``), `${n.name} local value`)
+    }
+  })
+
+  it('should list the sample API operations the dev gateway publishes', () => {
+    assert.ok(doc.includes(`| API id (\`context.Api.Id\`, the \`apiId\` permissions can name) | \`${SAMPLE_API.id}\` |`))
+    for (const op of SAMPLE_API.operations!)
+      assert.ok(doc.includes(`| \`${op.id}\` | ${op.method} | \`${op.urlTemplate}\``), `operation ${op.id}`)
+  })
+
+  it('should give a portal (raw) decoding that yields the same expressions', () => {
+    const cmd = /sed -e 's\/&quot;\/"\/g' -e 's\/&lt;\/<\/g' -e 's\/&gt;\/>\/g' -e "s\/&apos;\/'\/g" -e 's\/&amp;\/\\&\/g' apim\/policy\.xml/
+    assert.match(doc, cmd)
+    const raw = policySrc
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&apos;/g, "'")
+      .replace(/&amp;/g, '&')
+    const squash = (x: string) => x.replace(/\s+/g, ' ')
+    const rawSquashed = squash(raw)
+    for (const e of findAll(policy, () => true))
+      for (const v of Object.values(e.attrs)) if (v.startsWith('@')) assert.ok(rawSquashed.includes(squash(v)), v.slice(0, 60))
+  })
+})

@@ -1,0 +1,162 @@
+/**
+ * The whole chain, locally: passkey sign-in → token → dev gateway (the APIM stand-in applying the
+ * shipped policy's checks) → authorizer → sample backend. Real Azurite, real HTTP, one clock
+ * shared by the service and the gateway.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { SignJWT } from 'jose'
+import { startGateway, type Gateway } from '../../local/gateway.js'
+import { startEchoBackend } from '../../local/echo.js'
+import { ManualClock } from '../../shared/util/clock.js'
+import { SoftAuthenticator } from '../helpers/authenticator.js'
+import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
+import { bearer, call, decodeJwt, signIn, signUp } from '../helpers/client.js'
+import { startService, type TestService } from '../helpers/service.js'
+
+let azurite: Azurite
+let svc: TestService
+let gw: Gateway
+let echo: { url: string; close(): Promise<void> }
+const clock = new ManualClock(Date.now())
+let admin: string
+let n = 0
+const uniq = () => `gw${process.pid}n${++n}`
+
+async function user(roles: string[]) {
+  const auth = new SoftAuthenticator()
+  const up = await signUp(svc.url, auth, uniq())
+  for (const role of roles) {
+    const r = await call(svc.url, 'PUT', `/api/manage/users/${up.user.id}/roles/${role}`, undefined, bearer(admin))
+    assert.equal(r.status, 200)
+  }
+  return { auth, id: up.user.id as string, token: up.tokens.access_token as string }
+}
+
+const api = (path: string, headers: Record<string, string> = {}, method = 'GET') => call(gw.url, method, `/sample${path}`, undefined, headers)
+
+before(async () => {
+  azurite = await startAzurite()
+  svc = await startService({ connectionString: azurite.connectionString, clock, port: await freePort(), env: { BOOTSTRAP_ADMINS: 'boss' } })
+  admin = (await signUp(svc.url, new SoftAuthenticator(), 'boss')).tokens.access_token
+  const r = await call(svc.url, 'PUT', '/api/manage/roles/reader', { permissions: [{ methods: ['GET'], path: '/orders/**' }] }, bearer(admin))
+  assert.equal(r.status, 200)
+  echo = await startEchoBackend({ port: 0 })
+  gw = await startGateway({
+    port: 0,
+    issuer: svc.config.issuer,
+    discoveryUrl: `${svc.url}/api/.well-known/openid-configuration`,
+    audiences: [...svc.config.audiences],
+    authzUrl: `${svc.url}/api/authz/check`,
+    backendUrl: echo.url,
+    now: () => clock.now(),
+    log: () => {},
+  })
+})
+after(async () => {
+  await gw?.close()
+  await echo?.close()
+  await svc?.close()
+  await azurite?.stop()
+})
+
+describe('Through the dev gateway (apim/policy.xml checks)', () => {
+  it('a permitting role → the backend answers, with X-User-Id and X-User-Roles; client X-User-* is stripped', async () => {
+    const u = await user(['reader'])
+    const r = await api('/orders/7', { ...bearer(u.token), 'x-user-id': 'forged', 'x-user-roles': 'admin' })
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    assert.equal(r.body.userId, u.id)
+    assert.equal(r.body.roles, 'reader')
+    assert.equal(r.body.path, '/orders/7')
+  })
+
+  it('a valid token without a permitting role → 403 insufficient_scope', async () => {
+    const u = await user([])
+    const r = await api('/orders/7', bearer(u.token))
+    assert.equal(r.status, 403)
+    assert.match(r.headers.get('www-authenticate') ?? '', /insufficient_scope/)
+  })
+
+  describe('bad tokens → 401 with WWW-Authenticate', () => {
+    let u: Awaited<ReturnType<typeof user>>
+    before(async () => {
+      u = await user(['reader'])
+    })
+    const expect401 = async (headers: Record<string, string>, why: string) => {
+      const r = await api('/orders/1', headers)
+      assert.equal(r.status, 401, `${why}: ${JSON.stringify(r.body)}`)
+      assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer/, why)
+    }
+    it('no token', () => expect401({}, 'none'))
+    it('tampered', async () => {
+      const [h, p, s] = u.token.split('.')
+      const claims = JSON.parse(Buffer.from(p!, 'base64url').toString())
+      await expect401(bearer(`${h}.${Buffer.from(JSON.stringify({ ...claims, roles: ['admin'] })).toString('base64url')}.${s}`), 'tampered')
+    })
+    it('alg none', async () => {
+      const { header, payload } = decodeJwt(u.token)
+      await expect401(bearer(`${Buffer.from(JSON.stringify({ ...header, alg: 'none' })).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.`), 'none')
+    })
+    it('HS256 with the public key as secret', async () => {
+      const { header, payload } = decodeJwt(u.token)
+      const jwk = (await call(svc.url, 'GET', '/api/.well-known/jwks.json')).body.keys.find((k: any) => k.kid === header.kid)
+      const forged = await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', kid: header.kid, typ: 'at+jwt' }).sign(new TextEncoder().encode(JSON.stringify(jwk)))
+      await expect401(bearer(forged), 'HS256')
+    })
+    it('wrong audience', async () => {
+      const key = await svc.core.keyRing.signingKey()
+      const { payload } = decodeJwt(u.token)
+      const t = await new SignJWT({ ...payload, aud: 'api://someone-else' }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey)
+      await expect401(bearer(t), 'aud')
+    })
+    it('expired', async () => {
+      const fresh = await user(['reader'])
+      assert.equal((await api('/orders/1', bearer(fresh.token))).status, 200)
+      clock.advance(11 * 60_000)
+      try {
+        await expect401(bearer(fresh.token), 'expired')
+      } finally {
+        clock.advance(-11 * 60_000)
+      }
+    })
+  })
+
+  it('revoking a role denies within the bound (gateway ttl ≤ AUTHZ_CACHE_TTL)', async () => {
+    const u = await user(['reader'])
+    assert.equal((await api('/orders/1', bearer(u.token))).status, 200)
+    await call(svc.url, 'DELETE', `/api/manage/users/${u.id}/roles/reader`, undefined, bearer(admin))
+    assert.equal((await api('/orders/2', bearer(u.token))).status, 403, 'an uncached path: at once')
+    clock.advance(31_000)
+    try {
+      assert.equal((await api('/orders/1', bearer(u.token))).status, 403, 'a cached path: after the ttl')
+    } finally {
+      clock.advance(-31_000)
+    }
+  })
+
+  it('revoking a passkey denies its sessions within the bound', async () => {
+    const u = await user(['reader'])
+    assert.equal((await api('/orders/1', bearer(u.token))).status, 200)
+    await call(svc.url, 'DELETE', `/api/manage/credentials/${u.auth.credentials()[0]!.id}`, undefined, bearer(admin))
+    assert.equal((await api('/orders/3', bearer(u.token))).status, 401, 'an uncached path: at once')
+    clock.advance(31_000)
+    try {
+      assert.equal((await api('/orders/1', bearer(u.token))).status, 401, 'a cached path: after the ttl')
+    } finally {
+      clock.advance(-31_000)
+    }
+  })
+
+  it('storage stopped → 503 (fail closed)', async () => {
+    const u = await user(['reader'])
+    const fresh = (await signIn(svc.url, u.auth)).body.access_token
+    await azurite.stop()
+    try {
+      const r = await api('/orders/1', bearer(fresh))
+      assert.equal(r.status, 503)
+    } finally {
+      await azurite.restart()
+      await svc.store.init()
+    }
+  })
+})
