@@ -56,6 +56,9 @@ const handler = handle(async () => (await getService()).app)
 // GET /api/health
 app.http('health', { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler })
 
+// GET /api/openapi.json (the service's own OpenAPI 3.1 document, importable into APIM)
+app.http('openapi', { route: 'openapi.json', methods: ['GET'], authLevel: 'anonymous', handler })
+
 // POST /api/webauthn/{registration,authentication}/{options,verify}
 app.http('webauthn', {
   route: 'webauthn/{*rest}',
