@@ -6,9 +6,9 @@
  * calls `http://localhost:7072/sample/orders/42`, the gateway asks the authorizer about
  * `/orders/42` and forwards `GET /orders/42` here.
  */
-import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
+import { listen, stop } from './listen.js'
 import { Hono } from 'hono'
 
 /** An APIM operation: method and URL template (`{name}` one segment, a final `*` any depth). */
@@ -95,23 +95,10 @@ export async function startEchoBackend(opts: {
   if (!LOOPBACK.has(hostname))
     throw new TypeError(`hostname ${JSON.stringify(hostname)} is not loopback: the echo backend binds loopback only`)
   const app = createEchoApp()
-  const server = createServer(getRequestListener((req) => app.fetch(req)))
   const host = hostname === 'localhost' ? '127.0.0.1' : hostname.replace(/^\[|\]$/g, '')
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ host, port, exclusive: true }, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
+  const server = await listen(getRequestListener((req) => app.fetch(req)), host, port)
   const actual = (server.address() as AddressInfo).port
   const urlHost = host.includes(':') ? `[${host}]` : host
   return { url: `http://${urlHost}:${actual}`, port: actual, close: () => stop(server) }
 }
 
-function stop(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeAllConnections()
-  })
-}

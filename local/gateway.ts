@@ -18,10 +18,11 @@
  */
 import { realpathSync } from 'node:fs'
 import { basename } from 'node:path'
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { getRequestListener } from '@hono/node-server'
+import { listen, stop } from './listen.js'
 import { Hono } from 'hono'
 import { cors } from 'hono/cors'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
@@ -519,23 +520,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   return { url: `http://localhost:${actual}`, port: actual, close }
 }
 
-function listen(listener: ReturnType<typeof getRequestListener>, host: string, port: number) {
-  return new Promise<Server>((resolve, reject) => {
-    const server = createServer(listener)
-    server.once('error', reject)
-    server.listen({ host, port, exclusive: true }, () => {
-      server.off('error', reject)
-      resolve(server)
-    })
-  })
-}
-
-function stop(server: Server) {
-  return new Promise<void>((resolve) => {
-    server.close(() => resolve())
-    server.closeAllConnections()
-  })
-}
 
 type Env = Record<string, string | undefined>
 

@@ -4,10 +4,11 @@
  * (dist/local/server.mjs) next to Azurite; tests import `startLocalServer`.
  */
 import { realpathSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { getRequestListener } from '@hono/node-server'
+import { listen, stop } from './listen.js'
 import { nodeBindings } from './nodeBindings.js'
 import { createService } from '../shared/bootstrap.js'
 import { StorageUnavailableError } from '../shared/errors.js'
@@ -118,23 +119,6 @@ export async function startLocalServer(opts: {
   return { url: `http://localhost:${port}`, port, ...(gateway ? { gateway } : {}), close }
 }
 
-function listen(listener: ReturnType<typeof getRequestListener>, host: string, port: number) {
-  return new Promise<Server>((resolve, reject) => {
-    const server = createServer(listener)
-    server.once('error', reject)
-    server.listen({ host, port, exclusive: true }, () => {
-      server.off('error', reject)
-      resolve(server)
-    })
-  })
-}
-
-function stop(server: Server) {
-  return new Promise<void>((resolve) => {
-    server.close(() => resolve())
-    server.closeAllConnections()
-  })
-}
 
 /** One line for a startup failure a user can fix; `undefined` for a bug (print it whole). */
 function startupMessage(err: unknown, env: Env): string | undefined {
