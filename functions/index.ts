@@ -20,6 +20,7 @@ import { app } from '@azure/functions'
 import { createService, type Service } from '../shared/bootstrap.js'
 import { loadOrCreateLocalKek } from '../local/kek.js'
 import { handle } from './adapter.js'
+import { scheduledRotation } from '../shared/tokens/scheduledRotation.js'
 
 let service: Promise<Service> | undefined
 
@@ -104,3 +105,14 @@ app.http('authz', { route: 'authz/check', methods: ['POST'], authLevel: 'functio
 
 // GET /api/ui and /api/ui/…: the demo / self-service page and its assets
 app.http('page', { route: 'ui/{*rest}', methods: ['GET'], authLevel: 'anonymous', handler })
+
+// Signing-key rotation and repairs (shared/tokens/rotation.ts), every 5 minutes (NCRONTAB, six
+// fields). Idempotent and safe on any number of instances; rotation happens on the first run after
+// it is due, so at most 5 minutes late. A failed run (storage down) is retried by the next one.
+app.timer('keyrotation', {
+  schedule: '0 */5 * * * *',
+  handler: async (_timer, context) => {
+    const { core } = await getService()
+    for (const line of await scheduledRotation(core)) context.log(`signing keys: ${line}`)
+  },
+})

@@ -13,6 +13,7 @@ import { nodeBindings } from './nodeBindings.js'
 import { createService } from '../shared/bootstrap.js'
 import { StorageUnavailableError } from '../shared/errors.js'
 import { loadOrCreateLocalKek } from './kek.js'
+import { startKeyRotation } from './keyRotation.js'
 import { startDevGateway } from './gateway.js'
 import type { Permission } from '../shared/store/types.js'
 
@@ -116,6 +117,8 @@ export async function startLocalServer(opts: {
     await close()
     throw err
   }
+  // Signing-key rotation on a timer, as the Functions app's `keyrotation` timer does.
+  closers.push(startKeyRotation({ core: service.core }))
   return { url: `http://localhost:${port}`, port, ...(gateway ? { gateway } : {}), close }
 }
 

@@ -129,9 +129,11 @@ async function main() {
   console.log(lines.join('\n'))
   mkdirSync('.bench', { recursive: true })
   writeFileSync('.bench/ceremonies.json', JSON.stringify(result, null, 2))
-  const over = Object.entries(rows).filter(([, r]) => Math.max(...r.trips) > 4)
+  // Each ceremony's own target is 4 round trips, plus the one audit append (docs/audit.md "Cost").
+  const target = 4 + 1
+  const over = Object.entries(rows).filter(([, r]) => Math.max(...r.trips) > target)
   if (over.length) {
-    console.error(`over the 4-round-trip target: ${over.map(([n]) => n).join(', ')}`)
+    console.error(`over the 4 + 1 audit append round-trip target: ${over.map(([n]) => n).join(', ')}`)
     process.exit(1)
   }
 }

@@ -1,5 +1,6 @@
 import type { Hono } from 'hono'
 import { createApp, type AppEnv } from './app.js'
+import type { Core } from './core.js'
 import { loadConfig, type Config } from './config.js'
 import type { Store } from './store/types.js'
 import { systemClock, type Clock } from './util/clock.js'
@@ -8,6 +9,8 @@ export interface Service {
   app: Hono<AppEnv>
   config: Config
   store: Store
+  /** The app's parts (the key ring's timer job needs them). */
+  core: Core
 }
 
 /**
@@ -25,5 +28,5 @@ export async function createService(opts: {
   const store = opts.store ?? (await import('./store/tables.js')).createTablesStore({ config })
   await store.init()
   const app = createApp({ config, store, clock })
-  return { app, config, store }
+  return { app, config, store, core: app.core }
 }

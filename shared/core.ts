@@ -11,6 +11,9 @@ import { Sessions } from './tokens/refreshToken.js'
 import type { Clock } from './util/clock.js'
 import { Challenges } from './webauthn/challenges.js'
 import { Authorizer } from './authz/decide.js'
+import { deriveAuditKey } from './audit/chain.js'
+import { AuditLog } from './audit/log.js'
+import { deriveOAuthKey } from './oauth/seal.js'
 
 export interface Core {
   config: Config
@@ -23,6 +26,10 @@ export interface Core {
   authz: Authorizer
   /** HMAC key for decoy values shown for unknown usernames. */
   enumerationKey: Promise<CryptoKey>
+  /** The hash-chained audit log (shared/audit/log.ts, docs/audit.md). */
+  audit: AuditLog
+  /** Seals OAuth authorization request handles and codes (shared/oauth/seal.ts). */
+  oauthKey: Promise<CryptoKey>
 }
 
 export function createCore({ config, store, clock }: { config: Config; store: Store; clock: Clock }): Core {
@@ -36,7 +43,7 @@ export function createCore({ config, store, clock }: { config: Config; store: St
   })
   const keyRing = new KeyRing({ store, config, clock, wrapKey: deriveAesKey(kek, 'signing-key-wrap-v1') })
   const tokens = new AccessTokens({ config, keyRing, clock })
-  const authz = new Authorizer({ config, store, clock, accessTokens: tokens })
+  const authz = new Authorizer({ config, store, clock, accessTokens: tokens, keyRing })
   const sessions = new Sessions({ config, store, clock, tokens, onRevoke: (userId) => authz.forgetUser(userId) })
   return {
     config,
@@ -48,5 +55,7 @@ export function createCore({ config, store, clock }: { config: Config; store: St
     sessions,
     authz,
     enumerationKey: deriveHmacKey(kek, 'user-enumeration-v1'),
+    audit: new AuditLog({ store, clock, key: deriveAuditKey(kek) }),
+    oauthKey: deriveOAuthKey(kek),
   }
 }

@@ -14,6 +14,7 @@
  *
  * test/openapi.test.ts checks the document against the routes the app really has.
  */
+import { AUDIT_EVENT_TYPES } from './audit/events.js'
 import type { Config } from './config.js'
 import { ERROR_STATUS } from './errors.js'
 import { BODY_LIMIT } from './middleware/body.js'
@@ -379,10 +380,14 @@ function schemas(config: Config): Json {
     },
     IntrospectionRequest: {
       type: 'object',
-      required: ['token'],
+      description: 'RFC 7662 §2.1; the caller authenticates with private_key_jwt (RFC 7523 §2.2).',
+      required: ['token', 'client_assertion_type', 'client_assertion'],
       properties: {
         token: { type: 'string' },
         token_type_hint: { type: 'string', enum: ['access_token', 'refresh_token'] },
+        client_assertion_type: { type: 'string', enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'] },
+        client_assertion: { type: 'string', description: 'JWT signed with a key of the registered client (iss = sub = client_id).' },
+        client_id: { type: 'string' },
       },
     },
     IntrospectionResponse: {
@@ -409,12 +414,45 @@ function schemas(config: Config): Json {
     },
     RevocationRequest: {
       type: 'object',
+      description:
+        'RFC 7009 §2.1. Confidential clients authenticate with private_key_jwt, public clients send `client_id`; ' +
+        'with neither, the caller is the first-party page (tokens from the WebAuthn endpoints).',
       required: ['token'],
       properties: {
         token: { type: 'string' },
         token_type_hint: { type: 'string', enum: ['access_token', 'refresh_token'] },
+        client_id: { type: 'string' },
+        client_assertion_type: { type: 'string', enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'] },
+        client_assertion: { type: 'string' },
       },
     },
+    // --- Hosted authorization page (GET /oauth2/authorize) calls ---
+    AuthorizeOptionsRequest: {
+      type: 'object',
+      description: 'The sealed authorization request from the hosted page; `username` for non-discoverable sign-in.',
+      required: ['request'],
+      properties: { request: { type: 'string' }, username: { type: 'string' } },
+    },
+    AuthorizeOptionsResponse: {
+      type: 'object',
+      required: ['options', 'request'],
+      properties: {
+        options: schema('PublicKeyCredentialRequestOptionsJSON'),
+        request: { type: 'string', description: 'The authorization request bound to `options.challenge`: send it to …/complete.' },
+      },
+    },
+    AuthorizeCompleteRequest: {
+      type: 'object',
+      required: ['request', 'credential'],
+      properties: { request: { type: 'string' }, credential: schema('AuthenticationResponseJSON') },
+    },
+    AuthorizeCompleteResponse: {
+      type: 'object',
+      description: 'Where to send the browser: the redirect URI with `code`, `state` and `iss` (RFC 9207).',
+      required: ['redirect_to'],
+      properties: { redirect_to: { type: 'string', format: 'uri' } },
+    },
+    JavaScript: { type: 'string', description: 'A JavaScript file.' },
     AuthorizationServerMetadata: {
       type: 'object',
       description: 'OpenID Connect Discovery 1.0 §3 / RFC 8414 §2. Clients ignore members they do not know.',
@@ -453,6 +491,15 @@ function schemas(config: Config): Json {
         id_token_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
         subject_types_supported: { type: 'array', items: { type: 'string' } },
         acr_values_supported: { type: 'array', items: { type: 'string' } },
+        // --- OAuth completeness (docs/oauth.md) ---
+        token_endpoint_auth_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
+        introspection_endpoint_auth_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
+        revocation_endpoint_auth_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
+        prompt_values_supported: { type: 'array', items: { type: 'string' } },
+        authorization_response_iss_parameter_supported: { type: 'boolean' },
+        request_parameter_supported: { type: 'boolean' },
+        request_uri_parameter_supported: { type: 'boolean' },
+        claims_parameter_supported: { type: 'boolean' },
       },
     },
     JsonWebKey: {
@@ -481,7 +528,29 @@ function schemas(config: Config): Json {
       type: 'object',
       description: "A client's public keys for private_key_jwt (RFC 7517 JWK Set).",
       required: ['keys'],
-      properties: { keys: { type: 'array', items: { type: 'object', required: ['kty'], properties: { kty: { type: 'string' } } } } },
+      properties: {
+        keys: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 10,
+          items: {
+            type: 'object',
+            description: 'Public members only: a key with d, p, q, dp, dq, qi, oth or k is refused.',
+            required: ['kty'],
+            properties: {
+              kty: { type: 'string', enum: ['RSA', 'EC', 'OKP'] },
+              kid: { type: 'string' },
+              alg: { type: 'string', enum: ['RS256', 'PS256', 'ES256', 'EdDSA'] },
+              use: { type: 'string', enum: ['sig'] },
+              n: { type: 'string', description: 'RSA modulus (at least 2048 bits).' },
+              e: { type: 'string' },
+              crv: { type: 'string', enum: ['P-256', 'Ed25519'] },
+              x: { type: 'string' },
+              y: { type: 'string' },
+            },
+          },
+        },
+      },
     },
 
     // ---- Accounts ----
@@ -638,14 +707,42 @@ function schemas(config: Config): Json {
     SigningKeyList: { type: 'array', items: schema('SigningKey') },
     AuditEvent: {
       type: 'object',
-      required: ['id', 'time', 'type'],
+      description: 'One hash-chained audit event (docs/audit.md). Ids and usernames, never a token, assertion or key.',
+      required: ['id', 'seq', 'time', 'type', 'outcome', 'actor', 'target', 'detail', 'prev', 'hash'],
       properties: {
-        id: { type: 'string' },
+        id: { type: 'string', pattern: '^[0-9]{16}$', description: 'The sequence number, zero-padded: the cursor for `since`.' },
+        seq: { type: 'integer', minimum: 1 },
         time: { type: 'string', format: 'date-time' },
-        type: { type: 'string', examples: ['role.put', 'user.role.add', 'credential.revoke', 'key.rotate', 'client.create'] },
-        actor: { type: 'string', description: 'User id of the administrator (or `system`).' },
-        target: { type: 'string' },
-        detail: { type: 'object' },
+        type: { type: 'string', enum: [...AUDIT_EVENT_TYPES] },
+        outcome: { type: 'string', enum: ['success', 'failure'] },
+        actor: {
+          type: 'object',
+          description: 'Who acted (absent members: unknown, e.g. an unauthenticated caller).',
+          properties: {
+            userId: { type: 'string' },
+            username: { type: 'string' },
+            clientId: { type: 'string' },
+            system: { type: 'string' },
+          },
+        },
+        target: {
+          type: 'object',
+          description: 'What was acted on.',
+          properties: {
+            userId: { type: 'string' },
+            username: { type: 'string' },
+            credentialId: { type: 'string' },
+            sessionId: { type: 'string' },
+            role: { type: 'string' },
+            clientId: { type: 'string' },
+            kid: { type: 'string' },
+          },
+        },
+        ip: { type: 'string', description: 'First X-Forwarded-For entry, else the remote address.' },
+        userAgent: { type: 'string', maxLength: 256 },
+        detail: { type: 'object', additionalProperties: true },
+        prev: { type: 'string', description: "The previous event's hash." },
+        hash: { type: 'string', description: 'base64url HMAC-SHA-256 chaining this event to `prev`.' },
       },
     },
     AuditEventList: { type: 'array', description: 'Oldest first.', items: schema('AuditEvent') },
@@ -659,14 +756,34 @@ function schemas(config: Config): Json {
         name: { type: 'string', minLength: 1 },
         jwks: schema('ClientJsonWebKeySet'),
         jwks_uri: { type: 'string', format: 'uri' },
-        roles: { type: 'array', items: { type: 'string' } },
-        redirect_uris: { type: 'array', items: { type: 'string', format: 'uri' } },
+        roles: {
+          type: 'array',
+          description: 'Machine clients only: roles of the client (each defined with PUT /manage/roles/{role}, or `admin`).',
+          items: { type: 'string' },
+        },
+        redirect_uris: {
+          type: 'array',
+          description: 'Public clients only (required): absolute https URIs (http only for loopback hosts), no fragment; matched exactly.',
+          items: { type: 'string', format: 'uri' },
+        },
       },
     },
     ClientCreated: {
       type: 'object',
-      required: ['client_id'],
-      properties: { client_id: { type: 'string' } },
+      description: 'The registration as stored (RFC 7591 §3.2.1 member names); there is no client secret.',
+      required: ['client_id', 'name', 'token_endpoint_auth_method', 'grant_types', 'roles', 'createdAt'],
+      properties: {
+        client_id: { type: 'string' },
+        name: { type: 'string' },
+        token_endpoint_auth_method: { type: 'string', enum: ['private_key_jwt', 'none'] },
+        grant_types: { type: 'array', items: { type: 'string', enum: ['client_credentials', 'authorization_code', 'refresh_token'] } },
+        response_types: { type: 'array', items: { type: 'string', enum: ['code'] } },
+        redirect_uris: { type: 'array', items: { type: 'string', format: 'uri' } },
+        jwks: schema('ClientJsonWebKeySet'),
+        jwks_uri: { type: 'string', format: 'uri' },
+        roles: { type: 'array', items: { type: 'string' } },
+        createdAt: { type: 'string', format: 'date-time' },
+      },
     },
   }
 }
@@ -925,10 +1042,55 @@ function paths(): Json {
         responses: {
           '200': { description: 'The hosted passkey sign-in page.', content: { 'text/html': { schema: schema('HtmlPage') } } },
           '302': {
-            description: 'Redirect to `redirect_uri` with `code` and `state`, or with `error` and `state`.',
+            description: 'Redirect to `redirect_uri` with `error`, `error_description`, `state` and `iss` (RFC 6749 §4.1.2.1, RFC 9207).',
             headers: { Location: { $ref: '#/components/headers/Location' } },
           },
-          '400': response('BadRequest'),
+          '400': {
+            description: 'Unknown `client_id` or unregistered `redirect_uri`: an error page, never a redirect.',
+            content: { 'text/html': { schema: schema('HtmlPage') } },
+          },
+          ...STORAGE,
+        },
+      },
+    },
+    '/oauth2/authorize/app.js': {
+      get: {
+        operationId: 'oauth2-authorize-script',
+        summary: "The hosted sign-in page's script",
+        description: "Served from the service's own origin for the page's CSP `script-src 'self'`.",
+        tags: ['oauth2'],
+        security: PUBLIC,
+        responses: { '200': { description: 'JavaScript.', content: { 'text/javascript': { schema: schema('JavaScript') } } } },
+      },
+    },
+    '/oauth2/authorize/options': {
+      post: {
+        operationId: 'oauth2-authorize-options',
+        summary: 'Passkey request options for the hosted sign-in page',
+        description: 'Issues WebAuthn request options (usernameless unless `username`) and binds the authorization request to their challenge.',
+        tags: ['oauth2'],
+        security: PUBLIC,
+        requestBody: jsonRequest('AuthorizeOptionsRequest', 'The sealed authorization request.'),
+        responses: {
+          '200': jsonResponse('AuthorizeOptionsResponse', 'Options and the bound request.', NO_STORE),
+          ...JSON_BODY,
+          ...STORAGE,
+        },
+      },
+    },
+    '/oauth2/authorize/complete': {
+      post: {
+        operationId: 'oauth2-authorize-complete',
+        summary: 'Finish the hosted sign-in: verify the passkey, issue the code',
+        description:
+          'Verifies the assertion (over the bound request\'s challenge), records the sign-in and answers where to redirect: ' +
+          'the redirect URI with a single-use code (60 s, bound to client, redirect URI, PKCE challenge and nonce), `state` and `iss`.',
+        tags: ['oauth2'],
+        security: PUBLIC,
+        requestBody: jsonRequest('AuthorizeCompleteRequest', 'The bound request and the passkey assertion.'),
+        responses: {
+          '200': jsonResponse('AuthorizeCompleteResponse', 'The redirect.', NO_STORE),
+          ...JSON_BODY,
           ...STORAGE,
         },
       },
@@ -937,14 +1099,16 @@ function paths(): Json {
       post: {
         operationId: 'oauth2-introspect',
         summary: 'Token introspection (RFC 7662)',
-        description: 'The caller may introspect tokens of its own subject; an admin any token. Others are reported inactive.',
+        description:
+          'For confidential clients authenticated with private_key_jwt. A client sees tokens issued to it or about it; ' +
+          'a client with role `admin` or `introspect` any token. Others are reported inactive.',
         tags: ['oauth2'],
-        security: BEARER,
+        security: PUBLIC,
         requestBody: formRequest('IntrospectionRequest', 'The token to introspect.'),
         responses: {
           '200': jsonResponse('IntrospectionResponse', 'Introspection result.', NO_STORE),
           '400': response('OAuthBadRequest'),
-          ...SIGNED_IN,
+          '401': response('OAuthInvalidClient'),
           '413': response('OAuthPayloadTooLarge'),
           ...STORAGE,
         },
@@ -954,13 +1118,16 @@ function paths(): Json {
       post: {
         operationId: 'oauth2-revoke',
         summary: 'Token revocation (RFC 7009)',
-        description: "Revokes the token's session. An invalid or unknown token is not an error (RFC 7009 §2.2).",
+        description:
+          "Revokes the token's session. An invalid or unknown token is not an error (RFC 7009 §2.2); a token issued to " +
+          'another client is refused (`invalid_request`).',
         tags: ['oauth2'],
         security: PUBLIC,
         requestBody: formRequest('RevocationRequest', 'The token to revoke.'),
         responses: {
           '200': { description: 'Revoked (or there was nothing to revoke).' },
           '400': response('OAuthBadRequest'),
+          '401': response('OAuthInvalidClient'),
           '413': response('OAuthPayloadTooLarge'),
           '503': response('OAuthUnavailable'),
         },
@@ -1175,7 +1342,23 @@ function paths(): Json {
           '201': jsonResponse('ClientCreated', 'Registered.', NO_STORE),
           ...JSON_BODY,
           ...ADMIN,
+          '404': response('NotFound'),
           '409': response('Conflict'),
+          ...STORAGE,
+        },
+      },
+    },
+    '/manage/clients/{clientId}': {
+      get: {
+        operationId: 'manage-get-client',
+        summary: 'Read an OAuth client registration',
+        tags: ['manage'],
+        security: BEARER,
+        parameters: [{ name: 'clientId', in: 'path', required: true, description: 'The client_id.', schema: { type: 'string' } }],
+        responses: {
+          '200': jsonResponse('ClientCreated', 'The registration and the client\'s current roles.', NO_STORE),
+          ...ADMIN,
+          '404': response('NotFound'),
           ...STORAGE,
         },
       },
@@ -1231,17 +1414,30 @@ function paths(): Json {
         summary: 'Audit events',
         tags: ['manage'],
         security: BEARER,
+        description:
+          'Pages of the audit log, oldest first. A full page has a `Link: <…>; rel="next"` header; the last ' +
+          "event's `id` is always the `since` of the next page. `npm run audit:verify` checks the chain.",
         parameters: [
           {
             name: 'since',
             in: 'query',
             required: false,
-            description: 'Only events at or after this time (ISO 8601).',
-            schema: { type: 'string', format: 'date-time' },
+            description: 'An event id (the page starts after it) or an ISO 8601 time (events at or after it). Absent: from the first event.',
+            schema: { type: 'string' },
+          },
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            description: 'Page size, 1–1000 (default 100).',
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           },
         ],
         responses: {
-          '200': jsonResponse('AuditEventList', 'Events, oldest first.', NO_STORE),
+          '200': jsonResponse('AuditEventList', 'Events, oldest first.', {
+            ...NO_STORE,
+            Link: { description: 'RFC 8288 `rel="next"`: the next page, when this one is full.', schema: { type: 'string' } },
+          }),
           '400': response('BadRequest'),
           ...ADMIN,
           ...STORAGE,

@@ -11,11 +11,15 @@
  *
  * Bound on revocation: a change made on this instance applies at once (its caches are
  * invalidated); on other instances within AUTHZ_CACHE_TTL seconds; a gateway caching the answer
- * adds at most the answer's `ttl` (≤ AUTHZ_CACHE_TTL).
+ * adds at most the answer's `ttl` (≤ AUTHZ_CACHE_TTL). A revoked signing key: cached tokens and
+ * decisions carry their kid and are served only while the key ring still trusts it, so at once
+ * on the revoking instance and within the key ring's refresh (REFRESH_MS, 60 s) on the others.
  */
+import { decodeProtectedHeader } from 'jose'
 import type { Config } from '../config.js'
 import { ServiceError } from '../errors.js'
 import { InvalidToken, type AccessTokenClaims, type AccessTokens } from '../tokens/accessToken.js'
+import type { KeyRing } from '../tokens/keyRing.js'
 import type { Permission, RoleRecord, Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { compileGlob, normalisePath, type PathMatcher } from './glob.js'
@@ -49,18 +53,27 @@ interface CompiledPermission {
 const ACR_RANK: Record<string, number> = { phr: 1, phrh: 2 }
 
 export class Authorizer {
-  private readonly tokens: LruTtl<AccessTokenClaims>
+  private readonly tokens: LruTtl<AccessTokenClaims & { [KID]?: string }>
   private readonly subjects: LruTtl<string[] | null>
   private readonly sessions: LruTtl<boolean>
   /** Whole decisions by token + request, as JSON split around `ttl` (recomputed when served). */
-  private readonly decisions: LruTtl<{ head: string; sub: string; gen: number; rolesGen: number; until: number }>
+  private readonly decisions: LruTtl<{ head: string; sub: string; gen: number; rolesGen: number; until: number; kid?: string }>
   /** Bumped per user by forgetUser, so that cached decisions of that user are not served. */
   private readonly userGen = new Map<string, number>()
   private rolesGen = 0
   private roleDefs: { at: number; roles: Map<string, CompiledPermission[]> } | undefined
   private roleLoad: Promise<void> | undefined
 
-  constructor(private readonly deps: { config: Config; store: Store; clock: Clock; accessTokens: AccessTokens }) {
+  constructor(
+    private readonly deps: {
+      config: Config
+      store: Store
+      clock: Clock
+      accessTokens: AccessTokens
+      /** Cached tokens are served only while their signing key is trusted (not revoked). */
+      keyRing?: Pick<KeyRing, 'trusts'>
+    },
+  ) {
     const { config } = deps
     this.tokens = new LruTtl(config.authzTokenCacheSize)
     this.subjects = new LruTtl(config.authzSubjectCacheSize)
@@ -78,16 +91,16 @@ export class Authorizer {
     const key = token ? `${req.method}\u0000${req.apiId ?? ''}\u0000${req.path}\u0000${token}` : undefined
     if (key) {
       const hit = this.decisions.get(key, now)
-      if (hit && hit.rolesGen === this.rolesGen && hit.gen === (this.userGen.get(hit.sub) ?? 0))
+      if (hit && hit.rolesGen === this.rolesGen && hit.gen === (this.userGen.get(hit.sub) ?? 0) && (await this.keyTrusted(hit.kid)))
         return `${hit.head}${Math.floor((hit.until - now) / 1000)}}`
     }
     const d = await this.decide(token, req)
     const json = JSON.stringify(d)
-    if (key && d.ttl > 0 && d.sub) {
+    if (key && token && d.ttl > 0 && d.sub) {
       const until = now + d.ttl * 1000
       // `ttl` is the last member: keep everything before its value.
       const head = json.slice(0, json.lastIndexOf(':') + 1)
-      this.decisions.set(key, { head, sub: d.sub, gen: this.userGen.get(d.sub) ?? 0, rolesGen: this.rolesGen, until }, until)
+      this.decisions.set(key, { head, sub: d.sub, gen: this.userGen.get(d.sub) ?? 0, rolesGen: this.rolesGen, until, kid: kidOf(token) }, until)
     }
     return json
   }
@@ -128,13 +141,14 @@ export class Authorizer {
     // entries of at most 8 KiB (about 1 KiB each for our tokens).
     const key = token
     const hit = this.tokens.get(key, now)
-    if (hit) {
+    // A hit whose signing key was revoked since is verified again (and refused).
+    if (hit && (await this.keyTrusted(hit[KID]))) {
       if (hit.exp * 1000 + 30_000 <= now) return 'token expired'
       return hit
     }
     try {
       const claims = await this.deps.accessTokens.verify(token, { audiences: this.deps.config.audiences })
-      this.tokens.set(key, claims, claims.exp * 1000 + 30_000)
+      this.tokens.set(key, Object.assign(claims, { [KID]: kidOf(token) }), claims.exp * 1000 + 30_000)
       return claims
     } catch (e) {
       if (e instanceof InvalidToken) return e.message
@@ -189,11 +203,41 @@ export class Authorizer {
     return this.roleLoad
   }
 
+  /**
+   * A signing key was revoked: drops every cached token and decision at once on this instance
+   * (revocation is rare; the price is one signature check per live token). Other instances stop
+   * serving that kid from cache when their key ring learns of it (`keyTrusted`).
+   */
+  forgetKid(_kid: string): void {
+    this.tokens.clear()
+    this.decisions.clear()
+  }
+
+  /** Whether a cached token signed by `kid` may still be served (no key ring: always). */
+  private keyTrusted(kid: string | undefined): boolean | Promise<boolean> {
+    const ring = this.deps.keyRing
+    if (!ring) return true
+    return kid !== undefined && ring.trusts(kid)
+  }
+
   /** Forget what this instance knows of a user (role change, revocation): applies at once here. */
   forgetUser(userId: string): void {
     this.userGen.set(userId, (this.userGen.get(userId) ?? 0) + 1)
     this.subjects.delete(userId)
     this.sessions.deletePrefix(`${userId}/`)
+  }
+}
+
+/** Where a cached token keeps its kid (a symbol: never part of the claims' JSON). */
+const KID = Symbol('kid')
+
+/** The JWS header's kid (the token was verified, or is about to be refused anyway). */
+function kidOf(token: string): string | undefined {
+  try {
+    const kid = (decodeProtectedHeader(token) as { kid?: unknown }).kid
+    return typeof kid === 'string' ? kid : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -34,6 +34,18 @@ export async function authenticate(core: Core, c: Context): Promise<Principal> {
   return verifyBearer(core, token)
 }
 
+/**
+ * A person's token (a passkey sign-in), not a machine client's: client_credentials tokens have
+ * `sub` = `client_id` and must not reach passkey or account self-service (a client could
+ * otherwise register a passkey on its own principal and mint passkey-level tokens).
+ */
+export async function authenticateUser(core: Core, c: Context): Promise<Principal> {
+  const principal = await authenticate(core, c)
+  if (principal.claims.sub === principal.claims.client_id)
+    throw new ServiceError('forbidden', 'Machine clients have no passkeys or account; sign in as a person')
+  return principal
+}
+
 export async function verifyBearer(core: Core, token: string): Promise<Principal> {
   let claims: AccessTokenClaims
   try {

@@ -1,11 +1,34 @@
 /**
  * Authorization server metadata: OpenID Connect Discovery 1.0 §3 and RFC 8414 §2.
- * Lists only what exists (issue: "accurate discovery").
+ * Lists exactly what exists: the grants are the files under grants/ (token.ts GRANT_TYPES), the
+ * checks of the authorization endpoint give the response types, modes and PKCE methods, and
+ * test/oauth/discovery.test.ts cross-checks every member against the routes and grants.
  */
 import type { Config } from '../config.js'
+import { CODE_CHALLENGE_METHODS } from './pkce.js'
+import { CLIENT_ASSERTION_ALGS } from './clients.js'
+import { RESPONSE_MODES, RESPONSE_TYPES } from './authorization/checkResponseType.js'
+import { GRANT_TYPES } from './token.js'
+
+/** Claims of our ID tokens (shared/tokens/accessToken.ts signIdToken, refreshToken.ts respond). */
+export const ID_TOKEN_CLAIMS = [
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'iat',
+  'auth_time',
+  'nonce',
+  'amr',
+  'acr',
+  'at_hash',
+  'sid',
+  'preferred_username',
+] as const
 
 export function discovery(config: Config) {
   const base = config.issuer
+  const algs = [...CLIENT_ASSERTION_ALGS]
   return {
     issuer: config.issuer,
     authorization_endpoint: `${base}/oauth2/authorize`,
@@ -13,16 +36,27 @@ export function discovery(config: Config) {
     jwks_uri: `${base}/.well-known/jwks.json`,
     introspection_endpoint: `${base}/oauth2/introspect`,
     revocation_endpoint: `${base}/oauth2/revoke`,
-    grant_types_supported: ['refresh_token'],
-    response_types_supported: ['code'],
-    response_modes_supported: ['query'],
-    code_challenge_methods_supported: ['S256'],
-    token_endpoint_auth_methods_supported: ['none'],
-    revocation_endpoint_auth_methods_supported: ['none'],
+    grant_types_supported: [...GRANT_TYPES],
+    response_types_supported: [...RESPONSE_TYPES],
+    response_modes_supported: [...RESPONSE_MODES],
+    code_challenge_methods_supported: [...CODE_CHALLENGE_METHODS],
+    // none: public clients (authorization code + PKCE); private_key_jwt: machine clients. No secrets.
+    token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: algs,
+    introspection_endpoint_auth_methods_supported: ['private_key_jwt'],
+    introspection_endpoint_auth_signing_alg_values_supported: algs,
+    revocation_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+    revocation_endpoint_auth_signing_alg_values_supported: algs,
     scopes_supported: ['openid', 'profile'],
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'amr', 'acr', 'sid', 'roles', 'preferred_username'],
+    claims_supported: [...ID_TOKEN_CLAIMS],
     id_token_signing_alg_values_supported: [config.tokenAlg],
     subject_types_supported: ['public'],
     acr_values_supported: ['phr', 'phrh'],
+    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+    // RFC 9207: the authorization response carries `iss`.
+    authorization_response_iss_parameter_supported: true,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    claims_parameter_supported: false,
   }
 }

@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../app.js'
 import type { Core } from '../core.js'
+import { auditContext, setAuditActor } from '../audit/context.js'
 import { parsePermissions } from '../authz/decide.js'
 import { ServiceError } from '../errors.js'
 import { jsonBody } from '../middleware/body.js'
@@ -24,7 +25,7 @@ export function manageRoutes(core: Core) {
   const { store, authz, clock } = core
   const r = new Hono<AppEnv>()
   r.use('*', async (c, next) => {
-    await requireRole(core, c, ADMIN_ROLE)
+    setAuditActor(c, await requireRole(core, c, ADMIN_ROLE))
     await next()
   })
 
@@ -40,6 +41,7 @@ export function manageRoutes(core: Core) {
     const role = { name, permissions, updatedAt: clock.now() }
     await store.putRole(role)
     await authz.loadRoles() // at once on this instance
+    await core.audit.record({ ...auditContext(c), type: 'role.put', target: { role: name }, detail: { permissions } })
     return c.json({ name, permissions, updatedAt: new Date(role.updatedAt).toISOString() }, 200, NO_STORE)
   })
 
@@ -47,6 +49,7 @@ export function manageRoutes(core: Core) {
     const name = roleName(c.req.param('role'))
     if (!(await store.deleteRole(name))) throw new ServiceError('not_found', `No role ${name}`)
     await authz.loadRoles()
+    await core.audit.record({ ...auditContext(c), type: 'role.deleted', target: { role: name } })
     return c.body(null, 204)
   })
 
@@ -71,12 +74,14 @@ export function manageRoutes(core: Core) {
     if (name !== ADMIN_ROLE && !(await store.listRoles()).some((x) => x.name === name))
       throw new ServiceError('not_found', `No role ${name}; define it first with PUT /api/manage/roles/${name}`)
     const user = await changeRoles(c.req.param('userId'), (roles) => (roles.includes(name) ? roles : [...roles, name]))
+    await core.audit.record({ ...auditContext(c), type: 'user.role_granted', target: { userId: user.id, username: user.username, role: name }, detail: { roles: user.roles } })
     return c.json({ id: user.id, username: user.username, roles: user.roles }, 200, NO_STORE)
   })
 
   r.delete('/users/:userId/roles/:role', async (c) => {
     const name = roleName(c.req.param('role'))
     const user = await changeRoles(c.req.param('userId'), (roles) => roles.filter((x) => x !== name))
+    await core.audit.record({ ...auditContext(c), type: 'user.role_removed', target: { userId: user.id, username: user.username, role: name }, detail: { roles: user.roles } })
     return c.json({ id: user.id, username: user.username, roles: user.roles }, 200, NO_STORE)
   })
 
@@ -114,6 +119,7 @@ export function manageRoutes(core: Core) {
     for (const s of await store.listSessions(userId))
       if (s.credentialId === id && !s.revokedAt) await core.sessions.revoke(s, 'passkey revoked by an administrator')
     authz.forgetUser(userId)
+    await core.audit.record({ ...auditContext(c), type: 'passkey.revoked', target: { userId, credentialId: id } })
     return c.body(null, 204)
   })
 

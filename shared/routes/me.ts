@@ -1,8 +1,9 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../app.js'
 import type { Core } from '../core.js'
+import { auditContext } from '../audit/context.js'
 import { ServiceError } from '../errors.js'
-import { authenticate } from '../middleware/bearer.js'
+import { authenticateUser } from '../middleware/bearer.js'
 import { jsonBody } from '../middleware/body.js'
 import { ConcurrencyError } from '../store/types.js'
 import { parseText } from '../webauthn/input.js'
@@ -22,20 +23,20 @@ export function meRoutes(core: Core) {
   }
 
   r.get('/', async (c) => {
-    const p = await authenticate(core, c)
+    const p = await authenticateUser(core, c)
     const { user } = await account(p.userId)
     return c.json({ id: user.id, username: user.username, displayName: user.displayName, roles: user.roles }, 200, NO_STORE)
   })
 
   r.get('/credentials', async (c) => {
-    const p = await authenticate(core, c)
+    const p = await authenticateUser(core, c)
     const { credentials } = await account(p.userId)
     const list = credentials.sort((a, b) => a.createdAt - b.createdAt).map(credentialView)
     return c.json(list, 200, NO_STORE)
   })
 
   r.patch('/credentials/:id', async (c) => {
-    const p = await authenticate(core, c)
+    const p = await authenticateUser(core, c)
     const body = await jsonBody(c)
     const label = parseText(body.label, 'label')
     if (!label) throw new ServiceError('invalid_request', 'label is required')
@@ -45,6 +46,7 @@ export function meRoutes(core: Core) {
       const updated = { ...cred, label }
       try {
         await store.updateCredential(updated)
+        await core.audit.record({ ...auditContext(c), type: 'passkey.renamed', actor: { userId: p.userId }, target: { userId: p.userId, credentialId: cred.id }, detail: { from: cred.label, to: label } })
         return c.json(credentialView(updated), 200, NO_STORE)
       } catch (e) {
         if (!(e instanceof ConcurrencyError) || attempt >= 2) throw e
@@ -53,7 +55,7 @@ export function meRoutes(core: Core) {
   })
 
   r.delete('/credentials/:id', async (c) => {
-    const p = await authenticate(core, c)
+    const p = await authenticateUser(core, c)
     const id = c.req.param('id')
     const { credentials } = await account(p.userId)
     if (!credentials.some((x) => x.id === id)) throw new ServiceError('not_found', 'No such passkey on this account')
@@ -62,6 +64,7 @@ export function meRoutes(core: Core) {
       throw new ServiceError('last_credential', 'This is the last passkey of the account; add another before deleting it')
     await store.deleteCredential(p.userId, id, 'passkey deleted')
     core.authz.forgetUser(p.userId)
+    await core.audit.record({ ...auditContext(c), type: 'passkey.deleted', actor: { userId: p.userId }, target: { userId: p.userId, credentialId: id } })
     return c.body(null, 204)
   })
 

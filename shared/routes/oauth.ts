@@ -1,11 +1,20 @@
 import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../app.js'
 import type { Core } from '../core.js'
+import { auditTokenRequest, recordRevocation } from '../audit/tokenEvents.js'
 import { OAuthError, ServiceError } from '../errors.js'
-import { authenticate } from '../middleware/bearer.js'
-import { formBody } from '../middleware/body.js'
+import { formBody, header, jsonBody } from '../middleware/body.js'
+import { authenticateClient } from '../oauth/clientAuth.js'
+import { checkAuthorizationRequest, AuthorizationError, type CheckContext } from '../oauth/authorization/index.js'
+import { authorizeOptions, completeAuthorization } from '../oauth/authorization/complete.js'
+import { ceremonyFailed } from '../audit/ceremonies.js'
+import { auditContext } from '../audit/context.js'
+import { REQUEST_TTL_MS, sealRequest } from '../oauth/authorization/handle.js'
+import { APP_JS, errorPage, pageHeaders, signInPage } from '../oauth/authorization/page.js'
+import { authorizationResponseUrl } from '../oauth/authorization/redirect.js'
+import { introspect } from '../oauth/introspect.js'
+import { revoke, TOKEN_TYPE_HINTS } from '../oauth/revoke.js'
 import { token } from '../oauth/token.js'
-import { InvalidToken } from '../tokens/accessToken.js'
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
 
@@ -20,59 +29,91 @@ async function oauthForm(c: Context): Promise<Map<string, string>> {
   }
 }
 
-/** /api/oauth2/* — CONTRACT "Tokens". */
+/** `state` to echo on a redirected error: the first value, when it is one we would accept. */
+function stateOf(query: URLSearchParams): string | undefined {
+  const s = query.get('state')
+  return s && s.length <= 512 && /^[\x20-\x7e]*$/.test(s) ? s : undefined
+}
+
+/** /api/oauth2/* — CONTRACT "Tokens"; docs/oauth.md. */
 export function oauthRoutes(core: Core) {
   const r = new Hono<AppEnv>()
+  const { config, clock } = core
 
-  r.post('/token', async (c) => c.json(await token(core, await oauthForm(c)), 200, NO_STORE))
+  r.post('/token', async (c) => {
+    const params = await oauthForm(c)
+    return c.json(await auditTokenRequest(core, c, params, token(core, params, { authorization: header(c, 'authorization') })), 200, NO_STORE)
+  })
 
-  // RFC 7009: revoke a refresh token (its session) or an access token (its session). Public
-  // first-party clients do not authenticate; an invalid token is not an error (§2.2).
+  // Authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636): the hosted passkey page.
+  r.get('/authorize', async (c) => {
+    const query = new URL(c.req.url).searchParams
+    const ctx: CheckContext = { query, request: {} }
+    try {
+      const { client, request } = await checkAuthorizationRequest(core, ctx)
+      const handle = await sealRequest(core, { ...request, expiresAt: clock.now() + REQUEST_TTL_MS })
+      const cancelUrl = authorizationResponseUrl(request.redirectUri, config.issuer, {
+        error: 'access_denied',
+        error_description: 'The user cancelled the sign-in',
+        state: request.state,
+      })
+      const html = signInPage({ clientName: client.name, redirectUri: request.redirectUri, handle, cancelUrl, loginHint: request.loginHint })
+      return c.body(html, 200, await pageHeaders())
+    } catch (e) {
+      if (!(e instanceof AuthorizationError)) throw e
+      // RFC 6749 §4.1.2.1: never redirect to an unverified client or redirect URI.
+      if (!e.redirect || !ctx.request.redirectUri) return c.body(errorPage(e.error, e.message), 400, await pageHeaders())
+      const to = authorizationResponseUrl(ctx.request.redirectUri, config.issuer, {
+        error: e.error,
+        error_description: e.message,
+        state: stateOf(query),
+      })
+      return c.body(null, 302, { location: to, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' })
+    }
+  })
+
+  r.get('/authorize/app.js', (c) =>
+    c.body(APP_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }),
+  )
+
+  r.post('/authorize/options', async (c) => c.json(await authorizeOptions(core, await jsonBody(c)), 200, NO_STORE))
+
+  r.post('/authorize/complete', async (c) => {
+    const body = await jsonBody(c)
+    const { redirect_to, user, session } = await completeAuthorization(core, body).catch(ceremonyFailed(core, c, 'authentication', body))
+    await core.audit.record({
+      ...auditContext(c),
+      type: 'user.signed_in',
+      actor: { userId: user.id, username: user.username },
+      target: { userId: user.id, username: user.username, sessionId: session.id, ...(session.credentialId ? { credentialId: session.credentialId } : {}) },
+      detail: { audience: session.audience, scope: session.scope, amr: session.amr, acr: session.acr, clientId: session.clientId, via: 'authorization_code' },
+    })
+    return c.json({ redirect_to }, 200, NO_STORE)
+  })
+
+  // RFC 7009. Confidential clients authenticate (private_key_jwt), public clients send client_id,
+  // the first-party page sends neither.
   r.post('/revoke', async (c) => {
     const params = await oauthForm(c)
+    const caller = await authenticateClient(core, { params, authorization: header(c, 'authorization'), endpoint: 'revoke' })
     const t = params.get('token')
     if (!t) throw new OAuthError('invalid_request', 'token is required')
     const hint = params.get('token_type_hint')
-    if (hint && hint !== 'refresh_token' && hint !== 'access_token')
+    if (hint && !(TOKEN_TYPE_HINTS as readonly string[]).includes(hint))
       throw new OAuthError('unsupported_token_type', `token_type_hint ${hint} is not supported`)
-    const parts = t.split('.')
-    if (parts.length === 3 && !t.startsWith('ey')) {
-      const [userId, sessionId] = parts as [string, string, string]
-      if (/^[A-Za-z0-9_-]{1,64}$/.test(userId) && /^[A-Za-z0-9_-]{1,64}$/.test(sessionId)) {
-        const session = await core.store.getSession(userId, sessionId)
-        if (session && (await core.sessions.owns(session, t))) await core.sessions.revoke(session, 'revoked by client')
-      }
-    } else {
-      try {
-        const claims = await core.tokens.verify(t, { audiences: core.config.audiences })
-        const session = await core.store.getSession(claims.sub, claims.sid)
-        if (session) await core.sessions.revoke(session, 'revoked by client')
-      } catch (e) {
-        if (!(e instanceof InvalidToken)) throw e
-      }
-    }
+    const since = clock.now()
+    await revoke(core, { caller, token: t })
+    await recordRevocation(core, c, t, { clientId: caller.clientId, since })
     return c.body(null, 200, NO_STORE)
   })
 
-  // RFC 7662: the caller authenticates with a bearer token; it may introspect its own tokens,
-  // an admin any token. Anything else is reported inactive.
+  // RFC 7662, for confidential clients (private_key_jwt).
   r.post('/introspect', async (c) => {
-    const caller = await authenticate(core, c)
     const params = await oauthForm(c)
+    const caller = await authenticateClient(core, { params, authorization: header(c, 'authorization'), endpoint: 'introspect' })
     const t = params.get('token')
     if (!t) throw new OAuthError('invalid_request', 'token is required')
-    const inactive = () => c.json({ active: false }, 200, NO_STORE)
-    try {
-      const claims = await core.tokens.verify(t, { audiences: core.config.audiences })
-      const admin = (await core.store.getUser(caller.userId))?.roles.includes('admin') ?? false
-      if (!admin && claims.sub !== caller.userId) return inactive()
-      const session = await core.store.getSession(claims.sub, claims.sid)
-      if (!session || session.revokedAt) return inactive()
-      return c.json({ active: true, token_type: 'access_token', ...claims }, 200, NO_STORE)
-    } catch (e) {
-      if (e instanceof InvalidToken) return inactive()
-      throw e
-    }
+    return c.json(await introspect(core, { caller, token: t }), 200, NO_STORE)
   })
 
   return r

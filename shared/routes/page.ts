@@ -1,21 +1,92 @@
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../app.js'
 import type { Core } from '../core.js'
-import { PAGE_HTML } from '../web/page.js'
+import { APP_CSS, APP_CSS_SHA256, APP_JS, APP_JS_SHA256 } from '../web/assets.generated.js'
+import { renderPage } from '../web/page.js'
 
-const HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-cache',
-  // The page's script is inline and ours; nothing else may run or frame it.
-  'content-security-policy':
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-  'referrer-policy': 'no-referrer',
+/**
+ * Where the page lives. Locally at `/` with its assets under `/assets`; behind the Functions host
+ * (which serves `/` itself and routes only `/api/ui/{*rest}` to the `page` function) at `/api/ui`
+ * with its assets under `/api/ui/assets`. Both are served by both runtimes.
+ */
+const MOUNTS = [
+  { paths: ['/'], assetBase: '/assets' },
+  { paths: ['/api/ui', '/api/ui/'], assetBase: '/api/ui/assets' },
+] as const
+
+/**
+ * The page's Content-Security-Policy: only its own script and stylesheet run (no inline code,
+ * no eval), Trusted Types enforced for DOM sinks, fetches to the service and the gateway only,
+ * never framed.
+ */
+export function pageCsp(gatewayUrl: string | undefined): string {
+  const connect = ["'self'", ...(gatewayUrl ? [new URL(gatewayUrl).origin] : [])].join(' ')
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src ${connect}`,
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "require-trusted-types-for 'script'",
+    "trusted-types 'none'",
+  ].join('; ')
 }
 
-/** The sign-up / sign-in page: `/` locally, `/api/ui` through the Functions host. */
-export function pageRoutes(_core: Core) {
+/**
+ * The gateway the page calls for the sample API: locally the dev gateway (APIM stand-in) on
+ * GATEWAY_PORT; in Azure none is known to the service yet.
+ */
+export function gatewayUrlFor(config: Core['config']): string | undefined {
+  return config.local ? `http://localhost:${config.gatewayPort}` : undefined
+}
+
+const ASSETS = {
+  'app.js': { body: APP_JS, sha256: APP_JS_SHA256, type: 'text/javascript; charset=utf-8' },
+  'app.css': { body: APP_CSS, sha256: APP_CSS_SHA256, type: 'text/css; charset=utf-8' },
+} as const
+
+/** The sign-up / sign-in / self-service page and its assets: `/` locally, `/api/ui` through the Functions host. */
+export function pageRoutes(core: Core) {
+  const { config } = core
+  const gatewayUrl = gatewayUrlFor(config)
+  const headers = {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-cache',
+    'content-security-policy': pageCsp(gatewayUrl),
+    'referrer-policy': 'no-referrer',
+    'cross-origin-opener-policy': 'same-origin',
+    'permissions-policy':
+      'publickey-credentials-get=(self), publickey-credentials-create=(self), camera=(), microphone=(), geolocation=()',
+  }
   const r = new Hono<AppEnv>()
-  r.get('/', (c) => c.body(PAGE_HTML, 200, HEADERS))
-  r.get('/api/ui', (c) => c.body(PAGE_HTML, 200, HEADERS))
+  for (const { paths, assetBase } of MOUNTS) {
+    const html = renderPage({
+      assetBase,
+      gatewayUrl,
+      rpId: config.rpId,
+      decisionTtl: config.authzCacheTtl,
+    })
+    for (const path of paths) r.get(path, (c) => c.body(html, 200, headers))
+    for (const [name, asset] of Object.entries(ASSETS))
+      r.get(`${assetBase}/${name}`, (c) => serveAsset(c, asset))
+  }
   return r
+}
+
+function serveAsset(c: Context<AppEnv>, asset: (typeof ASSETS)[keyof typeof ASSETS]) {
+  const etag = `"${asset.sha256}"`
+  // A URL carrying the current version (`?v=`, as the page links it) never changes: cache it for
+  // good. Anything else is revalidated.
+  const versioned = c.req.query('v') === asset.sha256.slice(0, 12)
+  const headers = {
+    'content-type': asset.type,
+    'cache-control': versioned ? 'public, max-age=31536000, immutable' : 'no-cache',
+    etag,
+    'cross-origin-resource-policy': 'same-origin',
+  }
+  if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers)
+  return c.body(asset.body, 200, headers)
 }

@@ -1,7 +1,8 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../app.js'
 import type { Core } from '../core.js'
-import { authenticate, bearerToken } from '../middleware/bearer.js'
+import { ceremonyFailed, recordRegistration, recordSignIn } from '../audit/ceremonies.js'
+import { authenticateUser, bearerToken } from '../middleware/bearer.js'
 import { jsonBody } from '../middleware/body.js'
 import { authenticationOptions, completeAuthentication } from '../webauthn/authentication.js'
 import { completeRegistration, registrationOptions } from '../webauthn/registration.js'
@@ -12,14 +13,16 @@ const NO_STORE = { 'cache-control': 'no-store' }
 export function webauthnRoutes(core: Core) {
   const r = new Hono<AppEnv>()
   r.post('/registration/options', async (c) => {
-    const principal = bearerToken(c) !== undefined ? await authenticate(core, c) : undefined
+    const principal = bearerToken(c) !== undefined ? await authenticateUser(core, c) : undefined
     const body = await jsonBody(c, { allowEmpty: principal !== undefined })
     return c.json(await registrationOptions(core, body, principal), 200, NO_STORE)
   })
   r.post('/registration/verify', async (c) => {
-    const principal = bearerToken(c) !== undefined ? await authenticate(core, c) : undefined
+    const principal = bearerToken(c) !== undefined ? await authenticateUser(core, c) : undefined
     const body = await jsonBody(c)
-    return c.json(await completeRegistration(core, body, principal), 201, NO_STORE)
+    const result = await completeRegistration(core, body, principal).catch(ceremonyFailed(core, c, 'registration', body))
+    await recordRegistration(core, c, result, principal)
+    return c.json(result, 201, NO_STORE)
   })
   r.post('/authentication/options', async (c) => {
     const body = await jsonBody(c, { allowEmpty: true })
@@ -27,7 +30,9 @@ export function webauthnRoutes(core: Core) {
   })
   r.post('/authentication/verify', async (c) => {
     const body = await jsonBody(c)
-    return c.json(await completeAuthentication(core, body), 200, { ...NO_STORE, pragma: 'no-cache' })
+    const tokens = await completeAuthentication(core, body).catch(ceremonyFailed(core, c, 'authentication', body))
+    await recordSignIn(core, c, body, tokens)
+    return c.json(tokens, 200, { ...NO_STORE, pragma: 'no-cache' })
   })
   return r
 }

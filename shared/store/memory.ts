@@ -10,6 +10,9 @@ import { StorageUnavailableError } from '../errors.js'
 import {
   ConcurrencyError,
   UniquenessError,
+  type AuditEventRecord,
+  type AuditHead,
+  type ClientRecord,
   type CredentialRecord,
   type SessionRecord,
   type RoleRecord,
@@ -47,6 +50,9 @@ export function createMemoryStore(): MemoryStore {
   const sessions = new Map<string, Map<string, SessionRecord>>()
   const signingKeys = new Map<string, SigningKeyRecord>()
   const roles = new Map<string, RoleRecord>()
+  const clients = new Map<string, ClientRecord>()
+  const auditEvents = new Map<number, AuditEventRecord>()
+  let auditHead: AuditHead | undefined
   const pending: (StoreVerb | undefined)[] = []
   const calls: Partial<Record<StoreVerb, number>> = {}
 
@@ -203,6 +209,36 @@ export function createMemoryStore(): MemoryStore {
       return roles.delete(name)
     },
 
+    async getAuditHead() {
+      return auditHead && copy(auditHead)
+    },
+
+    async appendAudit(events, head) {
+      const base = head?.seq ?? 0
+      if (events.length === 0 || events.length >= 100 || events.some((e, i) => e.seq !== base + i + 1))
+        throw new TypeError(`appendAudit: 1 to 99 events numbered from ${base + 1}`)
+      if (head && !head.etag) throw new TypeError('appendAudit: head etag required (pass the head as read)')
+      if (auditHead?.etag !== head?.etag || events.some((e) => auditEvents.has(e.seq)))
+        throw new ConcurrencyError(`audit head at seq ${base}`)
+      for (const e of events) auditEvents.set(e.seq, copy(e))
+      const last = events[events.length - 1]!
+      auditHead = { seq: last.seq, hash: last.hash, at: last.at, etag: etag() }
+      return copy(auditHead)
+    },
+
+    async listAudit(fromSeq, limit) {
+      return [...auditEvents.keys()]
+        .filter((seq) => seq >= fromSeq)
+        .sort((a, b) => a - b)
+        .slice(0, Math.max(0, limit))
+        .map((seq) => copy(auditEvents.get(seq)!))
+    },
+
+    async getAuditEvent(seq) {
+      const e = auditEvents.get(seq)
+      return e && copy(e)
+    },
+
     async listSigningKeys() {
       return [...signingKeys.values()].map(copy)
     },
@@ -215,6 +251,38 @@ export function createMemoryStore(): MemoryStore {
     async updateSigningKey(key) {
       guardedReplace(signingKeys, key.kid, key, `signing key ${key.kid}`)
     },
+
+    async commitSigningKeys(keys) {
+      if (new Set(keys.map((k) => k.kid)).size !== keys.length)
+        throw new TypeError('commitSigningKeys: each kid at most once')
+      // Check every guard first, then write: all or nothing.
+      for (const key of keys) {
+        const current = signingKeys.get(key.kid)
+        if (key.etag ? current?.etag !== key.etag : current)
+          throw new ConcurrencyError(`signing key ${key.kid}`)
+      }
+      for (const key of keys) put(signingKeys, key.kid, key)
+    },
+
+    // --- OAuth clients (shared/oauth/**) ---
+    async createClient(client, principal) {
+      if (principal.id !== client.id) throw new TypeError('createClient: the principal must have the client id')
+      if (users.has(client.id) || clients.has(client.id)) throw new ConcurrencyError(`client ${client.id} exists`)
+      put(users, principal.id, principal)
+      put(clients, client.id, client)
+    },
+
+    async getClient(clientId) {
+      const c = clients.get(clientId)
+      return c && copy(c)
+    },
+
+    async createSession(session) {
+      const userSessions = inner(sessions, session.userId)
+      if (userSessions.has(session.id)) throw new ConcurrencyError(`session ${session.id} exists`)
+      put(userSessions, session.id, session)
+    },
+    // --- end OAuth clients ---
   }
 
   // Every verb: count it, fail it when asked (before touching anything), then run it atomically.

@@ -26,6 +26,9 @@ import {
   ConcurrencyError,
   UniquenessError,
   type Account,
+  type AuditEventRecord,
+  type AuditHead,
+  type ClientRecord,
   type CredentialRecord,
   type SessionRecord,
   type Permission,
@@ -36,7 +39,7 @@ import {
 } from './types.js'
 
 /** Every table, without the prefix. Table names: alphanumeric, 3–63 characters. */
-export const TABLE_NAMES = ['users', 'usernames', 'credentials', 'challenges', 'signingkeys', 'roles'] as const
+export const TABLE_NAMES = ['users', 'usernames', 'credentials', 'challenges', 'signingkeys', 'roles', 'audit'] as const
 export type TableName = (typeof TABLE_NAMES)[number]
 
 /** One HTTP round trip to Table Storage, as seen by `onRequest` (the URL has no SAS signature). */
@@ -398,6 +401,56 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
       return r.status === undefined
     },
 
+    async getAuditHead() {
+      const row = await getRow('audit', AUDIT_PK, AUDIT_HEAD_RK)
+      return row && toAuditHead(row)
+    },
+
+    async appendAudit(events, head) {
+      const base = head?.seq ?? 0
+      if (events.length === 0 || events.length >= MAX_TX_OPS || events.some((e, i) => e.seq !== base + i + 1))
+        throw new TypeError(`appendAudit: 1 to ${MAX_TX_OPS - 1} events numbered from ${base + 1}`)
+      if (head && !head.etag) throw new TypeError('appendAudit: head etag required (pass the head as read)')
+      const last = events[events.length - 1]!
+      const next: AuditHead = { seq: last.seq, hash: last.hash, at: last.at }
+      // One partition, one transaction: the events and the head move together or not at all.
+      const actions: TransactionAction[] = events.map((e) => ['create', auditEventEntity(e)])
+      actions.push(
+        head ? ['update', auditHeadEntity(next), 'Replace', { etag: head.etag! }] : ['create', auditHeadEntity(next)],
+      )
+      let res: Awaited<ReturnType<TableClient['submitTransaction']>>
+      try {
+        res = await t('audit').submitTransaction(actions)
+      } catch (err) {
+        const status = statusOf(err)
+        if (status === 404 || status === 409 || status === 412) throw new ConcurrencyError(`audit head at seq ${base}`)
+        throw new StorageUnavailableError(err)
+      }
+      next.etag = res.subResponses[actions.length - 1]?.etag?.trim()
+      return next
+    },
+
+    async listAudit(fromSeq, limit) {
+      const rows: Row[] = []
+      if (limit <= 0) return []
+      const filter = odata`PartitionKey eq ${AUDIT_PK} and RowKey ge ${auditRowKey(Math.max(1, fromSeq))} and RowKey le ${AUDIT_LAST_RK}`
+      await attempt(async () => {
+        const pages = t('audit')
+          .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+          .byPage({ maxPageSize: Math.min(limit, 1000) })
+        for await (const page of pages) {
+          rows.push(...page.map(asRow))
+          if (rows.length >= limit) break
+        }
+      })
+      return rows.slice(0, limit).map(toAuditEvent)
+    },
+
+    async getAuditEvent(seq) {
+      const row = await getRow('audit', AUDIT_PK, auditRowKey(seq))
+      return row && toAuditEvent(row)
+    },
+
     async listSigningKeys() {
       return (await query('signingkeys', odata`PartitionKey eq ${'keys'}`)).map(toSigningKey)
     },
@@ -411,6 +464,56 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
     async updateSigningKey(key) {
       key.etag = await replace('signingkeys', signingKeyEntity(key), key.etag, `signing key ${key.kid}`)
     },
+
+    async commitSigningKeys(keys) {
+      if (keys.length === 0) return
+      if (keys.length > MAX_TX_OPS || new Set(keys.map((k) => k.kid)).size !== keys.length)
+        throw new TypeError(`commitSigningKeys: at most ${MAX_TX_OPS} keys, each kid once`)
+      // All rows are in partition 'keys': one entity group transaction.
+      const actions: TransactionAction[] = keys.map((key) =>
+        key.etag
+          ? ['update', signingKeyEntity(key), 'Replace', { etag: key.etag }]
+          : ['create', signingKeyEntity(key)],
+      )
+      let res: Awaited<ReturnType<TableClient['submitTransaction']>>
+      try {
+        res = await t('signingkeys').submitTransaction(actions)
+      } catch (err) {
+        const status = statusOf(err)
+        if (status === 404 || status === 409 || status === 412)
+          throw new ConcurrencyError(`signing keys ${keys.map((k) => k.kid).join(', ')}`)
+        throw new StorageUnavailableError(err)
+      }
+      res.subResponses.forEach((r, i) => (keys[i]!.etag = r.etag?.trim()))
+    },
+
+    // --- OAuth clients (shared/oauth/**) ---
+    async createClient(client, principal) {
+      if (principal.id !== client.id) throw new TypeError('createClient: the principal must have the client id')
+      try {
+        const etags = await transact([
+          ['create', userEntity(principal)],
+          ['create', clientEntity(client)],
+        ])
+        principal.etag = etags[0]
+        client.etag = etags[1]
+      } catch (err) {
+        if (statusOf(err) === 409) throw new ConcurrencyError(`client ${client.id} exists`)
+        throw new StorageUnavailableError(err)
+      }
+    },
+
+    async getClient(clientId) {
+      const row = await getRow('users', k(clientId), CLIENT_RK)
+      return row && toClient(row)
+    },
+
+    async createSession(session) {
+      const r = await attempt(() => t('users').createEntity(sessionEntity(session)), 409)
+      if (r.status !== undefined) throw new ConcurrencyError(`session ${session.id} exists`)
+      session.etag = r.value.etag
+    },
+    // --- end OAuth clients ---
   }
   return store
 }
@@ -665,6 +768,7 @@ function sessionEntity(s: SessionRecord): Entity {
     revokedReason: s.revokedReason,
     refreshHash: s.refreshHash,
     previousRefreshHashes: JSON.stringify(s.previousRefreshHashes),
+    authorizationCode: s.authorizationCode === undefined ? undefined : JSON.stringify(s.authorizationCode),
   })
 }
 
@@ -690,7 +794,41 @@ function toSession(r: Row): SessionRecord {
   if (revokedAt !== undefined) s.revokedAt = revokedAt
   const revokedReason = optStr(r.revokedReason)
   if (revokedReason !== undefined) s.revokedReason = revokedReason
+  const code = json<SessionRecord['authorizationCode']>(r.authorizationCode, undefined)
+  if (code !== undefined) s.authorizationCode = code
   return s
+}
+
+// OAuth clients: row 'client' beside the client's principal row ('acct') in its users partition.
+const CLIENT_RK = 'client'
+
+function clientEntity(c: ClientRecord): Entity {
+  return compact({
+    partitionKey: k(c.id),
+    rowKey: CLIENT_RK,
+    name: c.name,
+    kind: c.kind,
+    jwks: c.jwks === undefined ? undefined : JSON.stringify(c.jwks),
+    jwksUri: c.jwksUri,
+    redirectUris: JSON.stringify(c.redirectUris),
+    createdAt: int(c.createdAt),
+  })
+}
+
+function toClient(r: Row): ClientRecord {
+  const c: ClientRecord = {
+    id: unk(r.partitionKey),
+    name: str(r.name),
+    kind: str(r.kind) === 'confidential' ? 'confidential' : 'public',
+    redirectUris: json<string[]>(r.redirectUris, []),
+    createdAt: num(r.createdAt),
+    etag: r.etag,
+  }
+  const jwks = json<ClientRecord['jwks']>(r.jwks, undefined)
+  if (jwks !== undefined) c.jwks = jwks
+  const jwksUri = optStr(r.jwksUri)
+  if (jwksUri !== undefined) c.jwksUri = jwksUri
+  return c
 }
 
 function roleEntity(role: RoleRecord): Entity {
@@ -709,6 +847,59 @@ function toRole(r: Row): RoleRecord {
     updatedAt: num(r.updatedAt),
     etag: r.etag,
   }
+}
+
+// Audit log: partition 'audit'; events under their zero-padded seq (ordered by key), and 'head'
+// (after every digit) holding the latest seq and hash.
+const AUDIT_PK = 'audit'
+const AUDIT_HEAD_RK = 'head'
+const AUDIT_SEQ_DIGITS = 16
+const auditRowKey = (seq: number) => String(Math.trunc(seq)).padStart(AUDIT_SEQ_DIGITS, '0')
+const AUDIT_LAST_RK = '9'.repeat(AUDIT_SEQ_DIGITS)
+
+function auditEventEntity(e: AuditEventRecord): Entity {
+  return compact({
+    partitionKey: AUDIT_PK,
+    rowKey: auditRowKey(e.seq),
+    at: int(e.at),
+    type: e.type,
+    outcome: e.outcome,
+    actor: JSON.stringify(e.actor),
+    target: JSON.stringify(e.target),
+    ip: e.ip,
+    userAgent: e.userAgent,
+    detail: JSON.stringify(e.detail),
+    prev: e.prev,
+    hash: e.hash,
+  })
+}
+
+/** As stored, even when edited by hand: the verifier is the judge (a bad row key gives seq NaN). */
+function toAuditEvent(r: Row): AuditEventRecord {
+  const e: AuditEventRecord = {
+    seq: /^\d+$/.test(r.rowKey) ? Number(r.rowKey) : NaN,
+    at: num(r.at),
+    type: str(r.type),
+    outcome: str(r.outcome) as AuditEventRecord['outcome'],
+    actor: json<Record<string, string>>(r.actor, {}),
+    target: json<Record<string, string>>(r.target, {}),
+    detail: json<Record<string, unknown>>(r.detail, {}),
+    prev: str(r.prev),
+    hash: str(r.hash),
+  }
+  const ip = optStr(r.ip)
+  if (ip !== undefined) e.ip = ip
+  const userAgent = optStr(r.userAgent)
+  if (userAgent !== undefined) e.userAgent = userAgent
+  return e
+}
+
+function auditHeadEntity(h: AuditHead): Entity {
+  return { partitionKey: AUDIT_PK, rowKey: AUDIT_HEAD_RK, seq: int(h.seq), hash: h.hash, at: int(h.at) }
+}
+
+function toAuditHead(r: Row): AuditHead {
+  return { seq: num(r.seq), hash: str(r.hash), at: num(r.at), etag: r.etag }
 }
 
 function signingKeyEntity(key: SigningKeyRecord): Entity {

@@ -70,6 +70,45 @@ export interface SessionRecord {
   refreshHash: string
   /** Hashes of rotated-out refresh secrets (newest last, bounded): presenting one is reuse. */
   previousRefreshHashes: string[]
+  /** Sessions made by the authorization endpoint: the code that hands them to the client. */
+  authorizationCode?: AuthorizationCodeBinding
+  etag?: string
+}
+
+// --- OAuth clients and authorization codes (shared/oauth/**) -----------------------------------
+
+/**
+ * What an authorization code is bound to (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3.6).
+ * Kept on the session the code hands over; the code itself is a sealed pointer to that session.
+ */
+export interface AuthorizationCodeBinding {
+  redirectUri: string
+  /** BASE64URL(SHA-256(code_verifier)): S256 only. */
+  codeChallenge: string
+  nonce?: string
+  /** ms; codes live 60 s. */
+  expiresAt: number
+  /** Set by the one exchange that succeeds; a second exchange revokes the session. */
+  usedAt?: number
+}
+
+/**
+ * A registered OAuth client. Its id is also a principal in the users table (an `acct` row with
+ * roles and no username), so client tokens carry `sub` = client id and the authorizer reads its
+ * roles like a user's.
+ */
+export interface ClientRecord {
+  /** client_id: base64url of 16 random bytes, like a user id (they share one namespace). */
+  id: string
+  name: string
+  /** confidential: private_key_jwt with `jwks` or `jwksUri`; public: authorization code + PKCE. */
+  kind: 'confidential' | 'public'
+  /** Public JWKs only (validated at registration). */
+  jwks?: { keys: Record<string, unknown>[] }
+  jwksUri?: string
+  /** Public clients: exact-match redirect URIs. */
+  redirectUris: string[]
+  createdAt: number
   etag?: string
 }
 
@@ -108,6 +147,40 @@ export interface RoleRecord {
   name: string
   permissions: Permission[]
   updatedAt: number
+  etag?: string
+}
+
+/**
+ * One audit event as stored (docs/audit.md): table `audit`, partition `audit`, RowKey = `seq`
+ * zero-padded to 16 digits. Append-only; `hash` chains it to the previous event's hash (`prev`).
+ * Holds ids and usernames, never a secret (no token, assertion or key material).
+ */
+export interface AuditEventRecord {
+  /** 1, 2, 3, … without gaps; the row key. */
+  seq: number
+  /** Milliseconds since the epoch; never less than the previous event's (monotone along the chain). */
+  at: number
+  type: string
+  outcome: 'success' | 'failure'
+  /** Who: `userId`, `username`, `clientId` or `system`. */
+  actor: Record<string, string>
+  /** Whom or what it was done to: `userId`, `credentialId`, `sessionId`, `role`, `clientId`, `kid`, … */
+  target: Record<string, string>
+  ip?: string
+  userAgent?: string
+  /** More about what happened: JSON values, never secrets. */
+  detail: Record<string, unknown>
+  /** The previous event's `hash` (the chain's genesis value for seq 1). */
+  prev: string
+  /** base64url HMAC-SHA-256 of the event without `hash`, then `prev` (shared/audit/chain.ts). */
+  hash: string
+}
+
+/** The audit head row: the latest event's seq, hash and time, moved in the same transaction. */
+export interface AuditHead {
+  seq: number
+  hash: string
+  at: number
   etag?: string
 }
 
@@ -195,10 +268,41 @@ export interface Store {
   /** false when it did not exist. */
   deleteRole(name: string): Promise<boolean>
 
+  // Audit log (table 'audit', partition 'audit'; docs/audit.md): append-only, hash-chained.
+  /** Point read of the head row; undefined before the first event. */
+  getAuditHead(): Promise<AuditHead | undefined>
+  /**
+   * Appends 1–99 events numbered `head.seq + 1, …` and moves the head to the last of them, in one
+   * partition transaction guarded by the head's etag (no head yet: inserted). ConcurrencyError
+   * when another writer moved the head first; then nothing was written. Returns the new head.
+   */
+  appendAudit(events: AuditEventRecord[], head: AuditHead | undefined): Promise<AuditHead>
+  /** Events with seq ≥ `fromSeq`, ascending, at most `limit` (one partition range query). */
+  listAudit(fromSeq: number, limit: number): Promise<AuditEventRecord[]>
+  /** Point read of one event. */
+  getAuditEvent(seq: number): Promise<AuditEventRecord | undefined>
+
   // Signing keys (partition 'keys')
   listSigningKeys(): Promise<SigningKeyRecord[]>
   /** Insert; ConcurrencyError if the kid exists. */
   createSigningKey(key: SigningKeyRecord): Promise<void>
   /** Etag-guarded replace. ConcurrencyError when it lost. */
   updateSigningKey(key: SigningKeyRecord): Promise<void>
+  /**
+   * Several key changes, all or nothing (one partition transaction): a key with an `etag` replaces
+   * its row guarded by that etag, a key without one is inserted. ConcurrencyError when any etag
+   * lost or any kid exists; then nothing was written. Each key gets its new etag.
+   */
+  commitSigningKeys(keys: SigningKeyRecord[]): Promise<void>
+
+  // OAuth clients (shared/oauth/**): the client row and its principal row live in the client's
+  // own `users` partition.
+  /**
+   * Writes `principal` (id = client id, no username) and the client row in one transaction;
+   * ConcurrencyError if the id exists.
+   */
+  createClient(client: ClientRecord, principal: UserRecord): Promise<void>
+  getClient(clientId: string): Promise<ClientRecord | undefined>
+  /** Inserts a session no passkey sign-in made (client_credentials); ConcurrencyError if it exists. */
+  createSession(session: SessionRecord): Promise<void>
 }

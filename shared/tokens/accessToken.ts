@@ -19,12 +19,21 @@ export interface AccessTokenClaims extends JWTPayload {
   jti: string
   client_id: string
   scope: string
+  /** auth_time, amr and acr: absent from machine clients' tokens (client_credentials). */
   auth_time: number
   amr: string[]
   acr: string
   roles: string[]
   sid: string
 }
+
+/**
+ * What `sign` is given. Tokens of machine clients (client_credentials) have no end-user
+ * authentication event, so `auth_time`, `amr` and `acr` are left out (RFC 9068 §2.2.1); for
+ * every other token they are present.
+ */
+export type SignableClaims = Omit<AccessTokenClaims, 'iss' | 'exp' | 'iat' | 'jti' | 'auth_time' | 'amr' | 'acr'> &
+  Partial<Pick<AccessTokenClaims, 'auth_time' | 'amr' | 'acr'>>
 
 /** Only asymmetric algorithms we sign with (CONTRACT "Tokens"); never none or HS*. */
 export const VERIFY_ALGS = ['RS256', 'PS256', 'ES256'] as const
@@ -39,7 +48,7 @@ export class AccessTokens {
    * @example
    * const { token, expiresIn } = await tokens.sign({ sub, aud, client_id, scope, auth_time, amr, acr, roles, sid })
    */
-  async sign(claims: Omit<AccessTokenClaims, 'iss' | 'exp' | 'iat' | 'jti'>): Promise<{ token: string; expiresIn: number; exp: number }> {
+  async sign(claims: SignableClaims): Promise<{ token: string; expiresIn: number; exp: number }> {
     const { config, keyRing, clock } = this.deps
     const key = await keyRing.signingKey()
     const iat = seconds(clock.now())
@@ -53,8 +62,11 @@ export class AccessTokens {
     return { token, expiresIn: config.accessTokenTtl, exp }
   }
 
-  /** Signs an OpenID Connect ID token (Core §2) for the first-party client. */
-  async signIdToken(claims: { sub: string; aud: string; auth_time: number; amr: string[]; acr: string; nonce?: string; username?: string }): Promise<string> {
+  /**
+   * Signs an OpenID Connect ID token (Core §2): `aud` is the client; `nonce` (Core §3.1.2.1) and
+   * `at_hash` (Core §3.1.3.6) when given, `sid` (Front-Channel Logout §3) the session.
+   */
+  async signIdToken(claims: { sub: string; aud: string; auth_time: number; amr: string[]; acr: string; nonce?: string; username?: string; at_hash?: string; sid?: string }): Promise<string> {
     const { config, keyRing, clock } = this.deps
     const key = await keyRing.signingKey()
     const iat = seconds(clock.now())

@@ -4,15 +4,27 @@
  *
  * States (CONTRACT "jwks.json"): `next` (published, not signing yet), `active` (signs),
  * `retired` (published until its last token expired plus KEY_PUBLISH_AHEAD), `revoked` (gone).
- * Every instance reads the same records from storage and refreshes its copy every minute.
+ * How keys move between them is shared/tokens/rotation.ts; this class holds this instance's copy.
+ *
+ * Every instance reads the same records from storage. Its copy is at most REFRESH_MS old when
+ * used (refreshed in the background from SOFT_REFRESH_MS on, so a busy instance never waits),
+ * and is replaced at once by what this instance itself writes (rotation, revocation). Hence the
+ * revocation bound: a key revoked on one instance stops verifying and signing there at once, and
+ * on every other instance within REFRESH_MS (60 s).
  */
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type JWK } from 'jose'
 import type { Config, TokenAlg } from '../config.js'
 import { open, seal } from '../crypto/kek.js'
-import { ConcurrencyError, type SigningKeyRecord, type Store } from '../store/types.js'
+import type { SigningKeyRecord, Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
+import { isPublished, rotate, signingKeyOf, type RotationDeps, type RotationResult } from './rotation.js'
 
-const REFRESH_MS = 60_000
+/** The most a copy of the keys may have aged when used: the cross-instance revocation bound. */
+export const REFRESH_MS = 60_000
+/** From this age on, a use refreshes the copy in the background. */
+const SOFT_REFRESH_MS = 30_000
+/** A kid we do not know makes us reload at most this often (a stream of made-up kids stays cheap). */
+const UNKNOWN_KID_RELOAD_MS = 5_000
 const te = new TextEncoder()
 const td = new TextDecoder()
 
@@ -23,19 +35,33 @@ export interface SigningKey {
 }
 
 interface Loaded {
+  /** When it was read (the clock's time at the start of the read). */
   at: number
   records: SigningKeyRecord[]
+  byKid: Map<string, SigningKeyRecord>
+  /** The key that signs: always in state `active` and of TOKEN_ALG. */
   active: SigningKeyRecord
 }
 
 export class KeyRing {
-  private loaded: Promise<Loaded> | undefined
+  /** The newest copy (by `seq`); reads that started earlier never replace a later one. */
+  private snap: { seq: number; loaded: Loaded } | undefined
+  private inflight: Promise<Loaded> | undefined
+  private seq = 0
+  private lastUnknownReload = -Infinity
   private readonly privateKeys = new Map<string, Promise<CryptoKey>>()
   private readonly publicKeys = new Map<string, Promise<CryptoKey>>()
+  private readonly rotation: RotationDeps
 
   constructor(
     private readonly deps: { store: Store; config: Config; clock: Clock; wrapKey: Promise<CryptoKey> },
-  ) {}
+  ) {
+    this.rotation = {
+      store: deps.store,
+      config: deps.config,
+      generate: (state, activatesAt, createdAt) => this.generate(state, activatesAt, createdAt),
+    }
+  }
 
   /** The key that signs now. */
   async signingKey(): Promise<SigningKey> {
@@ -52,91 +78,159 @@ export class KeyRing {
   /** Public keys that verify: next, active and retired ones still within their publication window. */
   async jwks(): Promise<{ keys: JWK[] }> {
     const { records } = await this.current()
-    return { keys: this.published(records).map((r) => ({ ...r.publicJwk }) as JWK) }
+    const now = this.deps.clock.now()
+    return { keys: records.filter((r) => isPublished(r, now)).map((r) => ({ ...r.publicJwk }) as JWK) }
   }
 
-  /** The verification key for a kid we publish, bound to its algorithm; undefined otherwise. */
+  /**
+   * The verification key for a kid we publish, bound to its algorithm; undefined otherwise (a
+   * revoked key, a retired one past its window, or a kid we never made). The state is checked on
+   * every call, so a key cached here stops verifying as soon as the copy says it is revoked.
+   */
   async verificationKey(kid: string): Promise<{ key: CryptoKey; alg: string } | undefined> {
-    let { records } = await this.current()
-    let rec = this.published(records).find((r) => r.kid === kid)
-    if (!rec) {
-      // A kid we have not seen may be a key another instance just made: reload once.
-      ;({ records } = await this.current(true))
-      rec = this.published(records).find((r) => r.kid === kid)
-      if (!rec) return undefined
+    let loaded = await this.current()
+    let rec = loaded.byKid.get(kid)
+    const now = this.deps.clock.now()
+    if (!rec && now - this.lastUnknownReload >= UNKNOWN_KID_RELOAD_MS) {
+      // A kid we have not seen may be a key another instance just made: reload (rate-limited).
+      this.lastUnknownReload = now
+      loaded = await this.reload()
+      rec = loaded.byKid.get(kid)
     }
+    if (!rec || !isPublished(rec, this.deps.clock.now())) return undefined
     let k = this.publicKeys.get(kid)
     if (!k) {
       k = importJWK(rec.publicJwk as JWK, rec.alg) as Promise<CryptoKey>
       this.publicKeys.set(kid, k)
+      k.catch(() => this.publicKeys.delete(kid))
     }
     return { key: await k, alg: rec.alg }
   }
 
-  /** All key records (for administration). */
-  async list(): Promise<SigningKeyRecord[]> {
-    return (await this.current(true)).records
-  }
-
-  private published(records: SigningKeyRecord[]): SigningKeyRecord[] {
+  /**
+   * Whether tokens signed by `kid` still verify (published, not revoked): for caches of tokens
+   * verified earlier (the authorizer's). Synchronous while this instance's copy is fresh.
+   */
+  trusts(kid: string): boolean | Promise<boolean> {
+    const s = this.snap?.loaded
     const now = this.deps.clock.now()
-    return records.filter(
-      (r) => r.state === 'next' || r.state === 'active' || (r.state === 'retired' && (r.expiresAt ?? 0) > now),
-    )
-  }
-
-  private current(force = false): Promise<Loaded> {
-    const now = this.deps.clock.now()
-    const cached = this.loaded
-    if (!force && cached) {
-      return cached.then((l) => (now - l.at < REFRESH_MS ? l : this.reload()))
+    if (s && now - s.at < REFRESH_MS) {
+      if (now - s.at >= SOFT_REFRESH_MS) this.refreshBehind()
+      const rec = s.byKid.get(kid)
+      return !!rec && isPublished(rec, now)
     }
-    return this.reload()
+    return this.current().then((l) => {
+      const rec = l.byKid.get(kid)
+      return !!rec && isPublished(rec, this.deps.clock.now())
+    })
   }
 
+  /** All key records (for administration), read now. */
+  async list(): Promise<SigningKeyRecord[]> {
+    return (await this.reload()).records
+  }
+
+  /**
+   * The timer's job (every instance may run it, any time): repairs and the scheduled rotation
+   * (shared/tokens/rotation.ts). This instance uses the result at once.
+   *
+   * @example
+   * const { changes } = await keyRing.rotate()
+   */
+  async rotate(now = this.deps.clock.now()): Promise<RotationResult> {
+    const result = await rotate(this.rotation, now, { kind: 'scheduled' })
+    this.adopt(result.records)
+    return result
+  }
+
+  /** POST /keys/rotate: the next key signs from now on; the old one retires (still published). */
+  async rotateNow(): Promise<RotationResult> {
+    const { active } = await this.reload()
+    const result = await rotate(this.rotation, this.deps.clock.now(), { kind: 'retire', kid: active.kid })
+    this.adopt(result.records)
+    return result
+  }
+
+  /**
+   * DELETE /keys/{kid}: revokes a key at once (`found: false` when there is no such kid). A
+   * revoked signing key is replaced in the same write, so signing never stops.
+   */
+  async revoke(kid: string): Promise<RotationResult> {
+    const result = await rotate(this.rotation, this.deps.clock.now(), { kind: 'revoke', kid })
+    if (result.found) this.adopt(result.records)
+    return result
+  }
+
+  /** This instance's copy: reloaded when REFRESH_MS old, in the background from SOFT_REFRESH_MS. */
+  private current(): Promise<Loaded> {
+    const s = this.snap?.loaded
+    if (s) {
+      const age = this.deps.clock.now() - s.at
+      if (age < SOFT_REFRESH_MS) return Promise.resolve(s)
+      if (age < REFRESH_MS) {
+        this.refreshBehind()
+        return Promise.resolve(s)
+      }
+    }
+    return (this.inflight ??= this.reload())
+  }
+
+  private refreshBehind(): void {
+    if (this.inflight) return
+    this.inflight = this.reload()
+    this.inflight.catch(() => {}) // a failed refresh keeps the copy until REFRESH_MS
+  }
+
+  /** A fresh read (never one that started before this call). */
   private reload(): Promise<Loaded> {
-    const p = this.load()
-    this.loaded = p
-    p.catch(() => {
-      if (this.loaded === p) this.loaded = undefined
+    const seq = ++this.seq
+    const p = this.load().then((loaded) => {
+      if (!this.snap || this.snap.seq < seq) this.use(seq, loaded)
+      return loaded
     })
+    const done = () => {
+      if (this.inflight === p) this.inflight = undefined
+    }
+    p.then(done, done)
     return p
+  }
+
+  /** Takes records this instance has just read back after writing them. */
+  private adopt(records: SigningKeyRecord[]): void {
+    const active = signingKeyOf(records, this.deps.config.tokenAlg)
+    if (!active) {
+      this.snap = undefined // cannot happen after a rotation; read again on next use
+      return
+    }
+    this.use(++this.seq, { at: this.deps.clock.now(), records, byKid: new Map(records.map((r) => [r.kid, r])), active })
+  }
+
+  private use(seq: number, loaded: Loaded): void {
+    this.snap = { seq, loaded }
+    // Imported keys of kids that no longer verify are dropped (they are checked per use anyway).
+    const now = this.deps.clock.now()
+    for (const cache of [this.privateKeys, this.publicKeys])
+      for (const kid of cache.keys()) {
+        const rec = loaded.byKid.get(kid)
+        if (!rec || !isPublished(rec, now) || (cache === this.privateKeys && kid !== loaded.active.kid)) cache.delete(kid)
+      }
   }
 
   private async load(): Promise<Loaded> {
     const { store, clock, config } = this.deps
+    const at = clock.now()
     let records = await store.listSigningKeys()
-    if (!records.some((r) => r.state === 'active' && r.alg === config.tokenAlg)) {
-      // First start (or TOKEN_ALG changed): make an active key, and the next one to publish ahead.
-      const now = clock.now()
-      for (const r of records.filter((r) => r.state === 'active')) {
-        // A key of another algorithm stops signing but stays published for its tokens.
-        r.state = 'retired'
-        r.retiredAt = now
-        r.expiresAt = now + (config.accessTokenTtl + config.keyPublishAhead) * 1000
-        await store.updateSigningKey(r).catch((e) => {
-          if (!(e instanceof ConcurrencyError)) throw e
-        })
-      }
-      const active = await this.generate('active', now)
-      const next = await this.generate('next', now + config.keyRotationPeriod * 1000)
-      for (const k of [active, next]) {
-        await store.createSigningKey(k).catch((e) => {
-          if (!(e instanceof ConcurrencyError)) throw e
-        })
-      }
-      records = await store.listSigningKeys()
+    if (!signingKeyOf(records, config.tokenAlg)) {
+      // First start (or TOKEN_ALG changed, or every key revoked): repair so that one key signs.
+      records = (await rotate(this.rotation, at, { kind: 'repair' })).records
     }
-    // Instances agree: the active key is the oldest active one of the configured algorithm.
-    const active = records
-      .filter((r) => r.state === 'active' && r.alg === config.tokenAlg)
-      .sort((a, b) => a.activatesAt - b.activatesAt || a.kid.localeCompare(b.kid))[0]
+    const active = signingKeyOf(records, config.tokenAlg)
     if (!active) throw new Error('no active signing key after initialisation')
-    return { at: clock.now(), records, active }
+    return { at, records, byKid: new Map(records.map((r) => [r.kid, r])), active }
   }
 
   /** Generates a key pair; the private key is wrapped with the KEK before it reaches storage. */
-  async generate(state: 'active' | 'next', activatesAt: number): Promise<SigningKeyRecord> {
+  async generate(state: 'active' | 'next', activatesAt: number, createdAt = this.deps.clock.now()): Promise<SigningKeyRecord> {
     const alg = this.deps.config.tokenAlg
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true })
     const jwk = await exportJWK(publicKey)
@@ -148,7 +242,7 @@ export class KeyRing {
       state,
       publicJwk: { ...jwk, kid, use: 'sig', alg },
       encryptedPrivateKey: await seal(await this.deps.wrapKey, te.encode(pkcs8), `signing-key:${kid}`),
-      createdAt: this.deps.clock.now(),
+      createdAt,
       activatesAt,
     }
   }

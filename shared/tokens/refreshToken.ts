@@ -12,10 +12,16 @@ import { OAuthError } from '../errors.js'
 import { ConcurrencyError, type SessionRecord, type Store, type UserRecord } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { seconds } from '../util/clock.js'
-import { isBase64url } from '../util/base64url.js'
-import { sha256b64u, timingSafeEqual } from '../util/hash.js'
+import { encode, isBase64url } from '../util/base64url.js'
+import { sha256, sha256b64u, timingSafeEqual } from '../util/hash.js'
 import { randomId } from '../util/random.js'
 import type { AccessTokens } from './accessToken.js'
+
+/** OIDC Core §3.1.3.6: base64url of the left half of SHA-256(access token) (RS256, PS256, ES256). */
+export async function atHash(accessToken: string): Promise<string> {
+  const digest = await sha256(accessToken)
+  return encode(digest.subarray(0, digest.length / 2))
+}
 
 /** client_id of tokens issued by our own WebAuthn endpoints. */
 export const FIRST_PARTY_CLIENT = 'passkey-web'
@@ -69,8 +75,11 @@ export class Sessions {
     return { session, refreshToken: `${s.user.id}.${id}.${secret}` }
   }
 
-  /** RFC 6749 §5.1 token response for a stored session. */
-  async respond(user: UserRecord, session: SessionRecord, refreshToken: string): Promise<TokenResponse> {
+  /**
+   * RFC 6749 §5.1 token response for a stored session. `nonce`: the authorization request's, for
+   * the ID token of an authorization code exchange (OIDC Core §3.1.3.6).
+   */
+  async respond(user: UserRecord, session: SessionRecord, refreshToken: string, { nonce }: { nonce?: string } = {}): Promise<TokenResponse> {
     const { token, expiresIn } = await this.deps.tokens.sign({
       sub: user.id,
       aud: session.audience,
@@ -97,6 +106,9 @@ export class Sessions {
         amr: session.amr,
         acr: session.acr,
         username: user.username,
+        sid: session.id,
+        at_hash: await atHash(token),
+        ...(nonce !== undefined ? { nonce } : {}),
       })
     return res
   }

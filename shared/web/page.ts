@@ -1,75 +1,211 @@
-/** A minimal passkey page: sign up, sign in (with or without a username), see the token. */
-export const PAGE_HTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+/**
+ * The passkey page's HTML: sign up, sign in (with a username, without one, or from autofill),
+ * manage passkeys, see the access token, try the sample API, and administration for admins.
+ *
+ * The markup is static; web/main.ts (bundled into assets.generated.ts by scripts/build.mjs)
+ * brings it to life. No inline script or style: the page's CSP allows only its own files.
+ */
+import { APP_CSS_SHA256, APP_JS_SHA256 } from './assets.generated.js'
+
+export interface PageOptions {
+  /** Where the assets are served: `/assets` locally, `/api/ui/assets` behind the Functions host. */
+  assetBase: string
+  /** The gateway in front of the sample API (the dev gateway locally), if any. */
+  gatewayUrl?: string
+  /** The service's WebAuthn RP ID (for the browser's passkey signals). */
+  rpId: string
+  /** AUTHZ_CACHE_TTL: how long the gateway may reuse a decision for the same token, seconds. */
+  decisionTtl: number
+}
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+}
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!)
+
+/** `?v=` busts caches when the asset changes; `integrity` pins the exact bytes (SRI). */
+const version = (sha256: string) => encodeURIComponent(sha256.slice(0, 12))
+
+/**
+ * Renders the page for one place it is served from.
+ *
+ * @example
+ * renderPage({ assetBase: '/assets', gatewayUrl: 'http://localhost:7072', rpId: 'localhost', decisionTtl: 30 })
+ */
+export function renderPage({ assetBase, gatewayUrl, rpId, decisionTtl }: PageOptions): string {
+  const meta = [
+    `<meta name="passkey-edge:rp-id" content="${esc(rpId)}">`,
+    `<meta name="passkey-edge:decision-ttl" content="${decisionTtl}">`,
+    gatewayUrl ? `<meta name="passkey-edge:gateway" content="${esc(gatewayUrl)}">` : '',
+  ].filter(Boolean)
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <title>Passkey Edge</title>
-<style>
-body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
-fieldset{border:1px solid #ccc;border-radius:8px;margin:1rem 0;padding:1rem}
-input{font:inherit;padding:.4rem;width:100%;box-sizing:border-box;margin:.2rem 0 .6rem}
-button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:1px solid #245;background:#246;color:#fff;cursor:pointer;margin-right:.5rem}
-pre{background:#f4f4f4;padding:.8rem;overflow:auto;font-size:.8rem;white-space:pre-wrap;word-break:break-all}
-#status{min-height:1.5em;font-weight:600}
-</style></head><body>
-<h1>Passkey Edge</h1>
-<p>Sign in with a passkey: your device's screen lock, a security key or your phone. No password.</p>
-<p id="status" role="status" aria-live="polite"></p>
-<fieldset><legend>Create an account</legend>
-<label for="su-name">Username</label><input id="su-name" autocomplete="username" required>
-<button id="signup">Sign up with a passkey</button></fieldset>
-<fieldset><legend>Sign in</legend>
-<label for="si-name">Username (optional)</label><input id="si-name" autocomplete="username webauthn">
-<button id="signin">Sign in with a passkey</button></fieldset>
-<section id="out" hidden><h2>Signed in</h2><p>Access token claims:</p><pre id="claims"></pre></section>
-<script>
-const api = location.pathname.startsWith('/api/') ? '/api' : '/api';
-const b2u = (b) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\\+/g,'-').replace(/\\//g,'_').replace(/=+$/,'');
-const u2b = (s) => Uint8Array.from(atob(s.replace(/-/g,'+').replace(/_/g,'/') + '='.repeat((4 - s.length % 4) % 4)), c => c.charCodeAt(0));
-const status = (t) => document.getElementById('status').textContent = t;
-async function post(path, body) {
-  const r = await fetch(api + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const j = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(j.title ? j.title + (j.detail ? ': ' + j.detail : '') : 'HTTP ' + r.status);
-  return j;
+${meta.join('\n')}
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="${esc(assetBase)}/app.css?v=${version(APP_CSS_SHA256)}" integrity="sha256-${APP_CSS_SHA256}">
+<script defer src="${esc(assetBase)}/app.js?v=${version(APP_JS_SHA256)}" integrity="sha256-${APP_JS_SHA256}"></script>
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header class="site">
+  <div class="wrap site-inner">
+    <p class="brand"><span class="brand-mark" aria-hidden="true"></span>Passkey Edge</p>
+    <div id="who" class="who" hidden>
+      <span>Signed in as <strong id="who-name"></strong></span>
+      <button id="sign-out" type="button">Sign out</button>
+    </div>
+  </div>
+</header>
+<main id="main" class="wrap" tabindex="-1">
+<noscript><p class="notice notice-error"><strong>Problem:</strong> this page needs JavaScript to use passkeys.</p></noscript>
+<div id="page-notice" class="notice-area" role="status" aria-live="polite"></div>
+
+<div id="view-loading" class="loading"><p>Loading…</p></div>
+
+<div id="view-signed-out" hidden>
+  <h1 id="signed-out-title" tabindex="-1">Sign in without a password</h1>
+  <p class="lead">Use a <strong>passkey</strong>: your phone’s or computer’s screen lock (fingerprint, face or PIN), or a security key. Nothing to remember, nothing to type, and it only works on this site, so it cannot be phished.</p>
+  <div id="unsupported" class="notice notice-error" hidden></div>
+  <div class="columns">
+    <section class="card" aria-labelledby="sign-in-title">
+      <h2 id="sign-in-title">Sign in</h2>
+      <form id="sign-in-form" novalidate>
+        <label for="sign-in-username">Username <span class="optional">(optional)</span></label>
+        <input id="sign-in-username" name="username" type="text" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" maxlength="64" aria-describedby="sign-in-hint">
+        <p id="sign-in-hint" class="hint">Leave it empty to choose from the passkeys saved for this site. Your browser may also offer them as suggestions when you select this field.</p>
+        <button type="submit" class="primary">Sign in with a passkey</button>
+      </form>
+      <div id="sign-in-notice" class="notice-area" role="status" aria-live="polite"></div>
+    </section>
+    <section class="card" aria-labelledby="sign-up-title">
+      <h2 id="sign-up-title">Create an account</h2>
+      <form id="sign-up-form" novalidate>
+        <label for="sign-up-username">Username</label>
+        <input id="sign-up-username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required minlength="3" maxlength="64" aria-describedby="sign-up-username-hint">
+        <p id="sign-up-username-hint" class="hint">3–64 characters: letters, digits and . _ @ + -</p>
+        <label for="sign-up-display-name">Display name <span class="optional">(optional)</span></label>
+        <input id="sign-up-display-name" name="displayName" type="text" autocomplete="name" maxlength="64" aria-describedby="sign-up-display-hint">
+        <p id="sign-up-display-hint" class="hint">Shown by your device when it offers this passkey.</p>
+        <button type="submit" class="primary">Create account with a passkey</button>
+      </form>
+      <div id="sign-up-notice" class="notice-area" role="status" aria-live="polite"></div>
+    </section>
+  </div>
+  <details class="explain">
+    <summary>What is a passkey?</summary>
+    <p>A passkey is a key pair made for this site alone. The private half stays on your device or in your password manager and is unlocked by your screen lock; the site keeps only the public half. Signing in proves you hold the private half without ever sending it, so there is no password that could leak, be guessed or be typed into a fake site.</p>
+    <p>Some passkeys are <strong>synced</strong> across your devices by your password manager (for example iCloud Keychain or Google Password Manager); others are <strong>device-bound</strong> and stay on one device or security key.</p>
+  </details>
+</div>
+
+<div id="view-signed-in" hidden>
+  <h1 id="signed-in-title" tabindex="-1">Your account</h1>
+
+  <section class="card" aria-labelledby="passkeys-title">
+    <h2 id="passkeys-title" tabindex="-1">Your passkeys</h2>
+    <p>Each passkey below can sign you in to this account. Keep at least two, on different devices, so that losing one device does not lock you out.</p>
+    <div id="passkeys-notice" class="notice-area" role="status" aria-live="polite"></div>
+    <ul id="passkey-list" class="passkeys" aria-labelledby="passkeys-title" aria-busy="true"></ul>
+    <form id="add-passkey-form" class="add-passkey">
+      <div class="field">
+        <label for="add-passkey-label">Name for the new passkey <span class="optional">(optional)</span></label>
+        <input id="add-passkey-label" name="label" type="text" maxlength="64" autocomplete="off" aria-describedby="add-passkey-hint">
+        <span id="add-passkey-hint" class="hint">For example “Work laptop” or “Blue security key”. Without one, the device’s name is used.</span>
+      </div>
+      <button type="submit" class="primary">Add a passkey</button>
+    </form>
+    <details class="explain">
+      <summary>Synced or device-bound: which should I use?</summary>
+      <p><strong>Synced</strong> passkeys live in a password manager (iCloud Keychain, Google Password Manager, 1Password, …) and follow you to your other devices. If you lose a phone, you keep your passkey. This suits most people.</p>
+      <p><strong>Device-bound</strong> passkeys never leave the device or security key that made them. They cannot be copied, which some organisations require, but if that device is lost, so is the passkey: keep a second one.</p>
+    </details>
+    <details class="explain">
+      <summary>Why can’t I delete my last passkey?</summary>
+      <p>Your passkeys are the only way into this account: there is no password to fall back on. Deleting the last one would lock you out for good, so the service refuses. Add another passkey first, then delete the old one.</p>
+    </details>
+  </section>
+
+  <section class="card" aria-labelledby="token-title">
+    <h2 id="token-title">Your access token</h2>
+    <p>Apps send this short-lived token to APIs to show who you are. Here is what it says:</p>
+    <div class="table-scroll">
+      <table id="claims" class="claims">
+        <caption class="sr-only">Claims of your current access token</caption>
+        <thead><tr><th scope="col">Claim</th><th scope="col">Value</th><th scope="col">Meaning</th></tr></thead>
+      </table>
+    </div>
+    <details class="explain">
+      <summary>The token as JSON</summary>
+      <pre id="claims-raw" class="code"></pre>
+    </details>
+    <div class="row">
+      <button id="refresh-token" type="button">Get a new access token</button>
+    </div>
+    <div id="token-notice" class="notice-area" role="status" aria-live="polite"></div>
+  </section>
+
+  <section class="card" aria-labelledby="api-title">
+    <h2 id="api-title">Try the sample API</h2>
+    <p>These calls go through the gateway (<span id="gateway-url" class="mono"></span>), which checks your token and asks the authorizer whether your roles permit the method and path. <span id="decision-ttl-note"></span></p>
+    <div id="api-operations" class="operations" role="group" aria-label="Sample API calls"></div>
+    <div id="api-result" class="api-result" tabindex="-1" role="status" aria-live="polite"></div>
+    <div id="api-notice" class="notice-area" role="status" aria-live="polite"></div>
+  </section>
+
+  <section id="admin" class="card admin" aria-labelledby="admin-title" hidden>
+    <h2 id="admin-title">Administration</h2>
+    <p>You have the <code>admin</code> role. Changes apply to everyone at once.</p>
+
+    <section aria-labelledby="roles-title">
+      <h3 id="roles-title">Roles and permissions</h3>
+      <p class="hint">A permission lets a role call some methods on a path of an API behind the gateway. Paths are globs: <code>*</code> matches one segment, <code>**</code> any depth (<code>/orders/**</code> covers <code>/orders</code> and everything under it). Leave the API id empty to match any API.</p>
+      <div id="roles-notice" class="notice-area" role="status" aria-live="polite"></div>
+      <div id="roles-list" class="roles"></div>
+      <form id="new-role-form" class="row new-role">
+        <label for="new-role-name">New role name</label>
+        <input id="new-role-name" name="role" type="text" autocomplete="off" spellcheck="false" maxlength="64" aria-describedby="new-role-hint">
+        <button type="submit">Create role</button>
+        <span id="new-role-hint" class="hint">Lower-case letters, digits, dot, underscore or hyphen.</span>
+      </form>
+    </section>
+
+    <section aria-labelledby="users-title">
+      <h3 id="users-title">Who has which role</h3>
+      <form id="user-form" class="row">
+        <label for="user-name">Username to look up</label>
+        <input id="user-name" name="username" type="search" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="64">
+        <button type="submit">Look up</button>
+      </form>
+      <div id="users-notice" class="notice-area" role="status" aria-live="polite"></div>
+      <div id="user-result"></div>
+    </section>
+
+    <section id="audit" aria-labelledby="audit-title" hidden>
+      <h3 id="audit-title">Audit log</h3>
+      <div class="row"><button id="audit-refresh" type="button">Refresh the audit log</button></div>
+      <div id="audit-notice" class="notice-area" role="status" aria-live="polite"></div>
+      <div class="table-scroll">
+        <table class="audit">
+          <caption class="sr-only">Audit events, newest first</caption>
+          <thead><tr><th scope="col">When</th><th scope="col">Event</th><th scope="col">By</th><th scope="col">On</th><th scope="col">Details</th></tr></thead>
+          <tbody id="audit-body"></tbody>
+        </table>
+      </div>
+    </section>
+  </section>
+</div>
+</main>
+<footer class="wrap site-footer"><p>Passkey Edge · <a href="/api/.well-known/openid-configuration">OpenID configuration</a> · <a href="/api/openapi.json">OpenAPI</a></p></footer>
+</body>
+</html>
+`
 }
-function credJSON(c) {
-  const r = c.response, out = { id: c.id, rawId: b2u(c.rawId), type: c.type, clientExtensionResults: c.getClientExtensionResults(), authenticatorAttachment: c.authenticatorAttachment, response: { clientDataJSON: b2u(r.clientDataJSON) } };
-  if (r.attestationObject) { out.response.attestationObject = b2u(r.attestationObject); out.response.transports = r.getTransports ? r.getTransports() : []; }
-  else { out.response.authenticatorData = b2u(r.authenticatorData); out.response.signature = b2u(r.signature); if (r.userHandle) out.response.userHandle = b2u(r.userHandle); }
-  return out;
-}
-function show(tokens) {
-  const p = JSON.parse(new TextDecoder().decode(u2b(tokens.access_token.split('.')[1])));
-  document.getElementById('claims').textContent = JSON.stringify(p, null, 2);
-  document.getElementById('out').hidden = false;
-}
-function explain(e) {
-  if (e.name === 'NotAllowedError') return 'The passkey prompt was cancelled or timed out.';
-  if (e.name === 'InvalidStateError') return 'This device already has a passkey for this account.';
-  return e.message || String(e);
-}
-document.getElementById('signup').onclick = async () => {
-  try {
-    if (!window.PublicKeyCredential) throw new Error('This browser does not support passkeys.');
-    const o = await post('/webauthn/registration/options', { username: document.getElementById('su-name').value });
-    o.challenge = u2b(o.challenge); o.user.id = u2b(o.user.id);
-    o.excludeCredentials = (o.excludeCredentials || []).map(c => ({ ...c, id: u2b(c.id) }));
-    status('Follow your browser\\'s prompt…');
-    const c = await navigator.credentials.create({ publicKey: o });
-    const r = await post('/webauthn/registration/verify', { credential: credJSON(c) });
-    status('Account created for ' + r.user.username + '.'); show(r.tokens);
-  } catch (e) { status(explain(e)); }
-};
-document.getElementById('signin').onclick = async () => {
-  try {
-    if (!window.PublicKeyCredential) throw new Error('This browser does not support passkeys.');
-    const name = document.getElementById('si-name').value.trim();
-    const o = await post('/webauthn/authentication/options', name ? { username: name } : {});
-    o.challenge = u2b(o.challenge);
-    o.allowCredentials = (o.allowCredentials || []).map(c => ({ ...c, id: u2b(c.id) }));
-    status('Follow your browser\\'s prompt…');
-    const c = await navigator.credentials.get({ publicKey: o });
-    const t = await post('/webauthn/authentication/verify', { credential: credJSON(c) });
-    status('Signed in.'); show(t);
-  } catch (e) { status(explain(e)); }
-};
-</script></body></html>`

@@ -7,7 +7,7 @@ import { generateAuthenticationOptions } from '@simplewebauthn/server'
 import type { Core } from '../core.js'
 import { hmac } from '../crypto/kek.js'
 import { ServiceError } from '../errors.js'
-import { ConcurrencyError, type CredentialRecord, type SessionRecord } from '../store/types.js'
+import { ConcurrencyError, type CredentialRecord, type SessionRecord, type UserRecord } from '../store/types.js'
 import { decode, encode } from '../util/base64url.js'
 import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/refreshToken.js'
 import { decodeClientData } from './checks.js'
@@ -49,12 +49,39 @@ export async function authenticationOptions(core: Core, body: Record<string, unk
 }
 
 export async function completeAuthentication(core: Core, body: Record<string, unknown>): Promise<TokenResponse> {
-  const { config, store, challenges, sessions, clock } = core
+  const { config, sessions } = core
   const response = asAuthenticationResponse(body.credential)
   const audience = body.audience === undefined ? config.audiences[0]! : body.audience
   if (typeof audience !== 'string' || !config.audiences.includes(audience))
     throw new ServiceError('invalid_request', `audience must be one of the configured audiences`)
   const scope = parseScope(body.scope) ?? 'openid'
+  const { user, session, refreshToken } = await signInWithPasskey(core, { response, clientId: FIRST_PARTY_CLIENT, audience, scope })
+  return sessions.respond(user, session, refreshToken)
+}
+
+/**
+ * Verifies a passkey assertion and records the sign-in with a new session for `clientId`, without
+ * issuing tokens: the WebAuthn verify endpoint responds with tokens at once, the OAuth
+ * authorization endpoint (shared/oauth/authorization/complete.ts) hands the session over with a
+ * code. `authorizationCode` is stored on the session as it is created.
+ */
+export async function signInWithPasskey(
+  core: Core,
+  {
+    response,
+    clientId,
+    audience,
+    scope,
+    authorizationCode,
+  }: {
+    response: ReturnType<typeof asAuthenticationResponse>
+    clientId: string
+    audience: string
+    scope: string
+    authorizationCode?: SessionRecord['authorizationCode']
+  },
+): Promise<{ user: UserRecord; session: SessionRecord; refreshToken: string }> {
+  const { config, store, challenges, sessions, clock } = core
 
   // Stateful checks first: consume the challenge, then find the credential.
   const clientData = decodeClientData(response.response.clientDataJSON)
@@ -89,12 +116,13 @@ export async function completeAuthentication(core: Core, body: Record<string, un
   const { session, refreshToken } = await sessions.create({
     user: account.user,
     credentialId: credential.id,
-    clientId: FIRST_PARTY_CLIENT,
+    clientId,
     audience,
     scope,
     amr: amrFor(credential, verified),
     acr: acrFor(credential),
   })
+  if (authorizationCode) session.authorizationCode = authorizationCode
   // Record the counter and the session together; a concurrent sign-in with the same passkey
   // makes the etag lose, then the counter is checked again against the winner's.
   for (let attempt = 0; ; attempt++) {
@@ -119,7 +147,7 @@ export async function completeAuthentication(core: Core, body: Record<string, un
       credential = fresh
     }
   }
-  return sessions.respond(account.user, session as SessionRecord, refreshToken)
+  return { user: account.user, session, refreshToken }
 }
 
 /** Flags a credential (refused from now on). Best effort: the caller's error is what matters. */

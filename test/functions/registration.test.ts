@@ -143,8 +143,16 @@ interface Registration {
   handler: HttpHandler
 }
 
+/** A timer trigger (`app.timer`): name, NCRONTAB schedule, handler. */
+interface TimerRegistration {
+  name: string
+  schedule: string
+  handler: (timer: unknown, context: InstanceType<typeof InvocationContext>) => unknown
+}
+
 interface Loaded {
   registrations: Registration[]
+  timers: TimerRegistration[]
   programmingModel: { name?: string; version?: string } | undefined
   coreCalls: string[]
 }
@@ -153,7 +161,7 @@ const FAKE_CORE_ID = '\0test:@azure/functions-core'
 
 /** require()s the bundle afresh, with `@azure/functions-core` resolved to a recorder. */
 function loadBundle(bundle: string): Loaded {
-  const loaded: Loaded = { registrations: [], programmingModel: undefined, coreCalls: [] }
+  const loaded: Loaded = { registrations: [], timers: [], programmingModel: undefined, coreCalls: [] }
   const core = {
     setProgrammingModel(model: { name?: string; version?: string }) {
       loaded.coreCalls.push('setProgrammingModel')
@@ -168,6 +176,15 @@ function loadBundle(bundle: string): Loaded {
       handler: HttpHandler,
     ) {
       loaded.coreCalls.push('registerFunction')
+      const timer = Object.values(metadata.bindings).find((b) => b.type === 'timerTrigger')
+      if (timer) {
+        loaded.timers.push({
+          name: metadata.name,
+          schedule: String(timer.schedule),
+          handler: handler as unknown as TimerRegistration['handler'],
+        })
+        return { dispose() {} }
+      }
       const trigger = Object.values(metadata.bindings).find((b) => b.type === 'httpTrigger')
       assert.ok(trigger, `function ${metadata.name} has an httpTrigger binding`)
       loaded.registrations.push({
@@ -349,6 +366,41 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
       assert.ok(!route.startsWith('/'), `${name}: routes are relative to the prefix`)
       assert.ok(methods.length > 0)
     }
+  })
+
+  it('registers one timer, keyrotation, every 5 minutes (NCRONTAB: six fields)', () => {
+    assert.deepEqual(
+      loaded.timers.map((t) => [t.name, t.schedule]),
+      [['keyrotation', '0 */5 * * * *']],
+    )
+    for (const { name } of loaded.timers) {
+      assert.doesNotMatch(name, /^(admin|runtime)/i)
+      assert.match(name, /^[a-z][a-z0-9_-]{0,127}$/i)
+      assert.ok(!loaded.registrations.some((r) => r.name.toLowerCase() === name.toLowerCase()))
+    }
+    assert.equal(loaded.timers[0]!.schedule.split(' ').length, 6)
+  })
+
+  it('the keyrotation timer makes the signing keys on an empty store (one active, one next)', async () => {
+    const fresh = loadBundle(bundle)
+    const prefix = `fn${randomBytes(4).toString('hex')}`
+    const logs: Logged[] = []
+    const timer = {
+      isPastDue: false,
+      schedule: { adjustForDST: false },
+      scheduleStatus: { last: '', next: '', lastUpdated: '' },
+    }
+    await withEnv({ ...env, TABLE_PREFIX: prefix }, async () => {
+      await fresh.timers[0]!.handler(timer, invocation('keyrotation', logs))
+      // The second run finds nothing to do.
+      await fresh.timers[0]!.handler(timer, invocation('keyrotation', logs))
+    })
+    const service = await withEnv({ ...env, TABLE_PREFIX: prefix }, () =>
+      createService({ env: process.env, local: true }),
+    )
+    const keys = await service.store.listSigningKeys()
+    assert.deepEqual(keys.map((k) => k.state).sort(), ['active', 'next'])
+    assert.equal(logs.filter((l) => /signing keys: created/.test(l.text)).length, 2)
   })
 
   it('reaches every /api route of the app through some function', async () => {

@@ -1,0 +1,211 @@
+/**
+ * The audit event vocabulary (docs/audit.md): which events exist, what a caller hands to
+ * `core.audit.record()`, and how an event is shown by `GET /api/manage/audit`.
+ *
+ * An event says who (`actor`), what (`type`, `outcome`, `target`, `detail`), when (`at`) and from
+ * where (`ip`, `userAgent`). It never holds a secret: no access, refresh or id token, no
+ * assertion or attestation, no key material. `sanitizeAuditInput` enforces that as a second line
+ * of defence: detail keys that name secrets are dropped and values shaped like tokens redacted.
+ */
+import type { AuditEventRecord } from '../store/types.js'
+
+/** Every event type, `<noun>.<past participle>`. */
+export const AUDIT_EVENT_TYPES = [
+  /** Sign-up: account, first passkey and first session created. */
+  'user.signed_up',
+  /** Passkey sign-in: a new session and its tokens. */
+  'user.signed_in',
+  /** A registration or authentication verify was refused (4xx); `detail.code` says why. */
+  'ceremony.failed',
+  /** A passkey added to a signed-in account. */
+  'passkey.added',
+  /** A passkey's label changed (self-service). */
+  'passkey.renamed',
+  /** A passkey deleted by its owner; its sessions are revoked. */
+  'passkey.deleted',
+  /** A passkey revoked by an administrator; its sessions are revoked. */
+  'passkey.revoked',
+  /** Tokens issued by a grant other than refresh_token (`detail.grant`). */
+  'token.issued',
+  /** grant_type=refresh_token: the refresh token rotated, new access token. */
+  'token.refreshed',
+  /** A token request refused (`detail.error`), e.g. refresh-token reuse, which revokes the session. */
+  'token.failed',
+  /** RFC 7009 revocation: a session revoked by a client. */
+  'token.revoked',
+  /** A role defined or redefined (`detail.permissions`). */
+  'role.put',
+  'role.deleted',
+  'user.role_granted',
+  'user.role_removed',
+  /** An OAuth client registered (`target.clientId`). */
+  'client.registered',
+  /** A signing key promoted (`target.kid`; `detail.previousKid`, `detail.reason`). */
+  'key.rotated',
+  /** A signing key revoked at once (compromise). */
+  'key.revoked',
+] as const
+
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
+
+/** Who acted. Ids and usernames only. */
+export interface AuditActor {
+  userId?: string
+  username?: string
+  clientId?: string
+  /** A process acting on its own, e.g. `key-rotation-timer`. */
+  system?: string
+}
+
+/** What was acted on. */
+export interface AuditTarget {
+  userId?: string
+  username?: string
+  credentialId?: string
+  sessionId?: string
+  role?: string
+  clientId?: string
+  kid?: string
+}
+
+/** Where the request came from (`auditContext(c)` fills these from the HTTP request). */
+export interface AuditOrigin {
+  ip?: string
+  userAgent?: string
+}
+
+/** What a caller records. `outcome` defaults to 'success'. */
+export interface AuditInput extends AuditOrigin {
+  type: AuditEventType
+  outcome?: 'success' | 'failure'
+  actor?: AuditActor
+  target?: AuditTarget
+  /** JSON values that explain the event; never secrets. */
+  detail?: Record<string, unknown>
+}
+
+/** An event as `GET /api/manage/audit` shows it (time as ISO 8601). */
+export interface AuditEventView {
+  id: string
+  seq: number
+  time: string
+  type: string
+  outcome: 'success' | 'failure'
+  actor: Record<string, string>
+  target: Record<string, string>
+  ip?: string
+  userAgent?: string
+  detail: Record<string, unknown>
+  prev: string
+  hash: string
+}
+
+/** Width of the zero-padded sequence: ids and row keys sort like the numbers. */
+export const AUDIT_ID_DIGITS = 16
+
+/** The event id: its sequence number, zero-padded (also its row key). */
+export const auditId = (seq: number): string => String(seq).padStart(AUDIT_ID_DIGITS, '0')
+
+export function auditView(e: AuditEventRecord): AuditEventView {
+  const v: AuditEventView = {
+    id: auditId(e.seq),
+    seq: e.seq,
+    time: new Date(e.at).toISOString(),
+    type: e.type,
+    outcome: e.outcome,
+    actor: e.actor,
+    target: e.target,
+    detail: e.detail,
+    prev: e.prev,
+    hash: e.hash,
+  }
+  if (e.ip !== undefined) v.ip = e.ip
+  if (e.userAgent !== undefined) v.userAgent = e.userAgent
+  return v
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sanitising: bounded sizes, no secrets.
+
+const MAX_ID = 256
+/** CONTRACT-independent bound: user agents are truncated to 256 characters. */
+export const MAX_USER_AGENT = 256
+const MAX_IP = 64
+const MAX_DETAIL_STRING = 512
+const MAX_DETAIL_ITEMS = 50
+const MAX_DETAIL_DEPTH = 4
+/** The whole detail, as JSON; an entity string property holds at most 32 Ki UTF-16 characters. */
+const MAX_DETAIL_JSON = 8192
+
+/** Detail keys that would name a secret: dropped whatever their value. */
+const SECRET_KEY = /token|secret|assertion|attestation|signature|password|private|authorization|cookie|^jwks?$|^d$|^kek$/i
+/** A JWS/JWT (compact, header starting `ey`) or our refresh token shape `<id>.<id>.<secret>`. */
+const TOKEN_SHAPE = /^(ey[\w-]+\.[\w-]+\.[\w-]*|[\w-]{8,}\.[\w-]{8,}\.[\w-]{20,})$/
+export const REDACTED = '[redacted]'
+
+const ACTOR_KEYS = ['userId', 'username', 'clientId', 'system'] as const
+const TARGET_KEYS = ['userId', 'username', 'credentialId', 'sessionId', 'role', 'clientId', 'kid'] as const
+
+function clip(v: string, max: number): string {
+  return v.length > max ? v.slice(0, max) : v
+}
+
+/** A string value, unless it looks like a token: then `[redacted]`. */
+function safeString(v: string, max: number): string {
+  return TOKEN_SHAPE.test(v.trim()) ? REDACTED : clip(v, max)
+}
+
+function pick(obj: object | undefined, keys: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (!obj) return out
+  for (const k of keys) {
+    const v = (obj as Record<string, unknown>)[k]
+    if (typeof v === 'string' && v !== '') out[k] = safeString(v, MAX_ID)
+  }
+  return out
+}
+
+function safeValue(v: unknown, depth: number): unknown {
+  if (v === null || typeof v === 'boolean') return v
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null
+  if (typeof v === 'string') return safeString(v, MAX_DETAIL_STRING)
+  if (depth >= MAX_DETAIL_DEPTH) return undefined
+  if (Array.isArray(v)) return v.slice(0, MAX_DETAIL_ITEMS).map((x) => safeValue(x, depth + 1) ?? null)
+  if (typeof v === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, x] of Object.entries(v as Record<string, unknown>).slice(0, MAX_DETAIL_ITEMS)) {
+      if (SECRET_KEY.test(k)) continue
+      const s = safeValue(x, depth + 1)
+      if (s !== undefined) out[clip(k, 64)] = s
+    }
+    return out
+  }
+  return undefined // functions, symbols, bigint, undefined
+}
+
+/**
+ * The parts of an event that come from callers, bounded and cleaned: only known actor/target
+ * keys; ip ≤ 64, user agent ≤ 256 characters; detail without secret-named keys, token-shaped
+ * strings redacted, at most 8 KiB of JSON (else `{ truncated: true }`).
+ *
+ * @example
+ * sanitizeAuditInput({ type: 'user.signed_in', detail: { refresh_token: 'x' } }).detail // {}
+ */
+export function sanitizeAuditInput(input: AuditInput): Omit<AuditEventRecord, 'seq' | 'at' | 'prev' | 'hash'> {
+  if (!(AUDIT_EVENT_TYPES as readonly string[]).includes(input.type))
+    throw new TypeError(`audit: unknown event type ${JSON.stringify(input.type)}`)
+  let detail = (safeValue(input.detail ?? {}, 0) ?? {}) as Record<string, unknown>
+  if (JSON.stringify(detail).length > MAX_DETAIL_JSON) detail = { truncated: true }
+  const out: Omit<AuditEventRecord, 'seq' | 'at' | 'prev' | 'hash'> = {
+    type: input.type,
+    outcome: input.outcome === 'failure' ? 'failure' : 'success',
+    actor: pick(input.actor, ACTOR_KEYS),
+    target: pick(input.target, TARGET_KEYS),
+    detail,
+  }
+  const ip = input.ip?.trim()
+  if (ip) out.ip = clip(ip, MAX_IP)
+  const ua = input.userAgent?.trim()
+  if (ua) out.userAgent = clip(ua, MAX_USER_AGENT)
+  return out
+}

@@ -1,0 +1,67 @@
+/**
+ * POST /api/oauth2/authorize/options and …/complete: the hosted page's two calls.
+ *
+ * options: opens the page's handle, issues WebAuthn request options (the contract's JSON form,
+ * usernameless unless a username is given) and returns the handle bound to their challenge.
+ *
+ * complete: the passkey assertion must be over the bound handle's challenge; then it is verified
+ * and the sign-in recorded with a new session for the client (shared/webauthn/authentication.ts
+ * `signInWithPasskey`) that carries the code binding: client, redirect URI, PKCE challenge,
+ * nonce, 60 s expiry. The answer is where the page sends the browser: the redirect URI with
+ * `code`, `state` and `iss`.
+ */
+import type { Core } from '../../core.js'
+import { ServiceError } from '../../errors.js'
+import type { SessionRecord, UserRecord } from '../../store/types.js'
+import { decodeClientData } from '../../webauthn/checks.js'
+import { authenticationOptions, signInWithPasskey } from '../../webauthn/authentication.js'
+import { asAuthenticationResponse } from '../../webauthn/shape.js'
+import { CODE_TTL_SECONDS, sealCode } from './code.js'
+import { redirectUriRegistered } from './checkRedirectUri.js'
+import { openRequest, sealRequest, type SealedRequest } from './handle.js'
+import { authorizationResponseUrl } from './redirect.js'
+
+const EXPIRED = 'This sign-in request is not valid or has expired: start again from the application'
+
+async function requestOf(core: Core, handle: unknown): Promise<SealedRequest> {
+  const request = await openRequest(core, handle)
+  if (!request) throw new ServiceError('invalid_request', EXPIRED)
+  return request
+}
+
+export async function authorizeOptions(core: Core, body: Record<string, unknown>) {
+  const request = await requestOf(core, body.request)
+  const options = await authenticationOptions(core, body.username === undefined ? {} : { username: body.username })
+  const { challenge: _previous, ...base } = request
+  return { options, request: await sealRequest(core, { ...base, challenge: options.challenge }) }
+}
+
+export async function completeAuthorization(
+  core: Core,
+  body: Record<string, unknown>,
+): Promise<{ redirect_to: string; user: UserRecord; session: SessionRecord }> {
+  const { config, store, clock } = core
+  const request = await requestOf(core, body.request)
+  if (!request.challenge) throw new ServiceError('invalid_request', 'request must be the handle returned by …/authorize/options')
+  const response = asAuthenticationResponse(body.credential)
+  // The assertion must answer this request's challenge (before the challenge is consumed).
+  if (decodeClientData(response.response.clientDataJSON).challenge !== request.challenge)
+    throw new ServiceError('challenge_unknown', 'This passkey response was made for another sign-in request')
+  const client = await store.getClient(request.clientId)
+  if (!client || client.kind !== 'public' || !redirectUriRegistered(client, request.redirectUri))
+    throw new ServiceError('invalid_request', 'The application is no longer registered for this redirect URI')
+  const { user, session } = await signInWithPasskey(core, {
+    response,
+    clientId: client.id,
+    audience: config.audiences[0]!,
+    scope: request.scope,
+    authorizationCode: {
+      redirectUri: request.redirectUri,
+      codeChallenge: request.codeChallenge,
+      ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
+      expiresAt: clock.now() + CODE_TTL_SECONDS * 1000,
+    },
+  })
+  const code = await sealCode(core, { userId: user.id, sessionId: session.id })
+  return { redirect_to: authorizationResponseUrl(request.redirectUri, config.issuer, { code, state: request.state }), user, session }
+}

@@ -1,0 +1,42 @@
+/** The authorization request as the checks build it up (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1). */
+import type { ClientRecord } from '../../store/types.js'
+
+export interface AuthorizationRequest {
+  clientId: string
+  redirectUri: string
+  scope: string
+  codeChallenge: string
+  state?: string
+  nonce?: string
+  loginHint?: string
+}
+
+/** What the checks share: the raw query, the client once known, and the request so far. */
+export interface CheckContext {
+  query: URLSearchParams
+  client?: ClientRecord
+  request: Partial<AuthorizationRequest>
+}
+
+/**
+ * A refused request. `redirect: false` (unknown client, unregistered redirect URI) is shown on our
+ * own error page and never redirected (RFC 6749 §4.1.2.1 ¶1); every other error goes back to the
+ * client's redirect URI with `error`, `error_description` and `state`.
+ */
+export class AuthorizationError extends Error {
+  constructor(
+    readonly error: string,
+    description: string,
+    readonly redirect: boolean,
+  ) {
+    super(description)
+    this.name = 'AuthorizationError'
+  }
+}
+
+/** One parameter, refusing repeats (RFC 6749 §3.1: parameters MUST NOT be included more than once). */
+export function single(ctx: CheckContext, name: string, redirect: boolean): string | undefined {
+  const values = ctx.query.getAll(name)
+  if (values.length > 1) throw new AuthorizationError('invalid_request', `${name} is repeated`, redirect)
+  return values[0] === '' ? undefined : values[0]
+}

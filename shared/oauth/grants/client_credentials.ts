@@ -1,0 +1,53 @@
+/**
+ * grant_type=client_credentials (RFC 6749 §4.4) for confidential machine clients authenticated
+ * with private_key_jwt (RFC 7523 §2.2; see ../clientAssertion.ts). No authentication, or any
+ * other kind, is 401 invalid_client.
+ *
+ * The client is its own subject: `sub` = `client_id` = the client id, `roles` its roles (from its
+ * principal row), and a session row gives the token a `sid`, so the authorizer and revocation
+ * treat it like a user's token. The session lives as long as the access token. No refresh token
+ * (§4.4.3), no ID token, and no auth_time/amr/acr: no end-user authenticated (RFC 9068 §2.2.1).
+ */
+import { OAuthError, ServiceError } from '../../errors.js'
+import { CLOCK_SKEW } from '../../tokens/accessToken.js'
+import { seconds } from '../../util/clock.js'
+import { parseScope } from '../../webauthn/input.js'
+import type { GrantHandler } from './types.js'
+
+export const grantType = 'client_credentials'
+export const parameters = ['scope', 'resource', 'client_assertion_type', 'client_assertion', 'client_id'] as const
+
+export const handler: GrantHandler = async ({ core, params, client }) => {
+  const { config, store, sessions, tokens, clock } = core
+  if (client.method !== 'private_key_jwt')
+    throw new OAuthError('invalid_client', 'client_credentials needs client authentication with private_key_jwt (client_assertion)')
+  let scope: string
+  try {
+    scope = parseScope(params.get('scope')) ?? ''
+  } catch (e) {
+    if (e instanceof ServiceError) throw new OAuthError('invalid_scope', e.message)
+    throw e
+  }
+  // RFC 8707: `resource` picks one of the configured audiences (default: the first).
+  const resource = params.get('resource')
+  if (resource !== undefined && !config.audiences.includes(resource))
+    throw new OAuthError('invalid_target', 'resource must be one of the configured audiences')
+  const audience = resource ?? config.audiences[0]!
+  const principal = await store.getUser(client.clientId)
+  if (!principal) throw new OAuthError('invalid_client', 'The client has no principal (registration incomplete)')
+
+  const now = clock.now()
+  const { session } = await sessions.create({ user: principal, clientId: client.clientId, audience, scope, amr: [], acr: '' })
+  // The session only has to outlive the access token (plus the verifiers' clock allowance).
+  session.expiresAt = (seconds(now) + config.accessTokenTtl + CLOCK_SKEW) * 1000
+  await store.createSession(session)
+  const { token, expiresIn } = await tokens.sign({
+    sub: principal.id,
+    aud: audience,
+    client_id: client.clientId,
+    scope,
+    roles: principal.roles,
+    sid: session.id,
+  })
+  return { access_token: token, token_type: 'Bearer', expires_in: expiresIn, ...(scope ? { scope } : {}) }
+}

@@ -1,0 +1,48 @@
+/**
+ * Token introspection (RFC 7662) for confidential clients authenticated with private_key_jwt
+ * (§2.1: the endpoint requires authorization, to stop token scanning).
+ *
+ * A client sees tokens issued to it (`client_id`) or about it (`sub`); a client holding role
+ * `admin` or `introspect` (e.g. a resource server) sees every token. Anything else — unknown,
+ * expired, revoked, or not the caller's to see — is `{ "active": false }` (§2.2), so the answer
+ * tells nothing about tokens the caller may not see.
+ */
+import type { Core } from '../core.js'
+import { OAuthError } from '../errors.js'
+import type { ClientAuthentication } from './clientAuth.js'
+import { findToken } from './tokenLookup.js'
+
+/** Roles whose holders may introspect any token (define `introspect` like any role to grant it). */
+export const INTROSPECT_ROLES = ['admin', 'introspect'] as const
+
+export async function introspect(core: Core, { caller, token }: { caller: ClientAuthentication; token: string }): Promise<Record<string, unknown>> {
+  if (caller.method !== 'private_key_jwt')
+    throw new OAuthError('invalid_client', 'Introspection needs client authentication with private_key_jwt (client_assertion)')
+  const inactive = { active: false }
+  const found = await findToken(core, token)
+  if (!found) return inactive
+  const now = core.clock.now()
+  const session = found.session
+  if (!session || session.revokedAt || session.expiresAt <= now) return inactive
+  if (found.kind === 'refresh_token' && !found.current) return inactive
+  const [subject, callerRoles] = await Promise.all([
+    core.store.getUser(session.userId),
+    core.store.getUser(caller.clientId).then((u) => u?.roles ?? []),
+  ])
+  if (!subject) return inactive
+  const privileged = callerRoles.some((r) => (INTROSPECT_ROLES as readonly string[]).includes(r))
+  if (!privileged && session.clientId !== caller.clientId && session.userId !== caller.clientId) return inactive
+  if (found.kind === 'access_token') return { active: true, token_type: 'Bearer', ...found.claims }
+  return {
+    active: true,
+    token_type: 'refresh_token',
+    iss: core.config.issuer,
+    sub: session.userId,
+    aud: session.audience,
+    client_id: session.clientId,
+    scope: session.scope,
+    iat: Math.floor(session.createdAt / 1000),
+    exp: Math.floor(session.expiresAt / 1000),
+    sid: session.id,
+  }
+}

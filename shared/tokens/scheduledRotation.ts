@@ -1,0 +1,18 @@
+/**
+ * The timer's job (Functions `keyrotation`, and the local server's interval): the key ring's
+ * scheduled rotation and repairs, with an audit event when the signing key changed.
+ */
+import type { Core } from '../core.js'
+
+/** Runs one scheduled rotation; returns the change lines for the log. */
+export async function scheduledRotation(core: Pick<Core, 'keyRing' | 'audit'>): Promise<string[]> {
+  const { changes, signing } = await core.keyRing.rotate()
+  if (signing.after && signing.after !== signing.before)
+    await core.audit.record({
+      type: 'key.rotated',
+      actor: { system: 'key-rotation' },
+      target: { kid: signing.after },
+      detail: { previousKid: signing.before ?? null, reason: 'scheduled' },
+    })
+  return changes
+}

@@ -1,0 +1,116 @@
+/**
+ * The WebAuthn ceremonies against the service (CONTRACT "WebAuthn ceremonies"), through
+ * @simplewebauthn/browser: options from the server, the browser's prompt, the response back.
+ */
+import {
+  startAuthentication,
+  startRegistration,
+  type AuthenticationResponseJSON,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/browser'
+import { ApiError, request } from './http.js'
+import { authed, type TokenResponse } from './session.js'
+
+export interface PasskeyView {
+  id: string
+  label: string
+  createdAt: string
+  lastUsedAt: string | null
+  aaguid: string
+  backupEligible: boolean
+  backedUp: boolean
+  transports: string[]
+  /** When the service names the authenticator model itself. */
+  authenticatorName?: string
+  flagged?: string
+}
+
+export interface Registered {
+  user: { id: string; username: string }
+  credential: PasskeyView
+  tokens?: TokenResponse
+}
+
+/** Set by each ceremony just before the browser's prompt opens: tells "cancelled" from "timed out". */
+export const prompt = { startedAt: 0, timeoutMs: 0 }
+
+function opened(timeout: number | undefined): void {
+  prompt.startedAt = Date.now()
+  prompt.timeoutMs = timeout ?? 0
+}
+
+/** Creates an account with a passkey; sign-up signs in (the answer carries tokens). */
+export async function signUp(username: string, displayName?: string): Promise<Registered> {
+  const optionsJSON = await request<PublicKeyCredentialCreationOptionsJSON>(
+    '/webauthn/registration/options',
+    {
+      json: displayName ? { username, displayName } : { username },
+    },
+  )
+  opened(optionsJSON.timeout)
+  const credential = await startRegistration({ optionsJSON })
+  return await request<Registered>('/webauthn/registration/verify', { json: { credential } })
+}
+
+/** Adds a passkey to the signed-in account (Bearer, `{}`). */
+export async function addPasskey(label?: string): Promise<Registered> {
+  const optionsJSON = await authed<PublicKeyCredentialCreationOptionsJSON>(
+    '/webauthn/registration/options',
+    { json: {} },
+  )
+  opened(optionsJSON.timeout)
+  const credential = await startRegistration({ optionsJSON })
+  return await authed<Registered>('/webauthn/registration/verify', {
+    json: label ? { credential, label } : { credential },
+  })
+}
+
+export interface SignedIn {
+  tokens: TokenResponse
+  /** The passkey used. */
+  credentialId: string
+}
+
+/** Signs in with the browser's passkey prompt; with a username, only that account's passkeys are offered. */
+export async function signIn(username?: string): Promise<SignedIn> {
+  const optionsJSON = await request<PublicKeyCredentialRequestOptionsJSON>(
+    '/webauthn/authentication/options',
+    {
+      json: username ? { username } : {},
+    },
+  )
+  opened(optionsJSON.timeout)
+  const credential = await startAuthentication({ optionsJSON })
+  return { tokens: await verify(credential), credentialId: credential.id }
+}
+
+/**
+ * Conditional mediation (WebAuthn §5.1.4, `mediation: "conditional"`): the browser offers the
+ * site's passkeys among the autofill suggestions of the `autocomplete="username webauthn"` input,
+ * without a modal prompt. The promise settles only when a passkey is chosen, or when another
+ * ceremony (a button press) aborts it.
+ */
+export async function autofillSignIn(
+  stillWanted: () => boolean,
+  onStarted: (timeoutMs: number | undefined) => void = () => {},
+): Promise<SignedIn | undefined> {
+  const optionsJSON = await request<PublicKeyCredentialRequestOptionsJSON>(
+    '/webauthn/authentication/options',
+    { json: {} },
+  )
+  // A button press may have started a modal ceremony meanwhile: starting now would abort it.
+  if (!stillWanted()) return undefined
+  onStarted(optionsJSON.timeout)
+  const credential = await startAuthentication({ optionsJSON, useBrowserAutofill: true })
+  return { tokens: await verify(credential), credentialId: credential.id }
+}
+
+async function verify(credential: AuthenticationResponseJSON): Promise<TokenResponse> {
+  try {
+    return await request<TokenResponse>('/webauthn/authentication/verify', { json: { credential } })
+  } catch (e) {
+    if (e instanceof ApiError) e.credentialId = credential.id
+    throw e
+  }
+}

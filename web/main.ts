@@ -1,0 +1,421 @@
+/**
+ * The passkey page (served at `/` locally and `/api/ui` behind the Functions host): wires the
+ * markup of shared/web/page.ts to the service's API.
+ *
+ * Signed out: sign in (modal prompt, with or without a username, or from the browser's autofill
+ * through conditional mediation, started on load) or create an account.
+ * Signed in: passkeys, the access token's claims, the sample API through the gateway, sign out;
+ * administration for the `admin` role.
+ */
+import {
+  browserSupportsWebAuthn,
+  browserSupportsWebAuthnAutofill,
+  sendSignal,
+} from '@simplewebauthn/browser'
+import { AdminView } from './admin.js'
+import { autofillSignIn, prompt, signIn, signUp, type SignedIn } from './ceremonies.js'
+import { renderClaims } from './claims.js'
+import { Notice, byId, focusOn, h } from './dom.js'
+import { UNSUPPORTED, domErrorName, explain, isAborted } from './explain.js'
+import { ApiError } from './http.js'
+import { PasskeysView } from './passkeys.js'
+import { SampleApiView } from './sampleApi.js'
+import {
+  authed,
+  currentClaims,
+  forget,
+  isSignedIn,
+  onSessionEnded,
+  onTokensChanged,
+  refresh,
+  restore,
+  setTokens,
+  signOut,
+  type TokenResponse,
+} from './session.js'
+
+interface Me {
+  id: string
+  username: string
+  displayName: string
+  roles: string[]
+}
+
+const metaContent = (name: string) =>
+  document.querySelector<HTMLMetaElement>(`meta[name="passkey-edge:${name}"]`)?.content || undefined
+
+const config = {
+  rpId: metaContent('rp-id') ?? location.hostname,
+  gatewayUrl: metaContent('gateway'),
+  decisionTtl: Number(metaContent('decision-ttl') ?? 0),
+}
+
+const el = {
+  loading: byId('view-loading'),
+  signedOut: byId('view-signed-out'),
+  signedIn: byId('view-signed-in'),
+  signedOutTitle: byId('signed-out-title'),
+  signedInTitle: byId('signed-in-title'),
+  who: byId('who'),
+  whoName: byId('who-name'),
+  signOut: byId<HTMLButtonElement>('sign-out'),
+  unsupported: byId('unsupported'),
+  signInForm: byId<HTMLFormElement>('sign-in-form'),
+  signInUsername: byId<HTMLInputElement>('sign-in-username'),
+  signUpForm: byId<HTMLFormElement>('sign-up-form'),
+  signUpUsername: byId<HTMLInputElement>('sign-up-username'),
+  signUpDisplayName: byId<HTMLInputElement>('sign-up-display-name'),
+  claims: byId<HTMLTableElement>('claims'),
+  claimsRaw: byId('claims-raw'),
+  refreshToken: byId<HTMLButtonElement>('refresh-token'),
+  admin: byId('admin'),
+}
+
+const pageNotice = new Notice(byId('page-notice'))
+Notice.page = pageNotice
+
+const notices = {
+  page: pageNotice,
+  signIn: new Notice(byId('sign-in-notice')),
+  signUp: new Notice(byId('sign-up-notice')),
+  passkeys: new Notice(byId('passkeys-notice')),
+  token: new Notice(byId('token-notice')),
+}
+
+let me: Me | undefined
+const supported = browserSupportsWebAuthn()
+
+// Views
+
+function showView(view: 'loading' | 'signed-out' | 'signed-in'): void {
+  el.loading.hidden = view !== 'loading'
+  el.signedOut.hidden = view !== 'signed-out'
+  el.signedIn.hidden = view !== 'signed-in'
+  el.who.hidden = view !== 'signed-in'
+}
+
+function showSignedOut(): void {
+  me = undefined
+  // Nothing of the account stays in the page (a shared computer, the next person).
+  for (const id of [
+    'passkey-list',
+    'claims-raw',
+    'api-result',
+    'roles-list',
+    'user-result',
+    'audit-body',
+    'who-name',
+  ])
+    byId(id).replaceChildren()
+  el.claims.querySelector('tbody')?.remove()
+  for (const n of Object.values(notices)) if (n !== notices.page) n.clear()
+  el.admin.hidden = true
+  showView('signed-out')
+  void startAutofill()
+}
+
+const passkeys = new PasskeysView({
+  list: byId<HTMLUListElement>('passkey-list'),
+  notice: notices.passkeys,
+  heading: byId('passkeys-title'),
+  addForm: byId<HTMLFormElement>('add-passkey-form'),
+  addLabel: byId<HTMLInputElement>('add-passkey-label'),
+  rpId: config.rpId,
+  userId: () => me?.id,
+  onOwnPasskeyDeleted: () => {
+    forget()
+    showSignedOut()
+    focusOn(
+      notices.page.show(
+        'success',
+        'Passkey deleted, and you are signed out.',
+        'You signed in with that passkey, so its session ended. Sign in with another passkey.',
+      ),
+    )
+  },
+})
+
+new SampleApiView({
+  gatewayUrl: config.gatewayUrl,
+  buttons: byId('api-operations'),
+  result: byId('api-result'),
+  notice: new Notice(byId('api-notice')),
+})
+byId('gateway-url').textContent = config.gatewayUrl ?? 'none configured'
+byId('decision-ttl-note').textContent =
+  config.decisionTtl > 0
+    ? `The gateway may reuse a decision for the same token for up to ${config.decisionTtl} seconds; “Get a new access token” skips that.`
+    : ''
+
+const admin = new AdminView({
+  section: el.admin,
+  rolesList: byId('roles-list'),
+  rolesNotice: new Notice(byId('roles-notice')),
+  newRoleForm: byId<HTMLFormElement>('new-role-form'),
+  newRoleName: byId<HTMLInputElement>('new-role-name'),
+  userForm: byId<HTMLFormElement>('user-form'),
+  userName: byId<HTMLInputElement>('user-name'),
+  userResult: byId('user-result'),
+  usersNotice: new Notice(byId('users-notice')),
+  audit: byId('audit'),
+  auditBody: byId('audit-body'),
+  auditNotice: new Notice(byId('audit-notice')),
+  auditRefresh: byId<HTMLButtonElement>('audit-refresh'),
+  selfId: () => me?.id,
+  onSelfRolesChanged: () => void loadMe(),
+})
+
+onTokensChanged(() => {
+  const claims = currentClaims()
+  if (claims) renderClaims(el.claims, el.claimsRaw, claims)
+})
+
+onSessionEnded((reason) => {
+  showSignedOut()
+  focusOn(notices.page.show('info', reason))
+})
+
+async function loadMe(): Promise<void> {
+  me = await authed<Me>('/me')
+  el.whoName.textContent =
+    me.displayName && me.displayName !== me.username
+      ? `${me.displayName} (${me.username})`
+      : me.username
+  const isAdmin = me.roles.includes('admin')
+  el.admin.hidden = !isAdmin
+  if (isAdmin) await admin.load()
+}
+
+/** After any sign-in: the signed-in view, filled, with focus on its heading. */
+async function enterAccount(
+  result: SignedIn | { tokens: TokenResponse; credentialId: string },
+  message: string,
+): Promise<void> {
+  stopAutofill()
+  setTokens(result.tokens, result.credentialId)
+  notices.signIn.clear()
+  notices.signUp.clear()
+  notices.passkeys.clear()
+  el.signInUsername.value = ''
+  showView('signed-in')
+  notices.page.show('success', message)
+  focusOn(el.signedInTitle)
+  try {
+    await Promise.all([loadMe(), passkeys.load()])
+    if (me) {
+      sendSignal({
+        signalName: 'currentUserDetails',
+        rpID: config.rpId,
+        userID: me.id,
+        userName: me.username,
+        userDisplayName: me.displayName,
+      }).catch(() => {})
+    }
+  } catch (e) {
+    if (!isSignedIn()) return
+    const { title, detail } = explain(e)
+    notices.page.show('error', title, detail)
+  }
+}
+
+// Conditional mediation (autofill)
+
+let autofillRun = 0
+/** Conditional requests restarted by themselves since the last sign-in or button press. */
+let autofillRetries = 0
+
+/**
+ * Starts a conditional request when the browser supports it (`isConditionalMediationAvailable()`),
+ * so the browser offers passkeys in the username field's autofill. Errors stay quiet: a person
+ * who ignores the suggestions has nothing to be told; the buttons remain.
+ */
+async function startAutofill(): Promise<void> {
+  if (!supported || isSignedIn()) return
+  const run = ++autofillRun
+  if (!(await browserSupportsWebAuthnAutofill().catch(() => false))) return
+  try {
+    const result = await autofillSignIn(
+      () => run === autofillRun && !isSignedIn(),
+      (timeoutMs) => scheduleRenewal(run, timeoutMs),
+    )
+    if (!result || run !== autofillRun) return
+    await enterAccount(result, 'Signed in with your passkey.')
+  } catch (e) {
+    if (run !== autofillRun || isAborted(e)) return
+    // No passkey chosen (or none for this site): the request ended without one. Stay quiet.
+    if (domErrorName(e) === 'NotAllowedError') return
+    if (e instanceof ApiError) {
+      const { title, detail } = explain(e)
+      notices.signIn.show('error', title, detail)
+      signalUnknown(e)
+      // The challenge went stale while the suggestions waited (CHALLENGE_TTL): offer them again,
+      // with a fresh one. Only a few times in a row, so a browser that answers conditional
+      // requests by itself cannot loop.
+      if (
+        (e.code === 'challenge_expired' || e.code === 'challenge_unknown') &&
+        autofillRetries++ < 3
+      )
+        void startAutofill()
+    }
+  }
+}
+
+/**
+ * The challenge behind the suggestions lives CHALLENGE_TTL (the options' `timeout`); a passkey
+ * picked later would be refused. Shortly before that, start a fresh conditional request, waiting
+ * until the username field is not in use so an open suggestion list is not pulled away.
+ */
+function scheduleRenewal(run: number, timeoutMs: number | undefined): void {
+  if (!timeoutMs) return
+  setTimeout(
+    function renew() {
+      if (run !== autofillRun || isSignedIn()) return
+      if (document.activeElement === el.signInUsername) {
+        el.signInUsername.addEventListener('blur', renew, { once: true })
+        return
+      }
+      void startAutofill()
+    },
+    Math.max(10_000, timeoutMs - 20_000),
+  )
+}
+
+/** Stops offering passkeys in autofill (a button press or sign-in replaces the conditional request). */
+function stopAutofill(): void {
+  autofillRun++
+  autofillRetries = 0
+}
+
+// Sign in, sign up, sign out
+
+el.signInForm.addEventListener('submit', (ev) => {
+  ev.preventDefault()
+  void (async () => {
+    const notice = notices.signIn
+    if (!supported) return focusOn(notice.show('error', UNSUPPORTED.title, UNSUPPORTED.detail))
+    const username = el.signInUsername.value.trim()
+    stopAutofill()
+    notice.busy('Follow your browser’s prompt to choose a passkey…')
+    try {
+      const result = await signIn(username || undefined)
+      await enterAccount(result, 'Signed in with your passkey.')
+    } catch (e) {
+      if (isAborted(e)) return
+      const { title, detail } = explain(e, { ...prompt, what: 'sign-in' })
+      focusOn(notice.show('error', title, detail))
+      signalUnknown(e)
+      void startAutofill()
+    }
+  })()
+})
+
+/** The service does not know the passkey that was used: tell the browser, so it stops offering it. */
+function signalUnknown(e: unknown): void {
+  if (e instanceof ApiError && e.code === 'credential_unknown' && e.credentialId)
+    sendSignal({
+      signalName: 'unknownCredential',
+      rpID: config.rpId,
+      credentialID: e.credentialId,
+    }).catch(() => {})
+}
+
+el.signUpForm.addEventListener('submit', (ev) => {
+  ev.preventDefault()
+  void (async () => {
+    const notice = notices.signUp
+    if (!supported) return focusOn(notice.show('error', UNSUPPORTED.title, UNSUPPORTED.detail))
+    const username = el.signUpUsername.value.trim()
+    if (username.length < 3) {
+      el.signUpUsername.setAttribute('aria-invalid', 'true')
+      focusOn(
+        notice.show(
+          'error',
+          'Choose a username first.',
+          'It needs at least 3 characters: letters, digits and . _ @ + -',
+        ),
+      )
+      el.signUpUsername.focus()
+      return
+    }
+    el.signUpUsername.removeAttribute('aria-invalid')
+    stopAutofill()
+    notice.busy('Follow your browser’s prompt to create your passkey…')
+    try {
+      const r = await signUp(username, el.signUpDisplayName.value.trim() || undefined)
+      if (!r.tokens) throw new Error('The account was created but no tokens came back: sign in.')
+      el.signUpUsername.value = ''
+      el.signUpDisplayName.value = ''
+      await enterAccount(
+        { tokens: r.tokens, credentialId: r.credential.id },
+        `Welcome, ${r.user.username}: your account and its first passkey are ready.`,
+      )
+    } catch (e) {
+      if (isAborted(e)) return
+      const { title, detail } = explain(e, { ...prompt, what: 'sign-up' })
+      if (e instanceof ApiError && e.code === 'username_taken')
+        el.signUpUsername.setAttribute('aria-invalid', 'true')
+      focusOn(notice.show('error', title, detail))
+      void startAutofill()
+    }
+  })()
+})
+
+el.signOut.addEventListener('click', () => {
+  void (async () => {
+    el.signOut.setAttribute('aria-disabled', 'true')
+    let warning: string | undefined
+    try {
+      await signOut()
+    } catch {
+      warning =
+        'The service could not be told (your tokens are forgotten here and expire soon anyway).'
+    } finally {
+      el.signOut.removeAttribute('aria-disabled')
+    }
+    showSignedOut()
+    notices.page.show('success', 'You are signed out.', warning)
+    focusOn(el.signedOutTitle)
+  })()
+})
+
+el.refreshToken.addEventListener('click', () => {
+  void (async () => {
+    notices.token.busy('Getting a new access token…')
+    try {
+      await refresh()
+      notices.token.show(
+        'success',
+        'New access token received.',
+        'The claims above are the new token’s.',
+      )
+    } catch (e) {
+      const { title, detail } = explain(e)
+      focusOn(notices.token.show('error', title, detail))
+    }
+  })()
+})
+
+// Start
+
+async function start(): Promise<void> {
+  if (!supported) {
+    el.unsupported.hidden = false
+    el.unsupported.replaceChildren(h('strong', {}, UNSUPPORTED.title), ` ${UNSUPPORTED.detail}`)
+  }
+  if (await restore()) {
+    showView('signed-in')
+    try {
+      await Promise.all([loadMe(), passkeys.load()])
+      return
+    } catch (e) {
+      if (isSignedIn()) {
+        const { title, detail } = explain(e)
+        notices.page.show('error', title, detail)
+        return
+      }
+    }
+  }
+  showSignedOut()
+}
+
+void start()

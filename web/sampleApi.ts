@@ -1,0 +1,190 @@
+/**
+ * "Try the sample API": calls the sample API through the gateway (locally the dev gateway, the
+ * APIM stand-in) with the access token, and shows whether the gateway let the call through.
+ * The gateway validates the token and asks the authorizer (POST /api/authz/check) about the
+ * method and path, with live roles: an administrator's change flips the answer.
+ */
+import { Notice, append, focusOn, h, type Child } from './dom.js'
+import { currentAccessToken, refresh } from './session.js'
+
+export interface Operation {
+  method: 'GET' | 'POST' | 'DELETE'
+  path: string
+  what: string
+}
+
+/** Operations of the sample API (local/echo.ts `SAMPLE_API`), as the gateway publishes them. */
+export const OPERATIONS: readonly Operation[] = [
+  { method: 'GET', path: '/sample/orders', what: 'List orders' },
+  { method: 'GET', path: '/sample/orders/42', what: 'Read order 42' },
+  { method: 'POST', path: '/sample/orders', what: 'Create an order' },
+  { method: 'DELETE', path: '/sample/orders/42', what: 'Delete order 42' },
+  { method: 'GET', path: '/sample/admin/report', what: 'Read the admin report' },
+]
+
+export interface SampleApiDeps {
+  /** The gateway's base URL, or undefined when this deployment names none. */
+  gatewayUrl: string | undefined
+  buttons: HTMLElement
+  result: HTMLElement
+  notice: Notice
+}
+
+const REASONS: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  204: 'No Content',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+}
+
+export class SampleApiView {
+  constructor(private readonly d: SampleApiDeps) {
+    if (!d.gatewayUrl) {
+      d.buttons.replaceChildren(
+        h(
+          'p',
+          { class: 'muted' },
+          'This deployment does not tell the page where its API gateway is, so there is nothing to try here. Locally, ',
+          h('code', {}, 'npm start'),
+          ' runs a gateway next to the service.',
+        ),
+      )
+      return
+    }
+    d.buttons.replaceChildren(
+      ...OPERATIONS.map((op) =>
+        h(
+          'button',
+          { type: 'button', class: 'op', onclick: () => void this.call(op) },
+          h('span', { class: `method method-${op.method.toLowerCase()}` }, op.method),
+          ' ',
+          h('code', {}, op.path),
+          h('span', { class: 'op-what' }, op.what),
+        ),
+      ),
+    )
+  }
+
+  async call(op: Operation): Promise<void> {
+    const { gatewayUrl, result, notice } = this.d
+    notice.clear()
+    if (!gatewayUrl) return
+    const url = gatewayUrl + op.path
+    result.replaceChildren(
+      h('p', { class: 'verdict verdict-busy' }, `Calling ${op.method} ${op.path}…`),
+    )
+    let res: Response
+    try {
+      res = await this.send(op, url)
+      // An expired access token: refresh once and call again (a new token also skips any cached decision).
+      if (res.status === 401) {
+        await refresh().catch(() => {})
+        res = await this.send(op, url)
+      }
+    } catch {
+      this.show('unavailable', 'Gateway not running.', [
+        `Nothing answered at ${gatewayUrl}. Start it with `,
+        h('code', {}, 'npm start'),
+        ' (it runs the gateway next to the service), then try again.',
+      ])
+      return
+    }
+    const text = await res.text()
+    let body: unknown = text
+    try {
+      body = text ? JSON.parse(text) : ''
+    } catch {}
+    const status = `${res.status} ${REASONS[res.status] ?? res.statusText}`.trim()
+    const problem = (typeof body === 'object' && body !== null ? body : {}) as Record<
+      string,
+      unknown
+    >
+    const detail = [problem.title, problem.detail]
+      .filter((x) => typeof x === 'string' && x)
+      .join(': ')
+    if (res.ok)
+      this.show(
+        'allowed',
+        `Allowed: ${op.method} ${op.path} answered ${status}.`,
+        'The gateway checked your token and your roles permit this call.',
+        body,
+      )
+    else if (res.status === 401)
+      this.show(
+        'denied',
+        `Denied: ${status}.`,
+        detail || 'The gateway did not accept the access token.',
+        body,
+      )
+    else if (res.status === 403)
+      this.show(
+        'denied',
+        `Denied: ${status}.`,
+        detail || 'None of your roles permits this method and path.',
+        body,
+      )
+    else if (res.status === 503)
+      this.show(
+        'unavailable',
+        `The gateway could not get a decision: ${status}.`,
+        detail || 'It fails closed when the authorizer does not answer.',
+        body,
+      )
+    else this.show('denied', `${op.method} ${op.path} answered ${status}.`, detail, body)
+  }
+
+  private send(op: Operation, url: string): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' }
+    const token = currentAccessToken()
+    if (token) headers.authorization = `Bearer ${token}`
+    if (op.method === 'POST') headers['content-type'] = 'application/json'
+    return fetch(url, {
+      method: op.method,
+      headers,
+      body: op.method === 'POST' ? JSON.stringify({ item: 'sample' }) : undefined,
+      credentials: 'omit',
+      cache: 'no-store',
+    })
+  }
+
+  private show(
+    kind: 'allowed' | 'denied' | 'unavailable',
+    title: string,
+    detail?: Child,
+    body?: unknown,
+  ): void {
+    const { result } = this.d
+    const mark = kind === 'allowed' ? '✓' : kind === 'denied' ? '✕' : '!'
+    result.replaceChildren()
+    append(
+      result,
+      h(
+        'p',
+        { class: `verdict verdict-${kind}` },
+        h('span', { class: 'verdict-mark', 'aria-hidden': 'true' }, mark),
+        ' ',
+        title,
+      ),
+      detail ? h('p', { class: 'verdict-detail' }, detail) : null,
+      body !== undefined && body !== ''
+        ? h(
+            'details',
+            {},
+            h('summary', {}, 'Response body'),
+            h(
+              'pre',
+              { class: 'code' },
+              typeof body === 'string' ? body : JSON.stringify(body, null, 2),
+            ),
+          )
+        : null,
+    )
+    focusOn(result)
+  }
+}

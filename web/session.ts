@@ -1,0 +1,175 @@
+/**
+ * The signed-in session: tokens, refreshing them, and signing out.
+ *
+ * Where tokens live, and why:
+ * - The access token stays in memory only (this module's variables). It is the credential every
+ *   API accepts, so it is kept out of any storage that outlives the page or that other pages of
+ *   the origin could read later.
+ * - The refresh token is kept in memory and, at most, in sessionStorage, so that reloading this
+ *   tab does not sign you out. sessionStorage belongs to this one tab: it is not shared with other
+ *   tabs and is cleared when the tab closes, unlike localStorage (kept on disk for every later
+ *   visit) or a cookie (sent on requests we did not make). Script on this origin could still read
+ *   it, which the page's CSP (`script-src 'self'`, no inline script, Trusted Types) guards
+ *   against. The refresh token is single use and rotated on every refresh; a copy that is used
+ *   twice (e.g. a duplicated tab) makes the service revoke the whole session, which fails safe.
+ */
+import { ApiError, request } from './http.js'
+
+export interface TokenResponse {
+  access_token: string
+  token_type: string
+  expires_in: number
+  refresh_token?: string
+  scope?: string
+}
+
+export type Claims = Record<string, unknown> & {
+  sub?: string
+  exp?: number
+  roles?: string[]
+  sid?: string
+}
+
+const REFRESH_KEY = 'passkey-edge.refresh'
+const PASSKEY_KEY = 'passkey-edge.passkey'
+
+let accessToken: string | undefined
+let refreshToken: string | undefined
+let claims: Claims | undefined
+/** The passkey this session signed in with, when known (deleting it ends the session). */
+let signedInWith: string | undefined
+let refreshing: Promise<void> | undefined
+let onEnded: (reason: string) => void = () => {}
+let onTokens: () => void = () => {}
+
+/** Decodes a JWT's payload (display only: the service verifies tokens, the page never trusts them). */
+export function decodeClaims(jwt: string): Claims {
+  const part = jwt.split('.')[1] ?? ''
+  const b64 = part.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (part.length % 4)) % 4)
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+  return JSON.parse(new TextDecoder().decode(bytes)) as Claims
+}
+
+function remember(key: string, value: string | undefined): void {
+  try {
+    if (value === undefined) sessionStorage.removeItem(key)
+    else sessionStorage.setItem(key, value)
+  } catch {
+    // Storage disabled (private mode, policy): the session then lasts as long as the page.
+  }
+}
+
+function recall(key: string): string | undefined {
+  try {
+    return sessionStorage.getItem(key) ?? undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Called once with what to do when the session ends by itself (revoked, expired). */
+export function onSessionEnded(handler: (reason: string) => void): void {
+  onEnded = handler
+}
+
+/** Called with no arguments whenever new tokens arrive (sign-in, refresh). */
+export function onTokensChanged(handler: () => void): void {
+  onTokens = handler
+}
+
+export function setTokens(t: TokenResponse, passkeyId?: string): void {
+  accessToken = t.access_token
+  claims = decodeClaims(t.access_token)
+  if (t.refresh_token) {
+    refreshToken = t.refresh_token
+    remember(REFRESH_KEY, refreshToken)
+  }
+  if (passkeyId !== undefined) {
+    signedInWith = passkeyId
+    remember(PASSKEY_KEY, passkeyId)
+  }
+  onTokens()
+}
+
+export function forget(): void {
+  accessToken = refreshToken = claims = signedInWith = undefined
+  remember(REFRESH_KEY, undefined)
+  remember(PASSKEY_KEY, undefined)
+}
+
+export const isSignedIn = () => accessToken !== undefined
+export const currentClaims = () => claims
+export const currentPasskey = () => signedInWith
+export const currentAccessToken = () => accessToken
+
+/** Signs in again from the refresh token of an earlier load of this tab, if there is one. */
+export async function restore(): Promise<boolean> {
+  const saved = recall(REFRESH_KEY)
+  if (!saved) return false
+  refreshToken = saved
+  signedInWith = recall(PASSKEY_KEY)
+  try {
+    await refresh()
+    return true
+  } catch {
+    forget()
+    return false
+  }
+}
+
+/**
+ * Trades the refresh token for new tokens (RFC 6749 §6). One refresh at a time: a second caller
+ * waits for the first, since the refresh token is single use.
+ */
+export function refresh(): Promise<void> {
+  refreshing ??= (async () => {
+    try {
+      if (!refreshToken) throw new ApiError(401, 'Not signed in')
+      const t = await request<TokenResponse>('/oauth2/token', {
+        form: { grant_type: 'refresh_token', refresh_token: refreshToken },
+      })
+      setTokens(t)
+    } finally {
+      refreshing = undefined
+    }
+  })()
+  return refreshing
+}
+
+/**
+ * An API call with the access token. A 401 (expired or revoked token) gets one refresh and one
+ * retry; when that fails too, the session has ended.
+ */
+export async function authed<T = unknown>(
+  path: string,
+  opts: { method?: string; json?: unknown } = {},
+): Promise<T> {
+  if (refreshing) await refreshing.catch(() => {})
+  if (!accessToken) throw new ApiError(401, 'Not signed in', 'Sign in again.')
+  try {
+    return await request<T>(path, { ...opts, token: accessToken })
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 401) throw e
+  }
+  try {
+    await refresh()
+  } catch (e) {
+    if (e instanceof ApiError && e.status < 500) {
+      forget()
+      onEnded('Your session has ended (it expired or was revoked). Sign in again.')
+    }
+    throw e
+  }
+  return await request<T>(path, { ...opts, token: accessToken })
+}
+
+/** RFC 7009: revokes the refresh token (its whole session), then forgets every token. */
+export async function signOut(): Promise<void> {
+  const token = refreshToken
+  try {
+    if (token)
+      await request('/oauth2/revoke', { form: { token, token_type_hint: 'refresh_token' } })
+  } finally {
+    forget()
+  }
+}
