@@ -573,6 +573,7 @@ function schemas(config: Config): Json {
         backedUp: { type: 'boolean' },
         transports: { type: 'array', items: schema('AuthenticatorTransport') },
         deviceBound: { type: 'boolean', description: 'Not backup-eligible: the key cannot leave the authenticator.' },
+        authenticatorName: { type: 'string', description: 'The authenticator model, when its AAGUID is a known one.' },
         flagged: { type: 'string', description: 'Present when the passkey was flagged (e.g. counter regression) and is refused.' },
       },
     },

@@ -83,7 +83,7 @@ const CONTRACT_CODES = [
 const NOT_YET_IMPLEMENTED = new Set<string>([])
 
 /** Page routes that are not part of the API. */
-const PAGE_ROUTES = new Set(['/', '/api/ui'])
+const PAGE_ROUTES = new Set(['/', '/api/ui', '/api/ui/', '/assets/app.js', '/assets/app.css', '/api/ui/assets/app.js', '/api/ui/assets/app.css'])
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const
 
@@ -445,7 +445,7 @@ describe('openApiDocument: shape', () => {
       assert.ok(s[n], `schema ${n}`)
     assert.deepEqual(
       new Set(Object.keys(s.Credential.properties)),
-      new Set(['id', 'label', 'createdAt', 'lastUsedAt', 'aaguid', 'backupEligible', 'backedUp', 'transports', 'deviceBound', 'flagged']),
+      new Set(['id', 'label', 'createdAt', 'lastUsedAt', 'aaguid', 'backupEligible', 'backedUp', 'transports', 'deviceBound', 'authenticatorName', 'flagged']),
     )
     for (const st of ['next', 'active', 'retired']) assert.ok(s.SigningKey.properties.state.enum.includes(st))
     assert.deepEqual(new Set(s.TokenResponse.properties.token_type.enum), new Set(['Bearer']))

@@ -3,7 +3,6 @@
  * with Bearer `{}`), delete (DELETE; the service refuses the last one with 409 last_credential).
  */
 import { sendSignal } from '@simplewebauthn/browser'
-import { authenticatorName } from '../shared/webauthn/policy.js'
 import { addPasskey, prompt, type PasskeyView } from './ceremonies.js'
 import { Notice, focusOn, h, srOnly, timeEl } from './dom.js'
 import { explain, isAborted } from './explain.js'
@@ -36,7 +35,7 @@ export function kindOf(p: Pick<PasskeyView, 'transports'>): string | undefined {
 }
 
 export function deviceName(p: PasskeyView): string | undefined {
-  return p.authenticatorName ?? authenticatorName(p.aaguid)
+  return p.authenticatorName
 }
 
 export class PasskeysView {

@@ -26,6 +26,7 @@ export function credentialView(c: CredentialRecord) {
     backedUp: c.backedUp,
     transports: c.transports,
     deviceBound: !c.backupEligible,
+    ...(AAGUID_NAMES[c.aaguid.toLowerCase()] ? { authenticatorName: AAGUID_NAMES[c.aaguid.toLowerCase()] } : {}),
     ...(c.flaggedAt ? { flagged: c.flagReason ?? 'flagged' } : {}),
   }
 }
