@@ -85,6 +85,17 @@ describe('Passkeys of the signed-in account', () => {
     assert.equal(v.body.code, 'credential_exists')
   })
 
+  it('a known AAGUID names the authenticator model and the default label', async () => {
+    const a = new SoftAuthenticator({ aaguid: 'fbfc3007-154e-4ecc-8c0b-6e020557d7bd', backupEligible: true })
+    const { tokens, credential } = await signUp(svc.url, a, uniq())
+    assert.equal(credential.label, 'iCloud Keychain')
+    const list = await call(svc.url, 'GET', '/api/me/credentials', undefined, bearer(tokens.access_token))
+    assert.equal(list.body[0].authenticatorName, 'iCloud Keychain')
+    assert.equal(list.body[0].deviceBound, false)
+    const unknown = await signUp(svc.url, new SoftAuthenticator(), uniq())
+    assert.equal(unknown.credential.authenticatorName, undefined)
+  })
+
   it('renames a passkey (PATCH); bad labels → 400; others\' passkeys → 404', async () => {
     const a1 = new SoftAuthenticator()
     const { tokens, credential } = await signUp(svc.url, a1, uniq())
