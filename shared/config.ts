@@ -39,6 +39,8 @@ export interface Config {
   readonly authzSubjectCacheSize: number
   /** Attestation conveyance requested at registration (WebAuthn #enum-attestation-convey). */
   readonly attestation: 'none' | 'direct'
+  /** PEM root certificates trusted for packed, fido-u2f and tpm attestation (acr phrh). */
+  readonly attestationRoots: readonly string[]
   /** Prefix of every table name (tests isolate runs with it). */
   readonly tablePrefix: string
 }
@@ -71,6 +73,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'KEY_PUBLISH_AHEAD', meaning: 'how long a key is published before it signs and after its last token expires, seconds', localDefault: '86400 (24 hours)' },
   { name: 'KEY_ENCRYPTION_KEY', meaning: '32 bytes, base64: encrypts signing keys at rest (AES-256-GCM)', localDefault: 'generated once into .azurite/ (required in Azure)' },
   { name: 'ATTESTATION', meaning: 'none or direct: ask authenticators for attestation (needed for acr phrh)', localDefault: 'none' },
+  { name: 'ATTESTATION_ROOTS', meaning: 'PEM root certificates (concatenated) trusted for packed, fido-u2f and tpm attestation, e.g. the Yubico root (Apple and Google roots are built in). When set, a packed/fido-u2f/tpm attestation that does not chain to them is refused; passkeys sent with attestation none still register (acr phr)', localDefault: '(empty)' },
   { name: 'AUTHZ_CACHE_TTL', meaning: 'authorizer: seconds roles, sessions and decisions may be cached (the revocation bound)', localDefault: '30' },
   { name: 'AUTHZ_TOKEN_CACHE_SIZE', meaning: 'authorizer: verified tokens kept in memory (LRU)', localDefault: '10000' },
   { name: 'AUTHZ_SUBJECT_CACHE_SIZE', meaning: 'authorizer: subjects and sessions kept in memory (LRU)', localDefault: '10000' },
@@ -143,6 +146,18 @@ function decodeKey(name: string, raw: string): Uint8Array<ArrayBuffer> {
   return bytes
 }
 
+const PEM = /-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----/g
+
+/** ATTESTATION_ROOTS: one or more PEM certificates (literal newlines or `\n` escapes). */
+function parsePemCertificates(raw: string | undefined): string[] {
+  const text = raw?.replace(/\\n/g, '\n').trim()
+  if (!text) return []
+  const certs = [...text.matchAll(PEM)].map((m) => `-----BEGIN CERTIFICATE-----\n${m[1]!.replace(/\s+/g, '')}\n-----END CERTIFICATE-----`)
+  const leftover = text.replace(PEM, '').trim()
+  if (certs.length === 0 || leftover) fail('ATTESTATION_ROOTS', 'PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)', '(not PEM)')
+  return certs
+}
+
 /**
  * Reads and validates every setting once.
  *
@@ -208,6 +223,7 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
   const authzTokenCacheSize = int(env, 'AUTHZ_TOKEN_CACHE_SIZE', 10000, 1, 1_000_000)
   const authzSubjectCacheSize = int(env, 'AUTHZ_SUBJECT_CACHE_SIZE', 10000, 1, 1_000_000)
   const attestation = oneOf(env, 'ATTESTATION', ['none', 'direct'] as const, 'none')
+  const attestationRoots = parsePemCertificates(env.ATTESTATION_ROOTS)
   const tablePrefix = env.TABLE_PREFIX?.trim() ?? ''
   if (tablePrefix && !/^[A-Za-z][A-Za-z0-9]{0,20}$/.test(tablePrefix))
     fail('TABLE_PREFIX', 'letters and digits, starting with a letter, at most 21', tablePrefix)
@@ -234,6 +250,7 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
     keyEncryptionKey,
     challengeTtl,
     attestation,
+    attestationRoots: Object.freeze(attestationRoots),
     authzCacheTtl,
     authzTokenCacheSize,
     authzSubjectCacheSize,

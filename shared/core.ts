@@ -2,6 +2,7 @@
  * The service's parts, wired once: settings, store, clock, challenges, key ring, tokens, sessions.
  * Routes receive this object; nothing here depends on the runtime.
  */
+import { SettingsService } from '@simplewebauthn/server'
 import type { Config } from './config.js'
 import { deriveAesKey, deriveHmacKey } from './crypto/kek.js'
 import type { Store } from './store/types.js'
@@ -32,7 +33,14 @@ export interface Core {
   oauthKey: Promise<CryptoKey>
 }
 
+/** Attestation formats whose roots ATTESTATION_ROOTS supplies (Apple's and Google's are built in). */
+const ROOTED_FORMATS = ['packed', 'fido-u2f', 'tpm'] as const
+
 export function createCore({ config, store, clock }: { config: Config; store: Store; clock: Clock }): Core {
+  // @simplewebauthn/server keeps trusted roots process-wide: set them once, only when configured.
+  if (config.attestationRoots.length)
+    for (const identifier of ROOTED_FORMATS)
+      SettingsService.setRootCertificates({ identifier, certificates: [...config.attestationRoots] })
   const kek = config.keyEncryptionKey
   if (!kek) throw new TypeError('Setting KEY_ENCRYPTION_KEY is missing (the local server generates one under .azurite/)')
   const challenges = new Challenges({

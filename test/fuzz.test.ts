@@ -61,7 +61,7 @@ describe('Errors: no input shape yields a 5xx', () => {
     for (const { method, path } of routes()) {
       for (const param of path.includes(':') ? PARAMS : ['']) {
         const url = concrete(path, param)
-        for (const headers of [{}, { authorization: `Bearer ${admin}` }, { authorization: 'Bearer a.b.c' }, { authorization: 'Basic Zm9vOmJhcg==' }]) {
+        for (const headers of [{}, { authorization: `Bearer ${admin}` }, { authorization: 'Bearer a.b.c' }, { authorization: 'Basic Zm9vOmJhcg==' }] as Record<string, string>[]) {
           const bodies = method === 'GET' || method === 'HEAD' ? [undefined] : BODIES
           for (const b of bodies) {
             const init: RequestInit = { method, headers: { ...headers, ...(b ? { 'content-type': b[2] } : {}) } }
