@@ -21,6 +21,7 @@ import { createService, type Service } from '../shared/bootstrap.js'
 import { loadOrCreateLocalKek } from '../local/kek.js'
 import { handle } from './adapter.js'
 import { scheduledRotation } from '../shared/tokens/scheduledRotation.js'
+import { sweep, sweepLine } from '../shared/housekeeping.js'
 
 let service: Promise<Service> | undefined
 
@@ -114,5 +115,18 @@ app.timer('keyrotation', {
   handler: async (_timer, context) => {
     const { core } = await getService()
     for (const line of await scheduledRotation(core)) context.log(`signing keys: ${line}`)
+  },
+})
+
+// Housekeeping (shared/housekeeping.ts): Table Storage has no TTL, so expired challenge/jti markers
+// and sessions are deleted here, hourly at minute 17, at most 1000 rows per run (a backlog drains
+// over the next runs). Safe on any number of instances: every delete is guarded by the etag it
+// read, and a row someone else deleted or changed is a 404/412 and kept. A failed run is retried
+// by the next one.
+app.timer('housekeeping', {
+  schedule: '0 17 * * * *',
+  handler: async (_timer, context) => {
+    const { core } = await getService()
+    context.log(sweepLine(await sweep(core, core.clock.now())))
   },
 })

@@ -14,6 +14,7 @@ import { createService } from '../shared/bootstrap.js'
 import { StorageUnavailableError } from '../shared/errors.js'
 import { loadOrCreateLocalKek } from './kek.js'
 import { startKeyRotation } from './keyRotation.js'
+import { startHousekeeping } from './housekeeping.js'
 import { startDevGateway } from './gateway.js'
 import type { Permission } from '../shared/store/types.js'
 
@@ -119,6 +120,8 @@ export async function startLocalServer(opts: {
   }
   // Signing-key rotation on a timer, as the Functions app's `keyrotation` timer does.
   closers.push(startKeyRotation({ core: service.core }))
+  // Expired challenge/jti markers and sessions, as the Functions app's `housekeeping` timer does.
+  closers.push(startHousekeeping({ core: service.core }))
   return { url: `http://localhost:${port}`, port, ...(gateway ? { gateway } : {}), close }
 }
 

@@ -19,6 +19,7 @@ import {
   type SigningKeyRecord,
   type Store,
   type UserRecord,
+  sweepShares,
 } from './types.js'
 
 export type StoreVerb = keyof Store
@@ -30,6 +31,11 @@ export interface MemoryStore extends Store {
   failNext(verb?: StoreVerb): void
   /** Calls per verb since creation (tests can assert on how often storage was asked). */
   readonly calls: Partial<Record<StoreVerb, number>>
+  /**
+   * When set, `sweepExpired` waits for it between reading the expired rows and deleting them,
+   * as another writer can act between the Table store's query and its etag-guarded deletes.
+   */
+  beforeSweepDeletes?: () => Promise<void>
 }
 
 /**
@@ -283,11 +289,32 @@ export function createMemoryStore(): MemoryStore {
       put(userSessions, session.id, session)
     },
     // --- end OAuth clients ---
+
+    // Like the Table store: read the expired rows, then delete each one only if it is unchanged.
+    async sweepExpired({ before, max }) {
+      const budget = Math.max(0, Math.trunc(max))
+      const c = [...challenges].filter(([, expiresAt]) => expiresAt < before).slice(0, budget)
+      const s = [...sessions.values()]
+        .flatMap((m) => [...m.values()])
+        .filter((x) => x.expiresAt < before)
+        .slice(0, budget)
+        .map(({ userId, id, etag }) => ({ userId, id, etag }))
+      const share = sweepShares(budget, c.length, s.length)
+      if (store.beforeSweepDeletes) await store.beforeSweepDeletes()
+      const deleted = { challenges: 0, sessions: 0 }
+      for (const [id, expiresAt] of c.slice(0, share.challenges))
+        if (challenges.get(id) === expiresAt && challenges.delete(id)) deleted.challenges++
+      for (const { userId, id, etag } of s.slice(0, share.sessions)) {
+        const m = sessions.get(userId)
+        if (m && m.get(id)?.etag === etag && m.delete(id)) deleted.sessions++
+      }
+      return deleted
+    },
   }
 
   // Every verb: count it, fail it when asked (before touching anything), then run it atomically.
   const verbs = Object.keys(store).filter(
-    (name) => !['down', 'calls', 'failNext'].includes(name),
+    (name) => !['down', 'calls', 'failNext', 'beforeSweepDeletes'].includes(name),
   ) as StoreVerb[]
   for (const verb of verbs) {
     const impl = store[verb] as (...args: unknown[]) => Promise<unknown>

@@ -36,6 +36,7 @@ import {
   type SigningKeyRecord,
   type Store,
   type UserRecord,
+  sweepShares,
 } from './types.js'
 
 /** Every table, without the prefix. Table names: alphanumeric, 3–63 characters. */
@@ -57,7 +58,9 @@ export interface TablesStoreOptions {
   /**
    * Called once per HTTP round trip (every try, after its response or failure). Benchmarks and
    * tests count storage round trips with it. If it throws, the request fails as if its response
-   * had been lost (the service may have applied it): tests use this to inject such faults.
+   * had been lost (the service may have applied it): tests use this to inject such faults. If it
+   * is async, the response waits for its promise: tests use this to let another writer in
+   * between a read and the write that follows it.
    */
   onRequest?: (r: StorageRequest) => void
 }
@@ -70,6 +73,8 @@ const RETRY_DELAY_MS = 100
 const RELEASE_TIMEOUT_MS = 1_000
 /** Entity group transactions: one partition, at most 100 operations. */
 const MAX_TX_OPS = 100
+/** `sweepExpired`: deletes in flight at once (each is one point delete). */
+const SWEEP_CONCURRENCY = 8
 
 const USER_RK = 'acct'
 const CRED_PREFIX = 'acct:cred:'
@@ -132,6 +137,39 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
    */
   function range(userId: string, from: string, to: string): Promise<Row[]> {
     return query('users', odata`PartitionKey eq ${k(userId)} and RowKey ge ${from} and RowKey lt ${to}`)
+  }
+
+  /**
+   * Up to `limit` rows of a `sweepExpired` scan, read page by page and no further than needed.
+   * Each row is checked again here (an `expiresAt` below `before`, an etag to guard the delete,
+   * `keep`), so a filter that matches too much on some emulator can never widen what is deleted.
+   */
+  async function expiredRows(
+    table: TableName,
+    filter: string,
+    before: number,
+    limit: number,
+    keep: (r: Row) => boolean = () => true,
+  ): Promise<Row[]> {
+    const rows: Row[] = []
+    await attempt(async () => {
+      const pages = t(table)
+        .listEntities<Record<string, unknown>>({
+          queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'expiresAt'] },
+        })
+        .byPage({ maxPageSize: Math.min(limit, 1000) })
+      for await (const page of pages) {
+        for (const r of page.map(asRow)) if (r.etag && keep(r) && num(r.expiresAt) < before) rows.push(r)
+        if (rows.length >= limit) break
+      }
+    })
+    return rows.slice(0, limit)
+  }
+
+  /** Deletes a row if it still has the etag it was read with: false when gone or changed. */
+  async function deleteUnchanged(table: TableName, r: Row): Promise<boolean> {
+    const d = await attempt(() => t(table).deleteEntity(r.partitionKey, r.rowKey, { etag: r.etag }), 404, 412)
+    return d.status === undefined
   }
 
   /**
@@ -514,8 +552,68 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
       session.etag = r.value.etag
     },
     // --- end OAuth clients ---
+
+    // --- Housekeeping (shared/housekeeping.ts) ---
+    async sweepExpired({ before, max }) {
+      const budget = Math.max(0, Math.trunc(max))
+      if (budget === 0) return { challenges: 0, sessions: 0 }
+      const filters = sweepFilters(before)
+      // Each kind is read up to the whole budget, then the budget is shared (`sweepShares`).
+      const [c, s] = await Promise.all([
+        expiredRows('challenges', filters.challenges, before, budget),
+        expiredRows('users', filters.sessions, before, budget, (r) => r.rowKey.startsWith(SESS_PREFIX)),
+      ])
+      const share = sweepShares(budget, c.length, s.length)
+      const work: [TableName, Row][] = [
+        ...c.slice(0, share.challenges).map((r): [TableName, Row] => ['challenges', r]),
+        ...s.slice(0, share.sessions).map((r): [TableName, Row] => ['users', r]),
+      ]
+      const deleted = { challenges: 0, sessions: 0 }
+      await eachLimited(work, SWEEP_CONCURRENCY, async ([table, r]) => {
+        if (await deleteUnchanged(table, r)) deleted[table === 'users' ? 'sessions' : 'challenges']++
+      })
+      return deleted
+    },
   }
   return store
+}
+
+/**
+ * The server-side filters of `sweepExpired` (exported for the Azurite test). Times are stored
+ * as Edm.Int64, so the literal carries OData's `L` suffix: Azure reads a literal without it as
+ * Int32 (a time in ms does not fit), and it compares only values of the same type. Azurite 3.35
+ * compares `…L` literals with Int64 properties as numbers (older versions compared them as
+ * strings: Azurite issue #2385). The users filter has no PartitionKey: a scan of the whole
+ * table, for the hourly timer only (docs/storage.md "Housekeeping").
+ */
+export function sweepFilters(before: number): { challenges: string; sessions: string } {
+  const t = Math.trunc(before)
+  if (!Number.isSafeInteger(t)) throw new TypeError(`sweepExpired: before must be a time in ms, got ${before}`)
+  return {
+    challenges: odata`expiresAt lt ${t}L`,
+    sessions: odata`RowKey ge ${SESS_PREFIX} and RowKey lt ${'sess;'} and expiresAt lt ${t}L`,
+  }
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight. After a failure no new call is
+ * started; the first failure is thrown once the calls in flight have ended.
+ */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failure: { err: unknown } | undefined
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++]!
+      try {
+        await fn(item)
+      } catch (err) {
+        failure ??= { err }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failure) throw failure.err
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -614,10 +712,10 @@ function requestCounter(onRequest: (r: StorageRequest) => void): PipelinePolicy 
       try {
         response = await next(request)
       } catch (err) {
-        onRequest(report)
+        await (onRequest(report) as unknown) // an async callback is waited for
         throw err
       }
-      onRequest({ ...report, status: response.status })
+      await (onRequest({ ...report, status: response.status }) as unknown)
       return response
     },
   }

@@ -205,6 +205,20 @@ export class UniquenessError extends Error {
   }
 }
 
+/**
+ * How `sweepExpired` shares its `max` deletions between the two kinds of rows: each kind gets
+ * half, and what one kind leaves unused goes to the other, so a flood of one kind (client
+ * assertion `jti` markers, say) never starves the other.
+ */
+export function sweepShares(
+  max: number,
+  challenges: number,
+  sessions: number,
+): { challenges: number; sessions: number } {
+  const c = Math.min(challenges, Math.max(Math.ceil(max / 2), max - sessions))
+  return { challenges: c, sessions: Math.min(sessions, max - c) }
+}
+
 export interface Store {
   /** Create tables if missing. Idempotent. */
   init(): Promise<void>
@@ -305,4 +319,14 @@ export interface Store {
   getClient(clientId: string): Promise<ClientRecord | undefined>
   /** Inserts a session no passkey sign-in made (client_credentials); ConcurrencyError if it exists. */
   createSession(session: SessionRecord): Promise<void>
+
+  // Housekeeping (shared/housekeeping.ts): Table Storage has no TTL.
+  /**
+   * Deletes challenge and `jti` markers and session rows (revoked ones too) whose `expiresAt` is
+   * before `before`, at most `max` of them in all (shared as `sweepShares` says). Each row is
+   * deleted with the etag it was read with, so a row changed meanwhile is kept; rows that are
+   * not expired are never touched. Returns how many of each kind were deleted. It scans the
+   * challenges and users tables: for a timer, never for a request path.
+   */
+  sweepExpired(opts: { before: number; max: number }): Promise<{ challenges: number; sessions: number }>
 }

@@ -368,17 +368,20 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
     }
   })
 
-  it('registers one timer, keyrotation, every 5 minutes (NCRONTAB: six fields)', () => {
+  it('registers two timers: keyrotation every 5 minutes, housekeeping hourly at minute 17 (NCRONTAB: six fields)', () => {
     assert.deepEqual(
       loaded.timers.map((t) => [t.name, t.schedule]),
-      [['keyrotation', '0 */5 * * * *']],
+      [
+        ['keyrotation', '0 */5 * * * *'],
+        ['housekeeping', '0 17 * * * *'],
+      ],
     )
-    for (const { name } of loaded.timers) {
+    for (const { name, schedule } of loaded.timers) {
       assert.doesNotMatch(name, /^(admin|runtime)/i)
       assert.match(name, /^[a-z][a-z0-9_-]{0,127}$/i)
       assert.ok(!loaded.registrations.some((r) => r.name.toLowerCase() === name.toLowerCase()))
+      assert.equal(schedule.split(' ').length, 6, `${name}: {second} {minute} {hour} {day} {month} {day-of-week}`)
     }
-    assert.equal(loaded.timers[0]!.schedule.split(' ').length, 6)
   })
 
   it('the keyrotation timer makes the signing keys on an empty store (one active, one next)', async () => {
@@ -390,10 +393,11 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
       schedule: { adjustForDST: false },
       scheduleStatus: { last: '', next: '', lastUpdated: '' },
     }
+    const keyrotation = fresh.timers.find((t) => t.name === 'keyrotation')!
     await withEnv({ ...env, TABLE_PREFIX: prefix }, async () => {
-      await fresh.timers[0]!.handler(timer, invocation('keyrotation', logs))
+      await keyrotation.handler(timer, invocation('keyrotation', logs))
       // The second run finds nothing to do.
-      await fresh.timers[0]!.handler(timer, invocation('keyrotation', logs))
+      await keyrotation.handler(timer, invocation('keyrotation', logs))
     })
     const service = await withEnv({ ...env, TABLE_PREFIX: prefix }, () =>
       createService({ env: process.env, local: true }),
@@ -401,6 +405,59 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
     const keys = await service.store.listSigningKeys()
     assert.deepEqual(keys.map((k) => k.state).sort(), ['active', 'next'])
     assert.equal(logs.filter((l) => /signing keys: created/.test(l.text)).length, 2)
+  })
+
+  it('the housekeeping timer deletes markers and sessions expired over an hour ago from Azurite, and logs the counts', async () => {
+    const fresh = loadBundle(bundle)
+    const prefix = `fn${randomBytes(4).toString('hex')}`
+    const service = await withEnv({ ...env, TABLE_PREFIX: prefix }, () =>
+      createService({ env: process.env, local: true }),
+    )
+    const { store } = service
+    const now = Date.now()
+    const session = (expiresAt: number) => ({
+      id: randomBytes(16).toString('base64url'),
+      userId: randomBytes(16).toString('base64url'),
+      clientId: 'machine',
+      audience: 'api://default',
+      scope: '',
+      amr: [],
+      acr: '',
+      authTime: Math.floor(now / 1000),
+      createdAt: now - 86_400_000,
+      expiresAt,
+      refreshHash: 'x',
+      previousRefreshHashes: [],
+    })
+    const oldSession = session(now - 2 * 3_600_000)
+    const graceSession = session(now - 600_000) // expired, but within the hour of grace
+    const liveSession = session(now + 600_000)
+    for (const s of [oldSession, graceSession, liveSession]) await store.createSession(s)
+    await store.putChallenge('hk-old', now - 2 * 3_600_000)
+    await store.putChallenge('jti.hk-old', now - 3 * 3_600_000)
+    await store.putChallenge('hk-grace', now - 600_000)
+    await store.putChallenge('hk-live', now + 300_000)
+    const logs: Logged[] = []
+    const timer = {
+      isPastDue: false,
+      schedule: { adjustForDST: false },
+      scheduleStatus: { last: '', next: '', lastUpdated: '' },
+    }
+    const housekeeping = fresh.timers.find((t) => t.name === 'housekeeping')!
+    await withEnv({ ...env, TABLE_PREFIX: prefix }, () =>
+      Promise.resolve(housekeeping.handler(timer, invocation('housekeeping', logs))),
+    )
+    assert.deepEqual(
+      logs.map((l) => l.text),
+      ['housekeeping: deleted 2 expired challenge/jti markers and 1 expired sessions'],
+    )
+    assert.equal(await store.getSession(oldSession.userId, oldSession.id), undefined)
+    assert.ok(await store.getSession(graceSession.userId, graceSession.id))
+    assert.ok(await store.getSession(liveSession.userId, liveSession.id))
+    assert.equal(await store.consumeChallenge('hk-old'), false)
+    assert.equal(await store.consumeChallenge('jti.hk-old'), false)
+    assert.equal(await store.consumeChallenge('hk-grace'), true)
+    assert.equal(await store.consumeChallenge('hk-live'), true)
   })
 
   it('reaches every /api route of the app through some function', async () => {

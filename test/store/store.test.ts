@@ -9,7 +9,13 @@ import { TableClient } from '@azure/data-tables'
 import { loadConfig } from '../../shared/config.js'
 import { StorageUnavailableError } from '../../shared/errors.js'
 import { createMemoryStore } from '../../shared/store/memory.js'
-import { createTablesStore, STALE_CLAIM_MS, TABLE_NAMES, type StorageRequest } from '../../shared/store/tables.js'
+import {
+  createTablesStore,
+  STALE_CLAIM_MS,
+  sweepFilters,
+  TABLE_NAMES,
+  type StorageRequest,
+} from '../../shared/store/tables.js'
 import {
   ConcurrencyError,
   UniquenessError,
@@ -110,6 +116,11 @@ async function rejectsWith(p: Promise<unknown>, cls: new (...a: never[]) => Erro
 interface Subject {
   /** A store on fresh, empty, initialised storage. */
   fresh(): Promise<Store>
+  /**
+   * A fresh store whose next `sweepExpired` runs `between(store)` after reading the expired rows
+   * and before deleting them: another writer racing the sweep.
+   */
+  racing(between: (store: Store) => Promise<void>): Promise<Store>
 }
 
 let azurite: Azurite
@@ -127,9 +138,35 @@ async function freshTables(onRequest?: (r: StorageRequest) => void) {
   return { store, config }
 }
 
+/** The sweep's query of expired sessions (the users table, filtered on `expiresAt`). */
+const isSessionSweep = (r: StorageRequest) =>
+  r.method === 'GET' && /users\(\)/.test(new URL(r.url).pathname) && /expiresAt lt \d+L/.test(new URL(r.url).searchParams.get('$filter') ?? '')
+
 const subjects: Record<string, Subject> = {
-  memory: { fresh: async () => createMemoryStore() },
-  tables: { fresh: async () => (await freshTables()).store },
+  memory: {
+    fresh: async () => createMemoryStore(),
+    racing: async (between) => {
+      const store = createMemoryStore()
+      store.beforeSweepDeletes = async () => {
+        store.beforeSweepDeletes = undefined
+        await between(store)
+      }
+      return store
+    },
+  },
+  tables: {
+    fresh: async () => (await freshTables()).store,
+    racing: async (between) => {
+      let armed = true
+      // The query's response waits for `between`; the deletes come after both queries.
+      const { store } = await freshTables(async (r) => {
+        if (!armed || !isSessionSweep(r)) return
+        armed = false
+        await between(store)
+      })
+      return store
+    },
+  },
 }
 
 before(async () => {
@@ -431,8 +468,80 @@ for (const [name, subject] of Object.entries(subjects)) {
       assert.equal(read.authTime, Math.floor(T0 / 1000))
       assert.equal(typeof read.createdAt, 'number')
     })
+
+    it('sweepExpired deletes expired challenge and jti markers and expired sessions (revoked too), and nothing else', async () => {
+      const store = await subject.fresh()
+      const before = T0 + 3_600_000
+      const { user, credential, session: live } = await signUp(store) // expires T0 + 1 day
+      const expired = { ...newSession(user.id, credential.id), expiresAt: T0 }
+      const revoked = { ...newSession(user.id, credential.id), expiresAt: T0 + 1, revokedAt: T0, revokedReason: 'test' }
+      const revokedLive = { ...newSession(user.id, credential.id), revokedAt: T0, revokedReason: 'test' }
+      const atCutoff = { ...newSession(user.id), expiresAt: before } // not before `before`: kept
+      const other = await signUp(store)
+      const otherExpired = { ...newSession(other.user.id), expiresAt: T0 - 86_400_000 }
+      for (const s of [expired, revoked, revokedLive, atCutoff, otherExpired]) await store.createSession(s)
+      const jti = `jti.${randomId(32)}`
+      await store.putChallenge('old', T0)
+      await store.putChallenge(jti, T0 + 60_000)
+      await store.putChallenge('edge', before)
+      await store.putChallenge('fresh', before + 300_000)
+
+      assert.deepEqual(await store.sweepExpired({ before, max: 1000 }), { challenges: 2, sessions: 3 })
+
+      assert.equal(await store.getSession(user.id, expired.id), undefined)
+      assert.equal(await store.getSession(user.id, revoked.id), undefined)
+      assert.equal(await store.getSession(other.user.id, otherExpired.id), undefined)
+      assert.deepEqual(
+        (await store.listSessions(user.id)).map((s) => s.id).sort(),
+        [live.id, revokedLive.id, atCutoff.id].sort(),
+      )
+      assert.equal((await store.getSession(user.id, revokedLive.id))?.revokedAt, T0, 'a live revoked session stays')
+      assert.deepEqual((await store.listSessions(other.user.id)).map((s) => s.id), [other.session.id])
+      assert.equal((await store.getAccount(user.id))?.credentials.length, 1, 'the account is untouched')
+      assert.equal(await store.findUserIdByUsername(user.username), user.id)
+      assert.deepEqual(await store.sweepExpired({ before, max: 1000 }), { challenges: 0, sessions: 0 })
+      assert.equal(await store.consumeChallenge('old'), false)
+      assert.equal(await store.consumeChallenge(jti), false)
+      assert.equal(await store.consumeChallenge('edge'), true)
+      assert.equal(await store.consumeChallenge('fresh'), true)
+    })
+
+    it('sweepExpired deletes at most max rows per call, shared between markers and sessions', async () => {
+      const store = await subject.fresh()
+      const { user } = await signUp(store)
+      for (let i = 0; i < 4; i++) {
+        await store.putChallenge(`old${i}`, T0 + i)
+        await store.createSession({ ...newSession(user.id), expiresAt: T0 + i })
+      }
+      const before = T0 + 1000
+      assert.deepEqual(await store.sweepExpired({ before, max: 0 }), { challenges: 0, sessions: 0 })
+      assert.deepEqual(await store.sweepExpired({ before, max: 3 }), { challenges: 2, sessions: 1 })
+      assert.deepEqual(await store.sweepExpired({ before, max: 3 }), { challenges: 2, sessions: 1 })
+      assert.deepEqual(await store.sweepExpired({ before, max: 3 }), { challenges: 0, sessions: 2 })
+      assert.deepEqual(await store.sweepExpired({ before, max: 3 }), { challenges: 0, sessions: 0 })
+      assert.equal((await store.listSessions(user.id)).length, 1, 'the live session of the sign-up')
+    })
+
+    it('sweepExpired keeps an expired session that was updated after the sweep read it (etag-guarded delete)', async () => {
+      const user = randomId()
+      const raced = { ...newSession(user), expiresAt: T0 }
+      const plain = { ...newSession(user), expiresAt: T0 }
+      const store = await subject.racing(async (s) => {
+        // A revocation lands between the sweep's read and its delete: the row's etag changes.
+        const current = (await s.getSession(user, raced.id))!
+        await s.updateSession({ ...current, revokedAt: T0 + 1, revokedReason: 'raced' })
+      })
+      await store.createSession(raced)
+      await store.createSession(plain)
+      assert.deepEqual(await store.sweepExpired({ before: T0 + 1000, max: 10 }), { challenges: 0, sessions: 1 })
+      assert.equal(await store.getSession(user, plain.id), undefined)
+      assert.equal((await store.getSession(user, raced.id))?.revokedReason, 'raced', 'the changed row is kept')
+      // The next run deletes it: it is still expired.
+      assert.deepEqual(await store.sweepExpired({ before: T0 + 1000, max: 10 }), { challenges: 0, sessions: 1 })
+    })
   })
 }
+
 
 describe('Store failure injection (memory)', () => {
   it('down: every verb throws StorageUnavailableError and nothing is written', async () => {
@@ -481,8 +590,89 @@ describe('Table Storage: round trips per verb (hot paths are point reads and one
     assert.equal(await count(() => store.addCredential(newCredential(user.id))), 2)
     assert.equal(await count(() => store.ping()), 1)
     assert.equal(await count(() => store.deleteCredential(user.id, credential.id, 'x')), 4)
+    assert.equal(await count(() => store.sweepExpired({ before: T0, max: 10 })), 2, 'two queries, nothing to delete')
     assert.equal(await count(() => store.init()), TABLE_NAMES.length, 'one createTable per table')
     assert.ok(trips.every((t) => t.status !== undefined && t.url.startsWith('http://127.0.0.1:')))
+  })
+})
+
+describe('Table Storage: sweepExpired on Azurite (Int64 filters)', () => {
+  const int64 = (n: number) => ({ value: String(n), type: 'Int64' as const })
+  const raw = (config: ReturnType<typeof tablesConfig>, table: string) =>
+    TableClient.fromConnectionString(config.tablesConnectionString!, `${config.tablePrefix}${table}`, {
+      allowInsecureConnection: true,
+    })
+  async function keysMatching(client: TableClient, filter: string): Promise<string[]> {
+    const keys: string[] = []
+    for await (const e of client.listEntities({ queryOptions: { filter } })) keys.push(`${e.partitionKey}/${e.rowKey}`)
+    return keys.sort()
+  }
+
+  it('the filters compare Int64 times as numbers (`L` literals), not as strings, across partitions', async () => {
+    const { config } = await freshTables()
+    const challenges = raw(config, 'challenges')
+    // Different digit counts: a string comparison (Azurite before 3.30, issue #2385) gets these wrong.
+    const times: Record<string, number> = { a: 12, b: 120, c: 999, d: T0 - 1, e: T0, f: T0 + 1, g: 10 * T0 }
+    for (const [pk, t] of Object.entries(times)) await challenges.createEntity({ partitionKey: pk, rowKey: '', expiresAt: int64(t) })
+    await challenges.createEntity({ partitionKey: 'none', rowKey: '' })
+    assert.deepEqual(await keysMatching(challenges, sweepFilters(T0).challenges), ['a/', 'b/', 'c/', 'd/'])
+    assert.deepEqual(await keysMatching(challenges, sweepFilters(13).challenges), ['a/'])
+    assert.deepEqual(await keysMatching(challenges, sweepFilters(T0 + 2).challenges), ['a/', 'b/', 'c/', 'd/', 'e/', 'f/'])
+    assert.match(sweepFilters(T0).challenges, new RegExp(`^expiresAt lt ${T0}L$`))
+
+    const users = raw(config, 'users')
+    const rows: [string, string, number | undefined][] = [
+      ['u1', 'acct', undefined],
+      ['u1', 'acct:cred:x', undefined],
+      ['u1', 'client', undefined],
+      ['u1', 'sess:old', T0 - 1],
+      ['u1', 'sess:new', T0 + 1],
+      ['u1', 'sess:small', 999],
+      ['u2', 'sess:old', T0 - 86_400_000],
+      ['u2', 'sessx', T0 - 1], // not under the `sess:` prefix
+      ['u2', 'other', T0 - 1],
+    ]
+    for (const [pk, rk, t] of rows)
+      await users.createEntity({ partitionKey: pk, rowKey: rk, ...(t === undefined ? {} : { expiresAt: int64(t) }) })
+    assert.deepEqual(await keysMatching(users, sweepFilters(T0).sessions), ['u1/sess:old', 'u1/sess:small', 'u2/sess:old'])
+  })
+
+  it('the store sends those filters and deletes exactly the matching rows, one etag-guarded delete each', async () => {
+    const trips: StorageRequest[] = []
+    const { store, config } = await freshTables((r) => trips.push(r))
+    const challenges = raw(config, 'challenges')
+    for (const [pk, t] of [['a', 999], ['b', T0 - 1], ['c', T0], ['d', 10 * T0]] as const)
+      await challenges.createEntity({ partitionKey: pk, rowKey: '', expiresAt: int64(t) })
+    const { user, session } = await signUp(store)
+    const old = { ...newSession(user.id), expiresAt: T0 - 1 }
+    await store.createSession(old)
+    trips.length = 0
+    assert.deepEqual(await store.sweepExpired({ before: T0, max: 100 }), { challenges: 2, sessions: 1 })
+    const filters = trips
+      .filter((t) => t.method === 'GET')
+      .map((t) => new URL(t.url).searchParams.get('$filter'))
+      .sort()
+    assert.deepEqual(filters, [sweepFilters(T0).sessions, sweepFilters(T0).challenges].sort())
+    assert.equal(trips.filter((t) => t.method === 'DELETE' && t.status === 204).length, 3)
+    assert.equal(trips.length, 5)
+    assert.deepEqual(await keysMatching(challenges, ''), ['c/', 'd/'])
+    assert.deepEqual((await store.listSessions(user.id)).map((s) => s.id), [session.id])
+  })
+
+  it('a marker re-created after the sweep read it is kept (the delete carries the etag read)', async () => {
+    let armed = true
+    let config!: ReturnType<typeof tablesConfig>
+    const { store, config: c } = await freshTables(async (r) => {
+      if (!armed || r.method !== 'GET' || !/challenges\(\)/.test(new URL(r.url).pathname)) return
+      armed = false
+      const client = raw(config, 'challenges')
+      await client.deleteEntity('m', '')
+      await client.createEntity({ partitionKey: 'm', rowKey: '', expiresAt: int64(T0 - 1) })
+    })
+    config = c
+    await store.putChallenge('m', T0 - 1)
+    assert.deepEqual(await store.sweepExpired({ before: T0, max: 10 }), { challenges: 0, sessions: 0 })
+    assert.equal(await store.consumeChallenge('m'), true)
   })
 })
 
@@ -630,6 +820,7 @@ describe('Table Storage: lost responses and storage down', () => {
         ['consumeChallenge', () => store.consumeChallenge('x')],
         ['recordSignIn', () => store.recordSignIn(credential, newSession(user.id, credential.id))],
         ['deleteCredential', () => store.deleteCredential(user.id, credential.id, 'x')],
+        ['sweepExpired', () => store.sweepExpired({ before: T0, max: 10 })],
         ['init', () => store.init()],
       ]
       for (const [name, op] of ops) {
