@@ -111,14 +111,25 @@ export class Authorizer {
     if (!token) return deny(401, 'no bearer token')
     const claims = await this.verified(token, now)
     if (typeof claims === 'string') return deny(401, claims)
-    const [roles, live] = await Promise.all([this.rolesOf(claims.sub, now), this.sessionLive(claims.sub, claims.sid, now)])
+    const [subject, session] = await Promise.all([this.rolesOf(claims.sub, now), this.sessionLive(claims.sub, claims.sid, now)])
+    const roles = subject.roles
     const scopes = typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : []
     if (roles === null) return deny(401, 'subject no longer exists', claims.sub)
-    if (!live) return deny(401, 'session revoked', claims.sub)
-    const ttl = Math.max(0, Math.min(this.deps.config.authzCacheTtl, claims.exp - Math.ceil(now / 1000)))
+    if (!session.live) return deny(401, 'session revoked', claims.sub)
+    const defs = await this.roleDefinitions(now)
+    // How long this answer may be cached (here and at the gateway): no longer than the oldest
+    // cached fact it rests on stays fresh, so a revocation reaches the gateway within
+    // AUTHZ_CACHE_TTL end to end; never past the token's exp.
+    const until = Math.min(
+      now + this.deps.config.authzCacheTtl * 1000,
+      claims.exp * 1000,
+      subject.until,
+      session.until,
+      (this.roleDefs?.at ?? now) + this.deps.config.authzCacheTtl * 1000,
+    )
+    const ttl = Math.max(0, Math.floor((until - now) / 1000))
     const path = normalisePath(req.path)
     if (!path.ok) return { allow: false, status: 403, reason: path.reason, sub: claims.sub, roles, scopes, ttl }
-    const defs = await this.roleDefinitions(now)
     const method = req.method.toUpperCase()
     const acrRank = ACR_RANK[claims.acr] ?? 0
     for (const role of roles) {
@@ -157,23 +168,25 @@ export class Authorizer {
   }
 
   /** Live roles of a subject (null: no such user), cached for AUTHZ_CACHE_TTL. */
-  private async rolesOf(sub: string, now: number): Promise<string[] | null> {
-    const hit = this.subjects.get(sub, now)
-    if (hit !== undefined) return hit
+  private async rolesOf(sub: string, now: number): Promise<{ roles: string[] | null; until: number }> {
+    const hit = this.subjects.entry(sub, now)
+    if (hit) return { roles: hit.v, until: hit.exp }
     const user = await this.deps.store.getUser(sub)
     const roles = user ? user.roles : null
-    this.subjects.set(sub, roles, now + this.deps.config.authzCacheTtl * 1000)
-    return roles
+    const until = now + this.deps.config.authzCacheTtl * 1000
+    this.subjects.set(sub, roles, until)
+    return { roles, until }
   }
 
-  private async sessionLive(sub: string, sid: string, now: number): Promise<boolean> {
+  private async sessionLive(sub: string, sid: string, now: number): Promise<{ live: boolean; until: number }> {
     const key = `${sub}/${sid}`
-    const hit = this.sessions.get(key, now)
-    if (hit !== undefined) return hit
+    const hit = this.sessions.entry(key, now)
+    if (hit) return { live: hit.v, until: hit.exp }
     const s = await this.deps.store.getSession(sub, sid)
     const live = !!s && !s.revokedAt && s.expiresAt > now
-    this.sessions.set(key, live, now + this.deps.config.authzCacheTtl * 1000)
-    return live
+    const until = now + this.deps.config.authzCacheTtl * 1000
+    this.sessions.set(key, live, until)
+    return { live, until }
   }
 
   /** Role definitions: loaded once, then refreshed in the background every AUTHZ_CACHE_TTL. */

@@ -15,6 +15,11 @@ export class LruTtl<V> {
   }
 
   get(key: string, now: number): V | undefined {
+    return this.entry(key, now)?.v
+  }
+
+  /** The value with its expiry (ms), or undefined when absent or expired. */
+  entry(key: string, now: number): { v: V; exp: number } | undefined {
     const e = this.map.get(key)
     if (!e) return undefined
     if (e.exp <= now) {
@@ -24,7 +29,7 @@ export class LruTtl<V> {
     // Recency: move to the end (Map keeps insertion order).
     this.map.delete(key)
     this.map.set(key, e)
-    return e.v
+    return e
   }
 
   set(key: string, v: V, exp: number): void {

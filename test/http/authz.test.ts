@@ -286,6 +286,29 @@ describe('Revocation takes effect at once here and within AUTHZ_CACHE_TTL elsewh
     }
   })
 
+  it('an answer built on cached roles is cached no longer than those roles: end to end ≤ AUTHZ_CACHE_TTL', async () => {
+    const u = await user(['reader'])
+    const other = await startService({
+      connectionString: azurite.connectionString,
+      clock,
+      env: { TABLE_PREFIX: svc.config.tablePrefix, KEY_ENCRYPTION_KEY: Buffer.from(svc.config.keyEncryptionKey!).toString('base64') },
+    })
+    try {
+      assert.equal((await check(u.token, 'GET', '/orders/1', {}, other)).body.ttl, 30) // roles cached now on `other`
+      clock.advance(20_000)
+      await call(svc.url, 'DELETE', `/api/manage/users/${u.id}/roles/reader`, undefined, bearer(admin))
+      // `other` still answers from its cached roles, but only for what is left of their lifetime.
+      const stale = await check(u.token, 'GET', '/orders/2', {}, other)
+      assert.equal(stale.body.allow, true)
+      assert.ok(stale.body.ttl <= 10, `ttl ${stale.body.ttl}`)
+      clock.advance(10_000)
+      assert.equal((await check(u.token, 'GET', '/orders/2', {}, other)).body.allow, false)
+    } finally {
+      clock.advance(-30_000)
+      await other.close()
+    }
+  })
+
   it('an administrator revoking a passkey: credential_revoked at sign-in, its sessions 401', async () => {
     const u = await user(['reader'])
     const credId = u.auth.credentials()[0]!.id
