@@ -75,10 +75,10 @@ export class Authorizer {
     },
   ) {
     const { config } = deps
-    this.tokens = new LruTtl(config.authzTokenCacheSize)
+    this.tokens = new LruTtl(config.authzTokenCacheSize, false)
     this.subjects = new LruTtl(config.authzSubjectCacheSize)
     this.sessions = new LruTtl(config.authzSubjectCacheSize)
-    this.decisions = new LruTtl(config.authzTokenCacheSize)
+    this.decisions = new LruTtl(config.authzTokenCacheSize, false)
   }
 
   /**

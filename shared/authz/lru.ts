@@ -6,7 +6,16 @@
 export class LruTtl<V> {
   private readonly map = new Map<string, { v: V; exp: number }>()
 
-  constructor(readonly max: number) {
+  /**
+   * @param max entries kept at most
+   * @param touch move an entry to the young end when read (LRU); false evicts in insertion order
+   *   (FIFO), which spares the hottest path a delete and re-insert per hit where every entry
+   *   expires soon anyway (whole decisions, verified tokens)
+   */
+  constructor(
+    readonly max: number,
+    private readonly touch = true,
+  ) {
     if (!Number.isInteger(max) || max < 1) throw new TypeError('LruTtl: max must be a positive integer')
   }
 
@@ -26,9 +35,11 @@ export class LruTtl<V> {
       this.map.delete(key)
       return undefined
     }
-    // Recency: move to the end (Map keeps insertion order).
-    this.map.delete(key)
-    this.map.set(key, e)
+    if (this.touch) {
+      // Recency: move to the end (Map keeps insertion order).
+      this.map.delete(key)
+      this.map.set(key, e)
+    }
     return e
   }
 

@@ -9,8 +9,8 @@ export const BODY_LIMIT = 64 * 1024
 
 /** A request header (lower-case name), from the runtime's parsed headers when it offers them. */
 export function header(c: Context, name: string): string | undefined {
-  const fast = (c.env as { header?: (name: string) => string | undefined } | undefined)?.header
-  return fast ? fast(name) : c.req.header(name)
+  const env = c.env as { header?: (name: string) => string | undefined } | undefined
+  return env?.header ? env.header(name) : c.req.header(name)
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -27,9 +27,9 @@ function decodeUtf8(bytes: Uint8Array): string {
 export async function readBody(c: Context): Promise<string> {
   const declared = header(c, 'content-length')
   if (declared && Number(declared) > BODY_LIMIT) throw new ServiceError('payload_too_large', `Body over ${BODY_LIMIT} bytes`)
-  const fromRuntime = (c.env as { readBody?: (limit: number) => Promise<Uint8Array | null> } | undefined)?.readBody
-  if (fromRuntime) {
-    const bytes = await fromRuntime(BODY_LIMIT)
+  const env = c.env as { readBody?: (limit: number) => Promise<Uint8Array | null> } | undefined
+  if (env?.readBody) {
+    const bytes = await env.readBody(BODY_LIMIT)
     if (bytes === null) throw new ServiceError('payload_too_large', `Body over ${BODY_LIMIT} bytes`)
     return decodeUtf8(bytes)
   }

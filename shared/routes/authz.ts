@@ -21,6 +21,13 @@ function callerAllowed(c: Context<AppEnv>, local: boolean): boolean {
   return local && isLoopback(c.env?.remoteAddr)
 }
 
+/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 6750 §2.1). */
+function bearerOf(h: string | undefined): string | undefined {
+  if (!h || h.length < 8 || h.slice(0, 7).toLowerCase() !== 'bearer ') return undefined
+  const t = h.slice(7).trim()
+  return t && !/\s/.test(t) ? t : undefined
+}
+
 const str = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max
 
 /** POST /api/authz/check — CONTRACT "Authorizer". */
@@ -42,9 +49,7 @@ export function authzRoutes(core: Core) {
     let bearer: string | undefined
     if (typeof token === 'string' && token) bearer = token
     else {
-      const h = header(c, 'authorization')
-      const m = h ? /^Bearer +(\S+)$/i.exec(h.trim()) : null
-      bearer = m?.[1]
+      bearer = bearerOf(header(c, 'authorization'))
     }
     const decision = await core.authz.decideJson(bearer, {
       method,

@@ -58,6 +58,15 @@ describe('LruTtl', () => {
     assert.equal(c.get('b', 0), undefined)
     assert.equal(c.get('a', 0), 1)
   })
+  it('without touch, evicts in insertion order (FIFO) whatever was read', () => {
+    const c = new LruTtl<number>(2, false)
+    c.set('a', 1, 100)
+    c.set('b', 2, 100)
+    c.get('a', 0)
+    c.set('c', 3, 100)
+    assert.equal(c.get('a', 0), undefined)
+    assert.equal(c.get('b', 0), 2)
+  })
   it('expires entries at their time', () => {
     const c = new LruTtl<number>(5)
     c.set('a', 1, 10)
