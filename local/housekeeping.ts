@@ -4,14 +4,13 @@
  */
 import type { Core } from '../shared/core.js'
 import { sweep, sweepLine } from '../shared/housekeeping.js'
+import { every } from './every.js'
 
 /** How often the local server sweeps (Azure: hourly). */
 export const HOUSEKEEPING_EVERY_MS = 10 * 60_000
 
 /**
- * Starts the timer; the returned function stops it and waits for a run in progress. Runs never
- * overlap, a failed run (storage down) is logged and retried by the next one, and the timer does
- * not keep the process alive.
+ * Starts the timer (see local/every.ts); the returned function stops it.
  *
  * @example
  * const stop = startHousekeeping({ core: service.core })
@@ -26,19 +25,5 @@ export function startHousekeeping({
   everyMs?: number
   log?: (line: string) => void
 }): () => Promise<void> {
-  let running: Promise<void> | undefined
-  const run = () => {
-    running ??= sweep(core, core.clock.now())
-      .then(
-        (result) => log(sweepLine(result)),
-        (err: unknown) => log(`housekeeping: failed: ${err instanceof Error ? err.message : String(err)}`),
-      )
-      .finally(() => (running = undefined))
-  }
-  const timer = setInterval(run, everyMs)
-  timer.unref()
-  return async () => {
-    clearInterval(timer)
-    await running
-  }
+  return every(everyMs, async () => [sweepLine(await sweep(core, core.clock.now()))], { log, failure: 'housekeeping: failed' })
 }

@@ -4,14 +4,13 @@
  */
 import type { Core } from '../shared/core.js'
 import { scheduledRotation } from '../shared/tokens/scheduledRotation.js'
+import { every } from './every.js'
 
 /** How often the local server runs the rotation (Azure: every 5 minutes). */
 export const KEY_ROTATION_EVERY_MS = 60_000
 
 /**
- * Starts the timer; the returned function stops it and waits for a run in progress. Runs never
- * overlap, a failed run (storage down) is logged and retried by the next one, and the timer does
- * not keep the process alive.
+ * Starts the timer (see local/every.ts); the returned function stops it.
  *
  * @example
  * const stop = startKeyRotation({ core: service.core })
@@ -26,19 +25,6 @@ export function startKeyRotation({
   everyMs?: number
   log?: (line: string) => void
 }): () => Promise<void> {
-  let running: Promise<void> | undefined
-  const run = () => {
-    running ??= scheduledRotation(core)
-      .then(
-        (changes) => changes.forEach((c) => log(`signing keys: ${c}`)),
-        (err: unknown) => log(`signing keys: rotation failed: ${err instanceof Error ? err.message : String(err)}`),
-      )
-      .finally(() => (running = undefined))
-  }
-  const timer = setInterval(run, everyMs)
-  timer.unref()
-  return async () => {
-    clearInterval(timer)
-    await running
-  }
+  const job = async () => (await scheduledRotation(core)).map((c) => `signing keys: ${c}`)
+  return every(everyMs, job, { log, failure: 'signing keys: rotation failed' })
 }
