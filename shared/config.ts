@@ -26,6 +26,8 @@ export interface Config {
   readonly registration: 'open' | 'closed'
   readonly bootstrapAdmins: readonly string[]
   readonly gatewayPort: number
+  /** The API gateway (APIM) base URL the page's "try the sample API" calls; locally the dev gateway. */
+  readonly gatewayUrl: string | undefined
   readonly tablesConnectionString: string | undefined
   readonly tablesEndpoint: string | undefined
   readonly keyRotationPeriod: number
@@ -66,6 +68,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'REGISTRATION', meaning: 'open or closed (self-service sign-up)', localDefault: 'open (closed in Azure)' },
   { name: 'BOOTSTRAP_ADMINS', meaning: 'comma list of usernames that get role admin when they register', localDefault: '(empty)' },
   { name: 'GATEWAY_PORT', meaning: 'local dev gateway port', localDefault: 'PORT + 1 (7072)' },
+  { name: 'GATEWAY_URL', meaning: 'the API gateway the page calls for the sample API (in Azure: the APIM base URL, with a cors policy for the page origin)', localDefault: 'http://localhost:GATEWAY_PORT' },
   { name: 'AzureWebJobsStorage', meaning: 'Table Storage connection string (used when neither TABLES_CONNECTION_STRING nor TABLES_ENDPOINT is set)', localDefault: 'Azurite' },
   { name: 'TABLES_CONNECTION_STRING', meaning: 'Table Storage connection string; wins over TABLES_ENDPOINT and AzureWebJobsStorage', localDefault: '—' },
   { name: 'TABLES_ENDPOINT', meaning: 'Table endpoint for managed identity (DefaultAzureCredential, no key); wins over AzureWebJobsStorage', localDefault: '—' },
@@ -198,6 +201,17 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
   const gatewayPort = int(env, 'GATEWAY_PORT', port + 1 > 65535 ? port - 1 : port + 1, 1, 65535)
   // An explicit TABLES_CONNECTION_STRING wins; then TABLES_ENDPOINT (managed identity, no key),
   // so that the host's own AzureWebJobsStorage connection string does not quietly replace it.
+  const rawGateway = env.GATEWAY_URL?.trim()
+  let gatewayUrl: string | undefined = local ? `http://localhost:${gatewayPort}` : undefined
+  if (rawGateway) {
+    try {
+      const u = new URL(rawGateway)
+      if (u.protocol !== 'https:' && !(local && u.protocol === 'http:')) throw new Error()
+      gatewayUrl = rawGateway.replace(/\/$/, '')
+    } catch {
+      fail('GATEWAY_URL', 'an https URL (http only locally), e.g. https://contoso.azure-api.net', rawGateway)
+    }
+  }
   const tablesEndpoint = env.TABLES_ENDPOINT?.trim() || undefined
   const tablesConnectionString =
     env.TABLES_CONNECTION_STRING?.trim() || (tablesEndpoint ? undefined : env.AzureWebJobsStorage?.trim()) || undefined
@@ -243,6 +257,7 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
     registration,
     bootstrapAdmins: Object.freeze(bootstrapAdmins),
     gatewayPort,
+    gatewayUrl,
     tablesConnectionString,
     tablesEndpoint,
     keyRotationPeriod,

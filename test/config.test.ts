@@ -82,6 +82,15 @@ describe('loadConfig', () => {
     assert.equal(b.tablesConnectionString, 'UseDevelopmentStorage=true')
   })
 
+  it('GATEWAY_URL: the dev gateway locally by default, none in Azure unless set, https required in Azure', () => {
+    assert.equal(loadConfig({}, { local: true }).gatewayUrl, 'http://localhost:7072')
+    assert.equal(loadConfig({ GATEWAY_PORT: '9001' }, { local: true }).gatewayUrl, 'http://localhost:9001')
+    const azure = { RP_ID: 'example.com', ALLOWED_ORIGINS: 'https://app.example.com', ISSUER: 'https://id.example.com/api', KEY_ENCRYPTION_KEY: KEK, TABLES_ENDPOINT: 'https://a.table.core.windows.net' }
+    assert.equal(loadConfig(azure, { local: false }).gatewayUrl, undefined)
+    assert.equal(loadConfig({ ...azure, GATEWAY_URL: 'https://contoso.azure-api.net/' }, { local: false }).gatewayUrl, 'https://contoso.azure-api.net')
+    assert.throws(() => loadConfig({ ...azure, GATEWAY_URL: 'http://contoso.azure-api.net' }, { local: false }), /GATEWAY_URL/)
+  })
+
   it('the KEK never appears in an error message', () => {
     try {
       loadConfig({ KEY_ENCRYPTION_KEY: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=' }, { local: true })

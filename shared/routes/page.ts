@@ -36,11 +36,11 @@ export function pageCsp(gatewayUrl: string | undefined): string {
 }
 
 /**
- * The gateway the page calls for the sample API: locally the dev gateway (APIM stand-in) on
- * GATEWAY_PORT; in Azure none is known to the service yet.
+ * The gateway the page calls for the sample API: GATEWAY_URL (in Azure, the APIM base URL);
+ * locally by default the dev gateway (APIM stand-in) on GATEWAY_PORT; otherwise none.
  */
 export function gatewayUrlFor(config: Core['config']): string | undefined {
-  return config.local ? `http://localhost:${config.gatewayPort}` : undefined
+  return config.gatewayUrl
 }
 
 const ASSETS = {
