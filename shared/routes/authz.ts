@@ -28,7 +28,11 @@ function bearerOf(h: string | undefined): string | undefined {
   return t && !/\s/.test(t) ? t : undefined
 }
 
-const str = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max
+// Control characters have no place in a method, path or id (a gateway sends paths percent-encoded);
+// refusing them also keeps the decision cache's NUL-separated keys unambiguous.
+const CONTROL = /[\u0000-\u001f\u007f]/
+const str = (v: unknown, max: number): v is string =>
+  typeof v === 'string' && v.length > 0 && v.length <= max && !CONTROL.test(v)
 
 /** POST /api/authz/check — CONTRACT "Authorizer". */
 export function authzRoutes(core: Core) {
@@ -39,8 +43,8 @@ export function authzRoutes(core: Core) {
     const body = await jsonBody(c)
     const { method, path, apiId, operationId, token } = body
     if (!str(method, 16) || !/^[A-Za-z]+$/.test(method)) throw new ServiceError('invalid_request', 'method must be an HTTP method')
-    if (!str(path, 4096) || !path.startsWith('/')) throw new ServiceError('invalid_request', 'path must start with /')
-    if (apiId !== undefined && apiId !== null && !str(apiId, 256)) throw new ServiceError('invalid_request', 'apiId must be a string')
+    if (!str(path, 4096) || !path.startsWith('/')) throw new ServiceError('invalid_request', 'path must start with / (no control characters)')
+    if (apiId !== undefined && apiId !== null && !str(apiId, 256)) throw new ServiceError('invalid_request', 'apiId must be a string (no control characters)')
     if (operationId !== undefined && operationId !== null && !str(operationId, 256))
       throw new ServiceError('invalid_request', 'operationId must be a string')
     if (token !== undefined && token !== null && typeof token !== 'string') throw new ServiceError('invalid_request', 'token must be a string')

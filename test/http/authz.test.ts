@@ -205,7 +205,7 @@ describe('Authorizer token checks → 401 without consulting roles', () => {
 describe('Authorizer calls and caching', () => {
   it('a malformed call → 400 problem+json', async () => {
     const u = await user(['reader'])
-    for (const body of [{}, { method: 'GET' }, { path: '/x' }, { method: 'GET', path: 'no-slash' }, { method: 'G E T', path: '/x' }, { method: 'GET', path: '/x', apiId: 5 }]) {
+    for (const body of [{}, { method: 'GET' }, { path: '/x' }, { method: 'GET', path: 'no-slash' }, { method: 'G E T', path: '/x' }, { method: 'GET', path: '/x', apiId: 5 }, { method: 'GET', path: '/x\u0000/y' }, { method: 'GET', path: '/y', apiId: 'a\u0000/x' }, { method: 'GET', path: '/x', operationId: 'op\n' }]) {
       const r = await post(svc.url, '/api/authz/check', body, bearer(u.token))
       assert.equal(r.status, 400, JSON.stringify(body))
       assert.equal(r.body.code, 'invalid_request')
