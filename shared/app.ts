@@ -94,14 +94,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
     if (err instanceof OAuthError) return oauthErrorResponse(err)
     logError(`unhandled ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`)
     return new Response(
-      JSON.stringify({ type: 'about:blank', title: 'Internal error', status: 500, code: 'internal_error' }),
+      JSON.stringify({ type: 'about:blank', title: 'Internal error', status: 500, detail: 'The service failed; nothing was changed by this request unless its answer says so.', code: 'internal_error' }),
       { status: 500, headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' } },
     )
   })
   return Object.assign(app, { core })
 }
 
-const OAUTH_JSON_PATHS = new Set(['/api/oauth2/token', '/api/oauth2/revoke'])
+const OAUTH_JSON_PATHS = new Set(['/api/oauth2/token', '/api/oauth2/revoke', '/api/oauth2/introspect'])
 
 function causeOf(err: Error): string {
   const c = err.cause

@@ -696,8 +696,8 @@ function schemas(config: Config): Json {
         alg: { type: 'string', enum: ['RS256', 'PS256', 'ES256'] },
         state: {
           type: 'string',
-          enum: ['next', 'active', 'retired', 'revoked'],
-          description: '`next`: published, not signing yet; `active`: signs; `retired`: published until its tokens expire; `revoked`: gone.',
+          enum: ['next', 'active', 'retired'],
+          description: '`next`: published, not signing yet; `active`: signs; `retired`: published until its tokens expire. A revoked key is not listed.',
         },
         createdAt: { type: 'string', format: 'date-time' },
         activatesAt: { type: 'string', format: 'date-time' },

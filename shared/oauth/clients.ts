@@ -65,11 +65,11 @@ export async function parseClientRegistration(body: Record<string, unknown>, con
   const confidential = jwks !== undefined || jwks_uri !== undefined
   const roleNames = parseRoleList(roles)
   if (!confidential) {
-    if (roleNames.length)
-      throw new ServiceError('invalid_request', 'roles are for machine clients (with jwks or jwks_uri): tokens of the code flow carry the user\'s roles')
     if (redirect_uris === undefined)
       throw new ServiceError('invalid_request', 'A public client (no jwks or jwks_uri) needs redirect_uris for the authorization code flow')
-    return { name: clientName, kind: 'public', redirectUris: parseRedirectUris(redirect_uris), roles: [] }
+    // CONTRACT allows roles on any client. A public client's own principal never gets a token
+    // (code-flow tokens carry the user's roles), so they are kept but grant nothing today.
+    return { name: clientName, kind: 'public', redirectUris: parseRedirectUris(redirect_uris), roles: roleNames }
   }
   if (redirect_uris !== undefined)
     throw new ServiceError('invalid_request', 'redirect_uris are for public clients: a client with keys uses client_credentials')

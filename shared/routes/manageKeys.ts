@@ -49,9 +49,13 @@ export function signingKeyView(r: SigningKeyRecord): SigningKeyView {
   }
 }
 
-/** Newest first (by creation, then kid). */
+/**
+ * Newest first (by creation, then kid). CONTRACT lists the states `next`, `active` and
+ * `retired`: a revoked key is gone (from the JWKS and from this list; the audit log keeps it).
+ */
 function listView(records: SigningKeyRecord[]): SigningKeyView[] {
-  return [...records]
+  return records
+    .filter((r) => r.state !== 'revoked')
     .sort((a, b) => b.createdAt - a.createdAt || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0))
     .map(signingKeyView)
 }

@@ -25,8 +25,12 @@ export async function atHash(accessToken: string): Promise<string> {
 
 /** client_id of tokens issued by our own WebAuthn endpoints. */
 export const FIRST_PARTY_CLIENT = 'passkey-web'
-/** How many rotated-out refresh hashes a session remembers for reuse detection. */
-export const REUSE_MEMORY = 50
+/**
+ * How many rotated-out refresh hashes a session remembers for reuse detection: more than a
+ * session's lifetime of rotations at the defaults (REFRESH_TOKEN_TTL / ACCESS_TOKEN_TTL = 144).
+ * A token older than that is refused as invalid without revoking the session. ≈ 9 KB per row.
+ */
+export const REUSE_MEMORY = 200
 
 export interface TokenResponse {
   access_token: string

@@ -10,7 +10,8 @@ import { ServiceError } from '../errors.js'
 import { ConcurrencyError, type CredentialRecord, type SessionRecord, type UserRecord } from '../store/types.js'
 import { decode, encode } from '../util/base64url.js'
 import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/refreshToken.js'
-import { decodeClientData } from './checks.js'
+import { challengeOf, decodeClientData } from './checks.js'
+import type { ChallengeContext } from './challenges.js'
 import { parseScope, parseUsername } from './input.js'
 import { acrFor, amrFor } from './policy.js'
 import { asAuthenticationResponse } from './shape.js'
@@ -50,12 +51,15 @@ export async function authenticationOptions(core: Core, body: Record<string, unk
 
 export async function completeAuthentication(core: Core, body: Record<string, unknown>): Promise<TokenResponse> {
   const { config, sessions } = core
+  // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
+  const challenge = challengeOf(body.credential)
+  const consumed = { challenge, ctx: await core.challenges.consume(challenge, 'authentication') }
   const response = asAuthenticationResponse(body.credential)
   const audience = body.audience === undefined ? config.audiences[0]! : body.audience
   if (typeof audience !== 'string' || !config.audiences.includes(audience))
     throw new ServiceError('invalid_request', `audience must be one of the configured audiences`)
   const scope = parseScope(body.scope) ?? 'openid'
-  const { user, session, refreshToken } = await signInWithPasskey(core, { response, clientId: FIRST_PARTY_CLIENT, audience, scope })
+  const { user, session, refreshToken } = await signInWithPasskey(core, { response, consumed, clientId: FIRST_PARTY_CLIENT, audience, scope })
   return sessions.respond(user, session, refreshToken)
 }
 
@@ -69,12 +73,15 @@ export async function signInWithPasskey(
   core: Core,
   {
     response,
+    consumed,
     clientId,
     audience,
     scope,
     authorizationCode,
   }: {
     response: ReturnType<typeof asAuthenticationResponse>
+    /** The challenge, when the caller consumed it already (otherwise it is consumed here). */
+    consumed?: { challenge: string; ctx: ChallengeContext }
     clientId: string
     audience: string
     scope: string
@@ -84,8 +91,9 @@ export async function signInWithPasskey(
   const { config, store, challenges, sessions, clock } = core
 
   // Stateful checks first: consume the challenge, then find the credential.
-  const clientData = decodeClientData(response.response.clientDataJSON)
-  const ctx = await challenges.consume(clientData.challenge, 'authentication')
+  // verifyAuthentication checks that the response's clientData carries exactly this challenge.
+  const challenge = consumed?.challenge ?? decodeClientData(response.response.clientDataJSON).challenge
+  const ctx = consumed?.ctx ?? (await challenges.consume(challenge, 'authentication'))
   const userHandle = response.response.userHandle || undefined
   // §7.2 step 6: the user handle, when both are known, must be the challenge's account.
   if (ctx.userId && userHandle && userHandle !== ctx.userId)
@@ -100,7 +108,7 @@ export async function signInWithPasskey(
 
   const expected = {
     response,
-    expectedChallenge: clientData.challenge,
+    expectedChallenge: challenge,
     expectedOrigins: config.allowedOrigins,
     expectedRPID: config.rpId,
     requireUserVerification: config.userVerification === 'required',

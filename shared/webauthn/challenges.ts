@@ -76,8 +76,10 @@ export class Challenges {
     if (!plain) throw new ServiceError('challenge_unknown', 'The challenge was not issued by this service')
     const body = JSON.parse(td.decode(plain)) as Sealed
     const fresh = await this.deps.store.consumeChallenge(markerId(body.r))
-    if (!fresh) throw new ServiceError('challenge_unknown', 'The challenge was already used')
+    // Past its lifetime is challenge_expired whether or not its marker is still there
+    // (housekeeping deletes expired markers).
     if (this.deps.clock.now() > body.e) throw new ServiceError('challenge_expired', 'The challenge expired; start again')
+    if (!fresh) throw new ServiceError('challenge_unknown', 'The challenge was already used')
     const ceremony: Ceremony = body.c === 'r' ? 'registration' : 'authentication'
     if (ceremony !== expected)
       throw new ServiceError('challenge_unknown', `The challenge was issued for ${ceremony}, not ${expected}`)

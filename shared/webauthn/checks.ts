@@ -55,6 +55,17 @@ export function decodeClientData(clientDataJSON: string): ClientDataJSON {
   return clientData
 }
 
+/**
+ * The challenge a verify body answers, read with the least parsing possible, so that the
+ * challenge can be consumed before any other check (CONTRACT: consumed by the first verify
+ * attempt, successful or not). invalid_request when there is no readable clientDataJSON.
+ */
+export function challengeOf(credential: unknown): string {
+  const cdj = (credential as { response?: { clientDataJSON?: unknown } } | null | undefined)?.response?.clientDataJSON
+  if (typeof cdj !== 'string') throw new ServiceError('invalid_request', 'credential.response.clientDataJSON must be base64url')
+  return decodeClientData(cdj).challenge
+}
+
 export type ParsedAuthData = ReturnType<typeof parseAuthenticatorData>
 
 /** §7.1 steps 13–16 / §7.2 steps 15–18: rpIdHash, UP, UV, backup flags. */

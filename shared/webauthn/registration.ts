@@ -11,7 +11,7 @@ import { UniquenessError, type CredentialRecord, type UserRecord } from '../stor
 import { decode } from '../util/base64url.js'
 import { randomId } from '../util/random.js'
 import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/refreshToken.js'
-import { decodeClientData } from './checks.js'
+import { challengeOf } from './checks.js'
 import { parseText, parseUsername } from './input.js'
 import { acrFor, amrFor, credentialView, defaultLabel } from './policy.js'
 import { asRegistrationResponse } from './shape.js'
@@ -77,14 +77,14 @@ export async function completeRegistration(
   principal?: Principal,
 ): Promise<RegistrationResult> {
   const { config, store, challenges, sessions, clock } = core
+  // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
+  const challenge = challengeOf(body.credential)
+  const ctx = await challenges.consume(challenge, 'registration')
   const response = asRegistrationResponse(body.credential)
   const label = parseText(body.label, 'label')
-  // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
-  const clientData = decodeClientData(response.response.clientDataJSON)
-  const ctx = await challenges.consume(clientData.challenge, 'registration')
   const reg = await verifyRegistration({
     response,
-    expectedChallenge: clientData.challenge,
+    expectedChallenge: challenge,
     expectedOrigins: config.allowedOrigins,
     expectedRPID: config.rpId,
     requireUserVerification: config.userVerification === 'required',

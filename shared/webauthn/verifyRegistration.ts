@@ -112,7 +112,14 @@ export async function verifyRegistration(
 /** COSE key label 3 = alg (RFC 9052 §7.1). Decoded by the library; we only read the label. */
 import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers'
 function coseAlg(publicKey: Uint8Array<ArrayBuffer>): number {
-  const key = decodeCredentialPublicKey(publicKey) as unknown as Map<number, unknown>
+  let key: unknown
+  try {
+    key = decodeCredentialPublicKey(publicKey)
+  } catch {
+    throw new ServiceError('invalid_request', 'credentialPublicKey is not a COSE key')
+  }
+  // A COSE key is a CBOR map (RFC 9052 §7); anything else is malformed input.
+  if (!(key instanceof Map)) throw new ServiceError('invalid_request', 'credentialPublicKey is not a COSE key')
   const alg = key.get(3)
   return typeof alg === 'number' ? alg : 0
 }

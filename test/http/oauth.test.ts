@@ -153,9 +153,11 @@ describe('GET /api/oauth2/authorize: the hosted passkey page', () => {
     assert.equal(cancel.searchParams.get('iss'), svc.config.issuer)
   })
 
-  it('loopback redirect URIs match on any port (RFC 8252 §7.3)', async () => {
+  it('redirect URIs match exactly (CONTRACT), loopback ones too: another port is an error page', async () => {
+    assert.equal((await openAuthorize(good({ redirect_uri: 'http://127.0.0.1/callback' }))).status, 200)
     const page = await openAuthorize(good({ redirect_uri: 'http://127.0.0.1:49152/callback' }))
-    assert.equal(page.status, 200)
+    assert.equal(page.status, 400)
+    assert.equal(page.headers.get('location'), null)
   })
 
   it('a username asks for that account\'s passkeys; an assertion for another request is refused', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { createPublicKey, verify as nodeVerify } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { ManualClock } from '../../shared/util/clock.js'
+import { sweep } from '../../shared/housekeeping.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { startAzurite, type Azurite } from '../helpers/azurite.js'
 import { bearer, call, decodeJwt, form, post, signIn, signUp } from '../helpers/client.js'
@@ -234,6 +235,34 @@ describe('WebAuthn checks over HTTP: each refusal has its contract code', () => 
     assert.equal((await post(svc.url, '/api/webauthn/authentication/verify', { credential: bad })).body.code, 'origin_mismatch')
     const good = await auth.getAssertion(o, { origin: ORIGIN, counterIncrement: 5 })
     assert.equal((await post(svc.url, '/api/webauthn/authentication/verify', { credential: good })).body.code, 'challenge_unknown')
+  })
+
+  it('a verify refused for its other fields (label, audience, scope) still consumes the challenge', async () => {
+    const { auth } = await registered()
+    const o = await options()
+    const assertion = await auth.getAssertion(o, { origin: ORIGIN })
+    for (const extra of [{ audience: 'api://nope' }, { scope: 'bad\u0001scope' }]) {
+      const r = await post(svc.url, '/api/webauthn/authentication/verify', { credential: assertion, ...extra })
+      assert.equal(r.status, 400)
+    }
+    assert.equal((await post(svc.url, '/api/webauthn/authentication/verify', { credential: assertion })).body.code, 'challenge_unknown')
+    const reg = await post(svc.url, '/api/webauthn/registration/options', { username: uniq() })
+    const cred = await new SoftAuthenticator().createCredential(reg.body, { origin: ORIGIN })
+    assert.equal((await post(svc.url, '/api/webauthn/registration/verify', { credential: cred, label: 'x'.repeat(100) })).status, 400)
+    assert.equal((await post(svc.url, '/api/webauthn/registration/verify', { credential: cred })).body.code, 'challenge_unknown')
+  })
+
+  it('an expired challenge whose marker housekeeping already swept → still challenge_expired', async () => {
+    const { auth } = await registered()
+    const o = await options()
+    clock.advance(3 * 3600_000)
+    try {
+      await sweep(svc.core, clock.now())
+      const r = await post(svc.url, '/api/webauthn/authentication/verify', { credential: await auth.getAssertion(o, { origin: ORIGIN }) })
+      assert.equal(r.body.code, 'challenge_expired')
+    } finally {
+      clock.advance(-3 * 3600_000)
+    }
   })
 
   it('challenge past its lifetime → challenge_expired', async () => {

@@ -90,7 +90,7 @@ describe('POST /api/manage/clients body', () => {
   it('refuses both key forms, a public client without redirect URIs or with roles, unknown fields, secrets', async () => {
     await refused(parseClientRegistration({ name: 'x', jwks: { keys: [ec()] }, jwks_uri: 'https://k.example/j' }, config), /not both/)
     await refused(parseClientRegistration({ name: 'x' }, config), /needs redirect_uris/)
-    await refused(parseClientRegistration({ name: 'x', redirect_uris: ['https://a.example/cb'], roles: ['r'] }, config), /roles are for machine clients/)
+    assert.deepEqual((await parseClientRegistration({ name: 'x', redirect_uris: ['https://a.example/cb'], roles: ['r'] }, config)).roles, ['r'])
     await refused(parseClientRegistration({ name: 'x', jwks: { keys: [ec()] }, redirect_uris: ['https://a.example/cb'] }, config), /redirect_uris are for public/)
     await refused(parseClientRegistration({ name: 'x', client_secret: 's', redirect_uris: ['https://a.example/cb'] }, config), /Unknown fields: client_secret/)
     await refused(parseClientRegistration({ redirect_uris: ['https://a.example/cb'] }, config), /name is required/)

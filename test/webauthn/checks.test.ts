@@ -168,10 +168,10 @@ const encodeAtt = (m: Map<string, Cbor>) => b64u(new Uint8Array(isoCBOR.encode(m
  * A registration (fmt "none") for a P-256 (ES256, -7) or P-384 (ES384, -35) key, built byte by byte:
  * the SoftAuthenticator only makes ES256/RS256/EdDSA keys. Both are identical but for the key.
  */
-function handMadeRegistration(alg: 'ES256' | 'ES384', challenge: string): RegistrationResponseJSON {
+function handMadeRegistration(alg: 'ES256' | 'ES384', challenge: string, coseOverride?: Cbor): RegistrationResponseJSON {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: alg === 'ES256' ? 'P-256' : 'P-384' })
   const jwk = publicKey.export({ format: 'jwk' })
-  const cose = new Map<number, Cbor>([
+  const cose = coseOverride ?? new Map<number, Cbor>([
     [1, 2], // kty EC2
     [3, alg === 'ES256' ? -7 : -35], // alg
     [-1, alg === 'ES256' ? 1 : 2], // crv P-256 / P-384
@@ -345,6 +345,12 @@ describe('#sctn-registering-a-new-credential (verifyRegistration)', () => {
       assert.ok(!(SUPPORTED_ALGS as readonly number[]).includes(-35))
       const challenge = b64u(randomBytes(32))
       await rejectsWith(() => verifyReg(handMadeRegistration('ES384', challenge), challenge), 'unsupported_algorithm')
+    })
+
+    it('a credential public key that is CBOR but not a COSE map → invalid_request (never a 5xx)', async () => {
+      const challenge = b64u(randomBytes(32))
+      for (const cose of [5, 'key', [1, 2, 3]] as Cbor[])
+        await rejectsWith(() => verifyReg(handMadeRegistration('ES256', challenge, cose), challenge), 'invalid_request', /COSE key/)
     })
   })
 
