@@ -6,6 +6,7 @@ import type { Context } from 'hono'
 import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
 import { InvalidToken, type AccessTokenClaims } from '../tokens/accessToken.js'
+import { FIRST_PARTY_CLIENT } from '../tokens/refreshToken.js'
 
 export interface Principal {
   claims: AccessTokenClaims
@@ -35,15 +36,27 @@ export async function authenticate(core: Core, c: Context): Promise<Principal> {
 }
 
 /**
- * A person's token (a passkey sign-in), not a machine client's: client_credentials tokens have
- * `sub` = `client_id` and must not reach passkey or account self-service (a client could
- * otherwise register a passkey on its own principal and mint passkey-level tokens).
+ * A person's token from our own sign-in (client `passkey-web`): account self-service and adding
+ * passkeys change how the account is protected, so neither a machine client's token
+ * (client_credentials: `sub` = `client_id`; it could register a passkey on its own principal)
+ * nor a token issued to a third-party app through the code flow (it could plant a passkey and
+ * take the account over) may reach them.
  */
 export async function authenticateUser(core: Core, c: Context): Promise<Principal> {
   const principal = await authenticate(core, c)
   if (principal.claims.sub === principal.claims.client_id)
     throw new ServiceError('forbidden', 'Machine clients have no passkeys or account; sign in as a person')
+  if (principal.claims.client_id !== FIRST_PARTY_CLIENT)
+    throw new ServiceError('forbidden', 'Tokens issued to other applications cannot manage the account; sign in on this service', {
+      headers: { 'www-authenticate': 'Bearer error="insufficient_scope"' },
+    })
   return principal
+}
+
+/** A first-party user's token or a machine client's own token (administration by clients). */
+export function firstPartyOrMachine(principal: Principal): boolean {
+  const { sub, client_id } = principal.claims
+  return client_id === FIRST_PARTY_CLIENT || sub === client_id
 }
 
 export async function verifyBearer(core: Core, token: string): Promise<Principal> {

@@ -108,8 +108,9 @@ export async function completeRegistration(
   }
 
   if (ctx.addToAccount) {
-    if (principal && principal.userId !== ctx.userId)
-      throw new ServiceError('forbidden', 'This challenge was issued to another account')
+    // The signed-in account must still be signed in to finish (a revoked session cannot).
+    if (!principal) throw new ServiceError('unauthorized', 'Adding a passkey needs the bearer token of the account', { headers: { 'www-authenticate': 'Bearer' } })
+    if (principal.userId !== ctx.userId) throw new ServiceError('forbidden', 'This challenge was issued to another account')
     const user = await store.getUser(ctx.userId)
     if (!user) throw new ServiceError('credential_unknown', 'The account no longer exists')
     try {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { startAzurite, type Azurite } from '../helpers/azurite.js'
-import { bearer, call, form, post, signIn, signUp } from '../helpers/client.js'
+import { bearer, call, decodeJwt, form, post, signIn, signUp } from '../helpers/client.js'
 import { ORIGIN, startService, type TestService } from '../helpers/service.js'
 
 let azurite: Azurite
@@ -73,6 +73,22 @@ describe('Passkeys of the signed-in account', () => {
     assert.equal((await signIn(svc.url, a2)).status, 200)
     const list = await call(svc.url, 'GET', '/api/me/credentials', undefined, bearer(tokens.access_token))
     assert.equal(list.body.length, 2)
+  })
+
+  it('finishing an added passkey needs the account\'s live bearer token (401 without; a revoked session cannot)', async () => {
+    const { tokens } = await signUp(svc.url, new SoftAuthenticator(), uniq())
+    const o = await post(svc.url, '/api/webauthn/registration/options', {}, bearer(tokens.access_token))
+    const cred = await new SoftAuthenticator().createCredential(o.body, { origin: ORIGIN })
+    const anon = await post(svc.url, '/api/webauthn/registration/verify', { credential: cred })
+    assert.equal(anon.status, 401)
+    assert.equal(anon.body.code, 'unauthorized')
+    const o2 = await post(svc.url, '/api/webauthn/registration/options', {}, bearer(tokens.access_token))
+    const cred2 = await new SoftAuthenticator().createCredential(o2.body, { origin: ORIGIN })
+    await form(svc.url, '/api/oauth2/revoke', { token: tokens.refresh_token })
+    const revoked = await post(svc.url, '/api/webauthn/registration/verify', { credential: cred2 }, bearer(tokens.access_token))
+    assert.equal(revoked.status, 401)
+    const list = await svc.store.getAccount(decodeJwt(tokens.access_token).payload.sub)
+    assert.equal(list?.credentials.length, 1, 'no passkey was added')
   })
 
   it('the same authenticator cannot register twice → 409 credential_exists', async () => {

@@ -20,6 +20,7 @@ let azurite: Azurite
 let svc: TestService
 const alice = new SoftAuthenticator()
 let aliceId: string
+let aliceFirstParty: string
 let admin: string
 let portal: string
 /** What the APIM developer portal registers: /signin-oauth/code/callback/{serverName}. */
@@ -30,7 +31,11 @@ before(async () => {
   // A fixed port, so that the issuer in discovery (http://localhost:<port>/api) reaches this server.
   svc = await startService({ connectionString: azurite.connectionString, port: await freePort(), env: { BOOTSTRAP_ADMINS: 'root-admin' } })
   admin = await adminToken(svc.url, new SoftAuthenticator(), 'root-admin')
-  aliceId = (await signUp(svc.url, alice, 'alice')).user.id
+  const up = await signUp(svc.url, alice, 'alice')
+  aliceId = up.user.id
+  aliceFirstParty = up.tokens.access_token
+  // alice is an administrator: a third-party app's token for her must still not administer.
+  assert.equal((await call(svc.url, 'PUT', `/api/manage/users/${aliceId}/roles/admin`, undefined, bearer(admin))).status, 200)
   portal = (await registerClient(svc.url, admin, { name: 'Developer portal', redirect_uris: [PORTAL_CALLBACK, 'http://127.0.0.1/callback'] })).client_id
 })
 after(async () => {
@@ -101,9 +106,19 @@ describe('openid-client: discovery → authorization code + PKCE (passkey) → r
     assert.equal(at.client_id, portal)
     assert.equal(at.scope, 'openid profile')
     assert.equal(at.sid, claims.sid)
-    const me = await call(svc.url, 'GET', '/api/me', undefined, bearer(tokens.access_token))
-    assert.equal(me.status, 200)
-    assert.equal(me.body.username, 'alice')
+    // A third-party app's token is for APIs behind the gateway, not for managing the account:
+    // with it an app could plant its own passkey (account takeover) or use the user's admin role.
+    for (const [method, path, body] of [
+      ['GET', '/api/me', undefined],
+      ['GET', '/api/me/credentials', undefined],
+      ['POST', '/api/webauthn/registration/options', {}],
+      ['GET', '/api/manage/roles', undefined],
+    ] as const) {
+      const r = await call(svc.url, method, path, body, bearer(tokens.access_token))
+      assert.equal(r.status, 403, `${method} ${path}`)
+    }
+    assert.equal((await call(svc.url, 'GET', '/api/me', undefined, bearer(aliceFirstParty))).body.username, 'alice')
+    assert.equal((await call(svc.url, 'GET', '/api/manage/roles', undefined, bearer(aliceFirstParty))).status, 200)
 
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!)
     assert.notEqual(refreshed.refresh_token, tokens.refresh_token)
@@ -320,9 +335,11 @@ describe('authorization_code grant: RFC 6749 §4.1.3, RFC 7636 §4.6 (ManualCloc
     assert.equal(foreign.body.error, 'invalid_request')
     const firstParty = await form(timed.url, '/api/oauth2/revoke', { token: t.access_token })
     assert.equal(firstParty.status, 400, 'without client_id the caller is the first-party page')
-    assert.equal((await call(timed.url, 'GET', '/api/me', undefined, bearer(t.access_token))).status, 200)
+    // Liveness of the app's token as the authorizer sees it (403: valid but no role; 401: revoked).
+    const live = async () => (await post(timed.url, '/api/authz/check', { method: 'GET', path: '/x' }, bearer(t.access_token))).body.status
+    assert.equal(await live(), 403)
     assert.equal((await form(timed.url, '/api/oauth2/revoke', { token: t.access_token, client_id: app1 })).status, 200)
-    assert.equal((await call(timed.url, 'GET', '/api/me', undefined, bearer(t.access_token))).status, 401)
+    assert.equal(await live(), 401)
     assert.equal((await form(timed.url, '/api/oauth2/revoke', { token: 'not-a-token', client_id: app1 })).status, 200, 'RFC 7009 §2.2')
   })
 
