@@ -38,35 +38,63 @@ export function normalisePath(raw: string): NormalisedPath {
 
 export type PathMatcher = (segments: string[]) => boolean
 
-/** Validates a glob (throws TypeError with a reason) and compiles it once. */
+type SegmentMatcher = (segment: string) => boolean
+
+/**
+ * Validates a glob (throws TypeError with a reason) and compiles it once. Matching is linear-ish
+ * in the path whatever the glob: no regular expressions (no backtracking), and `**` is tried
+ * with memoised positions.
+ */
 export function compileGlob(glob: string): PathMatcher {
   if (typeof glob !== 'string' || !glob.startsWith('/') || glob.length > 512)
     throw new TypeError('path must be a glob starting with / (at most 512 characters)')
   const parts = glob.split('/').filter((s) => s !== '')
-  const res: (RegExp | '**')[] = parts.map((seg) => {
+  const pat: (SegmentMatcher | '**')[] = parts.map((seg) => {
     if (seg === '**') return '**'
     if (seg.includes('**')) throw new TypeError('** must be a whole segment')
     if (seg === '.' || seg === '..' || BAD_SEGMENT.test(seg)) throw new TypeError(`bad segment "${seg}"`)
-    if (seg === '*') return /^[^/]+$/
-    const body = seg
-      .split('*')
-      .map((lit) => lit.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('[^/]*')
-    return new RegExp(`^${body}$`)
+    if (seg === '*') return (s) => s.length > 0
+    if (!seg.includes('*')) return (s) => s === seg
+    return wildcardSegment(seg.split('*'))
   })
-  return (segments) => matchFrom(res, 0, segments, 0)
+  return (segments) => matchFrom(pat, segments)
 }
 
-function matchFrom(pat: (RegExp | '**')[], pi: number, segs: string[], si: number): boolean {
-  for (; pi < pat.length; pi++) {
-    const p = pat[pi]!
-    if (p === '**') {
-      if (pi === pat.length - 1) return true
-      for (let k = si; k <= segs.length; k++) if (matchFrom(pat, pi + 1, segs, k)) return true
-      return false
+/** `a*b*c` within one segment: prefix, suffix, and the middle literals leftmost in order. */
+function wildcardSegment(lits: string[]): SegmentMatcher {
+  const first = lits[0]!
+  const last = lits[lits.length - 1]!
+  const middle = lits.slice(1, -1).filter((l) => l !== '')
+  return (s) => {
+    if (s.length < first.length + last.length || !s.startsWith(first) || !s.endsWith(last)) return false
+    let at = first.length
+    const end = s.length - last.length
+    for (const lit of middle) {
+      const i = s.indexOf(lit, at)
+      if (i < 0 || i + lit.length > end) return false
+      at = i + lit.length
     }
-    if (si >= segs.length || !p.test(segs[si]!)) return false
-    si++
+    return true
   }
-  return si === segs.length
+}
+
+function matchFrom(pat: (SegmentMatcher | '**')[], segs: string[]): boolean {
+  const failed = new Set<number>()
+  const width = segs.length + 1
+  const go = (pi: number, si: number): boolean => {
+    for (; pi < pat.length; pi++) {
+      const p = pat[pi]!
+      if (p === '**') {
+        if (pi === pat.length - 1) return true
+        if (failed.has(pi * width + si)) return false
+        for (let k = si; k <= segs.length; k++) if (go(pi + 1, k)) return true
+        failed.add(pi * width + si)
+        return false
+      }
+      if (si >= segs.length || !p(segs[si]!)) return false
+      si++
+    }
+    return si === segs.length
+  }
+  return go(0, 0)
 }

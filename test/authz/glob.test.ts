@@ -27,8 +27,22 @@ describe('compileGlob', () => {
     ['/files/*.pdf', '/files/a.pdfx', false],
     ['/v1.0/x', '/v1X0/x', false], // dots are literal, not regex wildcards
     ['/orders/*', '/Orders/1', false],
+    ['/f/a*b*c', '/f/abc', true],
+    ['/f/a*b*c', '/f/axxbyyc', true],
+    ['/f/a*b*c', '/f/axxcyyb', false],
+    ['/f/ab*ba', '/f/aba', false], // prefix and suffix may not overlap
+    ['/f/*x*', '/f/x', true],
   ]
   for (const [glob, path, want] of table) it(`${glob} ${want ? 'matches' : 'does not match'} ${path}`, () => assert.equal(matches(glob, path), want))
+
+  it('matching stays fast on adversarial globs and paths (no backtracking)', () => {
+    const t0 = performance.now()
+    assert.equal(matches('/files/*-*-*.pdf', '/files/' + '-'.repeat(2000)), false)
+    assert.equal(matches('/**/a/**/a/**/b', '/' + Array(1000).fill('a').join('/')), false)
+    assert.equal(matches('/**/a/**/a/**/b', '/' + Array(1000).fill('a').join('/') + '/b'), true)
+    // A guard against catastrophic backtracking (the regex version took ~8 s here), not a benchmark.
+    assert.ok(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`)
+  })
 
   it('rejects malformed globs', () => {
     for (const g of ['orders', '/a/**b', '/a/../b', '', '/a\\b']) assert.throws(() => compileGlob(g), TypeError, g)
