@@ -61,6 +61,8 @@ export class Authorizer {
   /** Bumped per user by forgetUser, so that cached decisions of that user are not served. */
   private readonly userGen = new Map<string, number>()
   private rolesGen = 0
+  /** Bumped by every forgetUser: reads that started before it are not cached. */
+  private epoch = 0
   private roleDefs: { at: number; roles: Map<string, CompiledPermission[]> } | undefined
   private roleLoad: Promise<void> | undefined
 
@@ -94,13 +96,17 @@ export class Authorizer {
       if (hit && hit.rolesGen === this.rolesGen && hit.gen === (this.userGen.get(hit.sub) ?? 0) && (await this.keyTrusted(hit.kid)))
         return `${hit.head}${Math.floor((hit.until - now) / 1000)}}`
     }
+    // Generations before deciding: a revocation that lands while this decision reads storage must
+    // not be overwritten by caching what was read before it.
+    const rolesGen = this.rolesGen
+    const epoch = this.epoch
     const d = await this.decide(token, req)
     const json = JSON.stringify(d)
-    if (key && token && d.ttl > 0 && d.sub) {
+    if (key && token && d.ttl > 0 && d.sub && rolesGen === this.rolesGen && epoch === this.epoch) {
       const until = now + d.ttl * 1000
       // `ttl` is the last member: keep everything before its value.
       const head = json.slice(0, json.lastIndexOf(':') + 1)
-      this.decisions.set(key, { head, sub: d.sub, gen: this.userGen.get(d.sub) ?? 0, rolesGen: this.rolesGen, until, kid: kidOf(token) }, until)
+      this.decisions.set(key, { head, sub: d.sub, gen: this.userGen.get(d.sub) ?? 0, rolesGen, until, kid: kidOf(token) }, until)
     }
     return json
   }
@@ -171,10 +177,11 @@ export class Authorizer {
   private async rolesOf(sub: string, now: number): Promise<{ roles: string[] | null; until: number }> {
     const hit = this.subjects.entry(sub, now)
     if (hit) return { roles: hit.v, until: hit.exp }
+    const epoch = this.epoch
     const user = await this.deps.store.getUser(sub)
     const roles = user ? user.roles : null
     const until = now + this.deps.config.authzCacheTtl * 1000
-    this.subjects.set(sub, roles, until)
+    if (epoch === this.epoch) this.subjects.set(sub, roles, until)
     return { roles, until }
   }
 
@@ -182,10 +189,11 @@ export class Authorizer {
     const key = `${sub}/${sid}`
     const hit = this.sessions.entry(key, now)
     if (hit) return { live: hit.v, until: hit.exp }
+    const epoch = this.epoch
     const s = await this.deps.store.getSession(sub, sid)
     const live = !!s && !s.revokedAt && s.expiresAt > now
     const until = now + this.deps.config.authzCacheTtl * 1000
-    this.sessions.set(key, live, until)
+    if (epoch === this.epoch) this.sessions.set(key, live, until)
     return { live, until }
   }
 
@@ -235,6 +243,7 @@ export class Authorizer {
 
   /** Forget what this instance knows of a user (role change, revocation): applies at once here. */
   forgetUser(userId: string): void {
+    this.epoch++
     this.userGen.set(userId, (this.userGen.get(userId) ?? 0) + 1)
     this.subjects.delete(userId)
     this.sessions.deletePrefix(`${userId}/`)
