@@ -134,8 +134,9 @@ export class Sessions {
     }
     if (!timingSafeEqual(session.refreshHash, presented)) throw new OAuthError('invalid_grant', 'refresh token is invalid')
     if (clock.now() >= session.expiresAt) throw new OAuthError('invalid_grant', 'the session expired')
-    if (clientId !== undefined && clientId !== session.clientId)
-      throw new OAuthError('invalid_grant', 'refresh token was issued to another client')
+    // RFC 6749 §6: bound to its client. Our own page may leave client_id out; another app may not.
+    if ((clientId !== undefined || session.clientId !== FIRST_PARTY_CLIENT) && clientId !== session.clientId)
+      throw new OAuthError('invalid_grant', 'refresh token was issued to another client (send its client_id)')
     if (scope !== undefined) {
       // RFC 6749 §6: a narrower scope may be requested, never a wider one.
       const granted = new Set(session.scope.split(' '))
@@ -148,6 +149,9 @@ export class Sessions {
       refreshHash: await sha256b64u(next),
       previousRefreshHashes: [...session.previousRefreshHashes, session.refreshHash].slice(-REUSE_MEMORY),
     }
+    // Sign first: if signing fails, nothing was rotated and the client may retry with the same
+    // token (saving first would make that retry look like reuse and revoke the session).
+    const response = await this.respond(user, scope ? { ...rotated, scope } : rotated, `${userId}.${sessionId}.${next}`)
     try {
       await store.updateSession(rotated)
     } catch (e) {
@@ -157,7 +161,6 @@ export class Sessions {
       if (fresh) await this.revoke(fresh, 'refresh token reuse')
       throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked')
     }
-    const response = await this.respond(user, scope ? { ...rotated, scope } : rotated, `${userId}.${sessionId}.${next}`)
     return response
   }
 

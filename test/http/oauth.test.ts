@@ -283,8 +283,19 @@ describe('authorization_code grant: RFC 6749 §4.1.3, RFC 7636 §4.6 (ManualCloc
     assert.equal(second.status, 400)
     assert.equal(second.body.error, 'invalid_grant')
     assert.equal((await call(timed.url, 'GET', '/api/me', undefined, bearer(first.body.access_token))).status, 401)
-    const refresh = await form(timed.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: first.body.refresh_token })
+    const refresh = await form(timed.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: first.body.refresh_token, client_id: app1 })
     assert.equal(refresh.body.error, 'invalid_grant')
+  })
+
+  it('an app\'s refresh token needs that app\'s client_id (RFC 6749 §6); the first-party page may omit it', async () => {
+    const c = await code()
+    const t = (await exchange({ code: c.code, code_verifier: c.verifier })).body
+    for (const extra of [{}, { client_id: app2 }]) {
+      const r = await form(timed.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: t.refresh_token, ...extra })
+      assert.equal(r.body.error, 'invalid_grant', JSON.stringify(extra))
+    }
+    const ok = await form(timed.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: app1 })
+    assert.equal(ok.status, 200, JSON.stringify(ok.body))
   })
 
   it('wrong or missing code_verifier → invalid_grant (the code is not spent by a failed check)', async () => {

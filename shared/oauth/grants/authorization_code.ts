@@ -52,6 +52,8 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
 
   const secret = randomId(32)
   const used = { ...session, authorizationCode: { ...binding, usedAt: now }, refreshHash: await sha256b64u(secret) }
+  // Sign first: a signing failure leaves the code unused, so the client's retry is not "reuse".
+  const response = await sessions.respond(user, used, `${ref.userId}.${ref.sessionId}.${secret}`, binding.nonce !== undefined ? { nonce: binding.nonce } : {})
   try {
     await store.updateSession(used)
   } catch (e) {
@@ -60,5 +62,5 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
     if (fresh) await sessions.revoke(fresh, 'authorization code reuse')
     throw new OAuthError('invalid_grant', 'The authorization code was already used; the session it produced is revoked')
   }
-  return sessions.respond(user, used, `${ref.userId}.${ref.sessionId}.${secret}`, binding.nonce !== undefined ? { nonce: binding.nonce } : {})
+  return response
 }
