@@ -96,8 +96,16 @@ export async function auditTokenRequest<T extends IssuedTokens>(
         error: err.error,
         // Our descriptions for invalid_grant are fixed texts; others may echo request values.
         ...(err.error === 'invalid_grant' ? { reason: err.message } : {}),
-        target: grant === 'refresh_token' ? refreshTokenIds(params.get('refresh_token')) : {},
-        actor: params.get('client_id') ? { clientId: params.get('client_id')! } : {},
+        // A refused request proves nothing about who sent it: what it claims goes under `detail`,
+        // never as `actor` or `target` (anyone could otherwise write events naming anyone).
+        target: {},
+        actor: {},
+        detail: {
+          claimed: {
+            ...(params.get('client_id') ? { clientId: params.get('client_id')!.slice(0, 128) } : {}),
+            ...(grant === 'refresh_token' ? refreshTokenIds(params.get('refresh_token')) : {}),
+          },
+        },
       })
     }
     throw err

@@ -199,7 +199,10 @@ describe('Audit events of every audited action (who, what, when, from where)', (
     assert.equal(refreshed.detail.grant, 'refresh_token')
     const [reuse] = by('token.failed')
     assert.equal(reuse.outcome, 'failure')
-    assert.deepEqual(reuse.target, { userId: ids.alice, sessionId: ids.s1 })
+    // A refused request's ids are only claims: recorded under detail, never as actor or target.
+    assert.deepEqual(reuse.target, {})
+    assert.deepEqual(reuse.actor, {})
+    assert.deepEqual(reuse.detail.claimed, { userId: ids.alice, sessionId: ids.s1 })
     assert.equal(reuse.detail.error, 'invalid_grant')
     assert.match(reuse.detail.reason, /already used/)
     assert.deepEqual(by('token.revoked')[0].target, { userId: ids.alice, sessionId: ids.s3 })

@@ -290,7 +290,7 @@ describe('authorization_code grant: RFC 6749 §4.1.3, RFC 7636 §4.6 (ManualCloc
   it('an app\'s refresh token needs that app\'s client_id (RFC 6749 §6); the first-party page may omit it', async () => {
     const c = await code()
     const t = (await exchange({ code: c.code, code_verifier: c.verifier })).body
-    for (const extra of [{}, { client_id: app2 }]) {
+    for (const extra of [{}, { client_id: app2 }] as Record<string, string>[]) {
       const r = await form(timed.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: t.refresh_token, ...extra })
       assert.equal(r.body.error, 'invalid_grant', JSON.stringify(extra))
     }
