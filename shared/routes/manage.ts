@@ -9,6 +9,7 @@ import { requireRole } from '../middleware/requireRole.js'
 import { ConcurrencyError, type UserRecord } from '../store/types.js'
 import { parseUsername } from '../webauthn/input.js'
 import { credentialView } from '../webauthn/policy.js'
+import { isKeyId } from '../util/base64url.js'
 
 const NO_STORE = { 'cache-control': 'no-store' }
 const ROLE = /^[a-z0-9][a-z0-9._-]{0,63}$/
@@ -55,6 +56,7 @@ export function manageRoutes(core: Core) {
 
   /** Read-modify-write of a user's roles, guarded by the row's etag. */
   async function changeRoles(userId: string, change: (roles: string[]) => string[]): Promise<UserRecord> {
+    if (!isKeyId(userId)) throw new ServiceError('not_found', 'No such user')
     for (let attempt = 0; ; attempt++) {
       const user = await store.getUser(userId)
       if (!user) throw new ServiceError('not_found', 'No such user')
@@ -103,6 +105,7 @@ export function manageRoutes(core: Core) {
   // session signed in with it.
   r.delete('/credentials/:id', async (c) => {
     const id = c.req.param('id')
+    if (!isKeyId(id)) throw new ServiceError('not_found', 'No such passkey')
     const userId = await store.findCredentialOwner(id)
     let cred = userId ? await store.getCredential(userId, id) : undefined
     if (!userId || !cred) throw new ServiceError('not_found', 'No such passkey')

@@ -8,6 +8,7 @@ import { jsonBody } from '../middleware/body.js'
 import { ConcurrencyError } from '../store/types.js'
 import { parseText } from '../webauthn/input.js'
 import { credentialView } from '../webauthn/policy.js'
+import { isKeyId } from '../util/base64url.js'
 
 const NO_STORE = { 'cache-control': 'no-store' }
 
@@ -41,7 +42,8 @@ export function meRoutes(core: Core) {
     const label = parseText(body.label, 'label')
     if (!label) throw new ServiceError('invalid_request', 'label is required')
     for (let attempt = 0; ; attempt++) {
-      const cred = await store.getCredential(p.userId, c.req.param('id'))
+      const id = c.req.param('id')
+      const cred = isKeyId(id) ? await store.getCredential(p.userId, id) : undefined
       if (!cred) throw new ServiceError('not_found', 'No such passkey on this account')
       const updated = { ...cred, label }
       try {
@@ -57,6 +59,7 @@ export function meRoutes(core: Core) {
   r.delete('/credentials/:id', async (c) => {
     const p = await authenticateUser(core, c)
     const id = c.req.param('id')
+    if (!isKeyId(id)) throw new ServiceError('not_found', 'No such passkey on this account')
     const { credentials } = await account(p.userId)
     if (!credentials.some((x) => x.id === id)) throw new ServiceError('not_found', 'No such passkey on this account')
     // Usable passkeys other than this one: deleting the last would lock the account out.

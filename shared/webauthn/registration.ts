@@ -8,7 +8,7 @@ import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
 import type { Principal } from '../middleware/bearer.js'
 import { UniquenessError, type CredentialRecord, type UserRecord } from '../store/types.js'
-import { decode } from '../util/base64url.js'
+import { MAX_KEY_ID, decode, isKeyId } from '../util/base64url.js'
 import { randomId } from '../util/random.js'
 import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/refreshToken.js'
 import { challengeOf } from './checks.js'
@@ -90,6 +90,9 @@ export async function completeRegistration(
     requireUserVerification: config.userVerification === 'required',
   })
   if (!ctx.userId) throw new ServiceError('challenge_unknown', 'The challenge is not bound to an account')
+  // Stored under Table Storage keys (≤ 1 KiB): refuse, as bad input, ids no real passkey has.
+  if (!isKeyId(reg.credentialId))
+    throw new ServiceError('invalid_request', `credential id longer than ${MAX_KEY_ID} base64url characters is not supported`)
   const now = clock.now()
   const credential: CredentialRecord = {
     id: reg.credentialId,

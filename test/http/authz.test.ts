@@ -341,6 +341,8 @@ describe('Administration API (role admin)', () => {
     assert.equal((await check(u.token, 'GET', '/t/1')).body.allow, false, 'a deleted role grants nothing at once')
     assert.equal((await call(svc.url, 'DELETE', '/api/manage/roles/temp', undefined, bearer(admin))).status, 404)
     assert.equal((await call(svc.url, 'PUT', `/api/manage/users/${u.id}/roles/undefined-role`, undefined, bearer(admin))).status, 404)
+    assert.equal((await call(svc.url, 'DELETE', `/api/manage/users/${'A'.repeat(1500)}/roles/temp`, undefined, bearer(admin))).status, 404)
+    assert.equal((await call(svc.url, 'DELETE', `/api/manage/credentials/${'A'.repeat(1500)}`, undefined, bearer(admin))).status, 404)
     const me = await call(svc.url, 'GET', '/api/me', undefined, bearer(u.token))
     const found = await call(svc.url, 'GET', `/api/manage/users?username=${me.body.username}`, undefined, bearer(admin))
     assert.equal(found.body.length, 1)

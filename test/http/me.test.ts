@@ -91,6 +91,18 @@ describe('Passkeys of the signed-in account', () => {
     assert.equal(list?.credentials.length, 1, 'no passkey was added')
   })
 
+  it('ids too long for a storage key: 404 on routes, 400 at registration (never a storage error)', async () => {
+    const { tokens } = await signUp(svc.url, new SoftAuthenticator(), uniq())
+    const long = 'A'.repeat(1500)
+    assert.equal((await call(svc.url, 'PATCH', `/api/me/credentials/${long}`, { label: 'x' }, bearer(tokens.access_token))).status, 404)
+    assert.equal((await call(svc.url, 'DELETE', `/api/me/credentials/${long}`, undefined, bearer(tokens.access_token))).status, 404)
+    const o = await post(svc.url, '/api/webauthn/registration/options', { username: uniq() })
+    const cred = await new SoftAuthenticator().createCredential(o.body, { origin: ORIGIN, credentialId: new Uint8Array(400).fill(7) })
+    const r = await post(svc.url, '/api/webauthn/registration/verify', { credential: cred })
+    assert.equal(r.status, 400)
+    assert.equal(r.body.code, 'invalid_request')
+  })
+
   it('the same authenticator cannot register twice → 409 credential_exists', async () => {
     const a1 = new SoftAuthenticator()
     const { tokens } = await signUp(svc.url, a1, uniq())
