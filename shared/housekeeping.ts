@@ -12,8 +12,15 @@ import type { Core } from './core.js'
  */
 export const SWEEP_GRACE_MS = 60 * 60 * 1000
 
-/** Deletions per run: bounded work per timer invocation. A larger backlog drains over later runs. */
+/** Deletions per batch: one bounded storage pass. */
 export const SWEEP_MAX = 1000
+
+/**
+ * Batches per run: a run keeps sweeping while batches come back full, up to this many (100 000
+ * rows an hour), so abandoned ceremonies cannot outgrow the sweep; a larger backlog drains over
+ * later runs.
+ */
+export const SWEEP_BATCHES = 100
 
 export interface SweepResult {
   /** Challenge and `jti` markers deleted. */
@@ -23,15 +30,22 @@ export interface SweepResult {
 }
 
 /**
- * One housekeeping run at time `now`: deletes what expired before `now - SWEEP_GRACE_MS`, at
- * most SWEEP_MAX rows. Nothing that has not expired is touched.
+ * One housekeeping run at time `now`: deletes what expired before `now - SWEEP_GRACE_MS`, in
+ * batches of SWEEP_MAX rows while batches come back full (at most SWEEP_BATCHES). Nothing that
+ * has not expired is touched.
  *
  * @example
  * const { challenges, sessions } = await sweep(core, core.clock.now())
  */
 export async function sweep(core: Pick<Core, 'store'>, now: number): Promise<SweepResult> {
-  const { challenges, sessions } = await core.store.sweepExpired({ before: now - SWEEP_GRACE_MS, max: SWEEP_MAX })
-  return { challenges, sessions }
+  const total = { challenges: 0, sessions: 0 }
+  for (let batch = 0; batch < SWEEP_BATCHES; batch++) {
+    const { challenges, sessions } = await core.store.sweepExpired({ before: now - SWEEP_GRACE_MS, max: SWEEP_MAX })
+    total.challenges += challenges
+    total.sessions += sessions
+    if (challenges + sessions < SWEEP_MAX) break
+  }
+  return total
 }
 
 /** The log line of a run. */
