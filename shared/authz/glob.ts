@@ -2,10 +2,14 @@
  * Permission matching (CONTRACT "Authorizer"): path globs and request paths.
  *
  * Paths are compared after normalisation: query and fragment dropped, percent-escapes decoded
- * once per segment, empty segments (`//`) and a trailing slash removed. A path whose decoded
- * segments contain `.` or `..`, a slash, a backslash or a control character is refused outright
- * (no traversal tricks: `/orders/%2e%2e/admin` never matches `/orders/**`). Matching is
- * case-sensitive, so a case variant of a permitted path is denied (fail closed).
+ * once per segment, empty segments (`//`) and a trailing slash removed. Refused outright, before
+ * any decoding (CONTRACT v2 "Ambiguous paths at the authorizer"), because a backend that decodes
+ * differently from us could serve another path than the one we matched: a `;` (matrix
+ * parameters: `/orders/..;/admin` is `/admin` to a backend that strips them), a percent-encoded
+ * `%` (`%25`: double encoding, `%252e%252e` is `..` to a backend that decodes twice) and an
+ * encoded `/`, `\` or `.` (`%2F`, `%5C`, `%2E`). After decoding, a `.` or `..` segment, a
+ * backslash or a control character is refused too. Matching is case-sensitive, so a case variant
+ * of a permitted path is denied (fail closed).
  *
  * Globs: `*` is one whole segment (non-empty); `**` is any number of segments (zero or more);
  * `*` inside a segment matches any characters but `/` (e.g. `/files/*.pdf`).
@@ -14,12 +18,20 @@
 export type NormalisedPath = { ok: true; segments: string[]; path: string } | { ok: false; reason: string }
 
 const BAD_SEGMENT = /[\\/\u0000-\u001f\u007f]/
+/** Raw (undecoded) path contents no backend may read differently from us: see the module note. */
+const AMBIGUOUS: readonly [RegExp, string][] = [
+  [/;/, "path has a ';' (matrix parameters are refused: a backend that strips them would serve another path)"],
+  [/%25/, "path has a percent-encoded '%' (%25: a backend that decodes twice would serve another path)"],
+  [/%(2f|5c)/i, "path has an encoded '/' or '\\' (%2F, %5C)"],
+  [/%2e/i, "path has an encoded '.' (%2E)"],
+]
 
 export function normalisePath(raw: string): NormalisedPath {
   let p = raw
   const cut = p.search(/[?#]/)
   if (cut >= 0) p = p.slice(0, cut)
   if (!p.startsWith('/')) return { ok: false, reason: 'path must start with /' }
+  if (p.includes(';') || p.includes('%')) for (const [re, reason] of AMBIGUOUS) if (re.test(p)) return { ok: false, reason }
   const segments: string[] = []
   for (const enc of p.split('/')) {
     if (enc === '') continue

@@ -53,7 +53,28 @@ describe('normalisePath', () => {
   it('drops query, fragment, empty segments and a trailing slash; decodes once', () => {
     const n = normalisePath('//a//b%20c/?q=1#f')
     assert.deepEqual(n, { ok: true, segments: ['a', 'b c'], path: '/a/b c' })
-    assert.deepEqual(normalisePath('/a/%252e%252e'), { ok: true, segments: ['a', '%2e%2e'], path: '/a/%2e%2e' })
+    assert.deepEqual(normalisePath('/a/%7e%20b'), { ok: true, segments: ['a', '~ b'], path: '/a/~ b' })
+  })
+  it('CONTRACT v2 ambiguous paths: refuses ;, %25 and encoded / \\ . before decoding, with a reason', () => {
+    const cases: [string, RegExp][] = [
+      ['/orders/..;/admin/x', /';'/],
+      ['/orders/x;jsessionid=1', /';'/],
+      ['/orders/%252e%252e/admin/x', /%25/],
+      ['/orders/%25', /%25/],
+      ['/orders/a%2Fb', /encoded '\/'/],
+      ['/orders/a%2fb', /encoded '\/'/],
+      ['/orders/a%5Cb', /encoded '\/' or '\\'/],
+      ['/orders/%2E%2E/admin', /encoded '\.'/],
+      ['/orders/.%2e/admin', /encoded '\.'/],
+      ['/orders/report%2epdf', /encoded '\.'/],
+    ]
+    for (const [p, reason] of cases) {
+      const n = normalisePath(p)
+      assert.equal(n.ok, false, p)
+      assert.match((n as { reason: string }).reason, reason, p)
+    }
+    // A ';' or '%25' in the query is not part of the path.
+    assert.equal(normalisePath('/orders/1?a=b;c&d=%25').ok, true)
   })
   it('refuses dot segments, encoded slashes, backslashes, control characters, bad escapes', () => {
     for (const p of ['/a/..', '/a/./b', '/a/%2E%2E', '/a%2fb', '/a%5cb', '/a%00', '/a/%e0%a4%a', 'relative'])

@@ -109,6 +109,16 @@ describe('Authorizer decisions (POST /api/authz/check)', () => {
     assert.equal((await check(u.token, 'GET', '//orders//7/')).body.allow, true)
   })
 
+  it('CONTRACT v2 ambiguous paths: /orders/** does not let ..;/ or double-encoded dots through (403 with a reason)', async () => {
+    const u = await user(['reader'])
+    for (const path of ['/orders/..;/admin/x', '/orders/%252e%252e/admin/x', '/orders/7;v=1', '/orders/a%5cb', '/orders/%2e']) {
+      const r = await check(u.token, 'GET', path)
+      assert.deepEqual([r.body.allow, r.body.status], [false, 403], path)
+      assert.match(r.body.reason, /path has/, path)
+    }
+    assert.equal((await check(u.token, 'GET', '/orders/7')).body.allow, true)
+  })
+
   it('apiId: a permission that names an API applies to that API only', async () => {
     const u = await user(['sales'])
     assert.equal((await check(u.token, 'GET', '/reports/q3', { apiId: 'sales-api' })).body.allow, true)
