@@ -6,9 +6,12 @@
  * 2. `iss` = `sub` = a registered confidential client's id (RFC 7523 §3 items 1–2);
  * 3. the signature verifies with one of that client's keys (`jwks`, or `jwks_uri` fetched with a
  *    short timeout and cached);
- * 4. `aud` names this authorization server: its issuer, its token endpoint, or the endpoint
- *    called (item 3); `exp` is present, not past, and at most 5 minutes ahead (item 4); `nbf` and
- *    `iat` are not in the future;
+ * 4. `aud` is a single value (a string, or an array of exactly one) equal to this authorization
+ *    server's issuer or the URL of the endpoint called (item 3, narrowed as CONTRACT v2 "Client
+ *    assertions" says: a list of audiences is the 2025 private_key_jwt audience-injection class,
+ *    where an assertion made for one server is replayed at another that is also named in it);
+ *    `exp` is present, not past, and at most 5 minutes ahead (item 4); `nbf` and `iat` are not in
+ *    the future;
  * 5. `jti` is used once (item 7): it is recorded until `exp` with a create that fails on a
  *    second use, after the signature check so that forged assertions cannot burn a jti.
  */
@@ -80,6 +83,10 @@ export async function verifyClientAssertion(
   if (typeof clientId !== 'string' || unverified.sub !== clientId) throw fail('iss and sub must both be the client_id')
   const client = isBase64url(clientId) && clientId.length <= 64 ? await store.getClient(clientId) : undefined
   if (!client || client.kind !== 'confidential' || (!client.jwks && !client.jwksUri)) throw fail('unknown client')
+  // 4 (audience, before the signature: it costs nothing): exactly one value, and one of ours.
+  const aud = Array.isArray(unverified.aud) && unverified.aud.length === 1 ? unverified.aud[0] : unverified.aud
+  if (typeof aud !== 'string' || !expectedAudiences.includes(aud))
+    throw fail("aud must be a single value: the issuer or the URL of the endpoint called")
 
   // 3–4. Signature with the client's keys; aud, exp, nbf.
   const now = clock.now()

@@ -45,7 +45,7 @@ export async function authenticateClient(
     const { issuer } = core.config
     const client = await verifyClientAssertion(core, {
       assertion,
-      expectedAudiences: [...new Set([issuer, `${issuer}/oauth2/token`, `${issuer}/oauth2/${endpoint}`])],
+      expectedAudiences: [issuer, `${issuer}/oauth2/${endpoint}`],
     })
     // RFC 7523 §3: a client_id sent beside the assertion must be the one it authenticates.
     if (clientId !== undefined && clientId !== client.id) throw new OAuthError('invalid_client', 'client_id does not match the client_assertion')

@@ -183,6 +183,30 @@ describe('client_credentials with private_key_jwt (RFC 7523 §3, RFC 6749 §4.4)
     assert.equal((await credentials(await assertionFor({ claims: { jti } }))).body.error, 'invalid_client')
   })
 
+  it('CONTRACT v2 client assertions: aud is one value, the issuer or the endpoint called (a list of audiences is refused)', async () => {
+    const issuer = svc.config.issuer
+    const refused: Record<string, string | string[]> = {
+      'issuer and another server': [issuer, 'https://other-as.example'],
+      'another server first': ['https://other-as.example', issuer],
+      'issuer twice': [issuer, issuer],
+      'empty list': [],
+      'another endpoint of ours (introspection, at the token endpoint)': `${issuer}/oauth2/introspect`,
+    }
+    for (const [name, aud] of Object.entries(refused)) {
+      const r = await credentials(await assertionFor({ aud }))
+      assert.equal(r.status, 401, name)
+      assert.equal(r.body.error, 'invalid_client', name)
+      assert.match(r.body.error_description, /aud/, name)
+    }
+    assert.equal((await credentials(await assertionFor({ aud: [issuer] }))).status, 200, 'an array of exactly one')
+    assert.equal((await credentials(await assertionFor({ aud: `${issuer}/oauth2/token` }))).status, 200, 'the token endpoint')
+    // At the introspection endpoint, "the endpoint called" is the introspection endpoint.
+    const own = (await credentials(await assertionFor())).body.access_token
+    const at = (aud: string) => assertionFor({ aud }).then((a) => form(svc.url, '/api/oauth2/introspect', { token: own, client_assertion_type: JWT_BEARER, client_assertion: a }))
+    assert.equal((await at(`${issuer}/oauth2/introspect`)).status, 200)
+    assert.equal((await at(`${issuer}/oauth2/token`)).status, 401)
+  })
+
   it('no assertion at all, a bare client_id, a wrong assertion type, or a client secret → 401 invalid_client', async () => {
     const cases: [Record<string, string>, Record<string, string>][] = [
       [{ grant_type: 'client_credentials' }, {}],
