@@ -45,6 +45,10 @@ export interface Config {
   readonly attestationRoots: readonly string[]
   /** Prefix of every table name (tests isolate runs with it). */
   readonly tablePrefix: string
+  /** Seconds since sign-in within which passkeys may be added, renamed or deleted (CONTRACT v2). */
+  readonly reauthMaxAge: number
+  /** API scopes that may be granted besides `openid` and `profile` (CONTRACT v2 "Scopes"). */
+  readonly scopes: readonly string[]
 }
 
 export interface SettingDoc {
@@ -81,6 +85,8 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'AUTHZ_TOKEN_CACHE_SIZE', meaning: 'authorizer: verified tokens kept in memory (LRU)', localDefault: '10000' },
   { name: 'AUTHZ_SUBJECT_CACHE_SIZE', meaning: 'authorizer: subjects and sessions kept in memory (LRU)', localDefault: '10000' },
   { name: 'CHALLENGE_TTL', meaning: 'WebAuthn challenge lifetime, seconds', localDefault: '300' },
+  { name: 'REAUTH_MAX_AGE', meaning: 'seconds since sign-in within which account changes (adding, renaming, deleting passkeys) are allowed; older sign-ins must use a passkey again', localDefault: '300' },
+  { name: 'SCOPES', meaning: 'comma list of API scopes that may be granted (besides openid and profile); clients get a subset by registration', localDefault: '(empty)' },
 ]
 
 type Env = Record<string, string | undefined>
@@ -148,6 +154,9 @@ function decodeKey(name: string, raw: string): Uint8Array<ArrayBuffer> {
   if (bytes.length !== 32) fail(name, '32 random bytes, base64-encoded', `(${bytes.length} bytes)`)
   return bytes
 }
+
+/** RFC 6749 §3.3 scope-token: printable ASCII but space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 const PEM = /-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----/g
 
@@ -238,6 +247,10 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
   const authzSubjectCacheSize = int(env, 'AUTHZ_SUBJECT_CACHE_SIZE', 10000, 1, 1_000_000)
   const attestation = oneOf(env, 'ATTESTATION', ['none', 'direct'] as const, 'none')
   const attestationRoots = parsePemCertificates(env.ATTESTATION_ROOTS)
+  const reauthMaxAge = int(env, 'REAUTH_MAX_AGE', 300, 0, 86400)
+  const scopes = [...new Set(list(env, 'SCOPES') ?? [])]
+  for (const sc of scopes)
+    if (!SCOPE_TOKEN.test(sc) || sc.length > 128) fail('SCOPES', 'a comma list of scope names (RFC 6749 §3.3 scope-tokens, no spaces)', sc)
   const tablePrefix = env.TABLE_PREFIX?.trim() ?? ''
   if (tablePrefix && !/^[A-Za-z][A-Za-z0-9]{0,20}$/.test(tablePrefix))
     fail('TABLE_PREFIX', 'letters and digits, starting with a letter, at most 21', tablePrefix)
@@ -270,5 +283,7 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
     authzTokenCacheSize,
     authzSubjectCacheSize,
     tablePrefix,
+    reauthMaxAge,
+    scopes: Object.freeze(scopes.filter((x) => x !== 'openid' && x !== 'profile')),
   })
 }

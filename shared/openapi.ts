@@ -767,6 +767,11 @@ function schemas(config: Config): Json {
           description: 'Public clients only (required): absolute https URIs (http only for loopback hosts), no fragment; matched exactly.',
           items: { type: 'string', format: 'uri' },
         },
+        scopes: {
+          type: 'array',
+          description: 'API scopes (from the SCOPES setting) this client may be granted besides openid and profile; others are refused with invalid_scope.',
+          items: { type: 'string' },
+        },
       },
     },
     ClientCreated: {
@@ -783,6 +788,7 @@ function schemas(config: Config): Json {
         jwks: schema('ClientJsonWebKeySet'),
         jwks_uri: { type: 'string', format: 'uri' },
         roles: { type: 'array', items: { type: 'string' } },
+        scopes: { type: 'array', items: { type: 'string' } },
         createdAt: { type: 'string', format: 'date-time' },
       },
     },

@@ -25,6 +25,11 @@ export const AUDIT_EVENT_TYPES = [
   'passkey.deleted',
   /** A passkey revoked by an administrator; its sessions are revoked. */
   'passkey.revoked',
+  /**
+   * An account change (adding, renaming, deleting a passkey; deleting the account) refused
+   * because the sign-in was older than REAUTH_MAX_AGE (`detail.change`, `signInAge`, `maxAge`).
+   */
+  'account.change_refused',
   /** Tokens issued by a grant other than refresh_token (`detail.grant`). */
   'token.issued',
   /** grant_type=refresh_token: the refresh token rotated, new access token. */

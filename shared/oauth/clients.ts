@@ -15,6 +15,7 @@ import type { Config } from '../config.js'
 import { ServiceError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
 import { decode, isBase64url } from '../util/base64url.js'
+import { BASE_SCOPES } from './scopes.js'
 import { parseText } from '../webauthn/input.js'
 
 /** RFC 7518 / RFC 8037 algorithms a client may sign its assertions with; never none or HS*. */
@@ -41,6 +42,8 @@ export interface ClientRegistration {
   jwksUri?: string
   redirectUris: string[]
   roles: string[]
+  /** API scopes from SCOPES this client may be granted (besides openid and profile). */
+  scopes: string[]
 }
 
 /** 127.0.0.0/8, [::1] and `localhost`: the hosts http is allowed for. */
@@ -55,7 +58,7 @@ export function isLoopbackHost(hostname: string): boolean {
  * const reg = await parseClientRegistration(body, config) // { name, kind: 'public', redirectUris, roles: [] }
  */
 export async function parseClientRegistration(body: Record<string, unknown>, config: Config): Promise<ClientRegistration> {
-  const { name, jwks, jwks_uri, roles, redirect_uris, ...rest } = body
+  const { name, jwks, jwks_uri, roles, redirect_uris, scopes, ...rest } = body
   const unknown = Object.keys(rest)
   if (unknown.length) throw new ServiceError('invalid_request', `Unknown fields: ${unknown.join(', ')}`)
   const clientName = parseText(name, 'name', 100)
@@ -64,19 +67,39 @@ export async function parseClientRegistration(body: Record<string, unknown>, con
     throw new ServiceError('invalid_request', 'Give jwks or jwks_uri, not both')
   const confidential = jwks !== undefined || jwks_uri !== undefined
   const roleNames = parseRoleList(roles)
+  const scopeNames = parseClientScopes(scopes, config)
   if (!confidential) {
     if (redirect_uris === undefined)
       throw new ServiceError('invalid_request', 'A public client (no jwks or jwks_uri) needs redirect_uris for the authorization code flow')
     // CONTRACT allows roles on any client. A public client's own principal never gets a token
     // (code-flow tokens carry the user's roles), so they are kept but grant nothing today.
-    return { name: clientName, kind: 'public', redirectUris: parseRedirectUris(redirect_uris), roles: roleNames }
+    return { name: clientName, kind: 'public', redirectUris: parseRedirectUris(redirect_uris), roles: roleNames, scopes: scopeNames }
   }
   if (redirect_uris !== undefined)
     throw new ServiceError('invalid_request', 'redirect_uris are for public clients: a client with keys uses client_credentials')
-  const reg: ClientRegistration = { name: clientName, kind: 'confidential', redirectUris: [], roles: roleNames }
+  const reg: ClientRegistration = { name: clientName, kind: 'confidential', redirectUris: [], roles: roleNames, scopes: scopeNames }
   if (jwks !== undefined) reg.jwks = await parseJwks(jwks)
   else reg.jwksUri = parseJwksUri(jwks_uri, config)
   return reg
+}
+
+/**
+ * `scopes`: the API scopes (from SCOPES) the client may be granted. `openid` and `profile` are
+ * always allowed and need not be listed; anything not grantable is refused by name.
+ */
+export function parseClientScopes(v: unknown, config: Pick<Config, 'scopes'>): string[] {
+  if (v === undefined || v === null) return []
+  if (!Array.isArray(v) || v.length > 64 || !v.every((s) => typeof s === 'string'))
+    throw new ServiceError('invalid_request', 'scopes must be a list of at most 64 scope names')
+  const api = new Set(config.scopes)
+  const names = [...new Set(v as string[])].filter((s) => !(BASE_SCOPES as readonly string[]).includes(s))
+  const unknown = names.filter((s) => !api.has(s))
+  if (unknown.length)
+    throw new ServiceError(
+      'invalid_request',
+      `scopes ${unknown.join(', ')} are not grantable here (SCOPES: ${config.scopes.length ? config.scopes.join(', ') : 'empty'})`,
+    )
+  return names
 }
 
 function parseRoleList(v: unknown): string[] {
@@ -203,6 +226,7 @@ export function clientView(client: ClientRecord, roles: string[]) {
     ...(client.jwks ? { jwks: client.jwks } : {}),
     ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
     roles,
+    scopes: client.scopes ?? [],
     createdAt: new Date(client.createdAt).toISOString(),
   }
 }

@@ -9,6 +9,7 @@ import { CODE_CHALLENGE_METHODS } from './pkce.js'
 import { CLIENT_ASSERTION_ALGS } from './clients.js'
 import { RESPONSE_MODES, RESPONSE_TYPES } from './authorization/checkResponseType.js'
 import { GRANT_TYPES } from './token.js'
+import { grantableScopes } from './scopes.js'
 
 /** Claims of our ID tokens (shared/tokens/accessToken.ts signIdToken, refreshToken.ts respond). */
 export const ID_TOKEN_CLAIMS = [
@@ -47,7 +48,7 @@ export function discovery(config: Config) {
     introspection_endpoint_auth_signing_alg_values_supported: algs,
     revocation_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
     revocation_endpoint_auth_signing_alg_values_supported: algs,
-    scopes_supported: ['openid', 'profile'],
+    scopes_supported: grantableScopes(config),
     claims_supported: [...ID_TOKEN_CLAIMS],
     id_token_signing_alg_values_supported: [config.tokenAlg],
     subject_types_supported: ['public'],

@@ -107,20 +107,10 @@ export function manageRoutes(core: Core) {
     const id = c.req.param('id')
     if (!isKeyId(id)) throw new ServiceError('not_found', 'No such passkey')
     const userId = await store.findCredentialOwner(id)
-    let cred = userId ? await store.getCredential(userId, id) : undefined
+    // Flag and session revocation in one partition transaction. An administrator may revoke an
+    // account's last usable passkey (a compromised one must go); the person then needs recovery.
+    const cred = userId ? await store.revokeCredential(userId, id, 'revoked by an administrator', clock.now()) : undefined
     if (!userId || !cred) throw new ServiceError('not_found', 'No such passkey')
-    for (let attempt = 0; !cred.flaggedAt; attempt++) {
-      try {
-        await store.updateCredential({ ...cred, flaggedAt: clock.now(), flagReason: 'revoked by an administrator' })
-        break
-      } catch (e) {
-        if (!(e instanceof ConcurrencyError) || attempt >= 3) throw e
-        cred = await store.getCredential(userId, id)
-        if (!cred) throw new ServiceError('not_found', 'No such passkey')
-      }
-    }
-    for (const s of await store.listSessions(userId))
-      if (s.credentialId === id && !s.revokedAt) await core.sessions.revoke(s, 'passkey revoked by an administrator')
     authz.forgetUser(userId)
     await core.audit.record({ ...auditContext(c), type: 'passkey.revoked', target: { userId, credentialId: id } })
     return c.body(null, 204)

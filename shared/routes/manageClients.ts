@@ -40,6 +40,7 @@ export function manageClientsRoutes(core: Core) {
         ...(reg.jwks ? { jwks: reg.jwks } : {}),
         ...(reg.jwksUri ? { jwksUri: reg.jwksUri } : {}),
         redirectUris: reg.redirectUris,
+        ...(reg.scopes.length ? { scopes: reg.scopes } : {}),
         createdAt: now,
       }
       // The client's principal: no username (it cannot be looked up or sign in by name).
@@ -51,7 +52,7 @@ export function manageClientsRoutes(core: Core) {
         if (attempt < 2) continue // a 128-bit id collided: draw again
         throw new ServiceError('conflict', 'Could not allocate a client id; retry')
       }
-      await core.audit.record({ ...auditContext(c), type: 'client.registered', target: { clientId: id }, detail: { name: reg.name, kind: reg.kind, roles: reg.roles } })
+      await core.audit.record({ ...auditContext(c), type: 'client.registered', target: { clientId: id }, detail: { name: reg.name, kind: reg.kind, roles: reg.roles, scopes: reg.scopes } })
       return c.json(clientView(client, principal.roles), 201, { ...NO_STORE, location: `${core.config.issuer}/manage/clients/${id}` })
     }
   })

@@ -5,7 +5,8 @@ import { auditContext } from '../audit/context.js'
 import { ServiceError } from '../errors.js'
 import { authenticateUser } from '../middleware/bearer.js'
 import { jsonBody } from '../middleware/body.js'
-import { ConcurrencyError } from '../store/types.js'
+import { requireRecentSignIn } from '../middleware/reauth.js'
+import { ConcurrencyError, LastCredentialError } from '../store/types.js'
 import { parseText } from '../webauthn/input.js'
 import { credentialView } from '../webauthn/policy.js'
 import { isKeyId } from '../util/base64url.js'
@@ -38,6 +39,7 @@ export function meRoutes(core: Core) {
 
   r.patch('/credentials/:id', async (c) => {
     const p = await authenticateUser(core, c)
+    await requireRecentSignIn(core, c, p, 'passkey.rename')
     const body = await jsonBody(c)
     const label = parseText(body.label, 'label')
     if (!label) throw new ServiceError('invalid_request', 'label is required')
@@ -58,14 +60,21 @@ export function meRoutes(core: Core) {
 
   r.delete('/credentials/:id', async (c) => {
     const p = await authenticateUser(core, c)
+    await requireRecentSignIn(core, c, p, 'passkey.delete')
     const id = c.req.param('id')
     if (!isKeyId(id)) throw new ServiceError('not_found', 'No such passkey on this account')
-    const { credentials } = await account(p.userId)
-    if (!credentials.some((x) => x.id === id)) throw new ServiceError('not_found', 'No such passkey on this account')
-    // Usable passkeys other than this one: deleting the last would lock the account out.
-    if (!credentials.some((x) => x.id !== id && !x.flaggedAt))
-      throw new ServiceError('last_credential', 'This is the last passkey of the account; add another before deleting it')
-    await store.deleteCredential(p.userId, id, 'passkey deleted')
+    // The last-passkey guard and the delete are one atomic step in the store (concurrent
+    // deletions can never leave the account without a usable passkey).
+    let deleted: boolean
+    try {
+      deleted = await store.deleteCredential(p.userId, id, 'passkey deleted', { keepUsable: true })
+    } catch (e) {
+      if (e instanceof LastCredentialError)
+        throw new ServiceError('last_credential', 'This is the last passkey of the account; add another before deleting it')
+      if (e instanceof ConcurrencyError) throw new ServiceError('conflict', 'The passkeys of this account changed meanwhile; retry')
+      throw e
+    }
+    if (!deleted) throw new ServiceError('not_found', 'No such passkey on this account')
     core.authz.forgetUser(p.userId)
     await core.audit.record({ ...auditContext(c), type: 'passkey.deleted', actor: { userId: p.userId }, target: { userId: p.userId, credentialId: id } })
     return c.body(null, 204)

@@ -4,6 +4,7 @@ import type { Core } from '../core.js'
 import { ceremonyFailed, recordRegistration, recordSignIn } from '../audit/ceremonies.js'
 import { authenticateUser, bearerToken } from '../middleware/bearer.js'
 import { jsonBody } from '../middleware/body.js'
+import { requireRecentSignIn } from '../middleware/reauth.js'
 import { authenticationOptions, completeAuthentication } from '../webauthn/authentication.js'
 import { completeRegistration, registrationOptions } from '../webauthn/registration.js'
 
@@ -14,11 +15,13 @@ export function webauthnRoutes(core: Core) {
   const r = new Hono<AppEnv>()
   r.post('/registration/options', async (c) => {
     const principal = bearerToken(c) !== undefined ? await authenticateUser(core, c) : undefined
+    if (principal) await requireRecentSignIn(core, c, principal, 'passkey.add')
     const body = await jsonBody(c, { allowEmpty: principal !== undefined })
     return c.json(await registrationOptions(core, body, principal), 200, NO_STORE)
   })
   r.post('/registration/verify', async (c) => {
     const principal = bearerToken(c) !== undefined ? await authenticateUser(core, c) : undefined
+    if (principal) await requireRecentSignIn(core, c, principal, 'passkey.add')
     const body = await jsonBody(c)
     const result = await completeRegistration(core, body, principal).catch(ceremonyFailed(core, c, 'registration', body))
     await recordRegistration(core, c, result, principal)

@@ -9,6 +9,7 @@
 import { StorageUnavailableError } from '../errors.js'
 import {
   ConcurrencyError,
+  LastCredentialError,
   UniquenessError,
   type AuditEventRecord,
   type AuditHead,
@@ -84,6 +85,15 @@ export function createMemoryStore(): MemoryStore {
     const current = target.get(key)
     if (!current || current.etag !== record.etag) throw new ConcurrencyError(what)
     put(target, key, record)
+  }
+
+  function revokeSessionsOf(userId: string, credentialId: string, reason: string): void {
+    const now = Date.now()
+    const userSessions = inner(sessions, userId)
+    for (const [id, s] of userSessions) {
+      if (s.credentialId !== credentialId || s.revokedAt !== undefined) continue
+      put(userSessions, id, { ...s, revokedAt: now, revokedReason: reason })
+    }
   }
 
   const store: MemoryStore = {
@@ -174,16 +184,24 @@ export function createMemoryStore(): MemoryStore {
       )
     },
 
-    async deleteCredential(userId, credentialId, reason) {
+    async deleteCredential(userId, credentialId, reason, { keepUsable = false } = {}) {
       const creds = inner(credentials, userId)
-      if (!creds.delete(credentialId)) return false
-      const now = Date.now()
-      for (const [id, s] of inner(sessions, userId)) {
-        if (s.credentialId !== credentialId || s.revokedAt !== undefined) continue
-        put(inner(sessions, userId), id, { ...s, revokedAt: now, revokedReason: reason })
-      }
+      if (!creds.has(credentialId)) return false
+      if (keepUsable && ![...creds.values()].some((c) => c.id !== credentialId && c.flaggedAt === undefined))
+        throw new LastCredentialError()
+      creds.delete(credentialId)
+      revokeSessionsOf(userId, credentialId, reason)
       if (credentialOwners.get(credentialId) === userId) credentialOwners.delete(credentialId)
       return true
+    },
+
+    async revokeCredential(userId, credentialId, reason, at) {
+      const creds = inner(credentials, userId)
+      const current = creds.get(credentialId)
+      if (!current) return undefined
+      if (current.flaggedAt === undefined) put(creds, credentialId, { ...current, flaggedAt: at, flagReason: reason })
+      revokeSessionsOf(userId, credentialId, reason)
+      return copy(creds.get(credentialId)!)
     },
 
     async getSession(userId, sessionId) {

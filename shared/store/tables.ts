@@ -24,6 +24,7 @@ import type { Config } from '../config.js'
 import { StorageUnavailableError } from '../errors.js'
 import {
   ConcurrencyError,
+  LastCredentialError,
   UniquenessError,
   type Account,
   type AuditEventRecord,
@@ -230,6 +231,26 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
     return r.value.etag
   }
 
+  /** Live sessions among `rows` that were signed in with `credentialId`. */
+  function liveSessionsOf(rows: Row[], credentialId: string): Row[] {
+    return rows.filter(
+      (r) => r.rowKey.startsWith(SESS_PREFIX) && r.credentialId === credentialId && r.revokedAt === undefined,
+    )
+  }
+
+  function revokeAction(r: Row, reason: string): TransactionAction {
+    return ['update', { partitionKey: r.partitionKey, rowKey: r.rowKey, revokedAt: int(Date.now()), revokedReason: reason }, 'Merge']
+  }
+
+  /** Revokes sessions of `credentialId` that a sign-in committed after our first read. */
+  async function revokeLateSessions(userId: string, credentialId: string, reason: string): Promise<void> {
+    const late = liveSessionsOf(await range(userId, SESS_PREFIX, 'sess;'), credentialId)
+    for (let i = 0; i < late.length; i += MAX_TX_OPS) {
+      const batch = late.slice(i, i + MAX_TX_OPS).map((r) => revokeAction(r, reason))
+      await attempt(() => transact(batch))
+    }
+  }
+
   const store: Store = {
     async init() {
       await attempt(() => Promise.all(TABLE_NAMES.map((name) => t(name).createTable())))
@@ -365,47 +386,88 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
       )
     },
 
-    async deleteCredential(userId, credentialId, reason) {
+    async deleteCredential(userId, credentialId, reason, { keepUsable = false } = {}) {
       const rk = credRowKey(credentialId)
-      // One range from the credential row through the sessions: its existence and the sessions.
-      const rows = await range(userId, rk, 'sess;')
-      if (!rows.some((r) => r.rowKey === rk)) return false
-      const live = (rs: Row[]) =>
-        rs.filter(
-          (r) =>
-            r.rowKey.startsWith(SESS_PREFIX) &&
-            r.credentialId === credentialId &&
-            r.revokedAt === undefined,
+      const live = (rs: Row[]) => liveSessionsOf(rs, credentialId)
+      const revoke = (r: Row) => revokeAction(r, reason)
+      for (let round = 0; ; round++) {
+        // One range over the account's credentials and sessions: this credential, the others
+        // (for the last-passkey guard) and the sessions to revoke.
+        const rows = await range(userId, CRED_PREFIX, 'sess;')
+        if (!rows.some((r) => r.rowKey === rk)) return false
+        // The last-passkey guard, atomic with the delete: the transaction also rewrites one other
+        // usable passkey guarded by the etag it was read with. If that passkey was deleted,
+        // flagged (revoked) or otherwise changed meanwhile, nothing is written and we look again,
+        // so of concurrent deletions at most all but one succeed.
+        let guard: TransactionAction | undefined
+        if (keepUsable) {
+          const other = rows.find((r) => r.rowKey.startsWith(CRED_PREFIX) && r.rowKey !== rk && optNum(r.flaggedAt) === undefined)
+          if (!other) throw new LastCredentialError()
+          guard = ['update', { partitionKey: other.partitionKey, rowKey: other.rowKey, guardedAt: int(Date.now()) }, 'Merge', { etag: other.etag }]
+        }
+        const sessions = live(rows)
+        // ≤ 100 operations per transaction: revoke overflow sessions first, delete the credential
+        // last, so a failure midway leaves the credential in place (and the call can be repeated).
+        const lastBatch = sessions.splice(Math.max(0, sessions.length - (MAX_TX_OPS - 2)))
+        for (let i = 0; i < sessions.length; i += MAX_TX_OPS) {
+          const batch = sessions.slice(i, i + MAX_TX_OPS).map(revoke)
+          await attempt(() => transact(batch))
+        }
+        const tx = await attempt(
+          () => transact([['delete', { partitionKey: k(userId), rowKey: rk }], ...(guard ? [guard] : []), ...lastBatch.map(revoke)]),
+          404,
+          412,
         )
-      const revoke = (r: Row): TransactionAction => [
-        'update',
-        { partitionKey: r.partitionKey, rowKey: r.rowKey, revokedAt: int(Date.now()), revokedReason: reason },
-        'Merge',
-      ]
-      const sessions = live(rows)
-      // ≤ 100 operations per transaction: revoke overflow sessions first, delete the credential
-      // last, so a failure midway leaves the credential in place (and the call can be repeated).
-      const lastBatch = sessions.splice(Math.max(0, sessions.length - (MAX_TX_OPS - 1)))
-      for (let i = 0; i < sessions.length; i += MAX_TX_OPS) {
-        const batch = sessions.slice(i, i + MAX_TX_OPS).map(revoke)
-        await attempt(() => transact(batch))
+        if (tx.status !== undefined) {
+          // The credential went away, or the guard lost (or a session changed): look again.
+          if (round >= 4) throw new ConcurrencyError(`credential ${credentialId}`)
+          continue
+        }
+        break
       }
-      const tx = await attempt(
-        () => transact([['delete', { partitionKey: k(userId), rowKey: rk }], ...lastBatch.map(revoke)]),
-        404,
-      )
-      if (tx.status !== undefined) return false
       // A sign-in that committed between the read and the delete made a session we did not see;
       // after the delete no sign-in with this credential can commit (its etag is gone), so one
       // more read catches them all.
-      const late = live(await range(userId, SESS_PREFIX, 'sess;'))
-      for (let i = 0; i < late.length; i += MAX_TX_OPS) {
-        const batch = late.slice(i, i + MAX_TX_OPS).map(revoke)
-        await attempt(() => transact(batch))
-      }
+      await revokeLateSessions(userId, credentialId, reason)
       // The index row last: if this fails, it points at a missing row and goes stale (`claim`).
       await attempt(() => t('credentials').deleteEntity(k(credentialId), ''), 404).catch(() => undefined)
       return true
+    },
+
+    async revokeCredential(userId, credentialId, reason, at) {
+      const rk = credRowKey(credentialId)
+      for (let round = 0; ; round++) {
+        const rows = await range(userId, CRED_PREFIX, 'sess;')
+        const row = rows.find((r) => r.rowKey === rk)
+        if (!row) return undefined
+        const credential = toCredential(row)
+        const sessions = liveSessionsOf(rows, credentialId)
+        // The flag and the first sessions in one transaction, guarded by the credential's etag:
+        // once it commits no sign-in with this passkey can (recordSignIn is guarded by it too).
+        const actions: TransactionAction[] = []
+        const flagging = credential.flaggedAt === undefined
+        if (flagging) {
+          actions.push(['update', { partitionKey: row.partitionKey, rowKey: rk, flaggedAt: int(at), flagReason: reason }, 'Merge', { etag: row.etag }])
+          credential.flaggedAt = at
+          credential.flagReason = reason
+        }
+        const first = sessions.splice(0, MAX_TX_OPS - actions.length)
+        actions.push(...first.map((r) => revokeAction(r, reason)))
+        if (actions.length) {
+          const tx = await attempt(() => transact(actions), 404, 412)
+          if (tx.status !== undefined) {
+            if (round >= 4) throw new ConcurrencyError(`credential ${credentialId}`)
+            continue
+          }
+          if (flagging) credential.etag = tx.value[0]
+        }
+        for (let i = 0; i < sessions.length; i += MAX_TX_OPS) {
+          const batch = sessions.slice(i, i + MAX_TX_OPS).map((r) => revokeAction(r, reason))
+          await attempt(() => transact(batch))
+        }
+        await revokeLateSessions(userId, credentialId, reason)
+        return credential
+      }
     },
 
     async getSession(userId, sessionId) {
@@ -909,6 +971,7 @@ function clientEntity(c: ClientRecord): Entity {
     jwks: c.jwks === undefined ? undefined : JSON.stringify(c.jwks),
     jwksUri: c.jwksUri,
     redirectUris: JSON.stringify(c.redirectUris),
+    scopes: c.scopes === undefined ? undefined : JSON.stringify(c.scopes),
     createdAt: int(c.createdAt),
   })
 }
@@ -926,6 +989,8 @@ function toClient(r: Row): ClientRecord {
   if (jwks !== undefined) c.jwks = jwks
   const jwksUri = optStr(r.jwksUri)
   if (jwksUri !== undefined) c.jwksUri = jwksUri
+  const scopes = json<string[] | undefined>(r.scopes, undefined)
+  if (scopes !== undefined) c.scopes = scopes
   return c
 }
 

@@ -108,6 +108,8 @@ export interface ClientRecord {
   jwksUri?: string
   /** Public clients: exact-match redirect URIs. */
   redirectUris: string[]
+  /** API scopes (from SCOPES) this client may be granted besides openid and profile. */
+  scopes?: string[]
   createdAt: number
   etag?: string
 }
@@ -197,6 +199,14 @@ export class ConcurrencyError extends Error {
   }
 }
 
+/** `deleteCredential` with `keepUsable`: no other usable (unflagged) passkey would remain. */
+export class LastCredentialError extends Error {
+  constructor() {
+    super('no other usable passkey would remain')
+    this.name = 'LastCredentialError'
+  }
+}
+
 /** `createAccount`/`addCredential` refusal reasons. */
 export class UniquenessError extends Error {
   constructor(readonly field: 'username' | 'credential') {
@@ -261,9 +271,19 @@ export interface Store {
   updateCredential(credential: CredentialRecord): Promise<void>
   /**
    * Deletes a credential and revokes every live session signed in with it, and releases its index
-   * row. Returns false when it did not exist.
+   * row. Returns false when it did not exist. With `keepUsable`, the check that another usable
+   * (unflagged) passkey remains and the delete are one atomic step: `LastCredentialError` when
+   * none would, and of concurrent deletions (or a deletion racing a revocation) at most all but
+   * one succeed (CONTRACT v2 "The last passkey stays").
    */
-  deleteCredential(userId: string, credentialId: string, reason: string): Promise<boolean>
+  deleteCredential(userId: string, credentialId: string, reason: string, opts?: { keepUsable?: boolean }): Promise<boolean>
+  /**
+   * An administrator's revocation: flags the credential (refused from now on, still listed) and
+   * revokes every live session signed in with it, in one partition transaction. Returns the
+   * flagged record, or undefined when it does not exist. Flagging an already flagged credential
+   * only revokes sessions still live.
+   */
+  revokeCredential(userId: string, credentialId: string, reason: string, at: number): Promise<CredentialRecord | undefined>
 
   // Sessions
   getSession(userId: string, sessionId: string): Promise<SessionRecord | undefined>

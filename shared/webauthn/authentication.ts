@@ -13,30 +13,33 @@ import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/refreshToken.j
 import { challengeOf, decodeClientData } from './checks.js'
 import type { ChallengeContext } from './challenges.js'
 import { parseScope, parseUsername } from './input.js'
+import { allowedScopes, scopeRefusal, ungrantable } from '../oauth/scopes.js'
 import { acrFor, amrFor } from './policy.js'
 import { asAuthenticationResponse } from './shape.js'
 import { verifyAuthentication } from './verifyAuthentication.js'
 
 export async function authenticationOptions(core: Core, body: Record<string, unknown>) {
   const { config, store, challenges } = core
-  let allow: { id: string; transports?: string[] }[] = []
+  let allow: { id: string }[] = []
   let userId: string | undefined
   if (body.username !== undefined && body.username !== null && body.username !== '') {
     const username = parseUsername(body.username)
     const found = await store.findUserIdByUsername(username)
-    // An unknown username gets a decoy: a stable fake credential and user id derived with a keyed
-    // HMAC, and the same storage reads, so the answer looks like a known user's (no enumeration).
+    // An unknown username gets decoys derived from the name with a keyed HMAC, after the same
+    // storage reads, so the answer cannot be told from a known user's (CONTRACT v2 "No account
+    // enumeration"): the same members, no transports for anyone (a real account's transports
+    // would otherwise show), a count and id lengths drawn like real ones, the same each time.
     const key = await core.enumerationKey
     const decoyUser = encode((await hmac(key, `user:${username}`)).subarray(0, 16))
     const account = await store.getAccount(found ?? decoyUser)
-    if (found && account) {
+    if (found && account && account.credentials.length > 0) {
       userId = found
-      allow = account.credentials.filter((c) => !c.flaggedAt).map((c) => ({ id: c.id, transports: c.transports }))
+      // Revoked passkeys are listed too (their sign-in answers credential_revoked): an account
+      // never shows an empty list, which no decoy could imitate.
+      allow = account.credentials.sort((a, b) => a.createdAt - b.createdAt).map((c) => ({ id: c.id }))
     } else {
-      // Decoy credential ids take the common real lengths (16, 20 or 32 bytes), stably per name.
-      const bytes = await hmac(key, `credential:${username}`)
       userId = decoyUser
-      allow = [{ id: encode(bytes.subarray(0, [16, 20, 32][bytes[31]! % 3])), transports: ['hybrid', 'internal'] }]
+      allow = await decoyCredentials(key, username)
     }
   }
   const { challenge } = await challenges.issue({ ceremony: 'authentication', userId })
@@ -49,6 +52,25 @@ export async function authenticationOptions(core: Core, body: Record<string, unk
   })
 }
 
+/**
+ * Decoy credential descriptors for an unknown username: 1 to 3 of them (about 60 / 30 / 10 %, as
+ * people hold one passkey, or a second as a backup), with ids of the lengths real authenticators
+ * make (16, 20, 32 or 64 bytes), all derived from the name so that asking again gives the same.
+ */
+async function decoyCredentials(key: CryptoKey, username: string): Promise<{ id: string }[]> {
+  const seed = await hmac(key, `credentials:${username}`)
+  const roll = seed[0]! % 10
+  const count = roll < 6 ? 1 : roll < 9 ? 2 : 3
+  const out: { id: string }[] = []
+  for (let i = 0; i < count; i++) {
+    const bytes = new Uint8Array(64)
+    bytes.set(await hmac(key, `credential:${i}:${username}`), 0)
+    bytes.set(await hmac(key, `credential:${i}:more:${username}`), 32)
+    out.push({ id: encode(bytes.subarray(0, [16, 20, 32, 32, 64][seed[1 + i]! % 5])) })
+  }
+  return out
+}
+
 export async function completeAuthentication(core: Core, body: Record<string, unknown>): Promise<TokenResponse> {
   const { config, sessions } = core
   // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
@@ -59,6 +81,9 @@ export async function completeAuthentication(core: Core, body: Record<string, un
   if (typeof audience !== 'string' || !config.audiences.includes(audience))
     throw new ServiceError('invalid_request', `audience must be one of the configured audiences`)
   const scope = parseScope(body.scope) ?? 'openid'
+  // Granted, not echoed: our own page may have any grantable scope, and nothing else.
+  const refused = ungrantable(scope, allowedScopes(config))
+  if (refused.length) throw new ServiceError('invalid_scope', scopeRefusal(refused))
   const { user, session, refreshToken } = await signInWithPasskey(core, { response, consumed, clientId: FIRST_PARTY_CLIENT, audience, scope })
   return sessions.respond(user, session, refreshToken)
 }

@@ -30,13 +30,20 @@ export async function registrationOptions(core: Core, body: Record<string, unkno
     const { challenge } = await challenges.issue({ ceremony: 'registration', userId: user.id, addToAccount: true })
     return build(core, user, exclude, challenge)
   }
-  if (config.registration !== 'open') throw new ServiceError('registration_closed', 'Sign-up is closed on this service')
   const username = parseUsername(body.username)
+  // Closed: 403 for every name, taken or not (no enumeration), except BOOTSTRAP_ADMINS (so the
+  // first administrator can join). Open registration must say 409 for a taken name: docs/security.md.
+  if (!signUpAllowed(core, username)) throw new ServiceError('registration_closed', 'Sign-up is closed on this service')
   const displayName = parseText(body.displayName, 'displayName') ?? username
   if (await store.findUserIdByUsername(username)) throw new ServiceError('username_taken', 'That username is taken')
   user = { id: randomId(16), name: username, displayName }
   const { challenge } = await challenges.issue({ ceremony: 'registration', userId: user.id, username, displayName })
   return build(core, user, exclude, challenge)
+}
+
+/** Self-service sign-up: open registration, or a name listed in BOOTSTRAP_ADMINS. */
+function signUpAllowed(core: Core, username: string): boolean {
+  return core.config.registration === 'open' || core.config.bootstrapAdmins.includes(username)
 }
 
 async function build(
@@ -126,8 +133,8 @@ export async function completeRegistration(
   }
 
   // Sign-up: account, passkey and first session are written together or not at all.
-  if (config.registration !== 'open') throw new ServiceError('registration_closed', 'Sign-up is closed on this service')
   const username = ctx.username ?? ''
+  if (!signUpAllowed(core, username)) throw new ServiceError('registration_closed', 'Sign-up is closed on this service')
   const user: UserRecord = {
     id: ctx.userId,
     username,

@@ -3,6 +3,10 @@ import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simp
 import { ServiceError } from '../errors.js'
 import { isBase64url } from '../util/base64url.js'
 
+/** WebAuthn §5.4.3 `user.id`: at most 64 bytes, so at most 86 base64url characters. */
+export const MAX_USER_HANDLE_BYTES = 64
+const MAX_USER_HANDLE_CHARS = Math.ceil((MAX_USER_HANDLE_BYTES * 4) / 3)
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 function bad(detail: string): never {
@@ -33,6 +37,8 @@ export function asAuthenticationResponse(v: unknown): AuthenticationResponseJSON
   if (!isBase64url(c.response.authenticatorData)) bad('credential.response.authenticatorData must be base64url')
   if (!isBase64url(c.response.signature)) bad('credential.response.signature must be base64url')
   const uh = c.response.userHandle
-  if (uh !== undefined && uh !== null && uh !== '' && !isBase64url(uh)) bad('credential.response.userHandle must be base64url')
+  // WebAuthn user.id is at most 64 bytes; a longer handle would only become a storage key.
+  if (uh !== undefined && uh !== null && uh !== '' && (!isBase64url(uh) || uh.length > MAX_USER_HANDLE_CHARS || uh.length % 4 === 1))
+    bad(`credential.response.userHandle must be base64url of at most ${MAX_USER_HANDLE_BYTES} bytes (WebAuthn user.id)`)
   return { ...c, rawId: c.id, clientExtensionResults: isObj(c.clientExtensionResults) ? c.clientExtensionResults : {} } as unknown as AuthenticationResponseJSON
 }

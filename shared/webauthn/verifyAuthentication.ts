@@ -14,6 +14,8 @@ export interface StoredCredential {
   publicKey: string
   counter: number
   transports?: string[]
+  /** The BE flag seen at registration; when given, a sign-in must show the same (§7.2 step 19). */
+  backupEligible?: boolean
 }
 
 export interface VerifiedAuthentication {
@@ -44,6 +46,14 @@ export async function verifyAuthentication(
   // Steps 15–18: rpIdHash, UP, UV, backup flags.
   const authData = decodeField(response.response.authenticatorData, 'authenticatorData')
   const parsed = await checkAuthenticatorData(authData, { expectedRPID, requireUserVerification })
+  // Step 19: backup eligibility is fixed when the credential is created (§6.1.3): a change means
+  // the record or the authenticator is not what was registered, and the device-bound amr/acr
+  // (hwk, phrh) would rest on a false premise. Refused; the caller updates nothing.
+  if (credential.backupEligible !== undefined && parsed.flags.be !== credential.backupEligible)
+    throw new ServiceError(
+      'backup_eligibility_changed',
+      `This passkey was registered as ${credential.backupEligible ? 'backup eligible (synced)' : 'device-bound'} and now says otherwise; it is refused`,
+    )
   // Steps 19–21: signature over authData ‖ SHA-256(clientDataJSON) (library). The counter is
   // checked below by us, so the library gets counter 0 and does not check it.
   let verified = false

@@ -36,7 +36,7 @@ const credentials = async (assertion: string, extra: Record<string, string> = {}
 
 before(async () => {
   azurite = await startAzurite()
-  svc = await startService({ connectionString: azurite.connectionString, port: await freePort(), env: { BOOTSTRAP_ADMINS: 'root-admin' } })
+  svc = await startService({ connectionString: azurite.connectionString, port: await freePort(), env: { BOOTSTRAP_ADMINS: 'root-admin', SCOPES: 'orders.read,orders.write' } })
   tokenEndpoint = `${svc.config.issuer}/oauth2/token`
   admin = await adminToken(svc.url, new SoftAuthenticator(), 'root-admin')
   const a = await signUp(svc.url, new SoftAuthenticator(), 'alice')
@@ -44,7 +44,7 @@ before(async () => {
   assert.equal((await put('/api/manage/roles/reader', { permissions: [{ methods: ['GET'], path: '/orders/*' }] })).status, 200)
   assert.equal((await put('/api/manage/roles/writer', { permissions: [{ methods: ['POST'], path: '/orders' }] })).status, 200)
   assert.equal((await put('/api/manage/roles/introspect', { permissions: [] })).status, 200)
-  machine = (await registerClient(svc.url, admin, { name: 'billing job', jwks: { keys: [jwk] }, roles: ['reader'] })).client_id
+  machine = (await registerClient(svc.url, admin, { name: 'billing job', jwks: { keys: [jwk] }, roles: ['reader'], scopes: ['orders.read'] })).client_id
 })
 after(async () => {
   await svc?.close()
@@ -116,6 +116,13 @@ describe('client_credentials with private_key_jwt (RFC 7523 §3, RFC 6749 §4.4)
     const scoped = await credentials(await assertionFor({ aud: tokenEndpoint }), { scope: 'orders.read' })
     assert.equal(scoped.status, 200)
     assert.equal(decodeJwt(scoped.body.access_token).payload.scope, 'orders.read')
+    // CONTRACT v2: scopes are granted, not echoed. One in SCOPES but not registered for this
+    // client, and one in neither, are refused (RFC 6749 §5.2 invalid_scope).
+    for (const scope of ['orders.write', 'payroll.admin', 'admin', 'orders.read admin']) {
+      const refused = await credentials(await assertionFor(), { scope })
+      assert.equal(refused.status, 400, scope)
+      assert.equal(refused.body.error, 'invalid_scope', scope)
+    }
     const bad = await credentials(await assertionFor(), { resource: 'api://other' })
     assert.equal(bad.body.error, 'invalid_target')
   })

@@ -4,14 +4,16 @@
  * passkey → login_required), login_hint (pre-fills the username field).
  */
 import { ServiceError } from '../../errors.js'
+import type { Core } from '../../core.js'
 import { parseScope } from '../../webauthn/input.js'
+import { allowedScopes, scopeRefusal, ungrantable } from '../scopes.js'
 import { AuthorizationError, single, type CheckContext } from './types.js'
 
 const MAX_OPAQUE = 512
 const PRINTABLE = /^[\x20-\x7e]*$/
 export const PROMPT_VALUES = ['none', 'login', 'consent', 'select_account'] as const
 
-export function checkScope(ctx: CheckContext): void {
+export function checkScope(core: Core, ctx: CheckContext): void {
   for (const name of ['state', 'nonce'] as const) {
     const v = single(ctx, name, true)
     if (v === undefined) continue
@@ -25,6 +27,9 @@ export function checkScope(ctx: CheckContext): void {
     if (e instanceof ServiceError) throw new AuthorizationError('invalid_scope', e.message, true)
     throw e
   }
+  // Granted, not echoed: openid, profile and the client's registered scopes (RFC 6749 §4.1.2.1).
+  const refused = ungrantable(ctx.request.scope, allowedScopes(core.config, ctx.client))
+  if (refused.length) throw new AuthorizationError('invalid_scope', scopeRefusal(refused), true)
   const prompt = single(ctx, 'prompt', true)?.split(' ') ?? []
   if (!prompt.every((p) => (PROMPT_VALUES as readonly string[]).includes(p)))
     throw new AuthorizationError('invalid_request', `prompt must be among ${PROMPT_VALUES.join(', ')}`, true)

@@ -29,7 +29,7 @@ const CHECKS: ((core: Core, ctx: CheckContext) => void | Promise<void>)[] = [
   (_, ctx) => checkParameters(ctx),
   (_, ctx) => checkResponseType(ctx),
   (_, ctx) => checkPkce(ctx),
-  (_, ctx) => checkScope(ctx),
+  checkScope,
 ]
 
 /**

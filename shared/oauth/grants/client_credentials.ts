@@ -12,6 +12,7 @@ import { OAuthError, ServiceError } from '../../errors.js'
 import { CLOCK_SKEW } from '../../tokens/accessToken.js'
 import { seconds } from '../../util/clock.js'
 import { parseScope } from '../../webauthn/input.js'
+import { allowedScopes, scopeRefusal, ungrantable } from '../scopes.js'
 import type { GrantHandler } from './types.js'
 
 export const grantType = 'client_credentials'
@@ -28,6 +29,9 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
     if (e instanceof ServiceError) throw new OAuthError('invalid_scope', e.message)
     throw e
   }
+  // Granted, not echoed: the client's registered scopes (and openid, profile) only.
+  const refused = ungrantable(scope, allowedScopes(config, client.client))
+  if (refused.length) throw new OAuthError('invalid_scope', scopeRefusal(refused))
   // RFC 8707: `resource` picks one of the configured audiences (default: the first).
   const resource = params.get('resource')
   if (resource !== undefined && !config.audiences.includes(resource))
