@@ -13,11 +13,12 @@ import {
   sendSignal,
 } from '@simplewebauthn/browser'
 import { AdminView } from './admin.js'
+import { ClientsView } from './clients.js'
 import { autofillSignIn, prompt, signIn, signUp, type SignedIn } from './ceremonies.js'
 import { renderClaims } from './claims.js'
 import { Notice, byId, focusOn, h } from './dom.js'
 import { UNSUPPORTED, domErrorName, explain, isAborted } from './explain.js'
-import { ApiError } from './http.js'
+import { ApiError, request } from './http.js'
 import { PasskeysView } from './passkeys.js'
 import { SampleApiView } from './sampleApi.js'
 import {
@@ -25,9 +26,12 @@ import {
   currentClaims,
   forget,
   isSignedIn,
+  decodeClaims,
   onSessionEnded,
+  onStepUpNeeded,
   onTokensChanged,
   refresh,
+  replaceSession,
   restore,
   setTokens,
   signOut,
@@ -103,6 +107,7 @@ function showSignedOut(): void {
     'api-result',
     'roles-list',
     'user-result',
+    'client-result',
     'audit-body',
     'who-name',
   ])
@@ -165,9 +170,34 @@ const admin = new AdminView({
   onSelfRolesChanged: () => void loadMe(),
 })
 
+const clients = new ClientsView({
+  form: byId<HTMLFormElement>('client-form'),
+  name: byId<HTMLInputElement>('client-name'),
+  redirectUris: byId<HTMLTextAreaElement>('client-redirects'),
+  jwks: byId<HTMLTextAreaElement>('client-jwks'),
+  roles: byId<HTMLInputElement>('client-roles'),
+  scopes: byId('client-scopes'),
+  notice: new Notice(byId('clients-notice')),
+  result: byId('client-result'),
+})
+
 onTokensChanged(() => {
   const claims = currentClaims()
   if (claims) renderClaims(el.claims, el.claimsRaw, claims)
+})
+
+// Adding, renaming or deleting a passkey needs a recent sign-in (REAUTH_MAX_AGE): when the
+// service asks for one, sign in again with one of this account's passkeys, then the change is
+// retried (session.ts `authed`).
+onStepUpNeeded(async () => {
+  if (!me) throw new ApiError(401, 'Not signed in', 'Sign in again.')
+  notices.passkeys.busy('This change needs a recent sign-in: confirm it is you with one of your passkeys…')
+  const result = await signIn(me.username)
+  if (decodeClaims(result.tokens.access_token).sub !== me.id) {
+    await request('/oauth2/revoke', { form: { token: result.tokens.refresh_token ?? '', token_type_hint: 'refresh_token' } }).catch(() => {})
+    throw new ApiError(403, 'That passkey belongs to another account', `Confirm with a passkey of ${me.username}.`)
+  }
+  await replaceSession(result.tokens, result.credentialId)
 })
 
 onSessionEnded((reason) => {
@@ -183,7 +213,7 @@ async function loadMe(): Promise<void> {
       : me.username
   const isAdmin = me.roles.includes('admin')
   el.admin.hidden = !isAdmin
-  if (isAdmin) await admin.load()
+  if (isAdmin) await Promise.all([admin.load(), clients.load()])
 }
 
 /** After any sign-in: the signed-in view, filled, with focus on its heading. */

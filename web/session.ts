@@ -41,6 +41,7 @@ let signedInWith: string | undefined
 let refreshing: Promise<void> | undefined
 let onEnded: (reason: string) => void = () => {}
 let onTokens: () => void = () => {}
+let onStepUp: (() => Promise<void>) | undefined
 
 /** Decodes a JWT's payload (display only: the service verifies tokens, the page never trusts them). */
 export function decodeClaims(jwt: string): Claims {
@@ -70,6 +71,27 @@ function recall(key: string): string | undefined {
 /** Called once with what to do when the session ends by itself (revoked, expired). */
 export function onSessionEnded(handler: (reason: string) => void): void {
   onEnded = handler
+}
+
+/**
+ * Called when the service wants a more recent sign-in for an account change (401
+ * `insufficient_user_authentication`, CONTRACT v2 "Re-authentication for account changes"): the
+ * handler signs in again with a passkey (and calls `replaceSession`), after which the call that
+ * was refused is retried once. If the handler throws (the prompt was cancelled), so does the call.
+ */
+export function onStepUpNeeded(handler: () => Promise<void>): void {
+  onStepUp = handler
+}
+
+/**
+ * Switches to the tokens of a fresh sign-in (a step-up) and revokes the session they replace, so
+ * the page holds one session, not two. The old session's revocation is best effort.
+ */
+export async function replaceSession(t: TokenResponse, passkeyId: string): Promise<void> {
+  const old = refreshToken
+  setTokens(t, passkeyId)
+  if (old && old !== t.refresh_token)
+    await request('/oauth2/revoke', { form: { token: old, token_type_hint: 'refresh_token' } }).catch(() => {})
 }
 
 /** Called with no arguments whenever new tokens arrive (sign-in, refresh). */
@@ -150,6 +172,12 @@ export async function authed<T = unknown>(
     return await request<T>(path, { ...opts, token: accessToken })
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) throw e
+    // The token is fine but its sign-in is too old for this change: a passkey step-up, one retry.
+    if (e.code === 'insufficient_user_authentication') {
+      if (!onStepUp) throw e
+      await onStepUp()
+      return await request<T>(path, { ...opts, token: accessToken })
+    }
   }
   try {
     await refresh()

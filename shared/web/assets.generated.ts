@@ -2,9 +2,9 @@
 // test/browser/assets.test.ts rebuilds it in memory and fails when this file is stale.
 
 /** SHA-256 (base64) of APP_JS: `integrity="sha256-…"` and cache busting. */
-export const APP_JS_SHA256 = 'XzoM021P4OiD8jkN6QVnAJC9x08S2uyoiHpHAnGVBxE='
+export const APP_JS_SHA256 = 'P/celIU++fHBSKfbBVoH2fceDIKdEI8m5Ey8x/JsuPM='
 /** SHA-256 (base64) of APP_CSS. */
-export const APP_CSS_SHA256 = '3pNRrHKSIptyH4LfPqSyauClbjyIsJbgk+RxPO39Hmk='
+export const APP_CSS_SHA256 = 'KYt1WrQqZe4DiJ4oJo6dxlBA/URrvGpidv0FYqKTdhw='
 
 /** The stylesheet (web/styles.css). */
 export const APP_CSS = `/* web/styles.css */
@@ -265,7 +265,8 @@ label,
   margin: 0;
 }
 input,
-select {
+select,
+textarea {
   font: inherit;
   color: inherit;
   background: var(--surface);
@@ -756,6 +757,39 @@ fieldset.perm > button {
     padding: 0.1rem 0;
     min-width: 0;
   }
+}
+textarea {
+  font-family:
+    ui-monospace,
+    SFMono-Regular,
+    Menlo,
+    Consolas,
+    monospace;
+  font-size: 0.9rem;
+  max-width: 40rem;
+  resize: vertical;
+}
+input[type=checkbox] {
+  width: auto;
+  min-height: 0;
+  margin: 0 0.4rem 0 0;
+}
+fieldset.scopes {
+  border: 1px solid var(--border);
+  border-radius: 8px;
+  margin: 0.75rem 0 0;
+  padding: 0.5rem 0.9rem 0.75rem;
+  max-width: 40rem;
+}
+fieldset.scopes legend {
+  font-weight: 600;
+  padding: 0 0.3rem;
+}
+label.check {
+  display: inline-flex;
+  align-items: center;
+  font-weight: 400;
+  margin: 0.35rem 1.25rem 0 0;
 }
 `
 
@@ -1534,6 +1568,7 @@ export const APP_JS = `"use strict";
   };
   var onTokens = () => {
   };
+  var onStepUp;
   function decodeClaims(jwt) {
     const part = jwt.split(".")[1] ?? "";
     const b64 = part.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - part.length % 4) % 4);
@@ -1556,6 +1591,16 @@ export const APP_JS = `"use strict";
   }
   function onSessionEnded(handler) {
     onEnded = handler;
+  }
+  function onStepUpNeeded(handler) {
+    onStepUp = handler;
+  }
+  async function replaceSession(t, passkeyId) {
+    const old = refreshToken;
+    setTokens(t, passkeyId);
+    if (old && old !== t.refresh_token)
+      await request("/oauth2/revoke", { form: { token: old, token_type_hint: "refresh_token" } }).catch(() => {
+      });
   }
   function onTokensChanged(handler) {
     onTokens = handler;
@@ -1617,6 +1662,11 @@ export const APP_JS = `"use strict";
       return await request(path, { ...opts, token: accessToken });
     } catch (e) {
       if (!(e instanceof ApiError) || e.status !== 401) throw e;
+      if (e.code === "insufficient_user_authentication") {
+        if (!onStepUp) throw e;
+        await onStepUp();
+        return await request(path, { ...opts, token: accessToken });
+      }
     }
     try {
       await refresh();
@@ -2117,6 +2167,88 @@ export const APP_JS = `"use strict";
       )
     );
   }
+
+  // web/clients.ts
+  var ALWAYS = /* @__PURE__ */ new Set(["openid", "profile"]);
+  var ClientsView = class {
+    constructor(d) {
+      this.d = d;
+      d.form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        void this.register();
+      });
+    }
+    d;
+    loaded = false;
+    /** Shows the API scopes (SCOPES) as checkboxes, once. */
+    async load() {
+      if (this.loaded) return;
+      const meta = await request("/.well-known/openid-configuration");
+      const api = (meta.scopes_supported ?? []).filter((s) => !ALWAYS.has(s));
+      this.d.scopes.replaceChildren(
+        api.length ? h(
+          "fieldset",
+          { class: "scopes" },
+          h("legend", {}, "API scopes it may be granted"),
+          ...api.map(
+            (s) => h(
+              "label",
+              { class: "check" },
+              h("input", { type: "checkbox", name: "scope", value: s }),
+              \` \${s}\`
+            )
+          )
+        ) : h("p", { class: "hint" }, "No API scopes are configured (setting SCOPES): applications get openid and profile only.")
+      );
+      this.loaded = true;
+    }
+    async register() {
+      const { notice, name, redirectUris, jwks, roles, scopes, result } = this.d;
+      const body = { name: name.value.trim() };
+      const uris = redirectUris.value.split(/\\s+/).filter(Boolean);
+      const keys = jwks.value.trim();
+      if (!body.name) return void focusOn(notice.show("error", "Give the application a name."));
+      if (keys && uris.length) return void focusOn(notice.show("error", "Give redirect URIs (an app people sign in to) or a JWKS (a machine client), not both."));
+      if (keys) {
+        try {
+          body.jwks = JSON.parse(keys);
+        } catch {
+          return void focusOn(notice.show("error", "The JWKS is not valid JSON.", 'Paste the public keys as {"keys": [ \\u2026 ]}.'));
+        }
+      } else body.redirect_uris = uris;
+      const roleNames = roles.value.split(/[\\s,]+/).filter(Boolean);
+      if (roleNames.length) body.roles = roleNames;
+      body.scopes = [...scopes.querySelectorAll('input[name="scope"]:checked')].map((x) => x.value);
+      notice.busy("Registering the application\\u2026");
+      try {
+        const c = await authed("/manage/clients", { json: body });
+        notice.clear();
+        result.replaceChildren(
+          h(
+            "div",
+            { class: "client-result" },
+            h("h4", { tabindex: "-1" }, \`Registered \\u201C\${c.name}\\u201D\`),
+            h(
+              "dl",
+              { class: "facts" },
+              h("dt", {}, "client_id"),
+              h("dd", {}, h("code", {}, c.client_id)),
+              h("dt", {}, "Authentication"),
+              h("dd", {}, c.token_endpoint_auth_method === "none" ? "none (public client, PKCE)" : "private_key_jwt"),
+              h("dt", {}, "Scopes"),
+              h("dd", { class: "client-scopes" }, ["openid", "profile", ...c.scopes].join(" ")),
+              c.roles.length ? [h("dt", {}, "Roles"), h("dd", {}, c.roles.join(", "))] : null
+            )
+          )
+        );
+        this.d.form.reset();
+        focusOn(result.querySelector("h4"));
+      } catch (e) {
+        const { title, detail } = explain(e);
+        focusOn(notice.show("error", title, detail));
+      }
+    }
+  };
 
   // web/ceremonies.ts
   var prompt = { startedAt: 0, timeoutMs: 0 };
@@ -2688,6 +2820,7 @@ export const APP_JS = `"use strict";
       "api-result",
       "roles-list",
       "user-result",
+      "client-result",
       "audit-body",
       "who-name"
     ])
@@ -2743,9 +2876,30 @@ export const APP_JS = `"use strict";
     selfId: () => me?.id,
     onSelfRolesChanged: () => void loadMe()
   });
+  var clients = new ClientsView({
+    form: byId("client-form"),
+    name: byId("client-name"),
+    redirectUris: byId("client-redirects"),
+    jwks: byId("client-jwks"),
+    roles: byId("client-roles"),
+    scopes: byId("client-scopes"),
+    notice: new Notice(byId("clients-notice")),
+    result: byId("client-result")
+  });
   onTokensChanged(() => {
     const claims2 = currentClaims();
     if (claims2) renderClaims(el.claims, el.claimsRaw, claims2);
+  });
+  onStepUpNeeded(async () => {
+    if (!me) throw new ApiError(401, "Not signed in", "Sign in again.");
+    notices.passkeys.busy("This change needs a recent sign-in: confirm it is you with one of your passkeys\\u2026");
+    const result = await signIn(me.username);
+    if (decodeClaims(result.tokens.access_token).sub !== me.id) {
+      await request("/oauth2/revoke", { form: { token: result.tokens.refresh_token ?? "", token_type_hint: "refresh_token" } }).catch(() => {
+      });
+      throw new ApiError(403, "That passkey belongs to another account", \`Confirm with a passkey of \${me.username}.\`);
+    }
+    await replaceSession(result.tokens, result.credentialId);
   });
   onSessionEnded((reason) => {
     showSignedOut();
@@ -2756,7 +2910,7 @@ export const APP_JS = `"use strict";
     el.whoName.textContent = me.displayName && me.displayName !== me.username ? \`\${me.displayName} (\${me.username})\` : me.username;
     const isAdmin = me.roles.includes("admin");
     el.admin.hidden = !isAdmin;
-    if (isAdmin) await admin.load();
+    if (isAdmin) await Promise.all([admin.load(), clients.load()]);
   }
   async function enterAccount(result, message) {
     stopAutofill();

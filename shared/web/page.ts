@@ -189,6 +189,25 @@ ${meta.join('\n')}
       <div id="user-result"></div>
     </section>
 
+    <section aria-labelledby="clients-title">
+      <h3 id="clients-title">Register an application</h3>
+      <p class="hint">An app people sign in to gets redirect URIs (authorization code with PKCE). A machine client gets its public keys as a JWKS (private_key_jwt: no secrets). Every app may ask for <code>openid</code> and <code>profile</code>; API scopes only as ticked here.</p>
+      <form id="client-form" class="stack">
+        <label for="client-name">Application name</label>
+        <input id="client-name" name="name" type="text" autocomplete="off" maxlength="100">
+        <label for="client-redirects">Redirect URIs (one per line)</label>
+        <textarea id="client-redirects" name="redirect_uris" rows="2" spellcheck="false" autocomplete="off"></textarea>
+        <label for="client-jwks">Or, for a machine client: JWKS (public keys)</label>
+        <textarea id="client-jwks" name="jwks" rows="2" spellcheck="false" autocomplete="off"></textarea>
+        <label for="client-roles">Roles (machine clients, comma separated)</label>
+        <input id="client-roles" name="roles" type="text" autocomplete="off" spellcheck="false">
+        <div id="client-scopes"></div>
+        <div class="row"><button type="submit">Register application</button></div>
+      </form>
+      <div id="clients-notice" class="notice-area" role="status" aria-live="polite"></div>
+      <div id="client-result"></div>
+    </section>
+
     <section id="audit" aria-labelledby="audit-title" hidden>
       <h3 id="audit-title">Audit log</h3>
       <div class="row"><button id="audit-refresh" type="button">Refresh the audit log</button></div>

@@ -18,6 +18,7 @@ import {
 } from '../../shared/store/tables.js'
 import {
   ConcurrencyError,
+  LastCredentialError,
   UniquenessError,
   type CredentialRecord,
   type SessionRecord,
@@ -432,6 +433,58 @@ for (const [name, subject] of Object.entries(subjects)) {
       assert.equal((await store.getSession(user.id, otherSession.id))!.revokedAt, undefined)
       assert.equal((await store.getSession(user.id, clientSession.id))!.revokedAt, undefined)
       assert.equal(await store.deleteCredential(user.id, credential.id, 'again'), false)
+    })
+
+    it('deleteCredential keepUsable: LastCredentialError when no other usable passkey would remain (revoked ones do not count)', async () => {
+      const store = await subject.fresh()
+      const { user, credential } = await signUp(store)
+      await assert.rejects(store.deleteCredential(user.id, credential.id, 'x', { keepUsable: true }), LastCredentialError)
+      assert.ok(await store.getCredential(user.id, credential.id), 'nothing deleted')
+      const other = newCredential(user.id)
+      await store.addCredential(other)
+      assert.ok(await store.revokeCredential(user.id, other.id, 'revoked', T0))
+      await assert.rejects(store.deleteCredential(user.id, credential.id, 'x', { keepUsable: true }), LastCredentialError)
+      const third = newCredential(user.id)
+      await store.addCredential(third)
+      assert.equal(await store.deleteCredential(user.id, credential.id, 'x', { keepUsable: true }), true)
+      assert.deepEqual((await store.getAccount(user.id))!.credentials.map((c) => c.id).sort(), [other.id, third.id].sort())
+      assert.equal(await store.deleteCredential(user.id, 'nope', 'x', { keepUsable: true }), false)
+    })
+
+    it('deleteCredential keepUsable: of two concurrent deletions on two passkeys exactly one succeeds (10 trials)', async () => {
+      const store = await subject.fresh()
+      for (let trial = 0; trial < 10; trial++) {
+        const { user, credential } = await signUp(store)
+        const other = newCredential(user.id)
+        await store.addCredential(other)
+        const results = await Promise.allSettled([credential.id, other.id].map((id) => store.deleteCredential(user.id, id, 'x', { keepUsable: true })))
+        assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected'], `trial ${trial}`)
+        const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult
+        assert.ok(rejected.reason instanceof LastCredentialError, String(rejected.reason))
+        assert.equal((await store.getAccount(user.id))!.credentials.length, 1)
+      }
+    })
+
+    it('revokeCredential flags the passkey and revokes its live sessions, and only those; idempotent', async () => {
+      const store = await subject.fresh()
+      const { user, credential, session } = await signUp(store)
+      const other = newCredential(user.id)
+      await store.addCredential(other)
+      const otherSession = newSession(user.id, other.id)
+      await store.recordSignIn((await store.getCredential(user.id, other.id))!, otherSession)
+      const flagged = await store.revokeCredential(user.id, credential.id, 'revoked by an administrator', T0 + 5)
+      assert.equal(flagged!.flaggedAt, T0 + 5)
+      assert.equal(flagged!.flagReason, 'revoked by an administrator')
+      const stored = (await store.getCredential(user.id, credential.id))!
+      assert.equal(stored.flaggedAt, T0 + 5)
+      assert.equal(stored.publicKey, credential.publicKey, 'the rest of the record is kept')
+      assert.equal((await store.getSession(user.id, session.id))!.revokedReason, 'revoked by an administrator')
+      assert.equal((await store.getSession(user.id, otherSession.id))!.revokedAt, undefined)
+      // A sign-in with the old etag can no longer commit.
+      await assert.rejects(store.recordSignIn(credential, newSession(user.id, credential.id)), ConcurrencyError)
+      const again = await store.revokeCredential(user.id, credential.id, 'again', T0 + 9)
+      assert.equal(again!.flaggedAt, T0 + 5, 'a second revocation keeps the first flag')
+      assert.equal(await store.revokeCredential(user.id, 'nope', 'x', T0), undefined)
     })
 
     it('deleteCredential revokes more sessions than one transaction may hold (100 operations)', async () => {
