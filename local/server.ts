@@ -11,7 +11,7 @@ import { getRequestListener } from '@hono/node-server'
 import { listen, stop } from './listen.js'
 import { nodeBindings } from './nodeBindings.js'
 import { createService } from '../shared/bootstrap.js'
-import { StorageUnavailableError } from '../shared/errors.js'
+import { KeyEncryptionKeyMismatch, StorageUnavailableError } from '../shared/errors.js'
 import { loadOrCreateLocalKek } from './kek.js'
 import { startKeyRotation } from './keyRotation.js'
 import { startHousekeeping } from './housekeeping.js'
@@ -75,6 +75,9 @@ export async function startLocalServer(opts: {
   if (!storage.some((v) => v?.trim())) env.TABLES_CONNECTION_STRING = 'UseDevelopmentStorage=true'
 
   const service = await createService({ env, local: true })
+  // The signing keys must open with KEY_ENCRYPTION_KEY: say so now, naming the setting, rather
+  // than answering every sign-in with an error (KeyEncryptionKeyMismatch).
+  await service.core.keyRing.signingKey()
   const { port } = service.config
   if ((await service.store.listRoles()).length === 0)
     for (const r of SAMPLE_ROLES) await service.store.putRole({ ...r, updatedAt: Date.now() })
@@ -126,11 +129,19 @@ export async function startLocalServer(opts: {
 }
 
 
+/**
+ * Exit codes of `main`, which `npm start` (scripts/start.mjs) reads: a settings mistake is not
+ * retried (EX_CONFIG), storage that did not answer is (EX_TEMPFAIL), and so is a crash (1).
+ */
+export const EXIT_SETTINGS = 78
+export const EXIT_STORAGE = 75
+
 /** One line for a startup failure a user can fix; `undefined` for a bug (print it whole). */
 function startupMessage(err: unknown, env: Env): string | undefined {
   // Settings mistakes: TypeErrors from loadConfig ("Setting …"), the local key file, and above.
   if (err instanceof TypeError && /^Setting |^hostname |does not hold a 32-byte/.test(err.message))
     return err.message
+  if (err instanceof KeyEncryptionKeyMismatch) return err.message
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number }
   if (e?.code === 'EADDRINUSE')
     return `port ${e.port ?? env.PORT ?? 7071} on ${e.address ?? 'localhost'} is already in use: stop the other process or set PORT`
@@ -149,7 +160,7 @@ async function main() {
     const line = startupMessage(err, process.env)
     if (line === undefined) console.error('local server failed to start:', err)
     else console.error(`local server: ${line}`)
-    process.exit(1)
+    process.exit(err instanceof StorageUnavailableError ? EXIT_STORAGE : line === undefined ? 1 : EXIT_SETTINGS)
   }
   const api = `${server.url}/api`
   console.log(

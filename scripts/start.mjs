@@ -14,23 +14,22 @@
 //                            (default .azurite)
 //   START_SKIP_INSTALL=1     skip step 1;  START_SKIP_BUILD=1  skip step 2
 // Values in local.settings.json ("Values") are passed to the server; the environment wins.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import {
   closeSync,
   existsSync,
   mkdirSync,
   openSync,
   readFileSync,
-  statSync,
   writeFileSync,
 } from 'node:fs'
 import { get as httpGet } from 'node:http'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
+import { prepare, root } from './prepare.mjs'
+
 const log = (msg) => console.log(`[start] ${msg}`)
 const fail = (msg) => {
   console.error(`[start] ${msg}`)
@@ -45,44 +44,12 @@ const azuriteConnectionString = (port) =>
   `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
   `TableEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT};`
 
-// 1. Dependencies ---------------------------------------------------------------------------
-function needsInstall() {
-  const lock = join(root, 'package-lock.json')
-  const marker = join(root, 'node_modules', '.package-lock.json') // rewritten by every install
-  if (!existsSync(join(root, 'node_modules'))) return true
-  if (!existsSync(lock)) return false
-  const installed = existsSync(marker) ? marker : join(root, 'node_modules')
-  return statSync(installed).mtimeMs < statSync(lock).mtimeMs
-}
-
-function npm(args) {
-  // npm is npm.cmd on Windows, which only runs through a shell.
-  const r = spawnSync('npm', args, {
-    cwd: root,
-    stdio: 'inherit',
-    shell: process.platform === 'win32',
-  })
-  return r.status === 0
-}
-
-if (process.env.START_SKIP_INSTALL !== '1' && needsInstall()) {
-  log('installing dependencies (npm ci)')
-  if (!npm(['ci'])) {
-    log('npm ci failed; trying npm install')
-    if (!npm(['install'])) fail('could not install dependencies (see npm output above)')
-  }
-}
-
-// 2. Build ----------------------------------------------------------------------------------
-if (process.env.START_SKIP_BUILD !== '1') {
-  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], {
-    cwd: root,
-    stdio: 'inherit',
-  })
-  if (r.status !== 0) fail('build failed (node scripts/build.mjs)')
+// 1–2. Dependencies and build (scripts/prepare.mjs, shared with `npm test`) -----------------
+{
+  const problem = prepare({ log })
+  if (problem) fail(problem)
 }
 const serverBundle = join(root, 'dist', 'local', 'server.mjs')
-if (!existsSync(serverBundle)) fail(`${serverBundle} is missing after the build`)
 
 // Settings: local.settings.json "Values", overridden by the environment ---------------------
 function localSettings() {

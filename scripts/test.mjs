@@ -1,13 +1,21 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with Node's test runner (TypeScript through tsx).
 // Usage: npm test [-- substring ...]   (only files whose path contains a substring)
+// On a fresh clone it first installs and builds, with the same steps as `npm start`
+// (scripts/prepare.mjs), so `npm test` stands alone.
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { prepare, root } from './prepare.mjs'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const filters = process.argv.slice(2)
+{
+  const problem = prepare({ log: (m) => console.log(`[test] ${m}`) })
+  if (problem) {
+    console.error(`[test] ${problem}`)
+    process.exit(1)
+  }
+}
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {

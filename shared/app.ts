@@ -62,6 +62,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
 
   app.get('/api/health', async (c) => {
     await core.store.ping()
+    // The signing key must open with KEY_ENCRYPTION_KEY (cached once it has): a wrong key is 503
+    // with a problem naming the setting, not a 500 on every sign-in.
+    await core.keyRing.signingKey()
     return c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' })
   })
   app.get('/api/openapi.json', (c) => c.json(openApiDocument(deps.config), 200, { 'cache-control': 'public, max-age=3600' }))
@@ -89,6 +92,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
     }
     if (err instanceof ServiceError) {
       if (!err.expose) logError(`${err.code}: ${causeOf(err)}`)
+      else if (err.status >= 500) logError(`${err.code}: ${err.message}`)
       return problemResponse(err)
     }
     if (err instanceof OAuthError) return oauthErrorResponse(err)

@@ -35,6 +35,8 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   conflict: 409,
   storage_unavailable: 503,
+  /** An operator's setting is wrong in a way only the running service can see (e.g. the KEK). */
+  misconfigured: 503,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_STATUS
@@ -67,6 +69,7 @@ const TITLES: Record<ErrorCode, string> = {
   method_not_allowed: 'Method not allowed',
   conflict: 'Conflict',
   storage_unavailable: 'Storage unavailable',
+  misconfigured: 'The service is misconfigured',
 }
 
 export class ServiceError extends Error {
@@ -79,13 +82,13 @@ export class ServiceError extends Error {
   constructor(
     code: ErrorCode,
     detail?: string,
-    opts: { cause?: unknown; headers?: Record<string, string> } = {},
+    opts: { cause?: unknown; headers?: Record<string, string>; expose?: boolean } = {},
   ) {
     super(detail ?? TITLES[code], { cause: opts.cause })
     this.name = 'ServiceError'
     this.code = code
     this.status = ERROR_STATUS[code]
-    this.expose = this.status < 500
+    this.expose = opts.expose ?? this.status < 500
     this.headers = opts.headers ?? {}
   }
 }
@@ -98,6 +101,24 @@ export class StorageUnavailableError extends ServiceError {
       headers: { 'retry-after': '5' },
     })
     this.name = 'StorageUnavailableError'
+  }
+}
+
+/**
+ * The stored signing keys cannot be decrypted with KEY_ENCRYPTION_KEY: another key was set (two
+ * servers with their own generated keys sharing one storage account, a rotated Key Vault secret).
+ * 503 with a detail naming the setting, at startup, in /api/health and on every request that signs.
+ * The detail names key ids only, never key material.
+ */
+export class KeyEncryptionKeyMismatch extends ServiceError {
+  constructor(kid: string) {
+    super(
+      'misconfigured',
+      `KEY_ENCRYPTION_KEY cannot decrypt the stored signing key ${kid}: it is not the key the keys were stored with. ` +
+        'Set KEY_ENCRYPTION_KEY to that key (every instance sharing this storage needs the same one), or use storage of its own.',
+      { expose: true, headers: { 'retry-after': '30' } },
+    )
+    this.name = 'KeyEncryptionKeyMismatch'
   }
 }
 

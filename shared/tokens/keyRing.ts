@@ -15,6 +15,7 @@
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type JWK } from 'jose'
 import type { Config, TokenAlg } from '../config.js'
 import { open, seal } from '../crypto/kek.js'
+import { KeyEncryptionKeyMismatch } from '../errors.js'
 import type { SigningKeyRecord, Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { isPublished, rotate, signingKeyOf, type RotationDeps, type RotationResult } from './rotation.js'
@@ -249,10 +250,7 @@ export class KeyRing {
 
   private async unwrap(rec: SigningKeyRecord): Promise<CryptoKey> {
     const plain = await open(await this.deps.wrapKey, rec.encryptedPrivateKey, `signing-key:${rec.kid}`)
-    if (!plain)
-      throw new TypeError(
-        `Signing key ${rec.kid} cannot be decrypted: KEY_ENCRYPTION_KEY is not the key it was stored with`,
-      )
+    if (!plain) throw new KeyEncryptionKeyMismatch(rec.kid)
     return importPKCS8(td.decode(plain), rec.alg) as Promise<CryptoKey>
   }
 }

@@ -84,6 +84,8 @@ export async function completeAuthentication(core: Core, body: Record<string, un
   // Granted, not echoed: our own page may have any grantable scope, and nothing else.
   const refused = ungrantable(scope, allowedScopes(config))
   if (refused.length) throw new ServiceError('invalid_scope', scopeRefusal(refused))
+  // The signing key must be usable before the sign-in is recorded (no session without tokens).
+  await core.keyRing.signingKey()
   const { user, session, refreshToken } = await signInWithPasskey(core, { response, consumed, clientId: FIRST_PARTY_CLIENT, audience, scope })
   return sessions.respond(user, session, refreshToken)
 }

@@ -151,6 +151,8 @@ export async function completeRegistration(
     amr: amrFor(credential, reg),
     acr: acrFor(credential),
   })
+  // Sign first: a signing failure (e.g. KeyEncryptionKeyMismatch) then leaves no account behind.
+  const tokens = await sessions.respond(user, session, refreshToken)
   try {
     await store.createAccount({ user, credential, session })
   } catch (e) {
@@ -160,6 +162,5 @@ export async function completeRegistration(
         : new ServiceError('credential_exists', 'This passkey is already registered')
     throw e
   }
-  const tokens = await sessions.respond(user, session, refreshToken)
   return { user: { id: user.id, username }, credential: credentialView(credential), tokens }
 }

@@ -1,0 +1,65 @@
+/**
+ * A KEY_ENCRYPTION_KEY that cannot open the stored signing keys (two local servers sharing one
+ * Azurite, each with its own generated key): a clear error naming the setting, at startup, in
+ * /api/health and on every request that signs — never a 500 per request.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { startLocalServer } from '../../local/server.js'
+import { SoftAuthenticator } from '../helpers/authenticator.js'
+import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
+import { call, post, signUp } from '../helpers/client.js'
+import { ORIGIN, startService, type TestService } from '../helpers/service.js'
+
+let azurite: Azurite
+let first: TestService
+let second: TestService
+const TABLE_PREFIX = `kek${process.pid}`
+
+before(async () => {
+  azurite = await startAzurite()
+  first = await startService({ connectionString: azurite.connectionString, env: { TABLE_PREFIX, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') } })
+  // The first server made and stored the signing keys with its key.
+  await signUp(first.url, new SoftAuthenticator(), `kekfirst${process.pid}`)
+  second = await startService({ connectionString: azurite.connectionString, env: { TABLE_PREFIX, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') } })
+})
+after(async () => {
+  await second?.close()
+  await first?.close()
+  await azurite?.stop()
+})
+
+describe('KEY_ENCRYPTION_KEY that does not open the stored signing keys', () => {
+  it('/api/health answers 503 with a problem naming KEY_ENCRYPTION_KEY', async () => {
+    const h = await call(second.url, 'GET', '/api/health')
+    assert.equal(h.status, 503)
+    assert.equal(h.headers.get('content-type'), 'application/problem+json')
+    assert.equal(h.body.code, 'misconfigured')
+    assert.match(h.body.detail, /KEY_ENCRYPTION_KEY cannot decrypt the stored signing key/)
+    assert.equal((await call(first.url, 'GET', '/api/health')).status, 200, 'the server with the right key is healthy')
+  })
+
+  it('a sign-up that would sign tokens answers 503 misconfigured (not 500), and no account is left half-made', async () => {
+    const username = `kekuser${process.pid}`
+    const o = await post(second.url, '/api/webauthn/registration/options', { username })
+    assert.equal(o.status, 200)
+    const credential = await new SoftAuthenticator().createCredential(o.body, { origin: ORIGIN })
+    const v = await post(second.url, '/api/webauthn/registration/verify', { credential })
+    assert.equal(v.status, 503)
+    assert.equal(v.body.code, 'misconfigured')
+    assert.match(v.body.detail, /KEY_ENCRYPTION_KEY/)
+    assert.equal(await second.store.findUserIdByUsername(username), undefined, 'no account was created')
+  })
+
+  it('the local server refuses to start, with the message naming the setting', async () => {
+    const port = await freePort()
+    await assert.rejects(
+      startLocalServer({
+        env: { PORT: String(port), TABLES_CONNECTION_STRING: azurite.connectionString, TABLE_PREFIX, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+        gateway: false,
+      }),
+      (e: Error) => e.name === 'KeyEncryptionKeyMismatch' && /KEY_ENCRYPTION_KEY cannot decrypt/.test(e.message),
+    )
+  })
+})
