@@ -5,7 +5,11 @@
 //   3. start Azurite's Table service on 127.0.0.1 (reusing an Azurite that already answers)
 //   4. start the local server (dist/local/server.mjs) pointed at it
 //   5. print the page URL once /api/health answers
-//   6. Ctrl-C / SIGTERM stops both children by PID; if either dies, the other is stopped too.
+//   6. supervise: if Azurite exits, start it again on the same port and data directory (with
+//      backoff, a line each time) while the server keeps running and answers 503
+//      storage_unavailable; if the server crashes, start it again too. A settings mistake the
+//      server reports (exit code 78) stops everything instead: restarting cannot fix it.
+//   7. Ctrl-C / SIGTERM stops both children by PID.
 //
 // Environment (all optional):
 //   PORT                     local server port (default 7071), as in CONTRACT.md
@@ -112,21 +116,53 @@ function freePort() {
 const children = new Map() // name -> { child, signal }: the signal that stops it cleanly
 let stopping = false
 
-async function startAzurite() {
-  let tablePort = Number(settings.AZURITE_TABLE_PORT || 10002)
-  const found = await probe(tablePort)
-  if (found === 'azurite') {
-    log(`reusing the Azurite Table service already on 127.0.0.1:${tablePort}`)
-    return tablePort
+/** Restart delays (ms) after an unexpected exit, by how many restarts came right before it. */
+const BACKOFF = [250, 500, 1000, 2000, 4000, 8000]
+/** A child that ran this long before it exited starts the backoff again from the beginning. */
+const STABLE_MS = 30_000
+/** The local server's exit code for a settings mistake (local/server.ts EXIT_SETTINGS). */
+const EXIT_SETTINGS = 78
+
+/**
+ * Keeps a child running: `start()` spawns it (and may wait until it answers); when it exits by
+ * itself, it is started again after a backoff. `fatal(code)` says which exits end everything.
+ */
+function supervise(name, start, { fatal = () => false } = {}) {
+  let restarts = 0
+  const run = async () => {
+    if (stopping) return
+    const startedAt = Date.now()
+    let child
+    try {
+      child = await start()
+    } catch (err) {
+      return void shutdown(1, `${name} could not be started: ${err.message}`)
+    }
+    if (!child || stopping) return
+    const exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve([child.exitCode, child.signalCode])
+        : new Promise((resolve) => child.once('exit', (code, signal) => resolve([code, signal])))
+    void exited.then(([code, signal]) => {
+      // A terminal's Ctrl-C reaches the children too; give our own SIGINT handler a moment first.
+      setTimeout(() => {
+        if (stopping) return
+        if (fatal(code)) return void shutdown(1, `${name} exited (code ${code}); stopping`)
+        if (Date.now() - startedAt > STABLE_MS) restarts = 0
+        const delay = BACKOFF[Math.min(restarts++, BACKOFF.length - 1)]
+        console.error(`[start] ${name} exited (${signal ?? `code ${code}`}); starting it again in ${delay} ms (restart ${restarts})`)
+        setTimeout(run, delay)
+      }, 100)
+    })
   }
-  if (found === 'other' || !(await portIsFree(tablePort))) {
-    const taken = tablePort
-    tablePort = await freePort()
-    log(`port ${taken} is taken by something that is not Azurite; using ${tablePort} instead`)
-  }
+  return run()
+}
+
+/** Spawns Azurite on `tablePort` and waits until it answers; the child (undefined if stopping). */
+async function spawnAzurite(tablePort, { firstStart }) {
   mkdirSync(location, { recursive: true })
   const logFile = join(location, 'azurite.log')
-  writeFileSync(logFile, '') // this run's log only
+  if (firstStart) writeFileSync(logFile, '') // this run's log only
   const out = openSync(logFile, 'a')
   const pkg = createRequire(import.meta.url).resolve('azurite/package.json', { paths: [root] })
   const bin = join(dirname(pkg), 'dist', 'src', 'table', 'main.js') // = node_modules/.bin/azurite-table
@@ -147,23 +183,39 @@ async function startAzurite() {
   ]
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['pipe', out, out] })
   closeSync(out)
-  watch('Azurite', child, 'SIGINT') // Azurite saves its data and closes on SIGINT only
+  track('Azurite', child, 'SIGINT') // Azurite saves its data and closes on SIGINT only
   const deadline = Date.now() + 30_000
   while ((await probe(tablePort)) !== 'azurite') {
-    if (child.exitCode !== null || stopping) return undefined
+    if (child.exitCode !== null || child.signalCode !== null || stopping) return child
     if (Date.now() > deadline) {
-      await shutdown(
-        1,
-        `Azurite did not answer on 127.0.0.1:${tablePort} within 30 s (see ${logFile})`,
-      )
+      await shutdown(1, `Azurite did not answer on 127.0.0.1:${tablePort} within 30 s (see ${logFile})`)
       return undefined
     }
     await sleep(200)
   }
-  log(
-    `Azurite Table service on 127.0.0.1:${tablePort} (pid ${child.pid}; data and log in ${location})`,
-  )
-  return tablePort
+  log(`Azurite Table service on 127.0.0.1:${tablePort} (pid ${child.pid}; data and log in ${location})`)
+  return child
+}
+
+async function startAzurite() {
+  let tablePort = Number(settings.AZURITE_TABLE_PORT || 10002)
+  const found = await probe(tablePort)
+  if (found === 'azurite') {
+    log(`reusing the Azurite Table service already on 127.0.0.1:${tablePort} (not supervised: it is not ours)`)
+    return tablePort
+  }
+  if (found === 'other' || !(await portIsFree(tablePort))) {
+    const taken = tablePort
+    tablePort = await freePort()
+    log(`port ${taken} is taken by something that is not Azurite; using ${tablePort} instead`)
+  }
+  let firstStart = true
+  await supervise('Azurite', async () => {
+    const child = await spawnAzurite(tablePort, { firstStart })
+    firstStart = false
+    return child
+  })
+  return stopping ? undefined : tablePort
 }
 
 // 4. Local server ---------------------------------------------------------------------------
@@ -177,18 +229,19 @@ function serverEnv(tablePort) {
   return env
 }
 
-async function startServer(tablePort) {
+/** Spawns the local server; resolves with the child once /api/health answers (or it gave up). */
+async function spawnServer(tablePort, { first }) {
   const child = spawn(process.execPath, exitWithParent(serverBundle, 'SIGTERM'), {
     cwd: root,
     env: serverEnv(tablePort),
     stdio: ['pipe', 'inherit', 'inherit'],
   })
-  watch('local server', child, 'SIGTERM')
+  track('local server', child, 'SIGTERM')
   log(`local server starting on port ${port} (pid ${child.pid})`)
   const health = `http://localhost:${port}/api/health`
   const deadline = Date.now() + 60_000
   for (;;) {
-    if (child.exitCode !== null || stopping) return
+    if (child.exitCode !== null || child.signalCode !== null || stopping) return child
     try {
       const res = await fetch(health, { signal: AbortSignal.timeout(2000) })
       await res.body?.cancel()
@@ -198,12 +251,27 @@ async function startServer(tablePort) {
     }
     if (Date.now() > deadline) {
       log(`${health} did not answer 200 within 60 s; still running, Ctrl-C to stop`)
-      return
+      return child
     }
     await sleep(250)
   }
   // 5.
-  log(`ready: open http://localhost:${port}/  (Ctrl-C stops the server and Azurite)`)
+  if (first) log(`ready: open http://localhost:${port}/  (Ctrl-C stops the server and Azurite)`)
+  else log(`local server is back: http://localhost:${port}/`)
+  return child
+}
+
+async function startServer(tablePort) {
+  let first = true
+  await supervise(
+    'local server',
+    async () => {
+      const child = await spawnServer(tablePort, { first })
+      first = false
+      return child
+    },
+    { fatal: (code) => code === EXIT_SETTINGS },
+  )
 }
 
 // 6. Lifecycle ------------------------------------------------------------------------------
@@ -219,18 +287,16 @@ function exitWithParent(entry, signal) {
   return ['-e', guard, entry]
 }
 
-function watch(name, child, signal) {
-  children.set(name, { child, signal })
+/** Remembers a running child (to stop it by PID) until it exits. */
+function track(name, child, signal) {
+  const entry = { child, signal }
+  children.set(name, entry)
   child.once('error', (err) => {
-    children.delete(name)
+    if (children.get(name) === entry) children.delete(name)
     void shutdown(1, `${name} could not be started: ${err.message}`)
   })
-  child.once('exit', (code, signal) => {
-    children.delete(name)
-    // A terminal's Ctrl-C reaches the children too; give our own SIGINT handler a moment first.
-    setTimeout(() => {
-      if (!stopping) void shutdown(1, `${name} exited (${signal ?? `code ${code}`}); stopping`)
-    }, 100)
+  child.once('exit', () => {
+    if (children.get(name) === entry) children.delete(name)
   })
 }
 

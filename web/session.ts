@@ -169,15 +169,9 @@ export async function authed<T = unknown>(
   if (refreshing) await refreshing.catch(() => {})
   if (!accessToken) throw new ApiError(401, 'Not signed in', 'Sign in again.')
   try {
-    return await request<T>(path, { ...opts, token: accessToken })
+    return await stepUpOnce<T>(path, opts)
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) throw e
-    // The token is fine but its sign-in is too old for this change: a passkey step-up, one retry.
-    if (e.code === 'insufficient_user_authentication') {
-      if (!onStepUp) throw e
-      await onStepUp()
-      return await request<T>(path, { ...opts, token: accessToken })
-    }
   }
   try {
     await refresh()
@@ -188,7 +182,23 @@ export async function authed<T = unknown>(
     }
     throw e
   }
-  return await request<T>(path, { ...opts, token: accessToken })
+  return await stepUpOnce<T>(path, opts)
+}
+
+/**
+ * One call with the access token; when the service answers that the sign-in is too old for this
+ * change (401 insufficient_user_authentication, the token itself being fine), a passkey step-up
+ * and one retry. Used before and after a refresh: an expired token that is refreshed still
+ * carries its old sign-in time.
+ */
+async function stepUpOnce<T>(path: string, opts: { method?: string; json?: unknown }): Promise<T> {
+  try {
+    return await request<T>(path, { ...opts, token: accessToken })
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.code !== 'insufficient_user_authentication' || !onStepUp) throw e
+    await onStepUp()
+    return await request<T>(path, { ...opts, token: accessToken })
+  }
 }
 
 /** RFC 7009: revokes the refresh token (its whole session), then forgets every token. */

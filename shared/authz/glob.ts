@@ -7,7 +7,7 @@
  * differently from us could serve another path than the one we matched: a `;` (matrix
  * parameters: `/orders/..;/admin` is `/admin` to a backend that strips them), a percent-encoded
  * `%` (`%25`: double encoding, `%252e%252e` is `..` to a backend that decodes twice) and an
- * encoded `/`, `\` or `.` (`%2F`, `%5C`, `%2E`). After decoding, a `.` or `..` segment, a
+ * encoded `/`, `\`, `.` or `;` (`%2F`, `%5C`, `%2E`, `%3B`). After decoding, a `.` or `..` segment, a
  * backslash or a control character is refused too. Matching is case-sensitive, so a case variant
  * of a permitted path is denied (fail closed).
  *
@@ -20,7 +20,7 @@ export type NormalisedPath = { ok: true; segments: string[]; path: string } | { 
 const BAD_SEGMENT = /[\\/\u0000-\u001f\u007f]/
 /** Raw (undecoded) path contents no backend may read differently from us: see the module note. */
 const AMBIGUOUS: readonly [RegExp, string][] = [
-  [/;/, "path has a ';' (matrix parameters are refused: a backend that strips them would serve another path)"],
+  [/;|%3b/i, "path has a ';' (matrix parameters are refused: a backend that strips them would serve another path)"],
   [/%25/, "path has a percent-encoded '%' (%25: a backend that decodes twice would serve another path)"],
   [/%(2f|5c)/i, "path has an encoded '/' or '\\' (%2F, %5C)"],
   [/%2e/i, "path has an encoded '.' (%2E)"],

@@ -72,6 +72,8 @@ const TRY_TIMEOUT_MS = 2_000
 const TOTAL_BUDGET_MS = 3_000
 const RETRY_DELAY_MS = 100
 const RELEASE_TIMEOUT_MS = 1_000
+/** A missing table is created again at most this often (see `repairIfTableMissing`). */
+const TABLE_REPAIR_MS = 5_000
 /** Entity group transactions: one partition, at most 100 operations. */
 const MAX_TX_OPS = 100
 /** `sweepExpired`: deletes in flight at once (each is one point delete). */
@@ -99,21 +101,47 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
   const clients = makeClients(opts)
   const t = (name: TableName): TableClient => clients[name]
 
+  /**
+   * A table that does not exist (storage wiped, or a local emulator that lost its data in a
+   * crash) is not an answer like "no such row": the request fails as 503, and the tables are
+   * created again in the background (at most every TABLE_REPAIR_MS), so the service heals by itself.
+   */
+  let lastRepair = 0
+  function repairIfTableMissing(err: unknown): void {
+    if (!tableMissing(err)) return
+    const now = Date.now()
+    if (now - lastRepair < TABLE_REPAIR_MS) return
+    lastRepair = now
+    void Promise.all(TABLE_NAMES.map((name) => t(name).createTable())).catch(() => {
+      lastRepair = 0 // try again on the next failure
+    })
+  }
+
   /** Runs one SDK call: `expected` statuses come back as `{ status }`, other failures throw 503. */
   async function attempt<T>(op: () => Promise<T>, ...expected: number[]): Promise<Outcome<T>> {
     try {
       return { value: await op() }
     } catch (err) {
+      if (err instanceof StorageUnavailableError) throw err
+      repairIfTableMissing(err)
       const status = statusOf(err)
-      if (status !== undefined && expected.includes(status)) return { status }
+      if (status !== undefined && expected.includes(status) && !tableMissing(err)) return { status }
       throw new StorageUnavailableError(err)
     }
   }
 
   /** Submits one entity group transaction in `users`; returns the new etag of each operation. */
   async function transact(actions: TransactionAction[]): Promise<(string | undefined)[]> {
-    const res = await t('users').submitTransaction(actions)
-    return res.subResponses.map((r) => r.etag?.trim())
+    try {
+      const res = await t('users').submitTransaction(actions)
+      return res.subResponses.map((r) => r.etag?.trim())
+    } catch (err) {
+      if (tableMissing(err)) {
+        repairIfTableMissing(err)
+        throw new StorageUnavailableError(err)
+      }
+      throw err
+    }
   }
 
   async function getRow(table: TableName, pk: string, rk: string): Promise<Row | undefined> {
@@ -394,7 +422,15 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
         // One range over the account's credentials and sessions: this credential, the others
         // (for the last-passkey guard) and the sessions to revoke.
         const rows = await range(userId, CRED_PREFIX, 'sess;')
-        if (!rows.some((r) => r.rowKey === rk)) return false
+        if (!rows.some((r) => r.rowKey === rk)) {
+          // Gone (maybe by an earlier call that failed after its delete): its sessions must not live on.
+          const orphans = live(rows)
+          for (let i = 0; i < orphans.length; i += MAX_TX_OPS) {
+            const batch = orphans.slice(i, i + MAX_TX_OPS).map(revoke)
+            await attempt(() => transact(batch))
+          }
+          return false
+        }
         // The last-passkey guard, atomic with the delete: the transaction also rewrites one other
         // usable passkey guarded by the etag it was read with. If that passkey was deleted,
         // flagged (revoked) or otherwise changed meanwhile, nothing is written and we look again,
@@ -406,15 +442,12 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
           guard = ['update', { partitionKey: other.partitionKey, rowKey: other.rowKey, guardedAt: int(Date.now()) }, 'Merge', { etag: other.etag }]
         }
         const sessions = live(rows)
-        // ≤ 100 operations per transaction: revoke overflow sessions first, delete the credential
-        // last, so a failure midway leaves the credential in place (and the call can be repeated).
-        const lastBatch = sessions.splice(Math.max(0, sessions.length - (MAX_TX_OPS - 2)))
-        for (let i = 0; i < sessions.length; i += MAX_TX_OPS) {
-          const batch = sessions.slice(i, i + MAX_TX_OPS).map(revoke)
-          await attempt(() => transact(batch))
-        }
+        // ≤ 100 operations per transaction: the delete, the guard and the first sessions go
+        // together, so a deletion that loses the guard has revoked nothing; sessions beyond what
+        // one transaction holds are revoked right after (and by revokeLateSessions below).
+        const first = sessions.splice(0, MAX_TX_OPS - 2)
         const tx = await attempt(
-          () => transact([['delete', { partitionKey: k(userId), rowKey: rk }], ...(guard ? [guard] : []), ...lastBatch.map(revoke)]),
+          () => transact([['delete', { partitionKey: k(userId), rowKey: rk }], ...(guard ? [guard] : []), ...first.map(revoke)]),
           404,
           412,
         )
@@ -422,6 +455,10 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
           // The credential went away, or the guard lost (or a session changed): look again.
           if (round >= 4) throw new ConcurrencyError(`credential ${credentialId}`)
           continue
+        }
+        for (let i = 0; i < sessions.length; i += MAX_TX_OPS) {
+          const batch = sessions.slice(i, i + MAX_TX_OPS).map(revoke)
+          await attempt(() => transact(batch))
         }
         break
       }
@@ -522,6 +559,10 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
       try {
         res = await t('audit').submitTransaction(actions)
       } catch (err) {
+        if (tableMissing(err)) {
+          repairIfTableMissing(err)
+          throw new StorageUnavailableError(err)
+        }
         const status = statusOf(err)
         if (status === 404 || status === 409 || status === 412) throw new ConcurrencyError(`audit head at seq ${base}`)
         throw new StorageUnavailableError(err)
@@ -579,6 +620,10 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
       try {
         res = await t('signingkeys').submitTransaction(actions)
       } catch (err) {
+        if (tableMissing(err)) {
+          repairIfTableMissing(err)
+          throw new StorageUnavailableError(err)
+        }
         const status = statusOf(err)
         if (status === 404 || status === 409 || status === 412)
           throw new ConcurrencyError(`signing keys ${keys.map((k) => k.kid).join(', ')}`)
@@ -787,6 +832,13 @@ function requestCounter(onRequest: (r: StorageRequest) => void): PipelinePolicy 
 // Errors
 
 type Outcome<T> = { value: T; status?: undefined } | { value?: undefined; status: number }
+
+/** Table Storage's TableNotFound (404), as opposed to a missing row. */
+function tableMissing(err: unknown): boolean {
+  if (statusOf(err) !== 404) return false
+  const e = err as { code?: unknown; message?: unknown }
+  return e.code === 'TableNotFound' || /\bTableNotFound\b/.test(String(e.message ?? ''))
+}
 
 function statusOf(err: unknown): number | undefined {
   const s = (err as { statusCode?: unknown } | null | undefined)?.statusCode

@@ -118,7 +118,10 @@ export class Sessions {
   }
 
   /** grant_type=refresh_token (RFC 6749 §6) with rotation and reuse detection. */
-  async refresh(refreshToken: string, { clientId, scope }: { clientId?: string; scope?: string }): Promise<TokenResponse> {
+  async refresh(
+    refreshToken: string,
+    { clientId, scope, grantable }: { clientId?: string; scope?: string; grantable?: Set<string> },
+  ): Promise<TokenResponse> {
     const { store, clock } = this.deps
     const parts = refreshToken.split('.')
     if (parts.length !== 3 || !parts.every((p) => isBase64url(p) && p.length <= 64))
@@ -143,6 +146,12 @@ export class Sessions {
       if (!scope.split(' ').every((s) => granted.has(s)))
         throw new OAuthError('invalid_scope', 'requested scope exceeds the granted scope')
     }
+    // Granted, not echoed: what the client may be granted today (SCOPES or its registration may
+    // have changed since the sign-in, and sessions from before scopes were checked hold others).
+    const effective = scope ?? session.scope
+    const refused = grantable ? effective.split(' ').filter((s) => s && !grantable.has(s)) : []
+    if (refused.length)
+      throw new OAuthError('invalid_scope', `scope ${refused.join(' ')} may no longer be granted: refresh with a narrower scope, or sign in again`)
     const next = randomId(32)
     const rotated: SessionRecord = {
       ...session,

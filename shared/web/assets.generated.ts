@@ -2,7 +2,7 @@
 // test/browser/assets.test.ts rebuilds it in memory and fails when this file is stale.
 
 /** SHA-256 (base64) of APP_JS: `integrity="sha256-…"` and cache busting. */
-export const APP_JS_SHA256 = 'P/celIU++fHBSKfbBVoH2fceDIKdEI8m5Ey8x/JsuPM='
+export const APP_JS_SHA256 = 'XW7fGkHzYULvP9s2fknU9MbyjLgLFjT8DczSPnXTilk='
 /** SHA-256 (base64) of APP_CSS. */
 export const APP_CSS_SHA256 = 'KYt1WrQqZe4DiJ4oJo6dxlBA/URrvGpidv0FYqKTdhw='
 
@@ -1659,14 +1659,9 @@ export const APP_JS = `"use strict";
     });
     if (!accessToken) throw new ApiError(401, "Not signed in", "Sign in again.");
     try {
-      return await request(path, { ...opts, token: accessToken });
+      return await stepUpOnce(path, opts);
     } catch (e) {
       if (!(e instanceof ApiError) || e.status !== 401) throw e;
-      if (e.code === "insufficient_user_authentication") {
-        if (!onStepUp) throw e;
-        await onStepUp();
-        return await request(path, { ...opts, token: accessToken });
-      }
     }
     try {
       await refresh();
@@ -1677,7 +1672,16 @@ export const APP_JS = `"use strict";
       }
       throw e;
     }
-    return await request(path, { ...opts, token: accessToken });
+    return await stepUpOnce(path, opts);
+  }
+  async function stepUpOnce(path, opts) {
+    try {
+      return await request(path, { ...opts, token: accessToken });
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.code !== "insufficient_user_authentication" || !onStepUp) throw e;
+      await onStepUp();
+      return await request(path, { ...opts, token: accessToken });
+    }
   }
   async function signOut() {
     const token = refreshToken;

@@ -35,8 +35,13 @@ export async function authenticationOptions(core: Core, body: Record<string, unk
     if (found && account && account.credentials.length > 0) {
       userId = found
       // Revoked passkeys are listed too (their sign-in answers credential_revoked): an account
-      // never shows an empty list, which no decoy could imitate.
-      allow = account.credentials.sort((a, b) => a.createdAt - b.createdAt).map((c) => ({ id: c.id }))
+      // never shows an empty list, which no decoy could imitate. At most MAX_LISTED, the most
+      // recently used, so that the count never exceeds a decoy's (the others still sign in
+      // without a username: every passkey here is discoverable).
+      allow = account.credentials
+        .sort((a, b) => (b.lastUsedAt ?? b.createdAt) - (a.lastUsedAt ?? a.createdAt))
+        .slice(0, MAX_LISTED)
+        .map((c) => ({ id: c.id }))
     } else {
       userId = decoyUser
       allow = await decoyCredentials(key, username)
@@ -52,15 +57,19 @@ export async function authenticationOptions(core: Core, body: Record<string, unk
   })
 }
 
+/** The most passkeys a sign-in by username lists: a decoy's largest count. */
+export const MAX_LISTED = 5
+
 /**
- * Decoy credential descriptors for an unknown username: 1 to 3 of them (about 60 / 30 / 10 %, as
- * people hold one passkey, or a second as a backup), with ids of the lengths real authenticators
- * make (16, 20, 32 or 64 bytes), all derived from the name so that asking again gives the same.
+ * Decoy credential descriptors for an unknown username: 1 to MAX_LISTED of them (about 60 / 25 /
+ * 10 / 3 / 2 %, as most people hold one passkey, or a second as a backup), with ids of the lengths
+ * real authenticators make (16, 20, 32 or 64 bytes), all derived from the name so that asking
+ * again gives the same.
  */
 async function decoyCredentials(key: CryptoKey, username: string): Promise<{ id: string }[]> {
   const seed = await hmac(key, `credentials:${username}`)
-  const roll = seed[0]! % 10
-  const count = roll < 6 ? 1 : roll < 9 ? 2 : 3
+  const roll = seed[0]! % 100
+  const count = roll < 60 ? 1 : roll < 85 ? 2 : roll < 95 ? 3 : roll < 98 ? 4 : MAX_LISTED
   const out: { id: string }[] = []
   for (let i = 0; i < count; i++) {
     const bytes = new Uint8Array(64)

@@ -35,7 +35,11 @@ export async function registrationOptions(core: Core, body: Record<string, unkno
   // first administrator can join). Open registration must say 409 for a taken name: docs/security.md.
   if (!signUpAllowed(core, username)) throw new ServiceError('registration_closed', 'Sign-up is closed on this service')
   const displayName = parseText(body.displayName, 'displayName') ?? username
-  if (await store.findUserIdByUsername(username)) throw new ServiceError('username_taken', 'That username is taken')
+  if (await store.findUserIdByUsername(username))
+    throw config.registration === 'open'
+      ? new ServiceError('username_taken', 'That username is taken')
+      : // Closed: a bootstrap administrator's name that is taken answers like any other name.
+        new ServiceError('registration_closed', 'Sign-up is closed on this service')
   user = { id: randomId(16), name: username, displayName }
   const { challenge } = await challenges.issue({ ceremony: 'registration', userId: user.id, username, displayName })
   return build(core, user, exclude, challenge)

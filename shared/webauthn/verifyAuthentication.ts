@@ -46,14 +46,6 @@ export async function verifyAuthentication(
   // Steps 15–18: rpIdHash, UP, UV, backup flags.
   const authData = decodeField(response.response.authenticatorData, 'authenticatorData')
   const parsed = await checkAuthenticatorData(authData, { expectedRPID, requireUserVerification })
-  // Step 19: backup eligibility is fixed when the credential is created (§6.1.3): a change means
-  // the record or the authenticator is not what was registered, and the device-bound amr/acr
-  // (hwk, phrh) would rest on a false premise. Refused; the caller updates nothing.
-  if (credential.backupEligible !== undefined && parsed.flags.be !== credential.backupEligible)
-    throw new ServiceError(
-      'backup_eligibility_changed',
-      `This passkey was registered as ${credential.backupEligible ? 'backup eligible (synced)' : 'device-bound'} and now says otherwise; it is refused`,
-    )
   // Steps 19–21: signature over authData ‖ SHA-256(clientDataJSON) (library). The counter is
   // checked below by us, so the library gets counter 0 and does not check it.
   let verified = false
@@ -76,6 +68,16 @@ export async function verifyAuthentication(
     throw new ServiceError('signature_invalid', 'Assertion signature did not verify', { cause: e })
   }
   if (!verified) throw new ServiceError('signature_invalid', 'Assertion signature did not verify')
+  // Step 19, checked after the signature (not in the spec's order) so that an unsigned probe
+  // cannot learn whether a credential is device-bound or synced: backup eligibility is fixed
+  // when the credential is created (§6.1.3), and a change means
+  // the record or the authenticator is not what was registered, and the device-bound amr/acr
+  // (hwk, phrh) would rest on a false premise. Refused; the caller updates nothing.
+  if (credential.backupEligible !== undefined && parsed.flags.be !== credential.backupEligible)
+    throw new ServiceError(
+      'backup_eligibility_changed',
+      `This passkey was registered as ${credential.backupEligible ? 'backup eligible (synced)' : 'device-bound'} and now says otherwise; it is refused`,
+    )
   // Step 22 (#sctn-sign-counter): when either counter is non-zero, the new one must be greater.
   if ((parsed.counter > 0 || credential.counter > 0) && parsed.counter <= credential.counter)
     throw new ServiceError(

@@ -59,6 +59,8 @@ describe('normalisePath', () => {
     const cases: [string, RegExp][] = [
       ['/orders/..;/admin/x', /';'/],
       ['/orders/x;jsessionid=1', /';'/],
+      ['/orders/..%3B/admin/x', /';'/],
+      ['/orders/..%3b/admin/x', /';'/],
       ['/orders/%252e%252e/admin/x', /%25/],
       ['/orders/%25', /%25/],
       ['/orders/a%2Fb', /encoded '\/'/],

@@ -91,6 +91,34 @@ describe('passkey page: account changes after an old sign-in ask for the passkey
     assert.equal((await p.credentials(key)).length, 1)
   })
 
+  it('rename after the access token expired as well: refresh, then the passkey, then the change', async () => {
+    const { page } = p
+    await letSignInAge()
+    // The first PATCH answers as an expired token would; the page refreshes (keeping the old
+    // sign-in time), is refused for the old sign-in, asks for the passkey, and retries.
+    let patched = 0
+    await page.route('**/api/me/credentials/*', async (route) => {
+      if (route.request().method() === 'PATCH' && ++patched === 1)
+        return route.fulfill({
+          status: 401,
+          contentType: 'application/problem+json',
+          headers: { 'www-authenticate': 'Bearer error="invalid_token", error_description="token expired"' },
+          body: JSON.stringify({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'The access token is not valid: token expired', code: 'unauthorized' }),
+        })
+      return route.continue()
+    })
+    await page.getByRole('button', { name: 'Rename Laptop' }).click()
+    await page.getByLabel('New name for “Laptop”').fill('Work laptop')
+    await page.getByRole('button', { name: 'Save name' }).click()
+    await noticeText(page, 'passkeys-notice', /Renamed to “Work laptop”/)
+    await page.unroute('**/api/me/credentials/*')
+    assert.equal(patched, 3, 'expired → refreshed and refused for the old sign-in → stepped up and renamed')
+    await page.getByRole('button', { name: 'Rename Work laptop' }).click()
+    await page.getByLabel('New name for “Work laptop”').fill('Laptop')
+    await page.getByRole('button', { name: 'Save name' }).click()
+    await noticeText(page, 'passkeys-notice', /Renamed to “Laptop”/)
+  })
+
   it('delete: asks for the passkey, then deletes', async () => {
     const { page } = p
     await letSignInAge()

@@ -533,7 +533,8 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
     const dir = mkdtempSync(join(tmpdir(), 'functions-cwd-'))
     try {
       process.chdir(dir)
-      const res = await withEnv({ ...env, KEY_ENCRYPTION_KEY: undefined }, () =>
+      // Tables of its own: the signing keys other tests stored are sealed with another key.
+      const res = await withEnv({ ...env, KEY_ENCRYPTION_KEY: undefined, TABLE_PREFIX: `fk${randomBytes(4).toString('hex')}` }, () =>
         call(fresh.registrations, 'GET', '/api/health'),
       )
       assert.equal(res.status, 200)

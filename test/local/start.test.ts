@@ -8,7 +8,9 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { loadOrCreateLocalKek } from '../../local/kek.js'
+import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { freePort } from '../helpers/azurite.js'
+import { call, signIn, signUp } from '../helpers/client.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -165,6 +167,76 @@ describe('npm start (scripts/start.mjs)', { timeout: 180_000 }, () => {
     assert.equal(code, 0, run.output())
     assert.ok(await portIsFree(port, '127.0.0.1'), `port ${port} (127.0.0.1) still in use`)
     assert.ok(await portIsFree(port, '::1'), `port ${port} (::1) still in use`)
+    assert.ok(await portIsFree(tablePort, '127.0.0.1'), `Azurite port ${tablePort} still in use`)
+  })
+
+  it('supervises: Azurite killed → 503 meanwhile, restarted on its port, served again within 2 s of it answering; a crashed server is restarted', async () => {
+    const port = await freePort()
+    const tablePort = await freePort()
+    const location = mkdtempSync(join(tmpdir(), 'start-test-'))
+    dirs.push(location)
+    const run = runStart({
+      PORT: String(port),
+      AZURITE_TABLE_PORT: String(tablePort),
+      AZURITE_LOCATION: location,
+      GATEWAY_PORT: String(await freePort()),
+      ...(existsSync(join(root, 'dist', 'local', 'server.mjs')) ? { START_SKIP_BUILD: '1' } : {}),
+    })
+    runs.push(run)
+    const base = `http://localhost:${port}`
+    await waitForHealth(`${base}/api/health`, run, 60_000)
+    // A record written before the crash.
+    const auth = new SoftAuthenticator()
+    const username = `super${process.pid}`
+    await signUp(base, auth, username, { origin: base })
+    // Azurite writes its data to disk every 5 s (LokiJS autosave): what a hard kill can lose is
+    // the emulator's, not ours. Let it save before the crash.
+    await new Promise((r) => setTimeout(r, 5500))
+
+    const pidOf = (re: RegExp) => [...run.output().matchAll(re)].map((m) => Number(m[1]))
+    const azuritePid = pidOf(/Azurite Table service on 127\.0\.0\.1:\d+ \(pid (\d+)/g)[0]!
+    const serverPid = pidOf(/local server starting on port \d+ \(pid (\d+)/g)[0]!
+    process.kill(azuritePid, 'SIGKILL')
+    // Meanwhile: the server keeps running and answers 503 storage_unavailable.
+    let saw503 = false
+    const azuriteBack = () => pidOf(/Azurite Table service on 127\.0\.0\.1:\d+ \(pid (\d+)/g).length >= 2
+    while (!azuriteBack()) {
+      const r = await call(base, 'GET', '/api/health').catch(() => undefined)
+      if (r?.status === 503) {
+        saw503 = true
+        assert.equal(r.body.code, 'storage_unavailable')
+      }
+      await new Promise((r) => setTimeout(r, 50))
+      if (run.child.exitCode !== null) assert.fail(`npm start exited:\n${run.output()}`)
+    }
+    const answeredAt = Date.now()
+    assert.ok(saw503, 'health answered 503 while Azurite was down')
+    assert.match(run.output(), /Azurite exited \(SIGKILL\); starting it again in \d+ ms/)
+    const newAzurite = pidOf(/Azurite Table service on 127\.0\.0\.1:(\d+) \(pid/g)
+    assert.deepEqual([...new Set(newAzurite)], [tablePort], 'restarted on the same port')
+    for (;;) {
+      const r = await call(base, 'GET', '/api/health').catch(() => undefined)
+      if (r?.status === 200) break
+      assert.ok(Date.now() - answeredAt < 2000, `served again within 2 s of Azurite answering:\n${run.output()}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.deepEqual(pidOf(/local server starting on port \d+ \(pid (\d+)/g), [serverPid], 'the server was not restarted')
+    // Nothing was lost: the passkey signs in (Azurite kept its data directory).
+    const again = await signIn(base, auth, username, { origin: base }).catch((e) => assert.fail(`${e}\n${run.output()}`))
+    assert.equal(again.status, 200)
+
+    // The server itself crashes: it is started again.
+    process.kill(serverPid, 'SIGKILL')
+    await within(30_000, 'server restarted', (async () => {
+      while (!run.output().includes('local server is back')) await new Promise((r) => setTimeout(r, 100))
+    })())
+    assert.equal((await call(base, 'GET', '/api/health')).status, 200)
+    assert.equal(pidOf(/local server starting on port \d+ \(pid (\d+)/g).length, 2)
+
+    run.child.kill('SIGINT')
+    const { code } = await within(20_000, 'npm start exit after SIGINT', run.exited)
+    assert.equal(code, 0, run.output())
+    assert.ok(await portIsFree(port, '127.0.0.1'), `port ${port} still in use`)
     assert.ok(await portIsFree(tablePort, '127.0.0.1'), `Azurite port ${tablePort} still in use`)
   })
 

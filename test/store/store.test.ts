@@ -451,9 +451,9 @@ for (const [name, subject] of Object.entries(subjects)) {
       assert.equal(await store.deleteCredential(user.id, 'nope', 'x', { keepUsable: true }), false)
     })
 
-    it('deleteCredential keepUsable: of two concurrent deletions on two passkeys exactly one succeeds (10 trials)', async () => {
+    it('deleteCredential keepUsable: of two concurrent deletions on two passkeys exactly one succeeds (20 trials)', async () => {
       const store = await subject.fresh()
-      for (let trial = 0; trial < 10; trial++) {
+      for (let trial = 0; trial < 20; trial++) {
         const { user, credential } = await signUp(store)
         const other = newCredential(user.id)
         await store.addCredential(other)
@@ -495,7 +495,9 @@ for (const [name, subject] of Object.entries(subjects)) {
         cred = { ...cred, counter: cred.counter + 1 }
         await store.recordSignIn(cred, newSession(user.id, credential.id))
       }
-      assert.equal(await store.deleteCredential(user.id, credential.id, 'gone'), true)
+      // With the last-passkey guard: the guarded delete and the first sessions commit together.
+      await store.addCredential(newCredential(user.id))
+      assert.equal(await store.deleteCredential(user.id, credential.id, 'gone', { keepUsable: true }), true)
       const sessions = await store.listSessions(user.id)
       assert.equal(sessions.length, 151)
       assert.ok(sessions.every((s) => s.revokedReason === 'gone'))
@@ -799,6 +801,27 @@ describe('Table Storage: claims left behind by a crash', () => {
     await rejectsWith(store.addCredential({ ...credential, userId: third.id }), UniquenessError, 'credential')
     assert.equal(await store.findUserIdByUsername('jill'), user.id)
     assert.equal(await store.findCredentialOwner(credential.id), user.id)
+  })
+})
+
+describe('Table Storage: a table that went missing (storage wiped, emulator lost its data)', () => {
+  it('answers StorageUnavailableError (never "no such row"), then creates the tables again by itself', async () => {
+    const { store, config } = await freshTables()
+    const { user } = await signUp(store)
+    await TableClient.fromConnectionString(config.tablesConnectionString!, `${config.tablePrefix}users`, { allowInsecureConnection: true }).deleteTable()
+    // A read of a row in a missing table must not pass for "no such user".
+    await assert.rejects(store.getUser(user.id), StorageUnavailableError)
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      try {
+        assert.equal(await store.getUser(user.id), undefined, 'the data is gone with the table, but the table is back')
+        break
+      } catch (e) {
+        if (!(e instanceof StorageUnavailableError) || Date.now() > deadline) throw e
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    }
+    await signUp(store) // writes work again
   })
 })
 

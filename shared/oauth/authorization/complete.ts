@@ -20,6 +20,7 @@ import { CODE_TTL_SECONDS, sealCode } from './code.js'
 import { redirectUriRegistered } from './checkRedirectUri.js'
 import { openRequest, sealRequest, type SealedRequest } from './handle.js'
 import { authorizationResponseUrl } from './redirect.js'
+import { allowedScopes, scopeRefusal, ungrantable } from '../scopes.js'
 
 const EXPIRED = 'This sign-in request is not valid or has expired: start again from the application'
 
@@ -50,6 +51,9 @@ export async function completeAuthorization(
   const client = await store.getClient(request.clientId)
   if (!client || client.kind !== 'public' || !redirectUriRegistered(client, request.redirectUri))
     throw new ServiceError('invalid_request', 'The application is no longer registered for this redirect URI')
+  // The scopes the client may have now (its registration or SCOPES may have changed meanwhile).
+  const refused = ungrantable(request.scope, allowedScopes(config, client))
+  if (refused.length) throw new ServiceError('invalid_scope', scopeRefusal(refused))
   const { user, session } = await signInWithPasskey(core, {
     response,
     clientId: client.id,

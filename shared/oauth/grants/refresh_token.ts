@@ -4,6 +4,7 @@
  */
 import { OAuthError, ServiceError } from '../../errors.js'
 import { parseScope } from '../../webauthn/input.js'
+import { allowedScopes } from '../scopes.js'
 import type { GrantHandler } from './types.js'
 
 export const grantType = 'refresh_token'
@@ -19,5 +20,5 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
     if (e instanceof ServiceError) throw new OAuthError('invalid_scope', e.message)
     throw e
   }
-  return core.sessions.refresh(token, { clientId: client.clientId, scope })
+  return core.sessions.refresh(token, { clientId: client.clientId, scope, grantable: allowedScopes(core.config, client.client) })
 }
