@@ -12,6 +12,7 @@ import { oauthRoutes } from './routes/oauth.js'
 import { webauthnRoutes } from './routes/webauthn.js'
 import { wellKnownRoutes } from './routes/wellKnown.js'
 import { pageRoutes } from './routes/page.js'
+import { rateLimit } from './middleware/rateLimit.js'
 import { openApiDocument } from './openapi.js'
 import type { Store } from './store/types.js'
 import type { Clock } from './util/clock.js'
@@ -68,6 +69,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
     return c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' })
   })
   app.get('/api/openapi.json', (c) => c.json(openApiDocument(deps.config), 200, { 'cache-control': 'public, max-age=3600' }))
+  // CONTRACT v2 "Rate limits": the unauthenticated routes (never the authorizer).
+  const limited = rateLimit(deps.config, core.clock)
+  app.use('/api/webauthn/*', limited)
+  app.use('/api/oauth2/*', limited)
   app.route('/api/webauthn', webauthnRoutes(core))
   app.route('/api/.well-known', wellKnownRoutes(core))
   app.route('/api/oauth2', oauthRoutes(core))

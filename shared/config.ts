@@ -49,6 +49,10 @@ export interface Config {
   readonly reauthMaxAge: number
   /** API scopes that may be granted besides `openid` and `profile` (CONTRACT v2 "Scopes"). */
   readonly scopes: readonly string[]
+  /** Requests per minute per client address on the unauthenticated routes; 0 = off. */
+  readonly rateLimit: number
+  /** Proxies that append to X-Forwarded-For in front of the service (client address for rate limits). */
+  readonly trustedProxyHops: number
 }
 
 export interface SettingDoc {
@@ -86,6 +90,8 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'AUTHZ_SUBJECT_CACHE_SIZE', meaning: 'authorizer: subjects and sessions kept in memory (LRU)', localDefault: '10000' },
   { name: 'CHALLENGE_TTL', meaning: 'WebAuthn challenge lifetime, seconds', localDefault: '300' },
   { name: 'REAUTH_MAX_AGE', meaning: 'seconds since sign-in within which account changes (adding, renaming, deleting passkeys) are allowed; older sign-ins must use a passkey again', localDefault: '300' },
+  { name: 'RATE_LIMIT', meaning: 'requests per minute per client address on the unauthenticated routes (WebAuthn ceremonies, token and authorization endpoints), then 429; 0 turns it off', localDefault: '120' },
+  { name: 'TRUSTED_PROXY_HOPS', meaning: 'how many proxies in front append to X-Forwarded-For: the client address is the entry that many from the right (1: App Service front end; 2: APIM in front of it; 0: the socket address)', localDefault: '0 (1 in Azure)' },
   { name: 'SCOPES', meaning: 'comma list of API scopes that may be granted (besides openid and profile); clients get a subset by registration', localDefault: '(empty)' },
 ]
 
@@ -251,6 +257,8 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
   const scopes = [...new Set(list(env, 'SCOPES') ?? [])]
   for (const sc of scopes)
     if (!SCOPE_TOKEN.test(sc) || sc.length > 128) fail('SCOPES', 'a comma list of scope names (RFC 6749 §3.3 scope-tokens, no spaces)', sc)
+  const rateLimit = int(env, 'RATE_LIMIT', 120, 0, 1_000_000)
+  const trustedProxyHops = int(env, 'TRUSTED_PROXY_HOPS', local ? 0 : 1, 0, 10)
   const tablePrefix = env.TABLE_PREFIX?.trim() ?? ''
   if (tablePrefix && !/^[A-Za-z][A-Za-z0-9]{0,20}$/.test(tablePrefix))
     fail('TABLE_PREFIX', 'letters and digits, starting with a letter, at most 21', tablePrefix)
@@ -284,6 +292,8 @@ export function loadConfig(env: Env, { local }: { local: boolean }): Config {
     authzSubjectCacheSize,
     tablePrefix,
     reauthMaxAge,
+    rateLimit,
+    trustedProxyHops,
     scopes: Object.freeze(scopes.filter((x) => x !== 'openid' && x !== 'profile')),
   })
 }

@@ -17,6 +17,7 @@
 import { AUDIT_EVENT_TYPES } from './audit/events.js'
 import type { Config } from './config.js'
 import { ERROR_STATUS } from './errors.js'
+import { LIMITED } from './middleware/rateLimit.js'
 import { BODY_LIMIT } from './middleware/body.js'
 
 type Json = Record<string, unknown>
@@ -115,6 +116,7 @@ function schemas(config: Config): Json {
             'unsupported_token_type',
             'server_error',
             'temporarily_unavailable',
+            'rate_limited',
           ],
         },
         error_description: { type: 'string' },
@@ -1462,6 +1464,21 @@ function paths(): Json {
  * const doc = openApiDocument(config) as { servers: { url: string }[] }
  * doc.servers[0].url === config.issuer
  */
+/** CONTRACT v2 "Rate limits": a 429 on every operation of the rate-limited routes. */
+function withRateLimits(all: Json): Json {
+  const retryAfter = { 'Retry-After': { description: 'Seconds until the window ends.', schema: { type: 'integer' } } }
+  for (const [path, ops] of Object.entries(all as Record<string, Record<string, { responses?: Record<string, unknown> }>>)) {
+    if (!LIMITED.test(`/api${path}`)) continue
+    for (const op of Object.values(ops))
+      if (op.responses)
+        op.responses['429'] =
+          path === '/oauth2/token'
+            ? { ...oauthProblem('More than RATE_LIMIT requests a minute from this address (`rate_limited`).'), headers: retryAfter }
+            : problem('More than RATE_LIMIT requests a minute from this address (`rate_limited`).', retryAfter)
+  }
+  return all
+}
+
 export function openApiDocument(config: Config): object {
   return {
     openapi: '3.1.0',
@@ -1487,7 +1504,7 @@ export function openApiDocument(config: Config): object {
       { name: 'manage', description: 'Administration (bearer token of a subject with role admin).' },
       { name: 'meta', description: 'This document.' },
     ],
-    paths: paths(),
+    paths: withRateLimits(paths()),
     components: components(config),
   }
 }

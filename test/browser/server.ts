@@ -48,6 +48,7 @@ export async function startBrowserService(
         AZURITE_LOCATION: location,
         TABLES_CONNECTION_STRING: azurite.connectionString,
         BOOTSTRAP_ADMINS: 'admin',
+        RATE_LIMIT: '0',
         ...opts.env,
       },
       gateway: opts.gateway ?? true,

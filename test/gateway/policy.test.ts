@@ -447,3 +447,41 @@ describe('docs/apim.md', () => {
       for (const v of Object.values(e.attrs)) if (v.startsWith('@')) assert.ok(rawSquashed.includes(squash(v)), v.slice(0, 60))
   })
 })
+
+describe('apim/policy-rate-limit.xml: a policy fragment for fronting the service itself', () => {
+  const src = read('apim/policy-rate-limit.xml')
+  const doc = parseXml(src)
+  const limited = [
+    '/api/webauthn/registration/options',
+    '/api/webauthn/registration/verify',
+    '/api/webauthn/authentication/options',
+    '/api/webauthn/authentication/verify',
+    '/api/oauth2/token',
+    '/api/oauth2/bc-authorize',
+    '/api/oauth2/authorize',
+    '/api/oauth2/authorize/options',
+    '/api/oauth2/authorize/complete',
+  ]
+  const open = ['/api/authz/check', '/api/health', '/api/.well-known/jwks.json', '/api/.well-known/openid-configuration', '/api/me', '/api/oauth2/introspect', '/api/oauth2/revoke']
+
+  it('is a <fragment> with one rate-limit-by-key: 120 calls / 60 s per client IP, Retry-After', () => {
+    assert.equal(doc.name, 'fragment')
+    const rl = one(doc, (e) => e.name === 'rate-limit-by-key', 'rate-limit-by-key')
+    assert.equal(rl.attrs.calls, '120', 'the contract default RATE_LIMIT')
+    assert.equal(rl.attrs['renewal-period'], '60')
+    assert.match(rl.attrs['counter-key']!, /context\.Request\.IpAddress/)
+    assert.equal(rl.attrs['retry-after-header-name'], 'Retry-After')
+  })
+
+  it('its condition, read as the C# it is, limits exactly the contract\'s unauthenticated routes', () => {
+    const when = one(doc, (e) => e.name === 'when', 'when')
+    const cond = when.attrs.condition!
+    // The expression is a chain of EndsWith/Contains on the lower-cased path: evaluate it here.
+    const tests = [...cond.matchAll(/p\.(EndsWith|Contains)\("([^"]+)"\)/g)].map((m) => [m[1]!, m[2]!] as const)
+    assert.ok(tests.length >= 7)
+    assert.equal(cond.replace(/p\.(EndsWith|Contains)\("[^"]+"\)/g, 'X').replace(/\s+/g, ' ').trim(), '@{ var p = context.Request.Url.Path.ToLowerInvariant(); return X || X || X || X || X || X || X; }')
+    const matches = (path: string) => tests.some(([fn, s]) => (fn === 'EndsWith' ? path.toLowerCase().endsWith(s) : path.toLowerCase().includes(s)))
+    for (const p of limited) assert.equal(matches(p), true, p)
+    for (const p of open) assert.equal(matches(p), false, p)
+  })
+})

@@ -48,6 +48,8 @@ export async function startService(opts: {
       TABLES_CONNECTION_STRING: opts.connectionString,
       TABLE_PREFIX: prefix,
       KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      // Every test calls from 127.0.0.1: rate limits are tested on their own (test/http/rateLimit).
+      RATE_LIMIT: '0',
       ...(opts.port ? { PORT: String(opts.port), ALLOWED_ORIGINS: ORIGIN } : {}),
       ...opts.env,
     },
