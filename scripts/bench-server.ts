@@ -26,6 +26,8 @@ async function main() {
       KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       TABLE_PREFIX: `b${mode}${process.pid}`,
       BOOTSTRAP_ADMINS: 'boss',
+      // One load generator on 127.0.0.1 stands for many clients.
+      RATE_LIMIT: '0',
       // Cold: caches of one entry and alternating subjects, so every decision misses.
       ...(mode === 'cold' ? { AUTHZ_TOKEN_CACHE_SIZE: '1', AUTHZ_SUBJECT_CACHE_SIZE: '1' } : {}),
     },
@@ -63,7 +65,7 @@ async function main() {
   })
   server.listen(0, '127.0.0.1', () => {
     const { port } = server.address() as AddressInfo
-    console.log(JSON.stringify({ url: `http://127.0.0.1:${port}`, tokens }))
+    console.log(JSON.stringify({ url: `http://127.0.0.1:${port}`, tokens, admin: boss.tokens.access_token }))
   })
 }
 process.on('SIGINT', () => process.exit(0))

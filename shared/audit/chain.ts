@@ -13,6 +13,7 @@
  * recompute every later hash and the head; with the HMAC they also need the KEK.
  */
 import type { AuditEventRecord } from '../store/types.js'
+import { hmacSha256Sync } from '../crypto/fast.js'
 import { encode } from '../util/base64url.js'
 
 const te = new TextEncoder()
@@ -65,6 +66,5 @@ export function chainInput(e: Omit<AuditEventRecord, 'hash'>): string {
  * const hash = await chainHash(key, { ...event, prev: GENESIS })
  */
 export async function chainHash(key: CryptoKey, e: Omit<AuditEventRecord, 'hash'>): Promise<string> {
-  const mac = await crypto.subtle.sign('HMAC', key, te.encode(chainInput(e) + e.prev))
-  return encode(new Uint8Array(mac))
+  return encode(hmacSha256Sync(key, chainInput(e) + e.prev))
 }

@@ -5,6 +5,7 @@
  */
 import { decode, encode } from '../util/base64url.js'
 import { randomBytes } from '../util/random.js'
+import { aesGcmDecryptSync, aesGcmEncryptSync, hmacSha256Sync } from './fast.js'
 
 export type KeyPurpose = 'challenge-seal-v1' | 'signing-key-wrap-v1'
 
@@ -25,9 +26,7 @@ export async function deriveAesKey(kek: Uint8Array<ArrayBuffer>, purpose: KeyPur
 /** base64url(iv ‖ ciphertext ‖ tag). */
 export async function seal(key: CryptoKey, plaintext: Uint8Array<ArrayBuffer>, aad: string): Promise<string> {
   const iv = randomBytes(12)
-  const ct = new Uint8Array(
-    await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: te.encode(aad) }, key, plaintext),
-  )
+  const ct = aesGcmEncryptSync(key, iv, plaintext, te.encode(aad))
   const out = new Uint8Array(iv.length + ct.length)
   out.set(iv)
   out.set(ct, iv.length)
@@ -44,13 +43,7 @@ export async function open(key: CryptoKey, sealed: string, aad: string): Promise
   }
   if (bytes.length < 12 + 16) return undefined
   try {
-    return new Uint8Array(
-      await crypto.subtle.decrypt(
-        { name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: te.encode(aad) },
-        key,
-        bytes.subarray(12),
-      ),
-    )
+    return aesGcmDecryptSync(key, bytes.subarray(0, 12), bytes.subarray(12), te.encode(aad))
   } catch {
     return undefined
   }
@@ -69,5 +62,5 @@ export async function deriveHmacKey(kek: Uint8Array<ArrayBuffer>, purpose: 'user
 }
 
 export async function hmac(key: CryptoKey, data: string): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await crypto.subtle.sign('HMAC', key, te.encode(data)))
+  return hmacSha256Sync(key, data)
 }

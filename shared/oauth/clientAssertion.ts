@@ -53,6 +53,24 @@ function remoteKeySet(uri: string): KeySet {
   return set
 }
 
+type LocalSet = ReturnType<typeof createLocalJWKSet>
+/**
+ * Registered key sets by client id, so their keys are imported once (jose caches imported keys
+ * inside a set): keyed by the client's registration as stored, so a changed registration is a
+ * new entry. Bounded, reset when full.
+ */
+const localSets = new Map<string, { jwks: string; set: LocalSet }>()
+
+function localKeySet(client: ClientRecord): LocalSet {
+  const jwks = JSON.stringify(client.jwks)
+  const hit = localSets.get(client.id)
+  if (hit && hit.jwks === jwks) return hit.set
+  if (localSets.size >= MAX_REMOTE_SETS) localSets.clear()
+  const set = createLocalJWKSet(client.jwks as never)
+  localSets.set(client.id, { jwks, set })
+  return set
+}
+
 const fail = (why: string) => new OAuthError('invalid_client', `Client authentication failed: ${why}`)
 
 /**
@@ -92,7 +110,7 @@ export async function verifyClientAssertion(
   const now = clock.now()
   let payload: JWTPayload
   try {
-    const keys = client.jwks ? createLocalJWKSet(client.jwks as never) : remoteKeySet(client.jwksUri!)
+    const keys = client.jwks ? localKeySet(client) : remoteKeySet(client.jwksUri!)
     ;({ payload } = await jwtVerify(assertion, keys, {
       algorithms: [...CLIENT_ASSERTION_ALGS],
       issuer: clientId,

@@ -1,10 +1,8 @@
+import { sha256Sync } from '../crypto/fast.js'
 import { encode } from './base64url.js'
 
-const te = new TextEncoder()
-
 export async function sha256(data: Uint8Array<ArrayBuffer> | string): Promise<Uint8Array<ArrayBuffer>> {
-  const bytes = typeof data === 'string' ? te.encode(data) : data
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+  return sha256Sync(data)
 }
 
 /** base64url(SHA-256(data)): how secrets (refresh tokens) are stored and cache keys are made. */
