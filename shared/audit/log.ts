@@ -19,8 +19,12 @@ import { sanitizeAuditInput, type AuditInput } from './events.js'
 
 /** Events per transaction: 100 operations at most, one of them the head. */
 const MAX_BATCH = 99
-/** Lost races before giving up (each costs a head read and a transaction). */
-const MAX_ATTEMPTS = 8
+/**
+ * Lost races before giving up (each costs a head read and a transaction). High on purpose: with N
+ * instances appending at once each wins about one race in N, and every win carries the whole
+ * queue (see `commit`), so losing is cheap; the time budget is what bounds the wait.
+ */
+const MAX_ATTEMPTS = 64
 /** Retrying stops after this long; the store bounds each call to 3 s on its own. */
 const RETRY_BUDGET_MS = 5_000
 
@@ -143,6 +147,9 @@ export class AuditLog {
         this.head = await store.getAuditHead()
         this.headLoaded = true
       }
+      // Events queued while we lost a race ride along (group commit across retries): under
+      // contention, each won race commits more, so the log keeps up instead of falling behind.
+      while (attempt > 1 && batch.length < MAX_BATCH && this.queue.length > 0) batch.push(this.queue.shift()!)
       const events = await this.build(key, batch, this.head)
       try {
         const head = await store.appendAudit(events, this.head)

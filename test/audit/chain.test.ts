@@ -97,6 +97,30 @@ describe('AuditLog.append: one linear chain', () => {
     assert.deepEqual({ ok: r.ok, events: r.events }, { ok: true, events: 60 })
   })
 
+  it('eight instances appending at once, each in a steady stream: nothing lost (events queued during a lost race ride along)', async () => {
+    const inner = createMemoryStore()
+    // A round trip takes time, as Table Storage's does: between reading the head and the write
+    // landing, other instances commit.
+    const store = { ...inner, appendAudit: async (...a: Parameters<typeof inner.appendAudit>) => {
+      await new Promise((r) => setTimeout(r, 1))
+      return inner.appendAudit(...a)
+    } }
+    const clock = new ManualClock()
+    const key = await deriveAuditKey(kek())
+    const logs = Array.from({ length: 8 }, () => new AuditLog({ store, clock, key: Promise.resolve(key), logError: () => {} }))
+    // Each instance has 6 requests in flight, each appending 25 events one after another.
+    const results = await Promise.allSettled(
+      logs.flatMap((log, w) =>
+        Array.from({ length: 6 }, async (_, lane) => {
+          for (let i = 0; i < 25; i++) await log.append({ type: 'user.signed_in', target: { sessionId: `w${w}l${lane}i${i}` } })
+        }),
+      ),
+    )
+    assert.deepEqual(results.filter((r) => r.status === 'rejected'), [], 'no append failed')
+    const r = await verifyAuditChain({ store, key })
+    assert.deepEqual({ ok: r.ok, events: r.events }, { ok: true, events: 8 * 6 * 25 })
+  })
+
   it('times never go back along the chain, even when a clock does', async () => {
     const { store, clock, log, key } = await filledLog(2)
     clock.advance(-60_000)
