@@ -30,6 +30,9 @@ async function main() {
       RATE_LIMIT: '0',
       // Cold: caches of one entry and alternating subjects, so every decision misses.
       ...(mode === 'cold' ? { AUTHZ_TOKEN_CACHE_SIZE: '1', AUTHZ_SUBJECT_CACHE_SIZE: '1' } : {}),
+      // The soak: caches small enough to be full after its warm-up (a bounded cache filling up is
+      // not a leak, and would otherwise look like one).
+      ...(process.env.BENCH_CACHE_SIZE ? { AUTHZ_TOKEN_CACHE_SIZE: process.env.BENCH_CACHE_SIZE, AUTHZ_SUBJECT_CACHE_SIZE: process.env.BENCH_CACHE_SIZE } : {}),
     },
     { local: true },
   )
@@ -38,6 +41,11 @@ async function main() {
   const app = createApp({ config, store, logError: () => {} })
   app.post('/bench/empty', (c) => c.json({}))
   app.get('/bench/reads', (c) => c.json({ reads, decisions, cpu: process.cpuUsage() }))
+  // Heap after a full collection (the soak runs this process with --expose-gc).
+  app.get('/bench/heap', (c) => {
+    ;(globalThis as { gc?: () => void }).gc?.()
+    return c.json(process.memoryUsage())
+  })
   const json = async (path: string, body: unknown, headers: Record<string, string> = {}) =>
     (await app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })).json() as Promise<any>
 

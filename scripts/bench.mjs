@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run bench: the ceremony benchmark (scripts/bench.ts), the authorizer's
 // (scripts/bench-authz.ts) and server CPU per operation (scripts/bench-cpu.ts).
-// `-- --ceremonies`, `-- --authz`, `-- --cpu` or `-- --audit` runs one of them.
+// `-- --ceremonies`, `-- --authz`, `-- --cpu` or `-- --audit` runs one of them; `-- --soak` runs the
+// bounded soak (scripts/bench-soak.ts, 5 minutes; not part of the default run).
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -10,8 +11,8 @@ const NAMES = ['ceremonies', 'authz', 'cpu', 'audit', 'soak']
 const only = NAMES.find((n) => args.includes(`--${n}`))
 const rest = args.filter((a) => !NAMES.includes(a.replace(/^--/, '')))
 let status = 0
-for (const [name, file] of [['ceremonies', 'scripts/bench.ts'], ['authz', 'scripts/bench-authz.ts'], ['cpu', 'scripts/bench-cpu.ts'], ['audit', 'scripts/bench-audit.ts']]) {
-  if (only && only !== name) continue
+for (const [name, file] of [['ceremonies', 'scripts/bench.ts'], ['authz', 'scripts/bench-authz.ts'], ['cpu', 'scripts/bench-cpu.ts'], ['audit', 'scripts/bench-audit.ts'], ['soak', 'scripts/bench-soak.ts']]) {
+  if (only ? only !== name : name === 'soak') continue
   console.log(`\n## ${name}\n`)
   const r = spawnSync(process.execPath, ['--import', 'tsx', file, ...rest], { cwd: root, stdio: 'inherit' })
   status ||= r.status ?? 1
