@@ -188,8 +188,15 @@ async function spawnAzurite(tablePort, { firstStart }) {
   while ((await probe(tablePort)) !== 'azurite') {
     if (child.exitCode !== null || child.signalCode !== null || stopping) return child
     if (Date.now() > deadline) {
-      await shutdown(1, `Azurite did not answer on 127.0.0.1:${tablePort} within 30 s (see ${logFile})`)
-      return undefined
+      if (firstStart) {
+        await shutdown(1, `Azurite did not answer on 127.0.0.1:${tablePort} within 30 s (see ${logFile})`)
+        return undefined
+      }
+      // A restart that does not come up: stop it and let the supervisor try again (the server
+      // keeps answering 503 meanwhile; a storage blip must not take the service down).
+      console.error(`[start] Azurite did not answer on 127.0.0.1:${tablePort} within 30 s; trying again (see ${logFile})`)
+      child.kill('SIGKILL')
+      return child
     }
     await sleep(200)
   }

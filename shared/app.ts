@@ -89,11 +89,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
     // The token and revocation endpoints speak RFC 6749 §5.2 even when storage fails.
     if (err instanceof ServiceError && OAUTH_JSON_PATHS.has(c.req.path)) {
       if (!err.expose) logError(`${err.code}: ${causeOf(err)}`)
+      else if (err.status >= 500) logError(`${err.code}: ${err.message}`)
       const mapped =
         err.status >= 500
-          ? new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable; retry', err.status)
+          ? new OAuthError('temporarily_unavailable', err.expose ? err.message : 'The service is temporarily unavailable; retry', err.status)
           : new OAuthError('invalid_request', err.message, err.status)
-      return oauthErrorResponse(mapped)
+      const res = oauthErrorResponse(mapped)
+      for (const [k, v] of Object.entries(err.headers)) if (k !== 'www-authenticate') res.headers.set(k, v)
+      return res
     }
     if (err instanceof ServiceError) {
       if (!err.expose) logError(`${err.code}: ${causeOf(err)}`)

@@ -63,7 +63,7 @@ export function createCore({ config, store, clock }: { config: Config; store: St
     sessions,
     authz,
     enumerationKey: deriveHmacKey(kek, 'user-enumeration-v1'),
-    audit: new AuditLog({ store, clock, key: deriveAuditKey(kek) }),
+    audit: new AuditLog({ store, clock, key: deriveAuditKey(kek), ready: () => keyRing.signingKey().then(() => undefined) }),
     oauthKey: deriveOAuthKey(kek),
   }
 }

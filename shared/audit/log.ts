@@ -52,6 +52,12 @@ export class AuditLog {
       clock: Clock
       /** HMAC key of the chain (`deriveAuditKey(KEY_ENCRYPTION_KEY)`). */
       key: Promise<CryptoKey>
+      /**
+       * Rejects when this instance must not write to the chain (core: its KEY_ENCRYPTION_KEY does
+       * not open the stored signing keys, so its HMACs would not verify with everyone else's).
+       * Checked before every head read.
+       */
+      ready?: () => Promise<void>
       logError?: (msg: string) => void
     },
   ) {
@@ -144,6 +150,7 @@ export class AuditLog {
     const started = this.deps.clock.now()
     for (let attempt = 1; ; attempt++) {
       if (!this.headLoaded) {
+        await this.deps.ready?.()
         this.head = await store.getAuditHead()
         this.headLoaded = true
       }

@@ -47,7 +47,8 @@ export class RateLimiter {
   hit(key: string): number {
     const now = this.clock.now()
     let w = this.windows.get(key)
-    if (!w || now - w.start >= WINDOW_MS) {
+    // A window that ended, or one from a clock that has since gone back, starts again.
+    if (!w || now - w.start >= WINDOW_MS || now < w.start) {
       if (w) this.windows.delete(key) // re-inserted below: insertion order stays oldest-first
       else if (this.windows.size >= this.maxTracked) this.evict(now)
       w = { start: now, count: 0 }
@@ -58,29 +59,60 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((w.start + WINDOW_MS - now) / 1000))
   }
 
-  /** Drops windows that ended; if none had, the oldest tenth (insertion order). */
+  /**
+   * Makes room. Windows sit in the map in the order they started (a renewed one is re-inserted),
+   * so the ended ones are at the front: drop those, stopping at the first live one (no full scan
+   * per request under a steady flood). If none had ended, drop the oldest tenth of those still
+   * under the limit, so that a flood of new addresses cannot free a caller that is being limited;
+   * only when every tracked address is over the limit do the oldest go.
+   */
   private evict(now: number): void {
-    for (const [k, w] of this.windows) if (now - w.start >= WINDOW_MS) this.windows.delete(k)
+    for (const [k, w] of this.windows) {
+      if (now - w.start < WINDOW_MS && now >= w.start) break
+      this.windows.delete(k)
+    }
     if (this.windows.size < this.maxTracked) return
     let drop = Math.max(1, Math.floor(this.maxTracked / 10))
+    for (const [k, w] of this.windows) {
+      if (w.count > this.limit) continue
+      this.windows.delete(k)
+      if (--drop === 0) return
+    }
     for (const k of this.windows.keys()) {
       this.windows.delete(k)
-      if (--drop === 0) break
+      if (--drop === 0) return
     }
   }
 }
 
-/** The caller's address as this deployment can know it (see the module note); undefined if none. */
+/**
+ * The caller's address as this deployment can know it (see the module note); undefined if none.
+ * An IPv6 address counts by its /64: one subscriber holds the whole prefix.
+ */
 export function clientAddress(c: Context<AppEnv>, hops: number): string | undefined {
   if (hops > 0) {
     const xff = c.req.header('x-forwarded-for')
     if (xff) {
       const parts = xff.split(',').map((s) => s.trim()).filter(Boolean)
       const entry = parts[Math.max(0, parts.length - hops)]
-      if (entry) return stripPort(entry)
+      if (entry) return bucket(stripPort(entry))
     }
   }
-  return c.env?.remoteAddr
+  // The Functions host has no socket address to give (its `remoteAddr` is read from the header a
+  // caller can write): only the local server's is the socket's.
+  if (c.env?.invocation) return undefined
+  return c.env?.remoteAddr === undefined ? undefined : bucket(c.env.remoteAddr)
+}
+
+/** IPv6 → its /64 prefix (IPv4, and IPv4-mapped IPv6, unchanged). */
+function bucket(ip: string): string {
+  const a = ip.replace(/^::ffff:(?=\d+\.)/i, '')
+  if (!a.includes(':')) return a
+  const [head, tail] = a.split('::') as [string, string | undefined]
+  const left = head ? head.split(':') : []
+  const right = tail ? tail.split(':') : []
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`
 }
 
 function stripPort(ip: string): string {

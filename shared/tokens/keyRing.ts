@@ -139,6 +139,11 @@ export class KeyRing {
    * const { changes } = await keyRing.rotate()
    */
   async rotate(now = this.deps.clock.now()): Promise<RotationResult> {
+    // An instance whose KEY_ENCRYPTION_KEY cannot open the keys in storage must not add keys
+    // sealed with its own (the others could not sign with them): KeyEncryptionKeyMismatch.
+    // (One read per timer run; an empty store has nothing to open.)
+    const active = signingKeyOf(await this.deps.store.listSigningKeys(), this.deps.config.tokenAlg)
+    if (active) await this.unwrap(active)
     const result = await rotate(this.rotation, now, { kind: 'scheduled' })
     this.adopt(result.records)
     return result
@@ -147,6 +152,7 @@ export class KeyRing {
   /** POST /keys/rotate: the next key signs from now on; the old one retires (still published). */
   async rotateNow(): Promise<RotationResult> {
     const { active } = await this.reload()
+    await this.unwrap(active) // as in rotate(): never add keys another key cannot open
     const result = await rotate(this.rotation, this.deps.clock.now(), { kind: 'retire', kid: active.kid })
     this.adopt(result.records)
     return result

@@ -52,6 +52,22 @@ describe('KEY_ENCRYPTION_KEY that does not open the stored signing keys', () => 
     assert.equal(await second.store.findUserIdByUsername(username), undefined, 'no account was created')
   })
 
+  it('the misconfigured server writes nothing sealed or chained with its own key: the audit chain still verifies', async () => {
+    // A refused ceremony on it (400) is an audited event it would chain with its own HMAC key.
+    const o = await post(second.url, '/api/webauthn/authentication/options', {})
+    const credential = await new SoftAuthenticator().getAssertion(o.body, { origin: ORIGIN }).catch(() => undefined)
+    const refused = await post(second.url, '/api/webauthn/authentication/verify', { credential: credential ?? { id: 'AAAA', type: 'public-key', response: { clientDataJSON: 'AAAA' } } })
+    assert.equal(refused.status, 400)
+    const { verifyAuditChain } = await import('../../shared/audit/verify.js')
+    const { deriveAuditKey } = await import('../../shared/audit/chain.js')
+    const r = await verifyAuditChain({ store: first.store, key: await deriveAuditKey(first.config.keyEncryptionKey!) })
+    assert.equal(r.ok, true, JSON.stringify(r.problem))
+    // Nor does its key rotation add keys the others could not open.
+    await assert.rejects(second.core.keyRing.rotate(), (e: Error) => e.name === 'KeyEncryptionKeyMismatch')
+    const token = await post(second.url, '/api/oauth2/token', 'grant_type=client_credentials', { 'content-type': 'application/x-www-form-urlencoded' })
+    assert.notEqual(token.status, 500)
+  })
+
   it('the local server refuses to start, with the message naming the setting', async () => {
     const port = await freePort()
     await assert.rejects(

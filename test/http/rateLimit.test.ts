@@ -90,6 +90,24 @@ describe('RateLimiter (unit)', () => {
     for (let i = 0; i < 5000; i++) l.hit(`k${i}`)
     assert.ok(l.size <= 1000, `size ${l.size}`)
   })
+
+  it('a flood of new addresses does not free an address that is being limited', () => {
+    const c = new ManualClock(0)
+    const l = new RateLimiter(1, c, 100)
+    l.hit('attacker')
+    assert.ok(l.hit('attacker') > 0)
+    for (let i = 0; i < 10_000; i++) l.hit(`flood${i}`)
+    assert.ok(l.hit('attacker') > 0, 'still limited within its window')
+  })
+
+  it('a clock that goes back starts a fresh window (Retry-After never exceeds the window)', () => {
+    const c = new ManualClock(100_000)
+    const l = new RateLimiter(1, c)
+    l.hit('a')
+    c.set(10_000)
+    assert.equal(l.hit('a'), 0)
+    assert.ok(l.hit('a') <= 60)
+  })
 })
 
 describe('clientAddress: the X-Forwarded-For entry TRUSTED_PROXY_HOPS from the right', () => {
@@ -99,9 +117,14 @@ describe('clientAddress: the X-Forwarded-For entry TRUSTED_PROXY_HOPS from the r
     assert.equal(clientAddress(ctx('6.6.6.6, 203.0.113.7'), 1), '203.0.113.7', 'App Service front end appended the real one')
     assert.equal(clientAddress(ctx('6.6.6.6, 203.0.113.7, 10.0.0.4'), 2), '203.0.113.7', 'APIM in front')
     assert.equal(clientAddress(ctx('203.0.113.7:5123'), 1), '203.0.113.7')
-    assert.equal(clientAddress(ctx('[2001:db8::1]:443'), 1), '2001:db8::1')
+    assert.equal(clientAddress(ctx('[2001:db8::1]:443'), 1), '2001:db8:0:0::/64', 'IPv6 counts by its /64')
+    assert.equal(clientAddress(ctx('2001:db8:0:0:ffff:1:2:3'), 1), clientAddress(ctx('2001:DB8::9'), 1), 'one /64, one budget')
+    assert.notEqual(clientAddress(ctx('2001:db8:0:1::9'), 1), clientAddress(ctx('2001:db8::9'), 1))
+    assert.equal(clientAddress(ctx('::ffff:192.0.2.1'), 1), '192.0.2.1')
     assert.equal(clientAddress(ctx('6.6.6.6', '127.0.0.1'), 0), '127.0.0.1', 'hops 0: the header is not trusted')
     assert.equal(clientAddress(ctx(undefined, '127.0.0.1'), 1), '127.0.0.1')
     assert.equal(clientAddress(ctx(undefined), 1), undefined)
+    const functionsCtx = { req: { header: () => '6.6.6.6' }, env: { remoteAddr: '6.6.6.6', invocation: {} } } as never
+    assert.equal(clientAddress(functionsCtx, 0), undefined, 'in the Functions host there is no socket address to trust')
   })
 })

@@ -54,6 +54,8 @@ export async function completeAuthorization(
   // The scopes the client may have now (its registration or SCOPES may have changed meanwhile).
   const refused = ungrantable(request.scope, allowedScopes(config, client))
   if (refused.length) throw new ServiceError('invalid_scope', scopeRefusal(refused))
+  // A code is only worth making if its exchange can sign (no session behind an unusable code).
+  await core.keyRing.signingKey()
   const { user, session } = await signInWithPasskey(core, {
     response,
     clientId: client.id,

@@ -40,6 +40,8 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
   const principal = await store.getUser(client.clientId)
   if (!principal) throw new OAuthError('invalid_client', 'The client has no principal (registration incomplete)')
 
+  // The signing key must be usable before the session is stored (no session without a token).
+  await core.keyRing.signingKey()
   const now = clock.now()
   const { session } = await sessions.create({ user: principal, clientId: client.clientId, audience, scope, amr: [], acr: '' })
   // The session only has to outlive the access token (plus the verifiers' clock allowance).
