@@ -120,6 +120,23 @@ describe('npm start (scripts/start.mjs)', { timeout: 180_000 }, () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
   })
 
+  /** `npm start` on free ports with a data directory of its own (built by the first test, or built now). */
+  async function startOnFreePorts(env: Record<string, string>) {
+    const port = await freePort()
+    const tablePort = await freePort()
+    const location = mkdtempSync(join(tmpdir(), 'start-test-'))
+    dirs.push(location)
+    const run = runStart({
+      PORT: String(port),
+      AZURITE_TABLE_PORT: String(tablePort),
+      AZURITE_LOCATION: location,
+      ...(existsSync(join(root, 'dist', 'local', 'server.mjs')) ? { START_SKIP_BUILD: '1' } : {}),
+      ...env,
+    })
+    runs.push(run)
+    return { port, tablePort, location, run }
+  }
+
   it('builds, starts Azurite and the server, answers /api/health, and stops both on SIGINT', async () => {
     const port = await freePort()
     const taken = (squatter.address() as AddressInfo).port
@@ -171,18 +188,7 @@ describe('npm start (scripts/start.mjs)', { timeout: 180_000 }, () => {
   })
 
   it('supervises: Azurite killed → 503 meanwhile, restarted on its port, served again within 2 s of it answering; a crashed server is restarted', async () => {
-    const port = await freePort()
-    const tablePort = await freePort()
-    const location = mkdtempSync(join(tmpdir(), 'start-test-'))
-    dirs.push(location)
-    const run = runStart({
-      PORT: String(port),
-      AZURITE_TABLE_PORT: String(tablePort),
-      AZURITE_LOCATION: location,
-      GATEWAY_PORT: String(await freePort()),
-      ...(existsSync(join(root, 'dist', 'local', 'server.mjs')) ? { START_SKIP_BUILD: '1' } : {}),
-    })
-    runs.push(run)
+    const { port, tablePort, run } = await startOnFreePorts({ GATEWAY_PORT: String(await freePort()) })
     const base = `http://localhost:${port}`
     await waitForHealth(`${base}/api/health`, run, 60_000)
     // A record written before the crash.
@@ -241,19 +247,7 @@ describe('npm start (scripts/start.mjs)', { timeout: 180_000 }, () => {
   })
 
   it('invalid settings: the server exits with a one-line message, Azurite is stopped, exit non-zero', async () => {
-    const port = await freePort()
-    const tablePort = await freePort()
-    const location = mkdtempSync(join(tmpdir(), 'start-test-'))
-    dirs.push(location)
-    const run = runStart({
-      PORT: String(port),
-      AZURITE_TABLE_PORT: String(tablePort),
-      AZURITE_LOCATION: location,
-      TOKEN_ALG: 'HS256',
-      // Built by the test above (or by `npm run build`); build only when the bundle is missing.
-      ...(existsSync(join(root, 'dist', 'local', 'server.mjs')) ? { START_SKIP_BUILD: '1' } : {}),
-    })
-    runs.push(run)
+    const { tablePort, run } = await startOnFreePorts({ TOKEN_ALG: 'HS256' })
     const { code } = await within(60_000, 'npm start exit', run.exited)
     assert.notEqual(code, 0)
     assert.match(run.output(), /local server: Setting TOKEN_ALG="HS256" is invalid/)
