@@ -132,11 +132,17 @@ export class AuditLog {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH)
+        const own = batch.length
         try {
           const events = await this.commit(batch)
           batch.forEach((p, i) => p.resolve(events[i]!))
         } catch (err) {
+          // Out of lost races: events that joined during the retries had no budget of their own,
+          // so they go back to the front of the queue and get one. (Not after a lost answer: that
+          // transaction may have stored them, and they would be there twice.)
+          const late = err instanceof ConcurrencyError ? batch.splice(own) : []
           for (const p of batch) p.reject(err)
+          this.queue.unshift(...late)
         }
       }
     } finally {

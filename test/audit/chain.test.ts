@@ -11,7 +11,7 @@ import { REDACTED, auditId, sanitizeAuditInput } from '../../shared/audit/events
 import { AuditLog } from '../../shared/audit/log.js'
 import { verifyAuditChain } from '../../shared/audit/verify.js'
 import { createMemoryStore } from '../../shared/store/memory.js'
-import type { AuditEventRecord, AuditHead } from '../../shared/store/types.js'
+import { ConcurrencyError, type AuditEventRecord, type AuditHead } from '../../shared/store/types.js'
 import { ManualClock } from '../../shared/util/clock.js'
 
 const kek = () => new Uint8Array(randomBytes(32)) as Uint8Array<ArrayBuffer>
@@ -119,6 +119,28 @@ describe('AuditLog.append: one linear chain', () => {
     assert.deepEqual(results.filter((r) => r.status === 'rejected'), [], 'no append failed')
     const r = await verifyAuditChain({ store, key })
     assert.deepEqual({ ok: r.ok, events: r.events }, { ok: true, events: 8 * 6 * 25 })
+  })
+
+  it('out of lost races, only the events that were in the first attempt fail; ones that joined during the retries get their own', async () => {
+    const inner = createMemoryStore()
+    const clock = new ManualClock()
+    let calls = 0
+    // The first three transactions lose their race, each taking 2 s: the 5 s budget runs out.
+    const store = { ...inner, appendAudit: async (...a: Parameters<typeof inner.appendAudit>) => {
+      if (++calls <= 3) {
+        clock.advance(2000)
+        throw new ConcurrencyError('audit head')
+      }
+      return inner.appendAudit(...a)
+    } }
+    const key = await deriveAuditKey(kek())
+    const log = new AuditLog({ store, clock, key: Promise.resolve(key), logError: () => {} })
+    const first = log.append({ type: 'role.put', target: { role: 'first' } })
+    const late = log.append({ type: 'role.put', target: { role: 'late' } }) // queued while the first is in flight
+    await assert.rejects(first, ConcurrencyError)
+    const stored = await late
+    assert.equal(stored.target.role, 'late')
+    assert.deepEqual((await inner.listAudit(1, 10)).map((e) => e.target.role), ['late'])
   })
 
   it('times never go back along the chain, even when a clock does', async () => {
