@@ -33,7 +33,10 @@ let serverBundle: Promise<string> | undefined
 
 async function startServer(connectionString: string, mode: 'warm' | 'cold'): Promise<{ child: ChildProcess; url: string; tokens: string[] }> {
   const bundle = await (serverBundle ??= buildServer())
-  const child = spawn(process.execPath, [bundle, connectionString, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // BENCH_SERVER_NODE_OPTIONS=--cpu-prof profiles the server (.bench/*.cpuprofile).
+  const nodeOptions = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean)
+  const profile = nodeOptions.includes('--cpu-prof') ? ['--cpu-prof-dir=.bench'] : []
+  const child = spawn(process.execPath, [...nodeOptions, ...profile, bundle, connectionString, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve)
     child.once('exit', (code) => reject(new Error(`bench server exited ${code}`)))
@@ -97,13 +100,13 @@ async function main() {
         empties.push(await measure(server.url, '/bench/empty', decide, {}))
       }
     } finally {
-      server.child.kill()
+      server.child.kill('SIGINT')
     }
     const c = await startServer(azurite.connectionString, 'cold')
     try {
       cold = await measure(c.url, '/api/authz/check', { method: 'GET', path: '/orders/42' }, (i) => ({ authorization: `Bearer ${c.tokens[i % c.tokens.length]}` }))
     } finally {
-      c.child.kill()
+      c.child.kill('SIGINT')
     }
   } finally {
     await azurite.stop()
