@@ -61,6 +61,15 @@ function runStart(env: Record<string, string>) {
   return { child, exited, output: () => output }
 }
 
+/** Runs `npm run smoke` (scripts/smoke.ts) with `args`; its exit code and output. */
+function runSmoke(args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/smoke.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.on('data', (d) => (output += d))
+  child.stderr!.on('data', (d) => (output += d))
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })))
+}
+
 /** PIDs that start.mjs reports for its children, to clean up after a failed test. */
 function childPids(output: string): number[] {
   return [...output.matchAll(/\(pid (\d+)/g)].map((m) => Number(m[1]))
@@ -179,6 +188,13 @@ describe('npm start (scripts/start.mjs)', { timeout: 180_000 }, () => {
       })(),
     )
 
+    // `npm run smoke` walks the whole chain against it, through the dev gateway (PORT + 1).
+    const smoke = await runSmoke(['--base', `http://localhost:${port}`, '--gateway', `http://localhost:${port + 1}`])
+    assert.equal(smoke.code, 0, smoke.output)
+    for (const step of ['health', 'discovery', 'JWKS', 'sign up', 'token verified independently', 'sign in', 'refresh', 'authorizer', 'through the gateway', 'sign out'])
+      assert.match(smoke.output, new RegExp(`^ok   ${step} \\(`, 'm'), step)
+    assert.match(smoke.output, /smoke test passed/)
+
     run.child.kill('SIGINT')
     const { code } = await within(20_000, 'npm start exit after SIGINT', run.exited)
     assert.equal(code, 0, run.output())
@@ -267,5 +283,15 @@ describe('loadOrCreateLocalKek', () => {
     } finally {
       rmSync(join(dir, '..', '..'), { recursive: true, force: true })
     }
+  })
+})
+
+describe('npm run smoke (scripts/smoke.ts)', () => {
+  it('fails with exit 1 and a FAIL line naming the step when the service does not answer', async () => {
+    const port = await freePort()
+    const r = await runSmoke(['--base', `http://127.0.0.1:${port}`])
+    assert.equal(r.code, 1, r.output)
+    assert.match(r.output, /^FAIL health: /m)
+    assert.doesNotMatch(r.output, /smoke test passed/)
   })
 })
