@@ -18,7 +18,7 @@ import Module, { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import type {
   HttpHandler,
   HttpResponse as Response_,
@@ -317,6 +317,15 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
     const external = [...text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!)
     const packages = external.filter((s) => !s.startsWith('node:') && !Module.isBuiltin(s))
     assert.deepEqual([...new Set(packages)], ['@azure/functions-core'])
+  })
+
+  it('keeps @azure/identity and MSAL out of the bundle, in identity.cjs beside it, which the store loads with managed identity', async () => {
+    const text = readFileSync(bundle, 'utf8')
+    assert.doesNotMatch(text, /msal-node|@azure\/msal/i, 'MSAL is not parsed at cold start')
+    assert.match(text, /import\("\.\/identity\.cjs"\)/)
+    const identity = await import(pathToFileURL(join(outDir, 'functions', 'identity.cjs')).href)
+    assert.equal(typeof identity.DefaultAzureCredential, 'function')
+    assert.ok(statSync(bundle).size < 1.5 * 1024 * 1024, `bundle ${statSync(bundle).size} bytes`)
   })
 
   it('serves every CONTRACT.md route with exactly one function and method', () => {
