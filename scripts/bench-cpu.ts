@@ -12,7 +12,8 @@
  *   BENCH_SERVER_NODE_OPTIONS=--cpu-prof npm run bench -- --cpu   (profiles land in .bench/)
  */
 import { build } from 'esbuild'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { keyPair } from '../test/helpers/keys.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -96,7 +97,7 @@ async function main() {
       )),
     )
   // A machine client (private_key_jwt) for client_credentials.
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const { privateKey, publicKey } = keyPair('ec', { namedCurve: 'P-256' })
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' }
   const admin = { authorization: `Bearer ${server.admin}` }
   const client = (await post('/api/manage/clients', { name: 'cpu bench', jwks: { keys: [jwk] }, roles: ['reader'] }, admin)).client_id as string

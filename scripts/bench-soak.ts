@@ -9,7 +9,8 @@
  *   npm run bench -- --soak [--seconds 300]
  */
 import { build } from 'esbuild'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { keyPair } from '../test/helpers/keys.js'
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -54,7 +55,7 @@ async function main() {
 
   // A role that lets the people read /orders, and a machine client.
   const adminH = { authorization: `Bearer ${admin}` }
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const { privateKey, publicKey } = keyPair('ec', { namedCurve: 'P-256' })
   const client = (await json('setup', '/api/manage/clients', { name: 'soak', jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' }] }, roles: ['reader'] }, adminH)).client_id as string
   const assertion = () =>
     new SignJWT({ jti: randomBytes(12).toString('base64url') }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(client).setSubject(client).setAudience('http://localhost:7071/api').setIssuedAt().setExpirationTime('60s').sign(privateKey)

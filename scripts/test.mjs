@@ -32,9 +32,16 @@ if (files.length === 0) {
   console.error('no test files matched')
   process.exit(1)
 }
+// A whole run takes 3–4 minutes here. A process that hangs (a deadlock below JavaScript, where
+// no test timeout can reach) must fail the run in bounded time rather than hold CI for its limit.
+const LIMIT_MS = Number(process.env.TEST_RUN_LIMIT_MS ?? 25 * 60_000)
 const r = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' }, timeout: LIMIT_MS, killSignal: 'SIGTERM' },
 )
+if (r.error?.code === 'ETIMEDOUT') {
+  console.error(`[test] the run took longer than ${LIMIT_MS / 60_000} minutes and was stopped: a test process hung`)
+  process.exit(1)
+}
 process.exit(r.status ?? 1)

@@ -2,7 +2,6 @@
  * The service's parts, wired once: settings, store, clock, challenges, key ring, tokens, sessions.
  * Routes receive this object; nothing here depends on the runtime.
  */
-import { SettingsService } from '@simplewebauthn/server'
 import type { Config } from './config.js'
 import { deriveAesKey, deriveHmacKey } from './crypto/kek.js'
 import type { Store } from './store/types.js'
@@ -11,6 +10,7 @@ import { KeyRing } from './tokens/keyRing.js'
 import { Sessions } from './tokens/refreshToken.js'
 import type { Clock } from './util/clock.js'
 import { Challenges } from './webauthn/challenges.js'
+import { webauthnLib } from './webauthn/lib.js'
 import { Authorizer } from './authz/decide.js'
 import { deriveAuditKey } from './audit/chain.js'
 import { AuditLog } from './audit/log.js'
@@ -38,9 +38,12 @@ const ROOTED_FORMATS = ['packed', 'fido-u2f', 'tpm'] as const
 
 export function createCore({ config, store, clock }: { config: Config; store: Store; clock: Clock }): Core {
   // @simplewebauthn/server keeps trusted roots process-wide: set them once, only when configured.
+  // Set once the library is loaded (webauthn/lib.ts): this reaction runs before any ceremony's.
   if (config.attestationRoots.length)
-    for (const identifier of ROOTED_FORMATS)
-      SettingsService.setRootCertificates({ identifier, certificates: [...config.attestationRoots] })
+    void webauthnLib().then(({ lib }) => {
+      for (const identifier of ROOTED_FORMATS)
+        lib.SettingsService.setRootCertificates({ identifier, certificates: [...config.attestationRoots] })
+    })
   const kek = config.keyEncryptionKey
   if (!kek) throw new TypeError('Setting KEY_ENCRYPTION_KEY is missing (the local server generates one under .azurite/)')
   const challenges = new Challenges({

@@ -9,7 +9,8 @@
  * through sign-up, self-service, tokens, administration and the authorizer) body schemas.
  */
 import assert from 'node:assert/strict'
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { keyPair } from './helpers/keys.js'
 import { SignJWT } from 'jose'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
@@ -650,7 +651,7 @@ describe('openApiDocument: real responses of a signed-in walk conform to it', ()
 
     // OAuth clients: a machine client (private_key_jwt, client_credentials, introspection) and a
     // public client (authorization code + PKCE through the hosted page).
-    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const { publicKey, privateKey } = keyPair('ec', { namedCurve: 'P-256' })
     const machine = await call('POST /manage/clients', {
       json: { name: 'billing job', jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' }] } },
       token: admin,

@@ -3,7 +3,6 @@
  * (discoverable credentials, autofill). Verify: consume the challenge (1 round trip), read the
  * account (1 partition query), record the sign-in and the new session (1 transaction).
  */
-import { generateAuthenticationOptions } from '@simplewebauthn/server'
 import type { Core } from '../core.js'
 import { hmac } from '../crypto/kek.js'
 import { ServiceError } from '../errors.js'
@@ -16,6 +15,7 @@ import { parseScope, parseUsername } from './input.js'
 import { allowedScopes, scopeRefusal, ungrantable } from '../oauth/scopes.js'
 import { acrFor, amrFor } from './policy.js'
 import { asAuthenticationResponse } from './shape.js'
+import { webauthnLib } from './lib.js'
 import { verifyAuthentication } from './verifyAuthentication.js'
 
 export async function authenticationOptions(core: Core, body: Record<string, unknown>) {
@@ -48,7 +48,8 @@ export async function authenticationOptions(core: Core, body: Record<string, unk
     }
   }
   const { challenge } = await challenges.issue({ ceremony: 'authentication', userId })
-  return generateAuthenticationOptions({
+  const { lib } = await webauthnLib()
+  return lib.generateAuthenticationOptions({
     rpID: config.rpId,
     challenge: decode(challenge),
     timeout: config.challengeTtl * 1000,

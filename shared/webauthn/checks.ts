@@ -4,10 +4,13 @@
  * the contract's code rather than a parsed message. Decoding (base64url, JSON, CBOR) is the
  * library's; the decisions are ours.
  */
-import { decodeClientDataJSON, parseAuthenticatorData, type ClientDataJSON } from '@simplewebauthn/server/helpers'
+import type { ClientDataJSON, parseAuthenticatorData } from '@simplewebauthn/server/helpers'
+import { webauthnLib } from './lib.js'
 import { ServiceError } from '../errors.js'
 import { decode, isBase64url } from '../util/base64url.js'
 import { sha256 } from '../util/hash.js'
+
+const utf8 = new TextDecoder()
 
 export interface ExpectedRelyingParty {
   expectedOrigins: readonly string[]
@@ -46,7 +49,9 @@ export function decodeClientData(clientDataJSON: string): ClientDataJSON {
   if (!isBase64url(clientDataJSON)) throw new ServiceError('invalid_request', 'clientDataJSON must be base64url')
   let clientData: ClientDataJSON
   try {
-    clientData = decodeClientDataJSON(clientDataJSON)
+    // What the library's decodeClientDataJSON does (base64url → UTF-8 → JSON), kept synchronous
+    // so the challenge can be read before the library is loaded.
+    clientData = JSON.parse(utf8.decode(decode(clientDataJSON))) as ClientDataJSON
   } catch {
     throw new ServiceError('invalid_request', 'clientDataJSON is not valid JSON')
   }
@@ -75,7 +80,7 @@ export async function checkAuthenticatorData(
 ): Promise<ParsedAuthData> {
   let parsed: ParsedAuthData
   try {
-    parsed = parseAuthenticatorData(authData)
+    parsed = (await webauthnLib()).helpers.parseAuthenticatorData(authData)
   } catch {
     throw new ServiceError('invalid_request', 'authenticatorData is malformed')
   }

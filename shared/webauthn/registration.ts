@@ -3,7 +3,6 @@
  * signed-in account. Options: one read + one challenge write. Verify (sign-up): consume the
  * challenge (1), createAccount (3: username claim, credential claim, partition transaction).
  */
-import { generateRegistrationOptions } from '@simplewebauthn/server'
 import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
 import type { Principal } from '../middleware/bearer.js'
@@ -15,6 +14,7 @@ import { challengeOf } from './checks.js'
 import { parseText, parseUsername } from './input.js'
 import { acrFor, amrFor, credentialView, defaultLabel } from './policy.js'
 import { asRegistrationResponse } from './shape.js'
+import { webauthnLib } from './lib.js'
 import { SUPPORTED_ALGS, verifyRegistration } from './verifyRegistration.js'
 
 export async function registrationOptions(core: Core, body: Record<string, unknown>, principal?: Principal) {
@@ -57,7 +57,8 @@ async function build(
   challenge: string,
 ) {
   const { config } = core
-  return generateRegistrationOptions({
+  const { lib } = await webauthnLib()
+  return lib.generateRegistrationOptions({
     rpName: config.rpName,
     rpID: config.rpId,
     userName: user.name,

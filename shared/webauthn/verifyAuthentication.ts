@@ -3,7 +3,8 @@
  * Stateless: the caller has consumed the challenge and looked the credential up. Our checks
  * come first, in the spec's order; the library verifies the signature; then the counter.
  */
-import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
+import { webauthnLib } from './lib.js'
 import { ServiceError } from '../errors.js'
 import { decode } from '../util/base64url.js'
 import { checkAuthenticatorData, checkClientData, decodeField, type ExpectedRelyingParty } from './checks.js'
@@ -50,7 +51,8 @@ export async function verifyAuthentication(
   // checked below by us, so the library gets counter 0 and does not check it.
   let verified = false
   try {
-    const r = await verifyAuthenticationResponse({
+    const { lib } = await webauthnLib()
+    const r = await lib.verifyAuthenticationResponse({
       response,
       expectedChallenge,
       expectedOrigin: [...expectedOrigins],

@@ -4,8 +4,8 @@
  * order, each with its contract code; then @simplewebauthn/server verifies the attestation
  * statement and key, and whatever it throws is mapped at this one seam.
  */
-import { SettingsService, verifyRegistrationResponse, type RegistrationResponseJSON } from '@simplewebauthn/server'
-import { decodeAttestationObject } from '@simplewebauthn/server/helpers'
+import type { RegistrationResponseJSON, verifyRegistrationResponse } from '@simplewebauthn/server'
+import { webauthnLib } from './lib.js'
 import { ServiceError } from '../errors.js'
 import { encode } from '../util/base64url.js'
 import { checkAuthenticatorData, checkClientData, decodeField, type ExpectedRelyingParty } from './checks.js'
@@ -40,6 +40,7 @@ export async function verifyRegistration(
   opts: ExpectedRelyingParty & { response: RegistrationResponseJSON; expectedChallenge: string },
 ): Promise<VerifiedRegistration> {
   const { response, expectedChallenge, expectedOrigins, expectedRPID, requireUserVerification = true } = opts
+  const { lib, helpers } = await webauthnLib()
   // Steps 5–9: clientDataJSON type, challenge, origin.
   checkClientData(response.response.clientDataJSON, { expectedType: 'webauthn.create', expectedChallenge, expectedOrigins })
   // Step 12: decode the attestation object (CBOR, by the library).
@@ -47,7 +48,7 @@ export async function verifyRegistration(
   let authData: Uint8Array<ArrayBuffer>
   let hasX5c = false
   try {
-    const att = decodeAttestationObject(decodeField(response.response.attestationObject, 'attestationObject'))
+    const att = helpers.decodeAttestationObject(decodeField(response.response.attestationObject, 'attestationObject'))
     fmt = att.get('fmt')
     authData = att.get('authData') as Uint8Array<ArrayBuffer>
     hasX5c = Array.isArray(att.get('attStmt')?.get('x5c'))
@@ -67,7 +68,7 @@ export async function verifyRegistration(
     throw new ServiceError('invalid_request', 'credential.id does not match the attested credential id')
 
   // Step 17: the credential's algorithm is one we offered (COSE key label 3, decoded by the library).
-  const alg = coseAlg(parsed.credentialPublicKey as Uint8Array<ArrayBuffer>)
+  const alg = coseAlg(helpers, parsed.credentialPublicKey as Uint8Array<ArrayBuffer>)
   if (!(SUPPORTED_ALGS as readonly number[]).includes(alg))
     throw new ServiceError('unsupported_algorithm', 'Only ES256, EdDSA and RS256 passkeys are accepted')
   // Step 18: a registered attestation statement format (IANA "WebAuthn Attestation Statement Format Identifiers").
@@ -76,7 +77,7 @@ export async function verifyRegistration(
   // Steps 19–21: attestation statement and signature (library).
   let result: Awaited<ReturnType<typeof verifyRegistrationResponse>>
   try {
-    result = await verifyRegistrationResponse({
+    result = await lib.verifyRegistrationResponse({
       response,
       expectedChallenge,
       expectedOrigin: [...expectedOrigins],
@@ -92,7 +93,7 @@ export async function verifyRegistration(
   }
   if (!result.verified) throw new ServiceError('signature_invalid', 'Attestation did not verify')
   const info = result.registrationInfo
-  const roots = fmt === 'none' ? [] : SettingsService.getRootCertificates({ identifier: fmt as never })
+  const roots = fmt === 'none' ? [] : lib.SettingsService.getRootCertificates({ identifier: fmt as never })
   return {
     credentialId: info.credential.id,
     publicKey: encode(info.credential.publicKey),
@@ -110,11 +111,10 @@ export async function verifyRegistration(
 }
 
 /** COSE key label 3 = alg (RFC 9052 §7.1). Decoded by the library; we only read the label. */
-import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers'
-function coseAlg(publicKey: Uint8Array<ArrayBuffer>): number {
+function coseAlg(helpers: Awaited<ReturnType<typeof webauthnLib>>['helpers'], publicKey: Uint8Array<ArrayBuffer>): number {
   let key: unknown
   try {
-    key = decodeCredentialPublicKey(publicKey)
+    key = helpers.decodeCredentialPublicKey(publicKey)
   } catch {
     throw new ServiceError('invalid_request', 'credentialPublicKey is not a COSE key')
   }

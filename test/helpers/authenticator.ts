@@ -18,6 +18,7 @@ import 'reflect-metadata' // @peculiar/x509 (tsyringe) needs a Reflect polyfill 
 import * as x509 from '@peculiar/x509'
 import {
   createHash,
+  createPrivateKey,
   createPublicKey,
   generateKeyPair,
   KeyObject,
@@ -247,15 +248,22 @@ function domError(name: string, message: string): Error {
 // ---------------------------------------------------------------------------------------------
 // Keys, COSE, signatures
 
+/**
+ * Generated already encoded (PEM) and parsed into KeyObjects of their own: a KeyObject straight
+ * from the generation job shares its key data with the job, and a garbage collection during a
+ * later `.export({ format: 'jwk' })` can deadlock Node 20 (the job's destructor waits for the
+ * lock the export holds; see test/helpers/keys.ts).
+ */
 async function generateCredentialKey(alg: SoftAlg): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
-  switch (alg) {
-    case 'ES256':
-      return generateKeyPairAsync('ec', { namedCurve: 'P-256' })
-    case 'EdDSA':
-      return generateKeyPairAsync('ed25519')
-    case 'RS256':
-      return generateKeyPairAsync('rsa', { modulusLength: 2048, publicExponent: 0x10001 })
-  }
+  const enc = { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } } as const
+  const pem =
+    alg === 'ES256'
+      ? await generateKeyPairAsync('ec', { namedCurve: 'P-256', ...enc })
+      : alg === 'EdDSA'
+        ? await generateKeyPairAsync('ed25519', enc)
+        : await generateKeyPairAsync('rsa', { modulusLength: 2048, publicExponent: 0x10001, ...enc })
+  const { publicKey, privateKey } = pem as unknown as { publicKey: string; privateKey: string }
+  return { publicKey: createPublicKey(publicKey), privateKey: createPrivateKey(privateKey) }
 }
 
 /** COSE_Key (RFC 9053) for a public key, in CTAP2 canonical key order. */

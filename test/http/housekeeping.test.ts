@@ -5,7 +5,7 @@
  * one sweep deletes them all, and the accounts still sign in.
  */
 import assert from 'node:assert/strict'
-import { generateKeyPairSync } from 'node:crypto'
+import { keyPair } from '../helpers/keys.js'
 import { after, before, describe, it } from 'node:test'
 import { TableClient } from '@azure/data-tables'
 import { sweep, SWEEP_GRACE_MS } from '../../shared/housekeeping.js'
@@ -52,7 +52,7 @@ describe('Housekeeping (sweep) over HTTP', () => {
     assert.equal((await post(svc.url, '/api/webauthn/authentication/options', { username: 'alice' })).status, 200)
     assert.equal((await post(svc.url, '/api/webauthn/registration/options', { username: 'bob' })).status, 200)
     // A machine client: its token has a session row, its assertion a `jti` marker.
-    const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const keys = keyPair('ec', { namedCurve: 'P-256' })
     const jwk = { ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' }
     const machine = (await registerClient(svc.url, admin, { name: 'nightly job', jwks: { keys: [jwk] }, roles: [] })).client_id
     const clientToken = async () => {

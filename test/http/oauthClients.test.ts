@@ -6,7 +6,8 @@
  * PrivateKeyJwt against all of it.
  */
 import assert from 'node:assert/strict'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { keyPair } from '../helpers/keys.js'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
@@ -24,7 +25,7 @@ let admin: string
 let alice: { access: string; refresh: string; id: string }
 let machine: string
 let tokenEndpoint: string
-const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+const keys = keyPair('ec', { namedCurve: 'P-256' })
 const jwk = { ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' }
 
 const put = (path: string, body: unknown) => call(svc.url, 'PUT', path, body, bearer(admin))
@@ -157,7 +158,7 @@ describe('client_credentials with private_key_jwt (RFC 7523 §3, RFC 6749 §4.4)
   })
 
   it('forged, expired, too long-lived, replayed, wrong audience, alg none/HS256 → 401 invalid_client', async () => {
-    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const other = keyPair('ec', { namedCurve: 'P-256' })
     const replayed = await assertionFor()
     assert.equal((await credentials(replayed)).status, 200)
     const now = Math.floor(Date.now() / 1000)
@@ -285,7 +286,7 @@ describe('RFC 7662 introspection and RFC 7009 revocation with client authenticat
 describe('A jwks_uri client', () => {
   let server: Server
   let jwksUrl: string
-  const remote = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const remote = keyPair('rsa', { modulusLength: 2048 })
   before(async () => {
     server = createServer((req, res) => {
       res.writeHead(req.url === '/jwks.json' ? 200 : 404, { 'content-type': 'application/json' })

@@ -3,14 +3,14 @@
  * keys, RFC 6749 §3.1.2 / RFC 8252 §7.3 redirect URIs). No storage, no HTTP.
  */
 import assert from 'node:assert/strict'
-import { generateKeyPairSync } from 'node:crypto'
+import { keyPair } from '../helpers/keys.js'
 import { describe, it } from 'node:test'
 import { ServiceError } from '../../shared/errors.js'
 import { parseClientRegistration, parseJwks, parseJwksUri, parseRedirectUris } from '../../shared/oauth/clients.js'
 
-const ec = () => ({ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) }) as Record<string, unknown>
-const rsa = (bits = 2048) => generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ format: 'jwk' }) as Record<string, unknown>
-const ed = () => generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as Record<string, unknown>
+const ec = () => ({ ...keyPair('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) }) as Record<string, unknown>
+const rsa = (bits = 2048) => keyPair('rsa', { modulusLength: bits }).publicKey.export({ format: 'jwk' }) as Record<string, unknown>
+const ed = () => keyPair('ed25519').publicKey.export({ format: 'jwk' }) as Record<string, unknown>
 
 async function refused(p: Promise<unknown> | (() => unknown), match: RegExp) {
   await assert.rejects(async () => (typeof p === 'function' ? p() : await p), (e: unknown) => {
@@ -31,9 +31,9 @@ describe('RFC 7517 client JWKS (public keys only)', () => {
   })
 
   it('refuses private members, whatever the key type', async () => {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const { privateKey } = keyPair('ec', { namedCurve: 'P-256' })
     await refused(parseJwks({ keys: [privateKey.export({ format: 'jwk' })] }), /private member "d"/)
-    const rsaPriv = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' })
+    const rsaPriv = keyPair('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' })
     await refused(parseJwks({ keys: [rsaPriv] }), /private member/)
     await refused(parseJwks({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }), /private member "k"/)
   })
@@ -43,7 +43,7 @@ describe('RFC 7517 client JWKS (public keys only)', () => {
     await refused(parseJwks({ keys: [{ ...rsa(), alg: 'HS256' }] }), /alg must be one of RS256, PS256/)
     await refused(parseJwks({ keys: [{ ...rsa(), alg: 'none' }] }), /alg/)
     await refused(parseJwks({ keys: [{ ...ec(), alg: 'RS256' }] }), /alg must be one of ES256/)
-    await refused(parseJwks({ keys: [generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' })] }), /crv must be P-256/)
+    await refused(parseJwks({ keys: [keyPair('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' })] }), /crv must be P-256/)
     await refused(parseJwks({ keys: [rsa(1024)] }), /at least 2048 bits/)
     await refused(parseJwks({ keys: [{ ...ec(), use: 'enc' }] }), /use must be "sig"/)
     await refused(parseJwks({ keys: [{ ...ec(), x: 'AAAA' }] }), /not a valid EC public key/)

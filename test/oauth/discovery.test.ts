@@ -4,7 +4,8 @@
  * added to shared/oauth/discovery.ts without a check here fails the last test.
  */
 import assert from 'node:assert/strict'
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
+import { randomBytes, type KeyObject } from 'node:crypto'
+import { keyPair } from '../helpers/keys.js'
 import { readdirSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { SignJWT } from 'jose'
@@ -29,10 +30,10 @@ const form = (path: string, params: Record<string, string>, headers: Record<stri
 
 /** Keys per algorithm, all registered on one machine client. */
 const KEYS: Record<string, { privateKey: KeyObject; publicKey: KeyObject }> = {
-  RS256: generateKeyPairSync('rsa', { modulusLength: 2048 }),
-  PS256: generateKeyPairSync('rsa', { modulusLength: 2048 }),
-  ES256: generateKeyPairSync('ec', { namedCurve: 'P-256' }),
-  EdDSA: generateKeyPairSync('ed25519'),
+  RS256: keyPair('rsa', { modulusLength: 2048 }),
+  PS256: keyPair('rsa', { modulusLength: 2048 }),
+  ES256: keyPair('ec', { namedCurve: 'P-256' }),
+  EdDSA: keyPair('ed25519'),
 }
 
 const machineId = 'machineAAAAAAAAAAAAAAA'

@@ -13,7 +13,8 @@
  */
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { generateKeyPairSync, randomBytes, createHash } from 'node:crypto'
+import { randomBytes, createHash } from 'node:crypto'
+import { keyPair } from '../helpers/keys.js'
 import type {
   AuthenticationResponseJSON,
   PublicKeyCredentialCreationOptionsJSON,
@@ -169,7 +170,7 @@ const encodeAtt = (m: Map<string, Cbor>) => b64u(new Uint8Array(isoCBOR.encode(m
  * the SoftAuthenticator only makes ES256/RS256/EdDSA keys. Both are identical but for the key.
  */
 function handMadeRegistration(alg: 'ES256' | 'ES384', challenge: string, coseOverride?: Cbor): RegistrationResponseJSON {
-  const { publicKey } = generateKeyPairSync('ec', { namedCurve: alg === 'ES256' ? 'P-256' : 'P-384' })
+  const { publicKey } = keyPair('ec', { namedCurve: alg === 'ES256' ? 'P-256' : 'P-384' })
   const jwk = publicKey.export({ format: 'jwk' })
   const cose = coseOverride ?? new Map<number, Cbor>([
     [1, 2], // kty EC2
