@@ -43,7 +43,7 @@ export function createCore({ config, store, clock }: { config: Config; store: St
     void webauthnLib().then(({ lib }) => {
       for (const identifier of ROOTED_FORMATS)
         lib.SettingsService.setRootCertificates({ identifier, certificates: [...config.attestationRoots] })
-    })
+    }, () => {}) // a library that cannot load fails every ceremony by itself
   const kek = config.keyEncryptionKey
   if (!kek) throw new TypeError('Setting KEY_ENCRYPTION_KEY is missing (the local server generates one under .azurite/)')
   const challenges = new Challenges({

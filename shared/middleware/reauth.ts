@@ -21,7 +21,8 @@ export type AccountChange = 'passkey.add' | 'passkey.rename' | 'passkey.delete' 
 
 /** RFC 9470 §3 challenge for a sign-in that is too old. */
 export function reauthChallenge(maxAge: number): string {
-  return `Bearer error="insufficient_user_authentication", error_description="A more recent sign-in is required", max_age=${maxAge}`
+  // Exactly as CONTRACT v2 "Re-authentication for account changes" writes it.
+  return `Bearer error="insufficient_user_authentication", max_age=${maxAge}`
 }
 
 /**

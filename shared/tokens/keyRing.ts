@@ -141,9 +141,11 @@ export class KeyRing {
   async rotate(now = this.deps.clock.now()): Promise<RotationResult> {
     // An instance whose KEY_ENCRYPTION_KEY cannot open the keys in storage must not add keys
     // sealed with its own (the others could not sign with them): KeyEncryptionKeyMismatch.
-    // (One read per timer run; an empty store has nothing to open.)
-    const active = signingKeyOf(await this.deps.store.listSigningKeys(), this.deps.config.tokenAlg)
-    if (active) await this.unwrap(active)
+    // (One read per timer run; an empty store has nothing to open. Any live key will do: after a
+    // TOKEN_ALG change there may be none of the new algorithm yet.)
+    const stored = await this.deps.store.listSigningKeys()
+    const live = signingKeyOf(stored, this.deps.config.tokenAlg) ?? stored.find((r) => r.state !== 'revoked')
+    if (live) await this.unwrap(live)
     const result = await rotate(this.rotation, now, { kind: 'scheduled' })
     this.adopt(result.records)
     return result

@@ -9,7 +9,10 @@ import { after, before, describe, it } from 'node:test'
 import { startLocalServer } from '../../local/server.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
-import { call, post, signUp } from '../helpers/client.js'
+import { call, form, post, signUp } from '../helpers/client.js'
+import { keyPair } from '../helpers/keys.js'
+import { JWT_BEARER } from '../../shared/oauth/clientAssertion.js'
+import { clientAssertion } from '../oauth/helpers.js'
 import { ORIGIN, startService, type TestService } from '../helpers/service.js'
 
 let azurite: Azurite
@@ -64,8 +67,24 @@ describe('KEY_ENCRYPTION_KEY that does not open the stored signing keys', () => 
     assert.equal(r.ok, true, JSON.stringify(r.problem))
     // Nor does its key rotation add keys the others could not open.
     await assert.rejects(second.core.keyRing.rotate(), (e: Error) => e.name === 'KeyEncryptionKeyMismatch')
-    const token = await post(second.url, '/api/oauth2/token', 'grant_type=client_credentials', { 'content-type': 'application/x-www-form-urlencoded' })
-    assert.notEqual(token.status, 500)
+  })
+
+  it('client_credentials on it: 503 temporarily_unavailable naming the setting, with Retry-After, and no session stored', async () => {
+    // A machine client registered (in the shared tables) while the right key was in use.
+    const keys = keyPair('ec', { namedCurve: 'P-256' })
+    const id = `kekclient${process.pid}`.replace(/[^A-Za-z0-9]/g, '')
+    const jwk = { ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' }
+    await first.store.createClient(
+      { id, name: 'kek job', kind: 'confidential', jwks: { keys: [jwk] }, redirectUris: [], createdAt: Date.now() },
+      { id, username: '', displayName: 'kek job', roles: [], createdAt: Date.now() },
+    )
+    const assertion = await clientAssertion({ clientId: id, key: keys.privateKey, kid: 'k1', aud: second.config.issuer })
+    const r = await form(second.url, '/api/oauth2/token', { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: assertion })
+    assert.equal(r.status, 503)
+    assert.equal(r.body.error, 'temporarily_unavailable')
+    assert.match(r.body.error_description, /KEY_ENCRYPTION_KEY/)
+    assert.ok(r.headers.get('retry-after'))
+    assert.deepEqual(await second.store.listSessions(id), [], 'no session without a token')
   })
 
   it('the local server refuses to start, with the message naming the setting', async () => {
