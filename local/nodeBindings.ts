@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Http2ServerRequest } from 'node:http2'
-import type { AppBindings } from '../shared/app.js'
+import type { AppBindings } from '../shared/env.js'
 
 type NodeRequest = IncomingMessage | Http2ServerRequest
 

@@ -16,6 +16,7 @@ import { rateLimit } from './middleware/rateLimit.js'
 import { openApiDocument } from './openapi.js'
 import type { Store } from './store/types.js'
 import type { Clock } from './util/clock.js'
+import type { AppEnv } from './env.js'
 import { systemClock } from './util/clock.js'
 
 export interface AppDeps {
@@ -26,22 +27,7 @@ export interface AppDeps {
   logError?: (msg: string) => void
 }
 
-/** Values a runtime adapter passes as Hono's `env` (c.env). */
-export interface AppBindings {
-  /** Remote address of the caller when the runtime knows it (local server). */
-  remoteAddr?: string
-  /** The Azure Functions InvocationContext, when running in the Functions host. */
-  invocation?: unknown
-  /**
-   * Reads the request body straight from the runtime (bytes, or null past `limit`), when the
-   * runtime offers a cheaper way than the WHATWG stream (the local Node server does).
-   */
-  readBody?: (limit: number) => Promise<Uint8Array | null>
-  /** A request header by lower-case name, when the runtime has them parsed already. */
-  header?: (name: string) => string | undefined
-}
-
-export type AppEnv = { Bindings: AppBindings }
+export type { AppBindings, AppEnv } from './env.js'
 
 /**
  * The one Hono app that serves every route, for the Functions host and the local server alike.

@@ -147,18 +147,24 @@ export function problemResponse(err: ServiceError): Response {
   })
 }
 
-/** RFC 6749 §5.2 error codes, plus RFC 7009's unsupported_token_type. */
-export type OAuthErrorCode =
-  | 'invalid_request'
-  | 'invalid_client'
-  | 'invalid_grant'
-  | 'unauthorized_client'
-  | 'unsupported_grant_type'
-  | 'invalid_scope'
-  | 'invalid_target'
-  | 'unsupported_token_type'
-  | 'server_error'
-  | 'temporarily_unavailable'
+/**
+ * RFC 6749 §5.2 error codes (plus RFC 7009's unsupported_token_type and RFC 8707's
+ * invalid_target) → their default HTTP status. The OpenAPI document lists these keys.
+ */
+export const OAUTH_ERROR_STATUS = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  invalid_target: 400,
+  unsupported_token_type: 400,
+  server_error: 500,
+  temporarily_unavailable: 503,
+} as const
+
+export type OAuthErrorCode = keyof typeof OAUTH_ERROR_STATUS
 
 export class OAuthError extends Error {
   readonly error: OAuthErrorCode
@@ -168,15 +174,7 @@ export class OAuthError extends Error {
     super(description)
     this.name = 'OAuthError'
     this.error = error
-    this.status =
-      status ??
-      (error === 'invalid_client'
-        ? 401
-        : error === 'server_error'
-          ? 500
-          : error === 'temporarily_unavailable'
-            ? 503
-            : 400)
+    this.status = status ?? OAUTH_ERROR_STATUS[error]
   }
 }
 
@@ -190,5 +188,23 @@ export function oauthErrorResponse(err: OAuthError): Response {
   return new Response(JSON.stringify({ error: err.error, error_description: err.message }), {
     status: err.status,
     headers,
+  })
+}
+
+/**
+ * The answer to an error nobody anticipated (a bug, a runtime failure): a generic 500 problem with
+ * no detail of the cause. The one body for the app, the Functions adapter and the dev gateway.
+ */
+export function internalErrorResponse(): Response {
+  const problem = {
+    type: 'about:blank',
+    title: 'Internal error',
+    status: 500,
+    detail: 'The service failed; nothing was changed by this request unless its answer says so.',
+    code: 'internal_error',
+  }
+  return new Response(JSON.stringify(problem), {
+    status: 500,
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
   })
 }

@@ -16,7 +16,7 @@
  * front of the function app. With 0, or without the header, the socket address is used.
  */
 import type { Context, MiddlewareHandler } from 'hono'
-import type { AppEnv } from '../app.js'
+import type { AppEnv } from '../env.js'
 import type { Config } from '../config.js'
 import { ServiceError } from '../errors.js'
 import type { Clock } from '../util/clock.js'

@@ -1,5 +1,5 @@
 import { Hono } from 'hono'
-import type { AppEnv } from '../app.js'
+import type { AppEnv } from '../env.js'
 import { auditView } from '../audit/events.js'
 import type { AuditSince } from '../audit/log.js'
 import type { Core } from '../core.js'

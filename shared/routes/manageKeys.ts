@@ -12,7 +12,7 @@
  * `key.revoked`); the timer audits scheduled rotations too (shared/tokens/scheduledRotation.ts).
  */
 import { Hono } from 'hono'
-import type { AppEnv } from '../app.js'
+import type { AppEnv } from '../env.js'
 import { auditContext, setAuditActor } from '../audit/context.js'
 import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono'
-import type { AppEnv } from '../app.js'
+import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
 import { auditTokenRequest, recordRevocation } from '../audit/tokenEvents.js'
 import { OAuthError, ServiceError } from '../errors.js'

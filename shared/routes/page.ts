@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono'
-import type { AppEnv } from '../app.js'
+import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
 import { APP_CSS, APP_CSS_SHA256, APP_JS, APP_JS_SHA256 } from '../web/assets.generated.js'
 import { renderPage } from '../web/page.js'

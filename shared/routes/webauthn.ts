@@ -1,5 +1,5 @@
 import { Hono } from 'hono'
-import type { AppEnv } from '../app.js'
+import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
 import { ceremonyFailed, recordRegistration, recordSignIn } from '../audit/ceremonies.js'
 import { authenticateUser, bearerToken } from '../middleware/bearer.js'
