@@ -7,11 +7,15 @@
 //   local/server.ts -> dist/local/server.mjs
 //     The local server (`npm start`): ESM, packages left to node_modules. Skipped while
 //     local/server.ts does not exist.
+//   shared/schemas/ -> shared/openapi/components.generated.json
+//     The OpenAPI document's component schemas, generated from the wire schemas by
+//     scripts/openapi.ts (only rewritten when they changed; the converter stays out of the bundles).
 //   web/ -> shared/web/assets.generated.ts
 //     The passkey page's script and stylesheet as string constants (web/build.mjs), written
 //     first (only when they changed) so both bundles serve the current page.
 // Source maps sit beside each bundle. Prints each output's size; exits 1 on any build error.
 // `--outdir <dir>` writes the same bundles under <dir> instead of dist/ (tests build privately).
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -70,10 +74,17 @@ function identityBeside() {
  * Builds every target whose entry exists. Returns `[{ name, outfile, bytes }]` for what was built.
  * @param {{ outDir?: string, quiet?: boolean }} [opts]
  */
+/** shared/openapi/components.generated.json from shared/schemas/ (scripts/openapi.ts, through tsx). */
+function writeOpenApiComponents() {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'openapi.ts')], { cwd: root, stdio: 'inherit' })
+  if (r.status !== 0) throw new Error('scripts/openapi.ts failed: the OpenAPI components could not be generated')
+}
+
 export async function build({ outDir = 'dist', quiet = false } = {}) {
   const out = resolve(root, outDir)
   const say = quiet ? () => {} : (msg) => console.log(msg)
   const built = []
+  writeOpenApiComponents()
   await writeWebAssets({ quiet })
   for (const { name, optional, ...options } of targets) {
     const entry = join(root, options.entryPoints[0])

@@ -12,7 +12,9 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { keyPair } from './helpers/keys.js'
 import { SignJWT } from 'jose'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { OUTPUT, render as renderComponents } from '../scripts/openapi.js'
+import { COMPONENTS } from '../shared/schemas/index.js'
 import { describe, it } from 'node:test'
 import { createApp } from '../shared/app.js'
 import { loadConfig } from '../shared/config.js'
@@ -458,9 +460,17 @@ describe('openApiDocument: shape', () => {
     assert.deepEqual(missing, [], `contract routes missing from the document: ${missing.join(', ')}`)
   })
 
-  it('shared/openapi.ts is runtime-agnostic (no node: imports)', () => {
-    const src = readFileSync(new URL('../shared/openapi.ts', import.meta.url), 'utf8')
-    assert.doesNotMatch(src, /from ['"]node:|require\(/)
+  it('shared/openapi.ts and shared/openapi/ are runtime-agnostic (no node: imports)', () => {
+    const files = ['openapi.ts', 'openapi/index.ts', 'openapi/build.ts', 'openapi/components.ts', ...readdirSync(new URL('../shared/openapi/paths/', import.meta.url)).map((f) => `openapi/paths/${f}`)]
+    for (const f of files) assert.doesNotMatch(readFileSync(new URL(`../shared/${f}`, import.meta.url), 'utf8'), /from ['"]node:|require\(/, f)
+  })
+
+  it('components.schemas are generated from shared/schemas (one shape in one place), and the generated file is current', () => {
+    assert.deepEqual(Object.keys(doc.components.schemas).sort(), Object.keys(COMPONENTS).sort())
+    // Rendered again from the schemas: byte for byte what is committed (npm run build rewrites it).
+    assert.equal(readFileSync(OUTPUT, 'utf8'), renderComponents(), 'shared/openapi/components.generated.json is stale: run npm run build')
+    // The settings' part: a sign-in may ask for exactly the configured audiences.
+    assert.deepEqual(doc.components.schemas.AuthenticationVerifyRequest.properties.audience.enum, config.audiences)
   })
 })
 

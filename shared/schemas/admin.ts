@@ -1,0 +1,140 @@
+/**
+ * Administration shapes (CONTRACT "Administration", role admin). Client registrations and role
+ * permissions are parsed by their domain modules (shared/oauth/clients.ts, shared/authz/decide.ts:
+ * key import, SCOPES, glob compilation), which these schemas document and type.
+ */
+import * as v from 'valibot'
+import { AUDIT_EVENT_TYPES } from '../audit/events.js'
+import { DateTime, described, ROLE_NAME, StringList } from './common.js'
+import { Permission } from './authz.js'
+import { Credential } from './webauthn.js'
+
+const Uri = v.pipe(v.string(), v.metadata({ format: 'uri' }))
+const SigningAlg = v.picklist(['RS256', 'PS256', 'ES256'])
+
+export const ManagedUser = v.object({
+  id: v.string(),
+  username: v.string(),
+  displayName: v.optional(v.string()),
+  roles: StringList,
+  createdAt: v.optional(DateTime),
+  credentials: v.array(Credential),
+})
+export const ManagedUserList = v.array(ManagedUser)
+
+export const Role = v.object({
+  name: v.pipe(v.string(), v.regex(ROLE_NAME)),
+  permissions: v.array(Permission),
+  updatedAt: v.optional(DateTime),
+})
+export const RoleList = v.array(Role)
+export const UserRoles = described(v.object({ id: v.string(), username: v.string(), roles: StringList }), "A user's roles after the change.")
+export const RolePermissions = v.object({ permissions: v.pipe(v.array(Permission), v.maxLength(100)) })
+
+export const SigningKey = v.object({
+  kid: v.string(),
+  alg: SigningAlg,
+  state: described(
+    v.picklist(['next', 'active', 'retired']),
+    '`next`: published, not signing yet; `active`: signs; `retired`: published until its tokens expire. A revoked key is not listed.',
+  ),
+  createdAt: DateTime,
+  activatesAt: DateTime,
+  retiredAt: v.optional(DateTime),
+  expiresAt: v.optional(described(DateTime, 'When it leaves the JWKS.')),
+})
+export const SigningKeyList = v.array(SigningKey)
+
+const Maybe = v.optional(v.string())
+export const AuditEvent = described(
+  v.object({
+    id: described(v.pipe(v.string(), v.regex(/^[0-9]{16}$/)), 'The sequence number, zero-padded: the cursor for `since`.'),
+    seq: v.pipe(v.number(), v.integer(), v.minValue(1)),
+    time: DateTime,
+    type: v.picklist(AUDIT_EVENT_TYPES),
+    outcome: v.picklist(['success', 'failure']),
+    actor: described(
+      v.object({ userId: Maybe, username: Maybe, clientId: Maybe, system: Maybe }),
+      'Who acted (absent members: unknown, e.g. an unauthenticated caller).',
+    ),
+    target: described(
+      v.object({ userId: Maybe, username: Maybe, credentialId: Maybe, sessionId: Maybe, role: Maybe, clientId: Maybe, kid: Maybe }),
+      'What was acted on.',
+    ),
+    ip: v.optional(described(v.string(), 'First X-Forwarded-For entry, else the remote address.')),
+    userAgent: v.optional(v.pipe(v.string(), v.maxLength(256))),
+    detail: v.looseObject({}),
+    prev: described(v.string(), "The previous event's hash."),
+    hash: described(v.string(), 'base64url HMAC-SHA-256 chaining this event to `prev`.'),
+  }),
+  'One hash-chained audit event (docs/audit.md). Ids and usernames, never a token, assertion or key.',
+)
+export const AuditEventList = described(v.array(AuditEvent), 'Oldest first.')
+
+export const ClientJsonWebKeySet = described(
+  v.object({
+    keys: v.pipe(
+      v.array(
+        described(
+          v.object({
+            kty: v.picklist(['RSA', 'EC', 'OKP']),
+            kid: Maybe,
+            alg: v.optional(v.picklist(['RS256', 'PS256', 'ES256', 'EdDSA'])),
+            use: v.optional(v.picklist(['sig'])),
+            n: v.optional(described(v.string(), 'RSA modulus (at least 2048 bits).')),
+            e: Maybe,
+            crv: v.optional(v.picklist(['P-256', 'Ed25519'])),
+            x: Maybe,
+            y: Maybe,
+          }),
+          'Public members only: a key with d, p, q, dp, dq, qi, oth or k is refused.',
+        ),
+      ),
+      v.minLength(1),
+      v.maxLength(10),
+    ),
+  }),
+  "A client's public keys for private_key_jwt (RFC 7517 JWK Set).",
+)
+
+export const ClientRegistration = described(
+  v.object({
+    name: v.pipe(v.string(), v.minLength(1)),
+    jwks: v.optional(ClientJsonWebKeySet),
+    jwks_uri: v.optional(Uri),
+    roles: v.optional(
+      described(StringList, 'Machine clients only: roles of the client (each defined with PUT /manage/roles/{role}, or `admin`).'),
+    ),
+    redirect_uris: v.optional(
+      described(
+        v.array(Uri),
+        'Public clients only (required): absolute https URIs (http only for loopback hosts), no fragment; matched exactly.',
+      ),
+    ),
+    scopes: v.optional(
+      described(
+        StringList,
+        'API scopes (from the SCOPES setting) this client may be granted besides openid and profile; others are refused with invalid_scope.',
+      ),
+    ),
+  }),
+  'With `jwks` or `jwks_uri` (not both): a confidential machine client (private_key_jwt, client_credentials). ' +
+    'Without keys: a public client for the authorization code flow (PKCE required, `redirect_uris` needed).',
+)
+
+export const ClientCreated = described(
+  v.object({
+    client_id: v.string(),
+    name: v.string(),
+    token_endpoint_auth_method: v.picklist(['private_key_jwt', 'none']),
+    grant_types: v.array(v.picklist(['client_credentials', 'authorization_code', 'refresh_token'])),
+    response_types: v.optional(v.array(v.picklist(['code']))),
+    redirect_uris: v.optional(v.array(Uri)),
+    jwks: v.optional(ClientJsonWebKeySet),
+    jwks_uri: v.optional(Uri),
+    roles: v.optional(StringList),
+    scopes: v.optional(StringList),
+    createdAt: DateTime,
+  }),
+  'The registration as stored (RFC 7591 §3.2.1 member names); there is no client secret.',
+)

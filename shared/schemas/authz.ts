@@ -1,0 +1,60 @@
+/** The authorizer's wire shapes (CONTRACT "Authorizer") and the permissions roles grant. */
+import * as v from 'valibot'
+import { described, StringList } from './common.js'
+
+const Int = v.pipe(v.number(), v.integer())
+
+export const Permission = described(
+  v.strictObject({
+    methods: v.pipe(
+      v.array(v.pipe(v.string(), v.regex(/^(\*|[A-Za-z]{1,16})$/))),
+      v.minLength(1),
+      v.maxLength(16),
+      v.description('HTTP methods (stored upper-case), or `["*"]` for any.'),
+      v.examples([['GET', 'POST'], ['*']]),
+    ),
+    path: v.pipe(v.string(), v.examples(['/orders/*', '/admin/**'])),
+    apiId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
+    acr: v.optional(v.picklist(['phr', 'phrh'])),
+  }),
+  'Allows `methods` on paths matching `path` (glob: `*` one segment, `**` any number), ' +
+    'for the API `apiId` when given, and only to tokens whose `acr` satisfies `acr` when given ' +
+    '(`phrh` satisfies `phr`).',
+)
+export type PermissionBody = v.InferOutput<typeof Permission>
+
+// Control characters have no place in a method, path or id (a gateway sends paths percent-encoded);
+// refusing them also keeps the decision cache's NUL-separated keys unambiguous.
+const CONTROL = /[\u0000-\u001f\u007f]/
+/** 1–max characters, none of them a control character, else `message`. */
+const field = (max: number, message: string) =>
+  v.pipe(v.string(message), v.minLength(1, message), v.maxLength(max, message), v.check((s) => !CONTROL.test(s), message))
+
+export const AuthzRequest = described(
+  v.object({
+    method: v.pipe(field(16, 'method must be an HTTP method'), v.regex(/^[A-Za-z]+$/, 'method must be an HTTP method'), v.examples(['GET'])),
+    path: v.pipe(
+      field(4096, 'path must start with / (no control characters)'),
+      v.startsWith('/', 'path must start with / (no control characters)'),
+      v.examples(['/orders/42']),
+    ),
+    apiId: v.nullish(field(256, 'apiId must be a string (no control characters)')),
+    operationId: v.nullish(field(256, 'operationId must be a string')),
+    token: v.nullish(described(v.string('token must be a string'), "The caller's access token, when the Authorization header is the gateway's own.")),
+  }),
+  "The gateway's request to decide. The caller's token is the forwarded `Authorization: Bearer` header, " +
+    "or `token` when the gateway's managed identity takes the Authorization header.",
+)
+export const AuthzDecision = v.object({
+  allow: v.boolean(),
+  status: described(
+    v.picklist([200, 401, 403]),
+    'What the gateway should answer: 401 no/bad/expired/revoked token, 403 no permitting role.',
+  ),
+  reason: v.string(),
+  sub: v.optional(v.string()),
+  roles: StringList,
+  scopes: StringList,
+  ttl: described(v.pipe(Int, v.minValue(0)), "Seconds the gateway may cache this decision (never past the token's exp)."),
+})
+export type AuthzDecisionBody = v.InferOutput<typeof AuthzDecision>
