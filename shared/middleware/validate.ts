@@ -21,7 +21,9 @@ import { jsonBody } from './body.js'
  */
 function messageOf(root: v.GenericSchema, issue: v.BaseIssue<unknown>): string {
   const path = issue.path ?? []
-  if (issue.kind === 'schema' && issue.type === 'object' && issue.received === 'undefined' && path.length) {
+  // An array where an object belongs has no "missing" members: it is the wrong type.
+  if (Array.isArray((path.at(-1) as { input?: unknown } | undefined)?.input)) return issue.message
+  if (issue.kind === 'schema' && issue.type.endsWith('object') && issue.received === 'undefined' && path.length) {
     let schema: unknown = root
     for (const item of path) schema = entryOf(schema, (item as { key?: unknown }).key)
     const again = schema ? v.safeParse(schema as v.GenericSchema, undefined).issues?.[0]?.message : undefined

@@ -129,15 +129,13 @@ const sameRawId = (c: { id: string; rawId?: string }) => c.rawId === undefined |
 const responseObject = (entries: v.ObjectEntries) => v.looseObject(entries, 'credential.response must be an object')
 const clientDataJSON = b64('credential.response.clientDataJSON must be base64url')
 
+const TRANSPORTS = 'credential.response.transports must be a list of strings'
 export const AuthenticatorAttestationResponseJSON = responseObject({
   clientDataJSON,
   attestationObject: b64('credential.response.attestationObject must be base64url'),
   authenticatorData: v.optional(Base64URL),
   transports: v.optional(
-    v.pipe(
-      v.array(v.pipe(v.string(), v.maxLength(31)), 'credential.response.transports must be a list of strings'),
-      v.maxLength(10, 'credential.response.transports must be a list of strings'),
-    ),
+    v.pipe(v.array(v.pipe(v.string(TRANSPORTS), v.maxLength(31, TRANSPORTS)), TRANSPORTS), v.maxLength(10, TRANSPORTS)),
   ),
   publicKeyAlgorithm: v.optional(v.number()),
   publicKey: v.optional(Base64URL),
