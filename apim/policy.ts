@@ -3,7 +3,8 @@
  *
  * Two readers: the dev gateway (local/gateway.ts) takes every name, status, header and timeout it
  * applies from here, and test/gateway/policy.test.ts reads apim/policy.xml and checks that the XML
- * says the same. Change a value here and the test points at the line of XML to change with it.
+ * says the same. Change a value here and the test points at the line of XML to change with it
+ * (in apim/render.ts, the template both policy files are rendered from by `npm run build`).
  *
  * The helpers below are the policy's C# expressions, written again in TypeScript (Web APIs only):
  * `operationPath` (the path sent to the authorizer), `decisionCacheKey`, `readDecision` (how the

@@ -10,9 +10,11 @@
 //   shared/schemas/ -> shared/openapi/components.generated.json
 //     The OpenAPI document's component schemas, generated from the wire schemas by
 //     scripts/openapi.ts (only rewritten when they changed; the converter stays out of the bundles).
-//   web/ -> shared/web/assets.generated.ts
-//     The passkey page's script and stylesheet as string constants (web/build.mjs), written
-//     first (only when they changed) so both bundles serve the current page.
+//   web/ -> shared/web/assets.generated.json
+//     The front end's scripts and stylesheet (web/build.mjs), written first (only when they
+//     changed) so both bundles serve the current pages.
+//   apim/render.ts -> apim/policy.xml, apim/policy-managed-identity.xml
+//     The APIM policies from their one template (apim/build.mjs), only when they changed.
 // Source maps sit beside each bundle. Prints each output's size; exits 1 on any build error.
 // `--outdir <dir>` writes the same bundles under <dir> instead of dist/ (tests build privately).
 import { spawnSync } from 'node:child_process'
@@ -20,6 +22,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import * as esbuild from 'esbuild'
+import { writePolicies } from '../apim/build.mjs'
 import { writeWebAssets } from '../web/build.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -86,6 +89,7 @@ export async function build({ outDir = 'dist', quiet = false } = {}) {
   const built = []
   writeOpenApiComponents()
   await writeWebAssets({ quiet })
+  await writePolicies({ quiet })
   for (const { name, optional, ...options } of targets) {
     const entry = join(root, options.entryPoints[0])
     if (!existsSync(entry)) {

@@ -22,6 +22,20 @@ export const OPERATIONS: readonly Operation[] = [
   { method: 'GET', path: '/sample/admin/report', what: 'Read the admin report' },
 ]
 
+/**
+ * The gateway's own refusals: how each reads, and the reason shown when its problem body gives
+ * none (401 and 403 from the authorizer's answer, 503 when it fails closed).
+ */
+const REFUSALS: Partial<Record<number, { kind: 'denied' | 'unavailable'; headline: (status: string) => string; reason: string }>> = {
+  401: { kind: 'denied', headline: (s) => `Denied: ${s}.`, reason: 'The gateway did not accept the access token.' },
+  403: { kind: 'denied', headline: (s) => `Denied: ${s}.`, reason: 'None of your roles permits this method and path.' },
+  503: {
+    kind: 'unavailable',
+    headline: (s) => `The gateway could not get a decision: ${s}.`,
+    reason: 'It fails closed when the authorizer does not answer.',
+  },
+}
+
 export interface SampleApiDeps {
   /** The gateway's base URL, or undefined when this deployment names none. */
   gatewayUrl: string | undefined
@@ -108,6 +122,7 @@ export class SampleApiView {
     const detail = [problem.title, problem.detail]
       .filter((x) => typeof x === 'string' && x)
       .join(': ')
+    const refusal = REFUSALS[res.status]
     if (res.ok)
       this.show(
         'allowed',
@@ -115,27 +130,8 @@ export class SampleApiView {
         'The gateway checked your token and your roles permit this call.',
         body,
       )
-    else if (res.status === 401)
-      this.show(
-        'denied',
-        `Denied: ${status}.`,
-        detail || 'The gateway did not accept the access token.',
-        body,
-      )
-    else if (res.status === 403)
-      this.show(
-        'denied',
-        `Denied: ${status}.`,
-        detail || 'None of your roles permits this method and path.',
-        body,
-      )
-    else if (res.status === 503)
-      this.show(
-        'unavailable',
-        `The gateway could not get a decision: ${status}.`,
-        detail || 'It fails closed when the authorizer does not answer.',
-        body,
-      )
+    else if (refusal)
+      this.show(refusal.kind, refusal.headline(status), detail || refusal.reason, body)
     else this.show('denied', `${op.method} ${op.path} answered ${status}.`, detail, body)
   }
 

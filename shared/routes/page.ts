@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
-import { APP_CSS, APP_CSS_SHA256, APP_JS, APP_JS_SHA256 } from '../web/assets.generated.js'
+import { APP_CSS, APP_CSS_SHA256, APP_JS, APP_JS_SHA256 } from '../web/assets.js'
 import { renderPage } from '../web/page.js'
 
 /**

@@ -2,10 +2,12 @@
  * The passkey page's HTML: sign up, sign in (with a username, without one, or from autofill),
  * manage passkeys, see the access token, try the sample API, and administration for admins.
  *
- * The markup is static; web/main.ts (bundled into assets.generated.ts by scripts/build.mjs)
- * brings it to life. No inline script or style: the page's CSP allows only its own files.
+ * The markup is static; web/main.ts (bundled into assets.generated.json by scripts/build.mjs)
+ * brings it to life. No inline script or style: the page's CSP allows only its own files. Values
+ * go in through `html` (hono/html), which escapes them.
  */
-import { APP_CSS_SHA256, APP_JS_SHA256 } from './assets.generated.js'
+import { APP_CSS_SHA256, APP_JS_SHA256 } from './assets.js'
+import { html, markup } from './html.js'
 
 export interface PageOptions {
   /** Where the assets are served: `/assets` locally, `/api/ui/assets` behind the Functions host. */
@@ -18,15 +20,6 @@ export interface PageOptions {
   decisionTtl: number
 }
 
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-}
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!)
-
 /** `?v=` busts caches when the asset changes; `integrity` pins the exact bytes (SRI). */
 const version = (sha256: string) => encodeURIComponent(sha256.slice(0, 12))
 
@@ -37,22 +30,19 @@ const version = (sha256: string) => encodeURIComponent(sha256.slice(0, 12))
  * renderPage({ assetBase: '/assets', gatewayUrl: 'http://localhost:7072', rpId: 'localhost', decisionTtl: 30 })
  */
 export function renderPage({ assetBase, gatewayUrl, rpId, decisionTtl }: PageOptions): string {
-  const meta = [
-    `<meta name="passkey-edge:rp-id" content="${esc(rpId)}">`,
-    `<meta name="passkey-edge:decision-ttl" content="${decisionTtl}">`,
-    gatewayUrl ? `<meta name="passkey-edge:gateway" content="${esc(gatewayUrl)}">` : '',
-  ].filter(Boolean)
-  return `<!doctype html>
+  const gateway = gatewayUrl ? html`<meta name="passkey-edge:gateway" content="${gatewayUrl}">\n` : ''
+  return markup(html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>Passkey Edge</title>
-${meta.join('\n')}
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="${esc(assetBase)}/app.css?v=${version(APP_CSS_SHA256)}" integrity="sha256-${APP_CSS_SHA256}">
-<script defer src="${esc(assetBase)}/app.js?v=${version(APP_JS_SHA256)}" integrity="sha256-${APP_JS_SHA256}"></script>
+<meta name="passkey-edge:rp-id" content="${rpId}">
+<meta name="passkey-edge:decision-ttl" content="${decisionTtl}">
+${gateway}<link rel="icon" href="data:,">
+<link rel="stylesheet" href="${assetBase}/app.css?v=${version(APP_CSS_SHA256)}" integrity="sha256-${APP_CSS_SHA256}">
+<script defer src="${assetBase}/app.js?v=${version(APP_JS_SHA256)}" integrity="sha256-${APP_JS_SHA256}"></script>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
@@ -226,5 +216,5 @@ ${meta.join('\n')}
 <footer class="wrap site-footer"><p>Passkey Edge · <a href="/api/.well-known/openid-configuration">OpenID configuration</a> · <a href="/api/openapi.json">OpenAPI</a></p></footer>
 </body>
 </html>
-`
+`)
 }

@@ -1,14 +1,15 @@
 /**
  * The page and its assets as the app serves them, in both places (`/` locally, `/api/ui` behind
- * the Functions host), and the committed shared/web/assets.generated.ts against a fresh build of
+ * the Functions host), and the committed shared/web/assets.generated.json against a fresh build of
  * web/. No browser needed: these run everywhere.
  */
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { buildWebAssets, GENERATED } from '../../web/build.mjs'
-import * as generated from '../../shared/web/assets.generated.js'
+import * as generated from '../../shared/web/assets.js'
 import { createApp } from '../../shared/app.js'
+import { APP_JS as authorizePageJs } from '../../shared/oauth/authorization/page.js'
 import { loadConfig } from '../../shared/config.js'
 import { createMemoryStore } from '../../shared/store/memory.js'
 
@@ -41,6 +42,12 @@ describe(`${GENERATED} (built from web/ by scripts/build.mjs)`, () => {
     assert.ok(generated.APP_CSS === fresh.css, `${GENERATED} APP_CSS ${stale}`)
     assert.equal(generated.APP_JS_SHA256, fresh.jsSha256, `${GENERATED} ${stale}`)
     assert.equal(generated.APP_CSS_SHA256, fresh.cssSha256, `${GENERATED} ${stale}`)
+  })
+
+  it('should hold a fresh build of web/authorize.ts (the hosted OAuth page), served as is', async () => {
+    const fresh = await buildWebAssets()
+    assert.ok(generated.AUTHORIZE_JS === fresh.authorizeJs, `${GENERATED} authorize.js is stale: run \`npm run build\``)
+    assert.equal(authorizePageJs, generated.AUTHORIZE_JS)
   })
 
   it('should carry the SHA-256 of its own strings (SRI)', () => {

@@ -154,7 +154,7 @@ describe('GET /api/oauth2/authorize: the hosted passkey page', () => {
     assert.match(js.headers.get('content-type')!, /^text\/javascript/)
     const src = await js.text()
     assert.match(src, /isConditionalMediationAvailable/)
-    assert.match(src, /mediation: conditional \? 'conditional'/)
+    assert.match(src, /mediation: conditional \? ["']conditional["']/, 'esbuild prints strings in double quotes')
     assert.match(src, /authorize\/options/)
     assert.match(src, /authorize\/complete/)
   })

@@ -1,0 +1,373 @@
+/**
+ * Renders the two APIM policies, apim/policy.xml and apim/policy-managed-identity.xml, from one
+ * template: they differ only in their opening comment and in how the gateway authenticates its
+ * call to the authorizer (function key plus the caller's Authorization header, or its managed
+ * identity with the caller's token in the body).
+ *
+ * The XML is committed (APIM imports it as is). `npm run build` (apim/build.mjs) rewrites it;
+ * test/gateway/render.test.ts renders it again and fails when a committed file is stale. The
+ * values in it are checked against apim/policy.ts by test/gateway/policy.test.ts.
+ *
+ * The template is `String.raw`: the C# expressions' backslashes stand as APIM reads them.
+ */
+
+/** What one policy file says where the two differ. */
+interface Variant {
+  /** The opening comment: what the file is and how it is used. */
+  header: string
+  /** The comment above `send-request`. */
+  sendComment: string
+  /** Headers sent to the authorizer after the function key (none with managed identity). */
+  forwardHeaders: string
+  /** The end of the request body, and what follows it inside `send-request`. */
+  bodyEnd: string
+}
+
+const FUNCTION_KEY: Variant = {
+  header: String.raw`<!--
+  passkey-edge: API-scope policy for Azure API Management (inbound / backend / outbound / on-error).
+  Rendered from apim/render.ts by "npm run build" (test/gateway/render.test.ts fails when this
+  file is stale): change the template there, not this file.
+
+  What it does, in order (docs/apim.md walks through it; apim/policy.ts holds the same values as
+  data, and test/gateway/policy.test.ts checks this file against them):
+    1. deletes the client's X-User-Id and X-User-Roles headers (the backend trusts only ours);
+    2. validate-jwt: Bearer token in Authorization, RS256/PS256/RS512 signature against the keys
+       of the discovery document, iss, aud, exp/nbf with 30 s clock skew;
+    3. decision cache lookup, key = SHA-256(token, method, API id, operation path);
+    4. on a miss, POST {{passkey-authz-url}} (timeout 5 s, errors ignored, then fail closed: no
+       answer or not 200 means 503), and caches the decision for its ttl;
+    5. 401 / 403 as the authorizer says, else X-User-Id / X-User-Roles for the backend.
+
+  Named values (all in apim/named-values.json): passkey-openid-config-url, passkey-issuer,
+  passkey-audience, passkey-authz-url, passkey-authz-key (secret, preferably from Key Vault).
+
+  Format: this file is an XML document with the C# expressions XML-encoded (&quot; &lt; &amp;),
+  the form APIM calls "xml". Import it as is with the management API / Bicep (format "xml"). The
+  portal's code editor and the "rawxml" format take the expressions unencoded: decode the
+  entities first (docs/apim.md, "Paste the policy").
+
+  Expressions written in attributes are multi-line: an XML reader folds their line breaks into
+  spaces, so they contain no // comments.
+-->
+`,
+  sendComment: String.raw`                <!-- POST /api/authz/check. ignore-error: a timeout or a refused connection leaves the
+                     response variable null, which the next expression turns into 503. -->
+`,
+  forwardHeaders: String.raw`                    <set-header name="Authorization" exists-action="override">
+                        <value>@(context.Request.Headers.GetValueOrDefault("Authorization", ""))</value>
+                    </set-header>
+`,
+  bodyEnd: String.raw`                        new JProperty("operationId", context.Operation.Id)).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+`,
+}
+
+const MANAGED_IDENTITY: Variant = {
+  header: String.raw`<!--
+  passkey-edge: API-scope policy for Azure API Management, managed-identity variant.
+  Rendered from apim/render.ts by "npm run build" (test/gateway/render.test.ts fails when this
+  file is stale): change the template there, not this file.
+
+  Identical to apim/policy.xml except for the call to the authorizer: APIM authenticates to the
+  Function App with its managed identity (authentication-managed-identity inside send-request),
+  which overwrites the Authorization header with an Entra ID token for {{passkey-authz-resource}}.
+  The caller's access token therefore travels in the body's "token" field (CONTRACT "Authorizer":
+  the authorizer prefers the body's token when present). The function key is still sent, as the
+  function keeps authLevel "function"; the Function App's authentication (Easy Auth) checks the
+  Entra token in front of it.
+
+  Named values (apim/named-values.json): passkey-openid-config-url, passkey-issuer,
+  passkey-audience, passkey-authz-url, passkey-authz-key (secret), passkey-authz-resource.
+
+  Format: XML-encoded expressions (format "xml"); see apim/policy.xml and docs/apim.md.
+-->
+`,
+  sendComment: String.raw`                <!-- POST /api/authz/check with the gateway's managed identity in Authorization and the
+                     caller's token in the body. ignore-error: a timeout or a refused connection
+                     leaves the response variable null, hence 503; without a managed-identity token
+                     the Function App refuses the call (not 200), hence 503 too. -->
+`,
+  forwardHeaders: '',
+  bodyEnd: String.raw`                        new JProperty("operationId", context.Operation.Id),
+                        new JProperty("token", context.Request.Headers.GetValueOrDefault("Authorization", "").Trim().Split(' ').Last())).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+                    <authentication-managed-identity resource="{{passkey-authz-resource}}" ignore-error="true" />
+`,
+}
+
+/** Each rendered file (relative to the repository root) and its variant. */
+export const POLICY_FILES = {
+  'apim/policy.xml': FUNCTION_KEY,
+  'apim/policy-managed-identity.xml': MANAGED_IDENTITY,
+} as const
+
+export type PolicyFile = keyof typeof POLICY_FILES
+
+/**
+ * The text of one policy file.
+ *
+ * @example
+ * renderPolicy('apim/policy-managed-identity.xml').includes('authentication-managed-identity') // true
+ */
+export function renderPolicy(file: PolicyFile): string {
+  const v = POLICY_FILES[file]
+  return v.header + String.raw`<policies>
+    <inbound>
+        <!-- 1. Never let a client choose the identity the backend sees. -->
+        <set-header name="X-User-Id" exists-action="delete" />
+        <set-header name="X-User-Roles" exists-action="delete" />
+        <base />
+        <!-- 2. Token validation at the edge. With openid-config APIM takes the issuer and keys from
+             the discovery document, pulls it every hour and again on an unknown kid (at most
+             once per 5 minutes): the service publishes a new key KEY_PUBLISH_AHEAD before it
+             signs with it. iss must equal the discovery issuer exactly.
+             validate-jwt cannot check the JOSE header typ (RFC 9068 "at+jwt"): the authorizer
+             checks it, so an ID token or another JWT from the same issuer gets 401 there. -->
+        <validate-jwt header-name="Authorization" failed-validation-httpcode="401" failed-validation-error-message="Unauthorized" require-expiration-time="true" require-scheme="Bearer" require-signed-tokens="true" clock-skew="30" output-token-variable-name="passkey-jwt">
+            <openid-config url="{{passkey-openid-config-url}}" />
+            <audiences>
+                <!-- One audience element per accepted audience (AUDIENCES of the service). -->
+                <audience>{{passkey-audience}}</audience>
+            </audiences>
+            <issuers>
+                <issuer>{{passkey-issuer}}</issuer>
+            </issuers>
+        </validate-jwt>
+        <!-- 3. The operation path the authorizer matches permissions against: the path the client
+             called on the gateway minus the API URL suffix (/sample/orders/42 becomes /orders/42),
+             percent-encoding as sent, no query string. context.Request.Url is not used: it is the
+             backend URL, which moves with the API's web service URL and with rewrite-uri. -->
+        <set-variable name="authz-path" value="@{
+            var path = context.Request.OriginalUrl.Path;
+            var suffix = &quot;/&quot; + (context.Api.Path ?? &quot;&quot;).Trim('/');
+            if (suffix.Length > 1) {
+                if (path.Equals(suffix, StringComparison.OrdinalIgnoreCase)) {
+                    path = &quot;/&quot;;
+                } else if (path.StartsWith(suffix + &quot;/&quot;, StringComparison.OrdinalIgnoreCase)) {
+                    path = path.Substring(suffix.Length);
+                }
+            }
+            return path.Length == 0 ? &quot;/&quot; : path;
+        }" />
+        <!-- 4. Decision cache. The key hashes the token with the method, the API id and the path, so
+             the cache holds no token and one token's decisions stay apart per request shape.
+             System.Security.Cryptography.SHA256, Encoding and Convert are allowed in expressions. -->
+        <set-variable name="authz-cache-key" value="@{
+            var header = context.Request.Headers.GetValueOrDefault(&quot;Authorization&quot;, &quot;&quot;);
+            var token = header.Substring(header.IndexOf(' ') + 1).Trim();
+            var material = token + &quot;\n&quot; + context.Request.Method + &quot;\n&quot; + context.Api.Id + &quot;\n&quot; + (string)context.Variables[&quot;authz-path&quot;];
+            var digest = System.Security.Cryptography.SHA256.Create().ComputeHash(Encoding.UTF8.GetBytes(material));
+            return &quot;passkey-authz:&quot; + Convert.ToBase64String(digest);
+        }" />
+        <set-variable name="authz-fresh" value="@(false)" />
+        <cache-lookup-value key="@((string)context.Variables[&quot;authz-cache-key&quot;])" variable-name="authz-decision" caching-type="prefer-external" />
+        <choose>
+            <when condition="@(!context.Variables.ContainsKey(&quot;authz-decision&quot;))">
+                <set-variable name="authz-fresh" value="@(true)" />
+${v.sendComment}                <send-request mode="new" response-variable-name="authz-response" timeout="5" ignore-error="true">
+                    <set-url>{{passkey-authz-url}}</set-url>
+                    <set-method>POST</set-method>
+                    <set-header name="x-functions-key" exists-action="override">
+                        <value>{{passkey-authz-key}}</value>
+                    </set-header>
+${v.forwardHeaders}                    <set-header name="Content-Type" exists-action="override">
+                        <value>application/json</value>
+                    </set-header>
+                    <set-body>@(new JObject(
+                        new JProperty("method", context.Request.Method),
+                        new JProperty("path", (string)context.Variables["authz-path"]),
+                        new JProperty("apiId", context.Api.Id),
+${v.bodyEnd}                </send-request>
+                <!-- The answer as compact JSON, or "" when there is none: null, not 200, or not JSON. -->
+                <set-variable name="authz-decision" value="@{
+                    if (!context.Variables.ContainsKey(&quot;authz-response&quot;) || context.Variables[&quot;authz-response&quot;] == null) {
+                        return &quot;&quot;;
+                    }
+                    var response = (IResponse)context.Variables[&quot;authz-response&quot;];
+                    if (response.StatusCode != 200) {
+                        return &quot;&quot;;
+                    }
+                    try {
+                        return response.Body.As&lt;JObject&gt;(preserveContent: true).ToString(Newtonsoft.Json.Formatting.None);
+                    } catch (Exception) {
+                        return &quot;&quot;;
+                    }
+                }" />
+            </when>
+        </choose>
+        <!-- 5. Judge the answer, fail closed: status must be 200, 401 or 403, and 200 needs allow
+             true. Anything else (including no answer) is 503. -->
+        <set-variable name="authz-status" value="@{
+            try {
+                var d = JObject.Parse((string)context.Variables[&quot;authz-decision&quot;]);
+                var status = d[&quot;status&quot;];
+                if (status == null || status.Type != JTokenType.Integer) {
+                    return 503;
+                }
+                var s = (int)status;
+                if (s == 200) {
+                    var allow = d[&quot;allow&quot;];
+                    if (allow == null || allow.Type != JTokenType.Boolean) {
+                        return 503;
+                    }
+                    return (bool)allow ? 200 : 503;
+                }
+                return (s == 401 || s == 403) ? s : 503;
+            } catch (Exception) {
+                return 503;
+            }
+        }" />
+        <choose>
+            <when condition="@((int)context.Variables[&quot;authz-status&quot;] == 503)">
+                <return-response id="passkey-authz-503">
+                    <set-status code="503" reason="Service Unavailable" />
+                    <set-header name="Content-Type" exists-action="override">
+                        <value>application/problem+json</value>
+                    </set-header>
+                    <set-body>@(new JObject(
+                        new JProperty("type", "https://passkey-edge.dev/problems/authorizer_unavailable"),
+                        new JProperty("title", "Service Unavailable"),
+                        new JProperty("status", 503),
+                        new JProperty("detail", "the authorizer could not decide"),
+                        new JProperty("code", "authorizer_unavailable")).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+                </return-response>
+            </when>
+        </choose>
+        <!-- Cache a fresh decision for its ttl (seconds, floored, at most 3600), only when above 0.
+             The ttl is the worst-case delay before a role change or revocation reaches the gateway. -->
+        <set-variable name="authz-store-ttl" value="@{
+            if (!(bool)context.Variables[&quot;authz-fresh&quot;]) {
+                return 0;
+            }
+            var t = JObject.Parse((string)context.Variables[&quot;authz-decision&quot;])[&quot;ttl&quot;];
+            if (t == null) {
+                return 0;
+            }
+            if (t.Type != JTokenType.Integer) {
+                if (t.Type != JTokenType.Float) {
+                    return 0;
+                }
+            }
+            var v = Math.Floor((double)t);
+            return v >= 1 ? (int)Math.Min(v, 3600) : 0;
+        }" />
+        <choose>
+            <when condition="@((int)context.Variables[&quot;authz-store-ttl&quot;] > 0)">
+                <cache-store-value key="@((string)context.Variables[&quot;authz-cache-key&quot;])" value="@((string)context.Variables[&quot;authz-decision&quot;])" duration="@((int)context.Variables[&quot;authz-store-ttl&quot;])" caching-type="prefer-external" />
+            </when>
+        </choose>
+        <!-- The authorizer's reason, made safe for a quoted-string. -->
+        <set-variable name="authz-reason" value="@{
+            var r = JObject.Parse((string)context.Variables[&quot;authz-decision&quot;])[&quot;reason&quot;];
+            var reason = (r == null || r.Type != JTokenType.String) ? &quot;&quot; : (string)r;
+            return Regex.Replace(reason, &quot;[^ -~]|[\&quot;\\\\]&quot;, &quot;'&quot;);
+        }" />
+        <choose>
+            <when condition="@((int)context.Variables[&quot;authz-status&quot;] == 401)">
+                <return-response id="passkey-authz-401">
+                    <set-status code="401" reason="Unauthorized" />
+                    <set-header name="WWW-Authenticate" exists-action="override">
+                        <value>@("Bearer error=\"invalid_token\", error_description=\"" + (string)context.Variables["authz-reason"] + "\"")</value>
+                    </set-header>
+                    <set-header name="Content-Type" exists-action="override">
+                        <value>application/problem+json</value>
+                    </set-header>
+                    <set-body>@(new JObject(
+                        new JProperty("type", "https://passkey-edge.dev/problems/unauthorized"),
+                        new JProperty("title", "Unauthorized"),
+                        new JProperty("status", 401),
+                        new JProperty("detail", (string)context.Variables["authz-reason"]),
+                        new JProperty("code", "unauthorized")).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+                </return-response>
+            </when>
+            <when condition="@((int)context.Variables[&quot;authz-status&quot;] == 403)">
+                <return-response id="passkey-authz-403">
+                    <set-status code="403" reason="Forbidden" />
+                    <set-header name="WWW-Authenticate" exists-action="override">
+                        <value>@("Bearer error=\"insufficient_scope\", error_description=\"" + (string)context.Variables["authz-reason"] + "\"")</value>
+                    </set-header>
+                    <set-header name="Content-Type" exists-action="override">
+                        <value>application/problem+json</value>
+                    </set-header>
+                    <set-body>@(new JObject(
+                        new JProperty("type", "https://passkey-edge.dev/problems/forbidden"),
+                        new JProperty("title", "Forbidden"),
+                        new JProperty("status", 403),
+                        new JProperty("detail", (string)context.Variables["authz-reason"]),
+                        new JProperty("code", "forbidden")).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+                </return-response>
+            </when>
+        </choose>
+        <!-- Allowed: tell the backend who is calling. The caller's Authorization header is
+             forwarded as APIM does by default (the backend may verify it again). -->
+        <set-variable name="authz-sub" value="@{
+            var s = JObject.Parse((string)context.Variables[&quot;authz-decision&quot;])[&quot;sub&quot;];
+            return (s == null || s.Type != JTokenType.String) ? &quot;&quot; : (string)s;
+        }" />
+        <set-variable name="authz-roles" value="@{
+            var roles = JObject.Parse((string)context.Variables[&quot;authz-decision&quot;])[&quot;roles&quot;] as JArray;
+            if (roles == null) {
+                return &quot;&quot;;
+            }
+            return string.Join(&quot;,&quot;, roles.Where(t => t.Type == JTokenType.String).Select(t => (string)t));
+        }" />
+        <choose>
+            <when condition="@(((string)context.Variables[&quot;authz-sub&quot;]).Length > 0)">
+                <set-header name="X-User-Id" exists-action="override">
+                    <value>@((string)context.Variables["authz-sub"])</value>
+                </set-header>
+            </when>
+        </choose>
+        <choose>
+            <when condition="@(((string)context.Variables[&quot;authz-roles&quot;]).Length > 0)">
+                <set-header name="X-User-Roles" exists-action="override">
+                    <value>@((string)context.Variables["authz-roles"])</value>
+                </set-header>
+            </when>
+        </choose>
+    </inbound>
+    <backend>
+        <base />
+    </backend>
+    <outbound>
+        <base />
+    </outbound>
+    <on-error>
+        <!-- validate-jwt failures land here (context.LastError.Source "validate-jwt"); the Reason
+             names what failed. RFC 6750 section 3.1: without any token the challenge carries no
+             error code; otherwise error="invalid_token" with a description of the reason. -->
+        <choose>
+            <when condition="@(context.LastError.Source == &quot;validate-jwt&quot;)">
+                <set-variable name="jwt-error" value="@{
+                    switch (context.LastError.Reason) {
+                        case &quot;TokenNotPresent&quot;: return &quot;access token missing&quot;;
+                        case &quot;TokenExpired&quot;: return &quot;token expired&quot;;
+                        case &quot;TokenSignatureInvalid&quot;: return &quot;signature invalid&quot;;
+                        case &quot;TokenSignatureKeyNotFound&quot;: return &quot;signing key not found&quot;;
+                        case &quot;TokenAudienceNotAllowed&quot;: return &quot;audience not allowed&quot;;
+                        case &quot;TokenIssuerNotAllowed&quot;: return &quot;issuer not allowed&quot;;
+                        case &quot;JwtInvalid&quot;: return &quot;token invalid&quot;;
+                        default: return &quot;token invalid&quot;;
+                    }
+                }" />
+                <return-response id="passkey-invalid-token">
+                    <set-status code="401" reason="Unauthorized" />
+                    <set-header name="WWW-Authenticate" exists-action="override">
+                        <value>@(context.LastError.Reason == "TokenNotPresent" ? "Bearer" : "Bearer error=\"invalid_token\", error_description=\"" + (string)context.Variables["jwt-error"] + "\"")</value>
+                    </set-header>
+                    <set-header name="Content-Type" exists-action="override">
+                        <value>application/problem+json</value>
+                    </set-header>
+                    <set-body>@(new JObject(
+                        new JProperty("type", "https://passkey-edge.dev/problems/unauthorized"),
+                        new JProperty("title", "Unauthorized"),
+                        new JProperty("status", 401),
+                        new JProperty("detail", (string)context.Variables["jwt-error"]),
+                        new JProperty("code", "unauthorized")).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+                </return-response>
+            </when>
+        </choose>
+        <base />
+    </on-error>
+</policies>
+`
+}
