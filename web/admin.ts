@@ -8,28 +8,13 @@ import { Notice, focusOn, formatTime, h, srOnly, timeEl } from './dom.js'
 import { explain } from './explain.js'
 import { ApiError } from './http.js'
 import { authed } from './session.js'
+import type { AuditEventBody, ManagedUserBody, RoleBody } from '../shared/schemas/admin.js'
+import type { PermissionBody } from '../shared/schemas/authz.js'
+import { ROLE_NAME } from '../shared/schemas/names.js'
 
-export interface Permission {
-  methods: string[]
-  path: string
-  apiId?: string
-  acr?: string
-}
-
-interface Role {
-  name: string
-  permissions: Permission[]
-  updatedAt?: string
-}
-
-interface ManagedUser {
-  id: string
-  username: string
-  displayName?: string
-  roles: string[]
-  createdAt?: string
-  credentials?: unknown[]
-}
+export type Permission = PermissionBody
+type Role = RoleBody
+type ManagedUser = ManagedUserBody
 
 export interface AdminDeps {
   section: HTMLElement
@@ -51,7 +36,6 @@ export interface AdminDeps {
 }
 
 /** Role names the service accepts (shared/routes/manage.ts). */
-const ROLE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
 const ACRS = [
   { value: '', text: 'Any passkey' },
   { value: 'phr', text: 'phr (any passkey sign-in)' },
@@ -254,7 +238,8 @@ export class AdminView {
         .map((m) => m.toUpperCase())
       const apiId = v('apiId')
       const acr = v('acr')
-      return { methods, path: v('path'), ...(apiId ? { apiId } : {}), ...(acr ? { acr } : {}) }
+      // The select offers exactly the schema's acr values.
+      return { methods, path: v('path'), ...(apiId ? { apiId } : {}), ...(acr ? { acr: acr as NonNullable<Permission['acr']> } : {}) }
     })
   }
 
@@ -523,17 +508,7 @@ export class AdminView {
   }
 }
 
-interface AuditEvent {
-  id?: string
-  time?: string
-  type?: string
-  outcome?: string
-  actor?: Record<string, unknown>
-  target?: Record<string, unknown>
-  detail?: Record<string, unknown>
-  ip?: string
-  [k: string]: unknown
-}
+type AuditEvent = AuditEventBody
 
 /** "alice", "client passkey-web", "system key-rotation-timer", … */
 function who(x: Record<string, unknown> | undefined): string {

@@ -11,26 +11,12 @@ import {
 } from '@simplewebauthn/browser'
 import { ApiError, request } from './http.js'
 import { authed, type TokenResponse } from './session.js'
+import type { RegistrationResultBody } from '../shared/schemas/oauth.js'
+import type { CredentialView } from '../shared/schemas/webauthn.js'
 
-export interface PasskeyView {
-  id: string
-  label: string
-  createdAt: string
-  lastUsedAt: string | null
-  aaguid: string
-  backupEligible: boolean
-  backedUp: boolean
-  transports: string[]
-  /** When the service names the authenticator model itself. */
-  authenticatorName?: string
-  flagged?: string
-}
+export type PasskeyView = CredentialView
 
-export interface Registered {
-  user: { id: string; username: string }
-  credential: PasskeyView
-  tokens?: TokenResponse
-}
+export type Registered = RegistrationResultBody
 
 /** Set by each ceremony just before the browser's prompt opens: tells "cancelled" from "timed out". */
 export const prompt = { startedAt: 0, timeoutMs: 0 }

@@ -37,13 +37,9 @@ import {
   signOut,
   type TokenResponse,
 } from './session.js'
+import type { MeBody } from '../shared/schemas/account.js'
 
-interface Me {
-  id: string
-  username: string
-  displayName: string
-  roles: string[]
-}
+type Me = MeBody
 
 const metaContent = (name: string) =>
   document.querySelector<HTMLMetaElement>(`meta[name="passkey-edge:${name}"]`)?.content || undefined

@@ -14,14 +14,9 @@
  *   twice (e.g. a duplicated tab) makes the service revoke the whole session, which fails safe.
  */
 import { ApiError, request } from './http.js'
+import type { TokenResponseBody } from '../shared/schemas/oauth.js'
 
-export interface TokenResponse {
-  access_token: string
-  token_type: string
-  expires_in: number
-  refresh_token?: string
-  scope?: string
-}
+export type TokenResponse = TokenResponseBody
 
 export type Claims = Record<string, unknown> & {
   sub?: string

@@ -138,3 +138,8 @@ export const ClientCreated = described(
   }),
   'The registration as stored (RFC 7591 §3.2.1 member names); there is no client secret.',
 )
+
+export type RoleBody = v.InferOutput<typeof Role>
+export type ManagedUserBody = v.InferOutput<typeof ManagedUser>
+export type AuditEventBody = v.InferOutput<typeof AuditEvent>
+export type ClientCreatedBody = v.InferOutput<typeof ClientCreated>

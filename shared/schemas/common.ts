@@ -16,9 +16,7 @@ export const described = <S extends v.GenericSchema>(schema: S, text: string) =>
 /** A named shape (a component) described where it is used: rendered as `{ $ref, description }`. */
 export const about = <S extends v.GenericSchema>(schema: S, text: string) => v.pipe(v.lazy(() => schema), v.description(text))
 
-/** Role names: 1–64 of a-z 0-9 . _ - (lower case), starting with a letter or digit. The one copy. */
-export const ROLE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
-export const ROLE_NAME_RULE = 'role names are 1–64 of a-z 0-9 . _ - (lower case)'
+export { ROLE_NAME, ROLE_NAME_RULE } from './names.js'
 
 export const Base64URL = described(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]*$/)), 'Binary value, base64url without padding (RFC 4648 §5).')
 

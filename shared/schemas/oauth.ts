@@ -178,3 +178,6 @@ export const JsonWebKeySet = described(
   v.object({ keys: v.array(JsonWebKey) }),
   'The signing key in use, the next key (published ahead of use) and retired keys still needed to verify.',
 )
+
+export type RegistrationResultBody = v.InferOutput<typeof RegistrationResult>
+export type AuthorizeOptionsBody = v.InferOutput<typeof AuthorizeOptionsResponse>
