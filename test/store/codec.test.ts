@@ -7,15 +7,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Row } from '../../shared/store/tables/codec.js'
 import * as rows from '../../shared/store/tables/rows.js'
-import type {
-  AuditEventRecord,
-  ClientRecord,
-  CredentialRecord,
-  RoleRecord,
-  SessionRecord,
-  SigningKeyRecord,
-  UserRecord,
-} from '../../shared/store/types.js'
+import type * as records from '../../shared/store/types.js'
 
 const T0 = 1_767_225_600_000 // beyond Int32, as every time in ms is
 
@@ -28,8 +20,8 @@ function asRead(entity: Record<string, unknown>, etag = 'W/"1"'): Row {
   return { ...Object.fromEntries(read), etag } as Row
 }
 
-const user: UserRecord = { id: 'u1', username: 'a/b#c?d%e', displayName: 'A', roles: ['reader', 'admin'], createdAt: T0 }
-const credential: CredentialRecord = {
+const user: records.UserRecord = { id: 'u1', username: 'a/b#c?d%e', displayName: 'A', roles: ['reader', 'admin'], createdAt: T0 }
+const credential: records.CredentialRecord = {
   id: 'cred-1',
   userId: 'u1',
   publicKey: 'pQECAyYgASFYIA',
@@ -47,7 +39,7 @@ const credential: CredentialRecord = {
   flaggedAt: T0 + 2,
   flagReason: 'counter regression',
 }
-const session: SessionRecord = {
+const session: records.SessionRecord = {
   id: 's1',
   userId: 'u1',
   credentialId: 'cred-1',
@@ -65,7 +57,7 @@ const session: SessionRecord = {
   previousRefreshHashes: ['h0'],
   authorizationCode: { redirectUri: 'https://app/cb', codeChallenge: 'cc', nonce: 'n', expiresAt: T0 + 60_000, usedAt: T0 + 7 },
 }
-const client: ClientRecord = {
+const client: records.ClientRecord = {
   id: 'c1',
   name: 'Batch job',
   kind: 'confidential',
@@ -75,8 +67,8 @@ const client: ClientRecord = {
   scopes: ['orders.read'],
   createdAt: T0,
 }
-const role: RoleRecord = { name: 'ops/team', permissions: [{ methods: ['GET'], path: '/orders/**', apiId: 'a', acr: 'phr' }], updatedAt: T0 }
-const key: SigningKeyRecord = {
+const role: records.RoleRecord = { name: 'ops/team', permissions: [{ methods: ['GET'], path: '/orders/**', apiId: 'a', acr: 'phr' }], updatedAt: T0 }
+const key: records.SigningKeyRecord = {
   kid: 'k1',
   alg: 'EdDSA',
   state: 'retired',
@@ -87,7 +79,7 @@ const key: SigningKeyRecord = {
   retiredAt: T0 + 2,
   expiresAt: T0 + 3,
 }
-const event: AuditEventRecord = {
+const event: records.AuditEventRecord = {
   seq: 42,
   at: T0,
   type: 'credential.deleted',
