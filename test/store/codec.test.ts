@@ -67,7 +67,11 @@ const client: records.ClientRecord = {
   scopes: ['orders.read'],
   createdAt: T0,
 }
-const role: records.RoleRecord = { name: 'ops/team', permissions: [{ methods: ['GET'], path: '/orders/**', apiId: 'a', acr: 'phr' }], updatedAt: T0 }
+const role: records.RoleRecord = {
+  name: 'ops/team',
+  permissions: [{ methods: ['GET'], path: '/orders/**', apiId: 'a', acr: 'phr' }],
+  updatedAt: T0,
+}
 const key: records.SigningKeyRecord = {
   kid: 'k1',
   alg: 'EdDSA',
@@ -200,7 +204,8 @@ describe('Table store column codec (tables/rows.ts)', () => {
     const b = rows.userRow.record({ partitionKey: 'v', rowKey: 'acct', etag: 'e' })
     a.roles.push('x')
     assert.deepEqual(b.roles, [], 'each read gets its own fallback')
-    assert.ok(Number.isNaN(rows.auditEventRow.record({ partitionKey: 'audit', rowKey: 'x1', etag: 'e' }).seq), 'a bad row key gives seq NaN')
+    const badKey = rows.auditEventRow.record({ partitionKey: 'audit', rowKey: 'x1', etag: 'e' })
+    assert.ok(Number.isNaN(badKey.seq), 'a bad row key gives seq NaN')
   })
 
   it('patch writes only the fields given (a Merge), in their stored encoding', () => {

@@ -2,9 +2,8 @@
  * The audit log (docs/audit.md): partition 'audit', events under their zero-padded seq and the
  * head row after them, so an append and the head's move are one transaction.
  */
-import { odata } from '@azure/data-tables'
 import type { AuditHead, AuditStore } from '../types.js'
-import { MAX_TX_OPS, transactionError, type Calls, type TransactionAction } from './calls.js'
+import { MAX_TX_OPS, odata, transactionError, type Calls, type TransactionAction } from './calls.js'
 import { AUDIT_HEAD_RK, AUDIT_LAST_RK, AUDIT_PK, auditRowKey } from './keys.js'
 import { auditEventRow, auditHeadRow } from './rows.js'
 

@@ -11,7 +11,8 @@ import type { Entity, Row } from './codec.js'
 import { TABLE_NAMES, type TableName } from './client.js'
 import { k } from './keys.js'
 
-export type { TransactionAction }
+/** The SDK's OData filter tag (it quotes and escapes values): verb files build filters with it. */
+export { odata, type TransactionAction }
 
 /** Entity group transactions: one partition, at most 100 operations. */
 export const MAX_TX_OPS = 100

@@ -2,9 +2,8 @@
  * Start-up, health and the sweep of expired rows (Table Storage has no TTL; docs/storage.md
  * "Housekeeping"). The sweep scans whole tables: for the hourly timer, never a request path.
  */
-import { odata } from '@azure/data-tables'
 import { sweepShares, type Housekeeping } from '../types.js'
-import type { Calls } from './calls.js'
+import { odata, type Calls } from './calls.js'
 import { int64, type Row } from './codec.js'
 import { TABLE_NAMES, type TableName } from './client.js'
 import { SESS_END, SESS_PREFIX } from './keys.js'

@@ -1,6 +1,6 @@
 /**
- * The Store on Azure Table Storage (or Azurite). With client.ts, calls.ts and the verb files
- * beside it, the only code in shared/ that imports @azure/*.
+ * The Store on Azure Table Storage (or Azurite). Its client.ts and calls.ts are the only files in
+ * shared/ that import @azure/* (verb files get `odata` and the SDK types from calls.ts).
  *
  * Layout and the round trips of every verb: docs/storage.md. In short, one `users` partition per
  * user holds the user row (`acct`), its credentials (`acct:cred:<id>`) and its sessions

@@ -1,7 +1,6 @@
 /** Role definitions: partition 'roles' of `roles`, a few dozen rows read whole. */
-import { odata } from '@azure/data-tables'
 import type { RoleStore } from '../types.js'
-import type { Calls } from './calls.js'
+import { odata, type Calls } from './calls.js'
 import { k, ROLES_PK } from './keys.js'
 import { roleRow } from './rows.js'
 

@@ -1,7 +1,6 @@
 /** The signing key ring: partition 'keys' of `signingkeys`, so a rotation step is one transaction. */
-import { odata } from '@azure/data-tables'
 import { ConcurrencyError, type SigningKeyStore } from '../types.js'
-import { MAX_TX_OPS, transactionError, type Calls, type TransactionAction } from './calls.js'
+import { MAX_TX_OPS, odata, transactionError, type Calls, type TransactionAction } from './calls.js'
 import { KEYS_PK } from './keys.js'
 import { signingKeyRow } from './rows.js'
 
