@@ -1,7 +1,8 @@
 /**
  * The storage interface: a few domain verbs, each one a bounded number of Table Storage round
- * trips (see docs/storage.md). Two implementations: `memory.ts` (unit tests) and `tables.ts`
- * (Azure Table Storage / Azurite, the only `@azure/data-tables` user).
+ * trips (see docs/storage.md). Two implementations: `memory/` (unit tests) and `tables/` (Azure
+ * Table Storage / Azurite, the only `@azure/data-tables` user). `Store` is one interface per
+ * aggregate, so a module can ask for just the part it uses (`Pick<Store, …>` works as well).
  *
  * Rules every implementation keeps:
  * - A failure of the storage service (network, 5xx, throttling) throws `StorageUnavailableError`
@@ -11,186 +12,19 @@
  * - Records are returned as plain objects; `etag` is opaque and passed back unchanged.
  * - Time values are milliseconds since the epoch.
  */
+import type {
+  Account,
+  AuditEventRecord,
+  AuditHead,
+  ClientRecord,
+  CredentialRecord,
+  RoleRecord,
+  SessionRecord,
+  SigningKeyRecord,
+  UserRecord,
+} from './records.js'
 
-export interface UserRecord {
-  /** Stable user id = WebAuthn user handle, base64url of 16 random bytes (the token `sub`). */
-  id: string
-  /** Normalised (lower-case, trimmed) username, unique. */
-  username: string
-  displayName: string
-  /** Role names assigned to this user (the live source the authorizer reads). */
-  roles: string[]
-  createdAt: number
-  etag?: string
-}
-
-export interface CredentialRecord {
-  /** Credential id, base64url (as in the WebAuthn JSON). */
-  id: string
-  userId: string
-  /** COSE public key, base64url. */
-  publicKey: string
-  /** COSE algorithm identifier (-7 ES256, -8 EdDSA, -257 RS256). */
-  alg: number
-  counter: number
-  transports: string[]
-  aaguid: string
-  fmt: string
-  backupEligible: boolean
-  backedUp: boolean
-  /** Attestation verified against a trusted root (used for acr `phrh`). */
-  attestationTrusted: boolean
-  label: string
-  createdAt: number
-  lastUsedAt?: number
-  /** Set when a counter regression was seen: a possible clone. Flagged credentials are refused. */
-  flaggedAt?: number
-  flagReason?: string
-  etag?: string
-}
-
-export interface SessionRecord {
-  /** Session id (`sid` claim), base64url of 16 random bytes. */
-  id: string
-  userId: string
-  /** Credential used to sign in (absent for client sessions). Deleting it revokes the session. */
-  credentialId?: string
-  clientId: string
-  audience: string
-  scope: string
-  amr: string[]
-  acr: string
-  /** Seconds since the epoch, as the `auth_time` claim. */
-  authTime: number
-  createdAt: number
-  expiresAt: number
-  revokedAt?: number
-  revokedReason?: string
-  /** base64url SHA-256 of the current refresh token secret. */
-  refreshHash: string
-  /** Hashes of rotated-out refresh secrets (newest last, bounded): presenting one is reuse. */
-  previousRefreshHashes: string[]
-  /** Sessions made by the authorization endpoint: the code that hands them to the client. */
-  authorizationCode?: AuthorizationCodeBinding
-  etag?: string
-}
-
-// --- OAuth clients and authorization codes (shared/oauth/**) -----------------------------------
-
-/**
- * What an authorization code is bound to (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3.6).
- * Kept on the session the code hands over; the code itself is a sealed pointer to that session.
- */
-export interface AuthorizationCodeBinding {
-  redirectUri: string
-  /** BASE64URL(SHA-256(code_verifier)): S256 only. */
-  codeChallenge: string
-  nonce?: string
-  /** ms; codes live 60 s. */
-  expiresAt: number
-  /** Set by the one exchange that succeeds; a second exchange revokes the session. */
-  usedAt?: number
-}
-
-/**
- * A registered OAuth client. Its id is also a principal in the users table (an `acct` row with
- * roles and no username), so client tokens carry `sub` = client id and the authorizer reads its
- * roles like a user's.
- */
-export interface ClientRecord {
-  /** client_id: base64url of 16 random bytes, like a user id (they share one namespace). */
-  id: string
-  name: string
-  /** confidential: private_key_jwt with `jwks` or `jwksUri`; public: authorization code + PKCE. */
-  kind: 'confidential' | 'public'
-  /** Public JWKs only (validated at registration). */
-  jwks?: { keys: Record<string, unknown>[] }
-  jwksUri?: string
-  /** Public clients: exact-match redirect URIs. */
-  redirectUris: string[]
-  /** API scopes (from SCOPES) this client may be granted besides openid and profile. */
-  scopes?: string[]
-  createdAt: number
-  etag?: string
-}
-
-export type SigningKeyState = 'next' | 'active' | 'retired' | 'revoked'
-
-export interface SigningKeyRecord {
-  kid: string
-  alg: string
-  state: SigningKeyState
-  /** Public JWK (kty, crv/n/e/x/y), no private members. */
-  publicJwk: Record<string, unknown>
-  /** Private key PKCS#8, AES-256-GCM encrypted with KEY_ENCRYPTION_KEY, base64url(iv ‖ ciphertext). */
-  encryptedPrivateKey: string
-  createdAt: number
-  /** When it starts (or started) signing. */
-  activatesAt: number
-  /** When it stopped signing. */
-  retiredAt?: number
-  /** When it may leave the JWKS. */
-  expiresAt?: number
-  etag?: string
-}
-
-/** CONTRACT "Authorizer": one permission of a role. */
-export interface Permission {
-  /** Upper-case HTTP methods, or ['*']. */
-  methods: string[]
-  /** Path glob: `*` one segment, `**` any depth. */
-  path: string
-  apiId?: string
-  acr?: string
-}
-
-export interface RoleRecord {
-  /** Role name: 1–64 of a-z 0-9 . _ - (lower case). */
-  name: string
-  permissions: Permission[]
-  updatedAt: number
-  etag?: string
-}
-
-/**
- * One audit event as stored (docs/audit.md): table `audit`, partition `audit`, RowKey = `seq`
- * zero-padded to 16 digits. Append-only; `hash` chains it to the previous event's hash (`prev`).
- * Holds ids and usernames, never a secret (no token, assertion or key material).
- */
-export interface AuditEventRecord {
-  /** 1, 2, 3, … without gaps; the row key. */
-  seq: number
-  /** Milliseconds since the epoch; never less than the previous event's (monotone along the chain). */
-  at: number
-  type: string
-  outcome: 'success' | 'failure'
-  /** Who: `userId`, `username`, `clientId` or `system`. */
-  actor: Record<string, string>
-  /** Whom or what it was done to: `userId`, `credentialId`, `sessionId`, `role`, `clientId`, `kid`, … */
-  target: Record<string, string>
-  ip?: string
-  userAgent?: string
-  /** More about what happened: JSON values, never secrets. */
-  detail: Record<string, unknown>
-  /** The previous event's `hash` (the chain's genesis value for seq 1). */
-  prev: string
-  /** base64url HMAC-SHA-256 of the event without `hash`, then `prev` (shared/audit/chain.ts). */
-  hash: string
-}
-
-/** The audit head row: the latest event's seq, hash and time, moved in the same transaction. */
-export interface AuditHead {
-  seq: number
-  hash: string
-  at: number
-  etag?: string
-}
-
-/** A user with everything sign-in needs, read in one partition query. */
-export interface Account {
-  user: UserRecord
-  credentials: CredentialRecord[]
-}
+export type * from './records.js'
 
 export class ConcurrencyError extends Error {
   constructor(what: string) {
@@ -229,22 +63,37 @@ export function sweepShares(
   return { challenges: c, sessions: Math.min(sessions, max - c) }
 }
 
-export interface Store {
+/** Start-up, health and the timer's clean-up: the verbs no request path depends on for data. */
+export interface Housekeeping {
   /** Create tables if missing. Idempotent. */
   init(): Promise<void>
   /** One cheap round trip; throws StorageUnavailableError when storage does not answer. */
   ping(): Promise<void>
+  /**
+   * Deletes challenge and `jti` markers and session rows (revoked ones too) whose `expiresAt` is
+   * before `before`, at most `max` of them in all (shared as `sweepShares` says). Each row is
+   * deleted with the etag it was read with, so a row changed meanwhile is kept; rows that are
+   * not expired are never touched. Returns how many of each kind were deleted. It scans the
+   * challenges and users tables: for a timer, never for a request path (Table Storage has no TTL).
+   */
+  sweepExpired(opts: { before: number; max: number }): Promise<{ challenges: number; sessions: number }>
+}
 
-  // Challenges: single-use markers. The challenge's content is sealed in the challenge itself.
+/** Single-use markers. The challenge's content is sealed in the challenge itself. */
+export interface ChallengeStore {
   putChallenge(id: string, expiresAt: number): Promise<void>
   /** Deletes the marker; true for exactly one caller, false if absent (never issued or used). */
   consumeChallenge(id: string): Promise<boolean>
+}
 
-  // Users and credentials
+/** Users, their passkeys and the two global indexes (usernames, credential ids). */
+export interface AccountStore {
   findUserIdByUsername(username: string): Promise<string | undefined>
   /** The user row and all credentials, one partition query. undefined when no such user. */
   getAccount(userId: string): Promise<Account | undefined>
   getUser(userId: string): Promise<UserRecord | undefined>
+  /** Etag-guarded replace of the user row (roles, displayName). */
+  updateUser(user: UserRecord): Promise<void>
   /** Point read of one credential of a user. */
   getCredential(userId: string, credentialId: string): Promise<CredentialRecord | undefined>
   /** Owner of a credential id (global index); undefined when unknown. */
@@ -284,25 +133,29 @@ export interface Store {
    * only revokes sessions still live.
    */
   revokeCredential(userId: string, credentialId: string, reason: string, at: number): Promise<CredentialRecord | undefined>
+}
 
-  // Sessions
+/** Sessions, in their user's (or client's) partition. Sign-in creates them with `recordSignIn`. */
+export interface SessionStore {
   getSession(userId: string, sessionId: string): Promise<SessionRecord | undefined>
   /** Etag-guarded replace (refresh rotation, revocation). ConcurrencyError when it lost. */
   updateSession(session: SessionRecord): Promise<void>
   listSessions(userId: string): Promise<SessionRecord[]>
+  /** Inserts a session no passkey sign-in made (client_credentials); ConcurrencyError if it exists. */
+  createSession(session: SessionRecord): Promise<void>
+}
 
-  // Roles
-  /** Etag-guarded replace of the user row (roles, displayName). */
-  updateUser(user: UserRecord): Promise<void>
-
-  // Role definitions (partition 'roles'): a few dozen rows, read whole and cached by the authorizer.
+/** Role definitions (partition 'roles'): a few dozen rows, read whole and cached by the authorizer. */
+export interface RoleStore {
   listRoles(): Promise<RoleRecord[]>
   /** Insert or replace (administrators' PUT). */
   putRole(role: RoleRecord): Promise<void>
   /** false when it did not exist. */
   deleteRole(name: string): Promise<boolean>
+}
 
-  // Audit log (table 'audit', partition 'audit'; docs/audit.md): append-only, hash-chained.
+/** The audit log (table 'audit', partition 'audit'; docs/audit.md): append-only, hash-chained. */
+export interface AuditStore {
   /** Point read of the head row; undefined before the first event. */
   getAuditHead(): Promise<AuditHead | undefined>
   /**
@@ -315,8 +168,10 @@ export interface Store {
   listAudit(fromSeq: number, limit: number): Promise<AuditEventRecord[]>
   /** Point read of one event. */
   getAuditEvent(seq: number): Promise<AuditEventRecord | undefined>
+}
 
-  // Signing keys (partition 'keys')
+/** The token signing key ring (partition 'keys'). */
+export interface SigningKeyStore {
   listSigningKeys(): Promise<SigningKeyRecord[]>
   /** Insert; ConcurrencyError if the kid exists. */
   createSigningKey(key: SigningKeyRecord): Promise<void>
@@ -328,25 +183,28 @@ export interface Store {
    * lost or any kid exists; then nothing was written. Each key gets its new etag.
    */
   commitSigningKeys(keys: SigningKeyRecord[]): Promise<void>
+}
 
-  // OAuth clients (shared/oauth/**): the client row and its principal row live in the client's
-  // own `users` partition.
+/**
+ * OAuth clients (shared/oauth/**): the client row and its principal row live in the client's own
+ * `users` partition.
+ */
+export interface ClientStore {
   /**
    * Writes `principal` (id = client id, no username) and the client row in one transaction;
    * ConcurrencyError if the id exists.
    */
   createClient(client: ClientRecord, principal: UserRecord): Promise<void>
   getClient(clientId: string): Promise<ClientRecord | undefined>
-  /** Inserts a session no passkey sign-in made (client_credentials); ConcurrencyError if it exists. */
-  createSession(session: SessionRecord): Promise<void>
-
-  // Housekeeping (shared/housekeeping.ts): Table Storage has no TTL.
-  /**
-   * Deletes challenge and `jti` markers and session rows (revoked ones too) whose `expiresAt` is
-   * before `before`, at most `max` of them in all (shared as `sweepShares` says). Each row is
-   * deleted with the etag it was read with, so a row changed meanwhile is kept; rows that are
-   * not expired are never touched. Returns how many of each kind were deleted. It scans the
-   * challenges and users tables: for a timer, never for a request path.
-   */
-  sweepExpired(opts: { before: number; max: number }): Promise<{ challenges: number; sessions: number }>
 }
+
+/** Everything the service keeps; each implementation builds it from one part per aggregate. */
+export interface Store
+  extends Housekeeping,
+    ChallengeStore,
+    AccountStore,
+    SessionStore,
+    RoleStore,
+    AuditStore,
+    SigningKeyStore,
+    ClientStore {}

@@ -1,0 +1,73 @@
+/** What the memory store holds, and the two ways a record is written: as new, or etag-guarded. */
+import {
+  ConcurrencyError,
+  type AuditEventRecord,
+  type AuditHead,
+  type ClientRecord,
+  type CredentialRecord,
+  type RoleRecord,
+  type SessionRecord,
+  type SigningKeyRecord,
+  type UserRecord,
+} from '../types.js'
+
+export interface MemoryState {
+  challenges: Map<string, number>
+  usernames: Map<string, string>
+  credentialOwners: Map<string, string>
+  users: Map<string, UserRecord>
+  /** userId → credential id → record, like a user's partition. */
+  credentials: Map<string, Map<string, CredentialRecord>>
+  sessions: Map<string, Map<string, SessionRecord>>
+  signingKeys: Map<string, SigningKeyRecord>
+  roles: Map<string, RoleRecord>
+  clients: Map<string, ClientRecord>
+  auditEvents: Map<number, AuditEventRecord>
+  audit: { head?: AuditHead }
+  /** A fresh etag, never seen before. */
+  etag(): string
+  /** Stores a copy with a fresh etag and gives the caller's object that etag. */
+  put<T extends { etag?: string }>(target: Map<string, T>, key: string, record: T): void
+  /** `put` if the stored record still has the caller's etag; ConcurrencyError(what) if not. */
+  guardedReplace<T extends { etag?: string }>(target: Map<string, T>, key: string, record: T, what: string): void
+}
+
+/** Records go in and come out as copies, like rows. */
+export const copy = <T>(v: T): T => structuredClone(v)
+
+/** The inner map of one user (created empty when absent). */
+export function inner<K, V>(m: Map<string, Map<K, V>>, userId: string): Map<K, V> {
+  let v = m.get(userId)
+  if (!v) m.set(userId, (v = new Map()))
+  return v
+}
+
+export function createState(): MemoryState {
+  let seq = 0
+  const etag = () => `W/"${++seq}"`
+  const put: MemoryState['put'] = (target, key, record) => {
+    record.etag = etag()
+    target.set(key, copy(record))
+  }
+  return {
+    challenges: new Map(),
+    usernames: new Map(),
+    credentialOwners: new Map(),
+    users: new Map(),
+    credentials: new Map(),
+    sessions: new Map(),
+    signingKeys: new Map(),
+    roles: new Map(),
+    clients: new Map(),
+    auditEvents: new Map(),
+    audit: {},
+    etag,
+    put,
+    guardedReplace(target, key, record, what) {
+      if (!record.etag) throw new TypeError(`${what}: etag required (pass the record as read)`)
+      const current = target.get(key)
+      if (!current || current.etag !== record.etag) throw new ConcurrencyError(what)
+      put(target, key, record)
+    },
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The records the store keeps, as plain objects (re-exported by types.ts, which callers import).
+ * Each one is a row of docs/storage.md "Tables"; how a field is stored is declared once, in
+ * tables/rows.ts.
+ */
+
+export interface UserRecord {
+  /** Stable user id = WebAuthn user handle, base64url of 16 random bytes (the token `sub`). */
+  id: string
+  /** Normalised (lower-case, trimmed) username, unique. */
+  username: string
+  displayName: string
+  /** Role names assigned to this user (the live source the authorizer reads). */
+  roles: string[]
+  createdAt: number
+  etag?: string
+}
+
+export interface CredentialRecord {
+  /** Credential id, base64url (as in the WebAuthn JSON). */
+  id: string
+  userId: string
+  /** COSE public key, base64url. */
+  publicKey: string
+  /** COSE algorithm identifier (-7 ES256, -8 EdDSA, -257 RS256). */
+  alg: number
+  counter: number
+  transports: string[]
+  aaguid: string
+  fmt: string
+  backupEligible: boolean
+  backedUp: boolean
+  /** Attestation verified against a trusted root (used for acr `phrh`). */
+  attestationTrusted: boolean
+  label: string
+  createdAt: number
+  lastUsedAt?: number
+  /** Set when a counter regression was seen: a possible clone. Flagged credentials are refused. */
+  flaggedAt?: number
+  flagReason?: string
+  etag?: string
+}
+
+export interface SessionRecord {
+  /** Session id (`sid` claim), base64url of 16 random bytes. */
+  id: string
+  userId: string
+  /** Credential used to sign in (absent for client sessions). Deleting it revokes the session. */
+  credentialId?: string
+  clientId: string
+  audience: string
+  scope: string
+  amr: string[]
+  acr: string
+  /** Seconds since the epoch, as the `auth_time` claim. */
+  authTime: number
+  createdAt: number
+  expiresAt: number
+  revokedAt?: number
+  revokedReason?: string
+  /** base64url SHA-256 of the current refresh token secret. */
+  refreshHash: string
+  /** Hashes of rotated-out refresh secrets (newest last, bounded): presenting one is reuse. */
+  previousRefreshHashes: string[]
+  /** Sessions made by the authorization endpoint: the code that hands them to the client. */
+  authorizationCode?: AuthorizationCodeBinding
+  etag?: string
+}
+
+// --- OAuth clients and authorization codes (shared/oauth/**) -----------------------------------
+
+/**
+ * What an authorization code is bound to (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3.6).
+ * Kept on the session the code hands over; the code itself is a sealed pointer to that session.
+ */
+export interface AuthorizationCodeBinding {
+  redirectUri: string
+  /** BASE64URL(SHA-256(code_verifier)): S256 only. */
+  codeChallenge: string
+  nonce?: string
+  /** ms; codes live 60 s. */
+  expiresAt: number
+  /** Set by the one exchange that succeeds; a second exchange revokes the session. */
+  usedAt?: number
+}
+
+/**
+ * A registered OAuth client. Its id is also a principal in the users table (an `acct` row with
+ * roles and no username), so client tokens carry `sub` = client id and the authorizer reads its
+ * roles like a user's.
+ */
+export interface ClientRecord {
+  /** client_id: base64url of 16 random bytes, like a user id (they share one namespace). */
+  id: string
+  name: string
+  /** confidential: private_key_jwt with `jwks` or `jwksUri`; public: authorization code + PKCE. */
+  kind: 'confidential' | 'public'
+  /** Public JWKs only (validated at registration). */
+  jwks?: { keys: Record<string, unknown>[] }
+  jwksUri?: string
+  /** Public clients: exact-match redirect URIs. */
+  redirectUris: string[]
+  /** API scopes (from SCOPES) this client may be granted besides openid and profile. */
+  scopes?: string[]
+  createdAt: number
+  etag?: string
+}
+
+export type SigningKeyState = 'next' | 'active' | 'retired' | 'revoked'
+
+export interface SigningKeyRecord {
+  kid: string
+  alg: string
+  state: SigningKeyState
+  /** Public JWK (kty, crv/n/e/x/y), no private members. */
+  publicJwk: Record<string, unknown>
+  /** Private key PKCS#8, AES-256-GCM encrypted with KEY_ENCRYPTION_KEY, base64url(iv ‖ ciphertext). */
+  encryptedPrivateKey: string
+  createdAt: number
+  /** When it starts (or started) signing. */
+  activatesAt: number
+  /** When it stopped signing. */
+  retiredAt?: number
+  /** When it may leave the JWKS. */
+  expiresAt?: number
+  etag?: string
+}
+
+/** CONTRACT "Authorizer": one permission of a role. */
+export interface Permission {
+  /** Upper-case HTTP methods, or ['*']. */
+  methods: string[]
+  /** Path glob: `*` one segment, `**` any depth. */
+  path: string
+  apiId?: string
+  acr?: string
+}
+
+export interface RoleRecord {
+  /** Role name: 1–64 of a-z 0-9 . _ - (lower case). */
+  name: string
+  permissions: Permission[]
+  updatedAt: number
+  etag?: string
+}
+
+/**
+ * One audit event as stored (docs/audit.md): table `audit`, partition `audit`, RowKey = `seq`
+ * zero-padded to 16 digits. Append-only; `hash` chains it to the previous event's hash (`prev`).
+ * Holds ids and usernames, never a secret (no token, assertion or key material).
+ */
+export interface AuditEventRecord {
+  /** 1, 2, 3, … without gaps; the row key. */
+  seq: number
+  /** Milliseconds since the epoch; never less than the previous event's (monotone along the chain). */
+  at: number
+  type: string
+  outcome: 'success' | 'failure'
+  /** Who: `userId`, `username`, `clientId` or `system`. */
+  actor: Record<string, string>
+  /** Whom or what it was done to: `userId`, `credentialId`, `sessionId`, `role`, `clientId`, `kid`, … */
+  target: Record<string, string>
+  ip?: string
+  userAgent?: string
+  /** More about what happened: JSON values, never secrets. */
+  detail: Record<string, unknown>
+  /** The previous event's `hash` (the chain's genesis value for seq 1). */
+  prev: string
+  /** base64url HMAC-SHA-256 of the event without `hash`, then `prev` (shared/audit/chain.ts). */
+  hash: string
+}
+
+/** The audit head row: the latest event's seq, hash and time, moved in the same transaction. */
+export interface AuditHead extends Pick<AuditEventRecord, 'seq' | 'hash' | 'at'> {
+  etag?: string
+}
+
+/** A user with everything sign-in needs, read in one partition query. */
+export interface Account {
+  user: UserRecord
+  credentials: CredentialRecord[]
+}

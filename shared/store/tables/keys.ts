@@ -1,0 +1,46 @@
+/**
+ * Partition and row keys: how ids become keys (`k`, one-to-one) and where each row lives
+ * (docs/storage.md "Tables").
+ */
+
+/**
+ * PartitionKey/RowKey may not contain / \ # ? or control characters. Ids are base64url and pass
+ * unchanged; anything else (a username) has those characters and '%' percent-escaped, which keeps
+ * the mapping one-to-one.
+ */
+export function k(s: string): string {
+  return s.replace(
+    /[%/\\#?\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
+  )
+}
+
+export function unk(s: string): string {
+  return s.replace(/%([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+}
+
+// One `users` partition per user (or OAuth client): the account row, its passkeys, its sessions
+// and, for a client, its registration. A prefix `p:` is the range [`p:`, `p;`): ';' follows ':'.
+export const USER_RK = 'acct'
+export const CRED_PREFIX = 'acct:cred:'
+export const SESS_PREFIX = 'sess:'
+/** The end of the `acct` range (the account row and its passkeys) and of the `sess:` range. */
+export const ACCT_END = 'acct;'
+export const SESS_END = 'sess;'
+/** OAuth clients: row 'client' beside the client's principal row ('acct'). */
+export const CLIENT_RK = 'client'
+
+export const credRowKey = (credentialId: string) => CRED_PREFIX + k(credentialId)
+export const sessRowKey = (sessionId: string) => SESS_PREFIX + k(sessionId)
+
+/** Role definitions and signing keys: one partition each, the name or kid as row key. */
+export const ROLES_PK = 'roles'
+export const KEYS_PK = 'keys'
+
+// Audit log: partition 'audit'; events under their zero-padded seq (ordered by key), and 'head'
+// (after every digit) holding the latest seq and hash.
+export const AUDIT_PK = 'audit'
+export const AUDIT_HEAD_RK = 'head'
+const AUDIT_SEQ_DIGITS = 16
+export const auditRowKey = (seq: number) => String(Math.trunc(seq)).padStart(AUDIT_SEQ_DIGITS, '0')
+export const AUDIT_LAST_RK = '9'.repeat(AUDIT_SEQ_DIGITS)

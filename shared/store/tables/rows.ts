@@ -1,0 +1,186 @@
+/**
+ * Every row the Table store writes, declared once: where it lives and how each field is stored
+ * (the table in docs/storage.md "Tables"). Column names are the record's field names; changing
+ * one would leave stored data unread.
+ */
+import type {
+  AuditEventRecord,
+  AuditHead,
+  AuthorizationCodeBinding,
+  ClientRecord,
+  CredentialRecord,
+  Permission,
+  RoleRecord,
+  SessionRecord,
+  SigningKeyRecord,
+  UserRecord,
+} from '../records.js'
+import { bool, int64, json, optInt64, optJson, optText, rowCodec, text, textAs, type Column } from './codec.js'
+import {
+  AUDIT_HEAD_RK,
+  AUDIT_PK,
+  auditRowKey,
+  CLIENT_RK,
+  CRED_PREFIX,
+  credRowKey,
+  k,
+  KEYS_PK,
+  ROLES_PK,
+  SESS_PREFIX,
+  sessRowKey,
+  unk,
+  USER_RK,
+} from './keys.js'
+
+const strings = () => json<string[]>(() => [])
+
+/** `users` (userId, 'acct'): a user, or an OAuth client's principal. */
+export const userRow = rowCodec<UserRecord, 'id'>({
+  keys: (u) => ({ partitionKey: k(u.id), rowKey: USER_RK }),
+  fromKeys: (row) => ({ id: unk(row.partitionKey) }),
+  columns: { username: text, displayName: text, roles: strings(), createdAt: int64 },
+})
+
+/** `users` (userId, 'acct:cred:<id>'): one passkey. */
+export const credentialRow = rowCodec<CredentialRecord, 'id' | 'userId'>({
+  keys: (c) => ({ partitionKey: k(c.userId), rowKey: credRowKey(c.id) }),
+  fromKeys: (row) => ({ id: unk(row.rowKey.slice(CRED_PREFIX.length)), userId: unk(row.partitionKey) }),
+  columns: {
+    publicKey: text,
+    alg: int64,
+    counter: int64,
+    transports: strings(),
+    aaguid: text,
+    fmt: text,
+    backupEligible: bool,
+    backedUp: bool,
+    attestationTrusted: bool,
+    label: text,
+    createdAt: int64,
+    lastUsedAt: optInt64,
+    flaggedAt: optInt64,
+    flagReason: optText,
+  },
+})
+
+/** `users` (userId, 'sess:<id>'): one session. */
+export const sessionRow = rowCodec<SessionRecord, 'id' | 'userId'>({
+  keys: (s) => ({ partitionKey: k(s.userId), rowKey: sessRowKey(s.id) }),
+  fromKeys: (row) => ({ id: unk(row.rowKey.slice(SESS_PREFIX.length)), userId: unk(row.partitionKey) }),
+  columns: {
+    credentialId: optText,
+    clientId: text,
+    audience: text,
+    scope: text,
+    amr: strings(),
+    acr: text,
+    authTime: int64,
+    createdAt: int64,
+    expiresAt: int64,
+    revokedAt: optInt64,
+    revokedReason: optText,
+    refreshHash: text,
+    previousRefreshHashes: strings(),
+    authorizationCode: optJson<AuthorizationCodeBinding>(),
+  },
+})
+
+/** Anything but 'confidential' reads as 'public', the kind that may do less. */
+const clientKind: Column<ClientRecord['kind']> = {
+  write: (kind) => kind,
+  read: (v) => (text.read(v) === 'confidential' ? 'confidential' : 'public'),
+}
+
+/** `users` (clientId, 'client'): an OAuth client's registration. */
+export const clientRow = rowCodec<ClientRecord, 'id'>({
+  keys: (c) => ({ partitionKey: k(c.id), rowKey: CLIENT_RK }),
+  fromKeys: (row) => ({ id: unk(row.partitionKey) }),
+  columns: {
+    name: text,
+    kind: clientKind,
+    jwks: optJson<ClientRecord['jwks']>(),
+    jwksUri: optText,
+    redirectUris: strings(),
+    scopes: optJson<string[]>(),
+    createdAt: int64,
+  },
+})
+
+/** `roles` ('roles', name). */
+export const roleRow = rowCodec<RoleRecord, 'name'>({
+  keys: (r) => ({ partitionKey: ROLES_PK, rowKey: k(r.name) }),
+  fromKeys: (row) => ({ name: unk(row.rowKey) }),
+  columns: { permissions: json<Permission[]>(() => []), updatedAt: int64 },
+})
+
+/** `signingkeys` ('keys', kid). */
+export const signingKeyRow = rowCodec<SigningKeyRecord, 'kid'>({
+  keys: (key) => ({ partitionKey: KEYS_PK, rowKey: k(key.kid) }),
+  fromKeys: (row) => ({ kid: unk(row.rowKey) }),
+  columns: {
+    alg: text,
+    state: textAs<SigningKeyRecord['state']>(),
+    publicJwk: json<Record<string, unknown>>(() => ({})),
+    encryptedPrivateKey: text,
+    createdAt: int64,
+    activatesAt: int64,
+    retiredAt: optInt64,
+    expiresAt: optInt64,
+  },
+})
+
+/**
+ * `audit` ('audit', zero-padded seq). Read as stored, even when edited by hand: the verifier is
+ * the judge (a bad row key gives seq NaN).
+ */
+export const auditEventRow = rowCodec<AuditEventRecord, 'seq'>({
+  keys: (e) => ({ partitionKey: AUDIT_PK, rowKey: auditRowKey(e.seq) }),
+  fromKeys: (row) => ({ seq: /^\d+$/.test(row.rowKey) ? Number(row.rowKey) : NaN }),
+  columns: {
+    at: int64,
+    type: text,
+    outcome: textAs<AuditEventRecord['outcome']>(),
+    actor: json<Record<string, string>>(() => ({})),
+    target: json<Record<string, string>>(() => ({})),
+    ip: optText,
+    userAgent: optText,
+    detail: json<Record<string, unknown>>(() => ({})),
+    prev: text,
+    hash: text,
+  },
+  etag: false,
+})
+
+/** `audit` ('audit', 'head'): after every event row in key order. */
+export const auditHeadRow = rowCodec<AuditHead, never>({
+  keys: () => ({ partitionKey: AUDIT_PK, rowKey: AUDIT_HEAD_RK }),
+  fromKeys: () => ({}),
+  columns: { seq: int64, hash: text, at: int64 },
+})
+
+/** A challenge (or client assertion `jti`) marker in `challenges` (id, ''). */
+export interface ChallengeMarker {
+  id: string
+  expiresAt: number
+}
+
+export const challengeRow = rowCodec<ChallengeMarker, 'id'>({
+  keys: (c) => ({ partitionKey: k(c.id), rowKey: '' }),
+  fromKeys: (row) => ({ id: unk(row.partitionKey) }),
+  columns: { expiresAt: int64 },
+  etag: false,
+})
+
+/** A claim in an index table (`usernames` or `credentials`): the (escaped) key belongs to `userId`. */
+export interface Claim {
+  key: string
+  userId: string
+  createdAt: number
+  etag?: string
+}
+
+export const claimRow = rowCodec<Claim, 'key'>({
+  keys: (c) => ({ partitionKey: c.key, rowKey: '' }),
+  fromKeys: (row) => ({ key: row.partitionKey }),
+  columns: { userId: text, createdAt: int64 },
+})
