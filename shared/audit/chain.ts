@@ -17,8 +17,6 @@ import { hmacSha256Sync } from '../crypto/fast.js'
 import { deriveKey, type KeyPurpose } from '../crypto/kek.js'
 import { encode } from '../util/base64url.js'
 
-const te = new TextEncoder()
-
 /** hash_0: base64url of 32 zero bytes. */
 export const GENESIS = encode(new Uint8Array(32))
 
