@@ -8,7 +8,7 @@
  */
 import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
-import { listen, stop } from './listen.js'
+import { assertLoopback, listen, stop } from '../runtime/node/listen.js'
 import { Hono } from 'hono'
 
 /** An APIM operation: method and URL template (`{name}` one segment, a final `*` any depth). */
@@ -77,8 +77,6 @@ export function createEchoApp(): Hono {
   return app
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
-
 /**
  * Starts the echo backend on loopback. `port: 0` picks a free port (see `url`).
  *
@@ -92,8 +90,7 @@ export async function startEchoBackend(opts: {
   hostname?: string
 }): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const { port, hostname = '127.0.0.1' } = opts
-  if (!LOOPBACK.has(hostname))
-    throw new TypeError(`hostname ${JSON.stringify(hostname)} is not loopback: the echo backend binds loopback only`)
+  assertLoopback(hostname, 'the echo backend')
   const app = createEchoApp()
   const host = hostname === 'localhost' ? '127.0.0.1' : hostname.replace(/^\[|\]$/g, '')
   const server = await listen(getRequestListener((req) => app.fetch(req)), host, port)

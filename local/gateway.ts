@@ -18,11 +18,9 @@
  */
 import { realpathSync } from 'node:fs'
 import { basename } from 'node:path'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { getRequestListener } from '@hono/node-server'
-import { listen, stop } from './listen.js'
+import { assertLoopback, listenLoopback, stop } from '../runtime/node/listen.js'
 import { Hono } from 'hono'
 import { cors } from 'hono/cors'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
@@ -38,6 +36,7 @@ import {
   type Failure,
   type JwtErrorReason,
 } from '../apim/policy.js'
+import { internalErrorResponse } from '../shared/errors.js'
 import { SAMPLE_API, startEchoBackend, type GatewayApi, type GatewayOperation } from './echo.js'
 
 export { POLICY } from '../apim/policy.js'
@@ -460,13 +459,11 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
   })
   app.onError((err) => {
     log(`unexpected error: ${(err as Error).stack ?? err}`)
-    return Response.json({ statusCode: 500, message: 'Internal server error' }, { status: 500 })
+    return internalErrorResponse()
   })
 
   return { app, keys, decisions }
 }
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
 
 /**
  * Starts the dev gateway on `http://localhost:<port>`, loopback only (127.0.0.1, and ::1 when the
@@ -486,36 +483,12 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
  */
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { port, hostname, ...rest } = opts
-  if (hostname !== undefined && !LOOPBACK.has(hostname))
-    throw new TypeError(`hostname ${JSON.stringify(hostname)} is not loopback: the dev gateway binds loopback only`)
+  assertLoopback(hostname, 'the dev gateway')
   const { app } = createGateway(rest)
   const listener = getRequestListener((req) => app.fetch(req))
-  const servers: Server[] = []
+  const { servers, port: actual } = await listenLoopback(listener, { hostname, port })
   const close = async () => {
     await Promise.all(servers.splice(0).map(stop))
-  }
-  let actual = port
-  try {
-    if (hostname === undefined || hostname === 'localhost') {
-      const v4 = await listen(listener, '127.0.0.1', port)
-      servers.push(v4)
-      actual = (v4.address() as AddressInfo).port
-      const v6 = await listen(listener, '::1', actual).catch((err: NodeJS.ErrnoException) => {
-        // No IPv6 loopback here (`localhost` is 127.0.0.1 only); or, for a port picked by the
-        // system, taken on ::1 by someone else: 127.0.0.1 still serves.
-        if (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT') return undefined
-        if (port === 0 && err.code === 'EADDRINUSE') return undefined
-        throw err
-      })
-      if (v6) servers.push(v6)
-    } else {
-      const s = await listen(listener, hostname.replace(/^\[|\]$/g, ''), port)
-      servers.push(s)
-      actual = (s.address() as AddressInfo).port
-    }
-  } catch (err) {
-    await close()
-    throw err
   }
   return { url: `http://localhost:${actual}`, port: actual, close }
 }

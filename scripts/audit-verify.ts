@@ -14,7 +14,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadOrCreateLocalKek } from '../local/kek.js'
+import { loadOrCreateLocalKek, localKekDir } from '../runtime/node/kek.js'
 import { deriveAuditKey } from '../shared/audit/chain.js'
 import { verifyAuditChain } from '../shared/audit/verify.js'
 import { loadConfig, type Config } from '../shared/config.js'
@@ -37,7 +37,7 @@ function settings(): Env {
   if (!storage) env.TABLES_CONNECTION_STRING = 'UseDevelopmentStorage=true'
   if (!env.KEY_ENCRYPTION_KEY?.trim()) {
     const local = !storage || LOCAL_STORAGE.test(storage)
-    const dir = env.AZURITE_LOCATION?.trim() || '.azurite'
+    const dir = localKekDir(env)
     if (!local) throw new TypeError('KEY_ENCRYPTION_KEY is required to verify the audit chain of this storage')
     if (!existsSync(join(dir, 'key-encryption-key')))
       throw new TypeError(`KEY_ENCRYPTION_KEY is unset and ${join(dir, 'key-encryption-key')} does not exist`)
