@@ -86,18 +86,7 @@ export async function startLocalServer(opts: {
   try {
     servers.push(...(await listenLoopback(listener, { hostname, port })).servers)
     if (opts.gateway !== false) {
-      const { config } = service
-      const self = `http://localhost:${port}/api`
-      const gw = await startDevGateway({
-        options: {
-          port: config.gatewayPort,
-          issuer: config.issuer,
-          discoveryUrl: `${self}/.well-known/openid-configuration`,
-          audiences: [...config.audiences],
-          authzUrl: `${self}/authz/check`,
-          corsOrigins: config.allowedOrigins,
-        },
-      })
+      const gw = await startDevGateway({ config: service.config })
       gateway = { url: gw.url, backendUrl: gw.backendUrl }
       closers.push(gw.close)
     }
