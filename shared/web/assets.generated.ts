@@ -2,7 +2,7 @@
 // test/browser/assets.test.ts rebuilds it in memory and fails when this file is stale.
 
 /** SHA-256 (base64) of APP_JS: `integrity="sha256-…"` and cache busting. */
-export const APP_JS_SHA256 = 't3bUIZOGQUN2mLgRhnVcUMOT8LsCalb0T1k5/bH+o6Y='
+export const APP_JS_SHA256 = 'XW7fGkHzYULvP9s2fknU9MbyjLgLFjT8DczSPnXTilk='
 /** SHA-256 (base64) of APP_CSS. */
 export const APP_CSS_SHA256 = 'KYt1WrQqZe4DiJ4oJo6dxlBA/URrvGpidv0FYqKTdhw='
 
@@ -796,7 +796,7 @@ label.check {
 /** The script (web/main.ts and what it imports, @simplewebauthn/browser included). */
 export const APP_JS = `"use strict";
 (() => {
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/bufferToBase64URLString.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/bufferToBase64URLString.js
   function bufferToBase64URLString(buffer) {
     const bytes = new Uint8Array(buffer);
     let str = "";
@@ -807,7 +807,7 @@ export const APP_JS = `"use strict";
     return base64String.replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=/g, "");
   }
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/base64URLStringToBuffer.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/base64URLStringToBuffer.js
   function base64URLStringToBuffer(base64URLString) {
     const base64 = base64URLString.replace(/-/g, "+").replace(/_/g, "/");
     const padLength = (4 - base64.length % 4) % 4;
@@ -821,7 +821,7 @@ export const APP_JS = `"use strict";
     return buffer;
   }
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/browserSupportsWebAuthn.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/browserSupportsWebAuthn.js
   function browserSupportsWebAuthn() {
     return _browserSupportsWebAuthnInternals.stubThis(globalThis?.PublicKeyCredential !== void 0 && typeof globalThis.PublicKeyCredential === "function");
   }
@@ -829,7 +829,7 @@ export const APP_JS = `"use strict";
     stubThis: (value2) => value2
   };
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/toPublicKeyCredentialDescriptor.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/toPublicKeyCredentialDescriptor.js
   function toPublicKeyCredentialDescriptor(descriptor) {
     const { id } = descriptor;
     return {
@@ -840,7 +840,7 @@ export const APP_JS = `"use strict";
     };
   }
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/isValidDomain.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/isValidDomain.js
   function isValidDomain(hostname) {
     return (
       // Consider localhost valid as well since it's okay wrt Secure Contexts
@@ -849,7 +849,7 @@ export const APP_JS = `"use strict";
     );
   }
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/webAuthnError.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/webAuthnError.js
   var WebAuthnError = class extends Error {
     constructor({ message, code, cause, name }) {
       super(message, { cause });
@@ -864,7 +864,7 @@ export const APP_JS = `"use strict";
     }
   };
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/identifyRegistrationError.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/identifyRegistrationError.js
   function identifyRegistrationError({ error, options }) {
     const { publicKey } = options;
     if (!publicKey) {
@@ -960,7 +960,7 @@ export const APP_JS = `"use strict";
     return error;
   }
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/webAuthnAbortService.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/webAuthnAbortService.js
   var BaseWebAuthnAbortService = class {
     constructor() {
       Object.defineProperty(this, "controller", {
@@ -991,7 +991,7 @@ export const APP_JS = `"use strict";
   };
   var WebAuthnAbortService = new BaseWebAuthnAbortService();
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/toAuthenticatorAttachment.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/toAuthenticatorAttachment.js
   var attachments = ["cross-platform", "platform"];
   function toAuthenticatorAttachment(attachment) {
     if (!attachment) {
@@ -1003,7 +1003,7 @@ export const APP_JS = `"use strict";
     return attachment;
   }
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/methods/startRegistration.js
+  // node_modules/@simplewebauthn/browser/esm/methods/startRegistration.js
   async function startRegistration(options) {
     if (!options.optionsJSON && options.challenge) {
       console.warn("startRegistration() was not called correctly. It will try to continue with the provided options, but this call should be refactored to use the expected call structure instead. See https://simplewebauthn.dev/docs/packages/browser#typeerror-cannot-read-properties-of-undefined-reading-challenge for more information.");
@@ -1093,7 +1093,7 @@ export const APP_JS = `"use strict";
 \`, cause);
   }
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/browserSupportsWebAuthnAutofill.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/browserSupportsWebAuthnAutofill.js
   function browserSupportsWebAuthnAutofill() {
     if (!browserSupportsWebAuthn()) {
       return _browserSupportsWebAuthnAutofillInternals.stubThis(new Promise((resolve) => resolve(false)));
@@ -1108,7 +1108,7 @@ export const APP_JS = `"use strict";
     stubThis: (value2) => value2
   };
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/identifyAuthenticationError.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/identifyAuthenticationError.js
   function identifyAuthenticationError({ error, options }) {
     const { publicKey } = options;
     if (!publicKey) {
@@ -1153,7 +1153,7 @@ export const APP_JS = `"use strict";
     return error;
   }
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/methods/startAuthentication.js
+  // node_modules/@simplewebauthn/browser/esm/methods/startAuthentication.js
   async function startAuthentication(options) {
     if (!options.optionsJSON && options.challenge) {
       console.warn("startAuthentication() was not called correctly. It will try to continue with the provided options, but this call should be refactored to use the expected call structure instead. See https://simplewebauthn.dev/docs/packages/browser#typeerror-cannot-read-properties-of-undefined-reading-challenge for more information.");
@@ -1218,7 +1218,7 @@ export const APP_JS = `"use strict";
     };
   }
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/helpers/identifySignalError.js
+  // node_modules/@simplewebauthn/browser/esm/helpers/identifySignalError.js
   function identifySignalError({ error, options }) {
     if (error.name === "SecurityError") {
       const effectiveDomain = globalThis.location.hostname;
@@ -1267,7 +1267,7 @@ export const APP_JS = `"use strict";
     });
   }
 
-  // ../main/node_modules/@simplewebauthn/browser/esm/methods/sendSignal.js
+  // node_modules/@simplewebauthn/browser/esm/methods/sendSignal.js
   async function sendSignal(opts) {
     const { signalName } = opts;
     if (signalName === "unknownCredential") {
