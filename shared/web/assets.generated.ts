@@ -2,7 +2,7 @@
 // test/browser/assets.test.ts rebuilds it in memory and fails when this file is stale.
 
 /** SHA-256 (base64) of APP_JS: `integrity="sha256-…"` and cache busting. */
-export const APP_JS_SHA256 = 'XW7fGkHzYULvP9s2fknU9MbyjLgLFjT8DczSPnXTilk='
+export const APP_JS_SHA256 = 'NC9uNgw2z+fCvYgCjSmTyw9LO2BTZ9wvkXS66CBiSiw='
 /** SHA-256 (base64) of APP_CSS. */
 export const APP_CSS_SHA256 = 'KYt1WrQqZe4DiJ4oJo6dxlBA/URrvGpidv0FYqKTdhw='
 
@@ -2618,14 +2618,22 @@ export const APP_JS = `"use strict";
     }
   };
 
-  // web/sampleApi.ts
-  var OPERATIONS = [
-    { method: "GET", path: "/sample/orders", what: "List orders" },
-    { method: "GET", path: "/sample/orders/42", what: "Read order 42" },
-    { method: "POST", path: "/sample/orders", what: "Create an order" },
-    { method: "DELETE", path: "/sample/orders/42", what: "Delete order 42" },
-    { method: "GET", path: "/sample/admin/report", what: "Read the admin report" }
+  // shared/sampleApi.ts
+  var SAMPLE_API_SUFFIX = "sample";
+  var SAMPLE_OPERATIONS = [
+    { id: "list-orders", method: "GET", urlTemplate: "/orders", example: "/orders", what: "List orders" },
+    { id: "get-order", method: "GET", urlTemplate: "/orders/{id}", example: "/orders/42", what: "Read order 42" },
+    { id: "create-order", method: "POST", urlTemplate: "/orders", example: "/orders", what: "Create an order" },
+    { id: "delete-order", method: "DELETE", urlTemplate: "/orders/{id}", example: "/orders/42", what: "Delete order 42" },
+    { id: "admin", method: "GET", urlTemplate: "/admin/*", example: "/admin/report", what: "Read the admin report" }
   ];
+
+  // web/sampleApi.ts
+  var OPERATIONS = SAMPLE_OPERATIONS.map(({ method, example, what }) => ({
+    method,
+    path: \`/\${SAMPLE_API_SUFFIX}\${example}\`,
+    what
+  }));
   var REASONS = {
     200: "OK",
     201: "Created",
