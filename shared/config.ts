@@ -135,12 +135,17 @@ function parsePemCertificates(raw: string | undefined): string[] {
   return certs
 }
 
-/** An https URL (http only locally), trailing slash dropped. */
-function httpsUrl(raw: string, local: boolean): string {
-  const u = new URL(raw)
-  if (u.protocol !== 'https:' && !(local && u.protocol === 'http:')) throw new Error()
-  return raw.replace(/\/$/, '')
+/** Whether `raw` is an absolute URL that passes `ok`. */
+function isUrl(raw: string, ok: (u: URL) => boolean): boolean {
+  try {
+    return ok(new URL(raw))
+  } catch {
+    return false
+  }
 }
+
+/** https, or http on a developer machine. */
+const httpsOrLocalHttp = (local: boolean) => (u: URL) => u.protocol === 'https:' || (local && u.protocol === 'http:')
 
 /**
  * Every setting, in the order they are validated (the first bad one is the one reported); README
@@ -165,12 +170,7 @@ const TABLE = {
       return rpId
     },
   }),
-  rpName: setting({
-    name: 'RP_NAME',
-    meaning: 'relying party name shown by authenticators',
-    localDefault: 'Passkey Edge',
-    parse: (raw) => raw?.trim() || 'Passkey Edge',
-  }),
+  rpName: setting({ name: 'RP_NAME', meaning: 'relying party name shown by authenticators', localDefault: 'Passkey Edge', parse: (raw) => raw?.trim() || 'Passkey Edge' }),
   allowedOrigins: setting({
     name: 'ALLOWED_ORIGINS',
     meaning: 'comma list of accepted WebAuthn origins',
@@ -193,22 +193,13 @@ const TABLE = {
     localDefault: 'http://localhost:7071/api',
     parse: (raw, name, ctx) => {
       const issuer = required(raw, name, ctx.local, `http://localhost:${ctx.port}/api`)
-      try {
-        const u = new URL(issuer)
-        if (u.search || u.hash || issuer.endsWith('/')) throw new Error()
-        if (u.protocol !== 'https:' && !(ctx.local && u.protocol === 'http:')) throw new Error()
-      } catch {
+      const https = httpsOrLocalHttp(ctx.local)
+      if (!isUrl(issuer, (u) => !u.search && !u.hash && !issuer.endsWith('/') && https(u)))
         fail(name, 'an https URL without query, fragment or trailing slash', issuer)
-      }
       return issuer
     },
   }),
-  audiences: setting({
-    name: 'AUDIENCES',
-    meaning: 'comma list of token audiences; the first is the default',
-    localDefault: 'api://default',
-    parse: (raw) => Object.freeze(list(raw) ?? ['api://default']),
-  }),
+  audiences: setting({ name: 'AUDIENCES', meaning: 'comma list of token audiences; the first is the default', localDefault: 'api://default', parse: (raw) => Object.freeze(list(raw) ?? ['api://default']) }),
   tokenAlg: setting({
     name: 'TOKEN_ALG',
     meaning: 'access token signing algorithm: RS256, PS256 or ES256 (APIM: RS256/PS256 only)',
@@ -259,11 +250,8 @@ const TABLE = {
     parse: (raw, name, ctx): string | undefined => {
       const v = raw?.trim()
       if (!v) return ctx.local ? `http://localhost:${ctx.gatewayPort}` : undefined
-      try {
-        return httpsUrl(v, ctx.local)
-      } catch {
-        return fail(name, 'an https URL (http only locally), e.g. https://contoso.azure-api.net', v)
-      }
+      if (!isUrl(v, httpsOrLocalHttp(ctx.local))) fail(name, 'an https URL (http only locally), e.g. https://contoso.azure-api.net', v)
+      return v.replace(/\/$/, '')
     },
   }),
   // An explicit TABLES_CONNECTION_STRING wins; then TABLES_ENDPOINT (managed identity, no key),
@@ -293,14 +281,8 @@ const TABLE = {
     localDefault: '—',
     parse: (raw, name, { local }): string | undefined => {
       const v = raw?.trim() || undefined
-      if (v) {
-        try {
-          const u = new URL(v)
-          if (u.protocol !== 'https:' && !local) throw new Error()
-        } catch {
-          fail(name, 'an https URL like https://<account>.table.core.windows.net', v)
-        }
-      }
+      // Locally any scheme (Azurite is http); in Azure https only.
+      if (v && !isUrl(v, (u) => local || u.protocol === 'https:')) fail(name, 'an https URL like https://<account>.table.core.windows.net', v)
       return v
     },
   }),
