@@ -23,7 +23,7 @@ import type {
   HttpResponseInit,
   InvocationContext,
 } from '@azure/functions'
-import { ServiceError, problemResponse } from '../shared/errors.js'
+import { ServiceError, internalErrorResponse, problemResponse } from '../shared/errors.js'
 
 /** What `handle()` needs from the app: Hono's `fetch`, with the bindings as `env`. */
 export interface FetchApp {
@@ -205,20 +205,10 @@ export function handle(getApp: () => Promise<FetchApp>): HttpHandler {
   }
 }
 
-/** A 5xx without details: the storage's own 503 problem, else a generic 500 problem. */
+/** A 5xx without details: the storage's own 503 problem, else the generic 500 problem. */
 function failure(err: unknown): Response {
   if (err instanceof ServiceError && err.status >= 500) return problemResponse(err)
-  const problem = {
-    type: 'about:blank',
-    title: 'Internal error',
-    status: 500,
-    detail: 'The service failed to answer this request.',
-    code: 'internal_error',
-  }
-  return new Response(JSON.stringify(problem), {
-    status: 500,
-    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
-  })
+  return internalErrorResponse()
 }
 
 /**

@@ -18,7 +18,7 @@
  */
 import { app } from '@azure/functions'
 import { createService, type Service } from '../shared/bootstrap.js'
-import { loadOrCreateLocalKek } from '../local/kek.js'
+import { loadOrCreateLocalKek, localKekDir } from '../runtime/node/kek.js'
 import { handle } from './adapter.js'
 import { scheduledRotation } from '../shared/tokens/scheduledRotation.js'
 import { sweep, sweepLine } from '../shared/housekeeping.js'
@@ -48,7 +48,7 @@ async function start(): Promise<Service> {
   // the local server uses. In Azure the setting is required and loadConfig refuses to start
   // without it.
   if (local && !env.KEY_ENCRYPTION_KEY?.trim())
-    env.KEY_ENCRYPTION_KEY = loadOrCreateLocalKek(env.AZURITE_LOCATION?.trim() || '.azurite')
+    env.KEY_ENCRYPTION_KEY = loadOrCreateLocalKek(localKekDir(env))
   return await createService({ env, local })
 }
 

@@ -8,8 +8,9 @@
  */
 import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
-import { listen, stop } from './listen.js'
+import { assertLoopback, listen, stop } from '../runtime/node/listen.js'
 import { Hono } from 'hono'
+import { SAMPLE_API_SUFFIX, SAMPLE_OPERATIONS } from '../shared/sampleApi.js'
 
 /** An APIM operation: method and URL template (`{name}` one segment, a final `*` any depth). */
 export interface GatewayOperation {
@@ -28,19 +29,13 @@ export interface GatewayApi {
 }
 
 /**
- * The sample API: what docs/apim.md imports into APIM and the dev gateway publishes locally.
- * Permissions for it are written against these paths, e.g. `{ methods: ['GET'], path: '/orders/**' }`.
+ * The sample API (shared/sampleApi.ts): what docs/apim.md imports into APIM and the dev gateway
+ * publishes locally.
  */
 export const SAMPLE_API: GatewayApi = {
   id: 'sample',
-  suffix: 'sample',
-  operations: [
-    { id: 'list-orders', method: 'GET', urlTemplate: '/orders' },
-    { id: 'get-order', method: 'GET', urlTemplate: '/orders/{id}' },
-    { id: 'create-order', method: 'POST', urlTemplate: '/orders' },
-    { id: 'delete-order', method: 'DELETE', urlTemplate: '/orders/{id}' },
-    { id: 'admin', method: 'GET', urlTemplate: '/admin/*' },
-  ],
+  suffix: SAMPLE_API_SUFFIX,
+  operations: SAMPLE_OPERATIONS.map(({ id, method, urlTemplate }) => ({ id, method, urlTemplate })),
 }
 
 /** What the echo backend answers. */
@@ -77,8 +72,6 @@ export function createEchoApp(): Hono {
   return app
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
-
 /**
  * Starts the echo backend on loopback. `port: 0` picks a free port (see `url`).
  *
@@ -92,8 +85,7 @@ export async function startEchoBackend(opts: {
   hostname?: string
 }): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const { port, hostname = '127.0.0.1' } = opts
-  if (!LOOPBACK.has(hostname))
-    throw new TypeError(`hostname ${JSON.stringify(hostname)} is not loopback: the echo backend binds loopback only`)
+  assertLoopback(hostname, 'the echo backend')
   const app = createEchoApp()
   const host = hostname === 'localhost' ? '127.0.0.1' : hostname.replace(/^\[|\]$/g, '')
   const server = await listen(getRequestListener((req) => app.fetch(req)), host, port)

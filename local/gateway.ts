@@ -18,11 +18,9 @@
  */
 import { realpathSync } from 'node:fs'
 import { basename } from 'node:path'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { getRequestListener } from '@hono/node-server'
-import { listen, stop } from './listen.js'
+import { assertLoopback, listenLoopback, stop } from '../runtime/node/listen.js'
 import { Hono } from 'hono'
 import { cors } from 'hono/cors'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
@@ -38,6 +36,8 @@ import {
   type Failure,
   type JwtErrorReason,
 } from '../apim/policy.js'
+import { loadConfig, type Config } from '../shared/config.js'
+import { internalErrorResponse } from '../shared/errors.js'
 import { SAMPLE_API, startEchoBackend, type GatewayApi, type GatewayOperation } from './echo.js'
 
 export { POLICY } from '../apim/policy.js'
@@ -460,13 +460,11 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
   })
   app.onError((err) => {
     log(`unexpected error: ${(err as Error).stack ?? err}`)
-    return Response.json({ statusCode: 500, message: 'Internal server error' }, { status: 500 })
+    return internalErrorResponse()
   })
 
   return { app, keys, decisions }
 }
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
 
 /**
  * Starts the dev gateway on `http://localhost:<port>`, loopback only (127.0.0.1, and ::1 when the
@@ -486,67 +484,39 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
  */
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { port, hostname, ...rest } = opts
-  if (hostname !== undefined && !LOOPBACK.has(hostname))
-    throw new TypeError(`hostname ${JSON.stringify(hostname)} is not loopback: the dev gateway binds loopback only`)
+  assertLoopback(hostname, 'the dev gateway')
   const { app } = createGateway(rest)
   const listener = getRequestListener((req) => app.fetch(req))
-  const servers: Server[] = []
+  const { servers, port: actual } = await listenLoopback(listener, { hostname, port })
   const close = async () => {
     await Promise.all(servers.splice(0).map(stop))
-  }
-  let actual = port
-  try {
-    if (hostname === undefined || hostname === 'localhost') {
-      const v4 = await listen(listener, '127.0.0.1', port)
-      servers.push(v4)
-      actual = (v4.address() as AddressInfo).port
-      const v6 = await listen(listener, '::1', actual).catch((err: NodeJS.ErrnoException) => {
-        // No IPv6 loopback here (`localhost` is 127.0.0.1 only); or, for a port picked by the
-        // system, taken on ::1 by someone else: 127.0.0.1 still serves.
-        if (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT') return undefined
-        if (port === 0 && err.code === 'EADDRINUSE') return undefined
-        throw err
-      })
-      if (v6) servers.push(v6)
-    } else {
-      const s = await listen(listener, hostname.replace(/^\[|\]$/g, ''), port)
-      servers.push(s)
-      actual = (s.address() as AddressInfo).port
-    }
-  } catch (err) {
-    await close()
-    throw err
   }
   return { url: `http://localhost:${actual}`, port: actual, close }
 }
 
 
-type Env = Record<string, string | undefined>
+/** What the dev gateway needs from the service's settings (shared/config.ts). */
+export type GatewayConfig = Pick<Config, 'port' | 'gatewayPort' | 'issuer' | 'audiences' | 'allowedOrigins'>
 
 /**
- * The gateway's options for the local service, from the same settings as the service
- * (CONTRACT "Settings"): PORT, ISSUER, AUDIENCES, GATEWAY_PORT (default PORT + 1).
+ * The gateway's options for the local service, from the service's own config: GATEWAY_PORT,
+ * ISSUER and AUDIENCES as the policy's named values, the service on PORT as discovery document and
+ * authorizer, and the page's origins (ALLOWED_ORIGINS) for APIM's `cors` policy.
+ *
+ * @example
+ * const options = gatewayOptions(loadConfig(process.env, { local: true }), echo.url)
  */
-export function gatewayOptionsFromEnv(env: Env, backendUrl: string): GatewayOptions {
-  const port = Number(env.PORT?.trim() || 7071)
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new TypeError(`Setting PORT must be a port number, got ${env.PORT}`)
-  const service = `http://localhost:${port}`
-  const gatewayPort = Number(env.GATEWAY_PORT?.trim() || (port + 1 > 65535 ? port - 1 : port + 1))
-  if (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535)
-    throw new TypeError(`Setting GATEWAY_PORT must be a port number, got ${env.GATEWAY_PORT}`)
-  const audiences = (env.AUDIENCES ?? '')
-    .split(',')
-    .map((a) => a.trim())
-    .filter(Boolean)
+export function gatewayOptions(config: GatewayConfig, backendUrl: string): GatewayOptions {
+  // The local service's own discovery document, whatever ISSUER says.
+  const service = `http://localhost:${config.port}/api`
   return {
-    port: gatewayPort,
-    issuer: env.ISSUER?.trim() || `${service}/api`,
-    // The local service's own discovery document, whatever ISSUER says.
-    discoveryUrl: `${service}/api/.well-known/openid-configuration`,
-    audiences: audiences.length ? audiences : ['api://default'],
-    authzUrl: `${service}/api/authz/check`,
+    port: config.gatewayPort,
+    issuer: config.issuer,
+    discoveryUrl: `${service}/.well-known/openid-configuration`,
+    audiences: [...config.audiences],
+    authzUrl: `${service}/authz/check`,
     backendUrl,
+    corsOrigins: config.allowedOrigins,
   }
 }
 
@@ -555,22 +525,17 @@ export function gatewayOptionsFromEnv(env: Env, backendUrl: string): GatewayOpti
  * GATEWAY_PORT in front of it, configured from the service's settings.
  *
  * @example
- * const dev = await startDevGateway({ env: process.env })
+ * const dev = await startDevGateway({ config: loadConfig(process.env, { local: true }) })
  * console.log(`sample API at ${dev.url}/sample/orders`)
  * await dev.close()
  */
 export async function startDevGateway(opts: {
-  /** Options from the service's own config (the local server), or else read from `env`. */
-  options?: Omit<GatewayOptions, 'backendUrl'>
-  env?: Env
+  config: GatewayConfig
   log?: (line: string) => void
 }): Promise<Gateway & { backendUrl: string }> {
   const echo = await startEchoBackend({ port: 0 })
   try {
-    const options = opts.options ? { ...opts.options, backendUrl: echo.url } : gatewayOptionsFromEnv(opts.env ?? {}, echo.url)
-    const gw = await startGateway({ ...options, ...(opts.log ? { log: opts.log } : {}) })
-    if (opts.env?.TOKEN_ALG?.trim() === 'ES256')
-      (opts.log ?? console.error)('[gateway] TOKEN_ALG=ES256: validate-jwt (and this gateway) accept RS256, PS256 and RS512 only')
+    const gw = await startGateway({ ...gatewayOptions(opts.config, echo.url), ...(opts.log ? { log: opts.log } : {}) })
     return {
       ...gw,
       backendUrl: echo.url,
@@ -588,10 +553,14 @@ export async function startDevGateway(opts: {
 async function main() {
   let dev: Awaited<ReturnType<typeof startDevGateway>>
   try {
-    dev = await startDevGateway({ env: process.env })
+    const config = loadConfig(process.env, { local: true })
+    dev = await startDevGateway({ config })
+    if (config.tokenAlg === 'ES256')
+      console.error('[gateway] TOKEN_ALG=ES256: validate-jwt (and this gateway) accept RS256, PS256 and RS512 only')
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number }
     if (e.code === 'EADDRINUSE') console.error(`dev gateway: port ${e.port} is already in use: set GATEWAY_PORT`)
+    else if (err instanceof TypeError && err.message.startsWith('Setting ')) console.error(`dev gateway: ${err.message}`)
     else console.error('dev gateway failed to start:', err)
     process.exit(1)
   }

@@ -5,14 +5,13 @@
  */
 import { realpathSync } from 'node:fs'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { getRequestListener } from '@hono/node-server'
-import { listen, stop } from './listen.js'
-import { nodeBindings } from './nodeBindings.js'
+import { assertLoopback, listenLoopback, stop } from '../runtime/node/listen.js'
+import { nodeBindings } from '../runtime/node/bindings.js'
 import { createService } from '../shared/bootstrap.js'
 import { KeyEncryptionKeyMismatch, StorageUnavailableError } from '../shared/errors.js'
-import { loadOrCreateLocalKek } from './kek.js'
+import { loadOrCreateLocalKek, localKekDir } from '../runtime/node/kek.js'
 import { startKeyRotation } from './keyRotation.js'
 import { startHousekeeping } from './housekeeping.js'
 import { startDevGateway } from './gateway.js'
@@ -39,8 +38,6 @@ export const SAMPLE_ROLES: { name: string; permissions: Permission[] }[] = [
 
 type Env = Record<string, string | undefined>
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
-
 /**
  * Starts the service on `http://localhost:<PORT>` (default 7071), loopback only.
  *
@@ -63,13 +60,10 @@ export async function startLocalServer(opts: {
   gateway?: boolean
 }): Promise<LocalServer> {
   const { hostname } = opts
-  if (hostname !== undefined && !LOOPBACK.has(hostname))
-    throw new TypeError(
-      `hostname ${JSON.stringify(hostname)} is not loopback: the local server binds loopback only`,
-    )
+  assertLoopback(hostname, 'the local server')
   const env: Env = { ...opts.env }
   if (!env.KEY_ENCRYPTION_KEY?.trim())
-    env.KEY_ENCRYPTION_KEY = loadOrCreateLocalKek(env.AZURITE_LOCATION?.trim() || '.azurite')
+    env.KEY_ENCRYPTION_KEY = loadOrCreateLocalKek(localKekDir(env))
   // Local default storage: Azurite on its default port (`npm start` passes the port it started).
   const storage = [env.TABLES_CONNECTION_STRING, env.AzureWebJobsStorage, env.TABLES_ENDPOINT]
   if (!storage.some((v) => v?.trim())) env.TABLES_CONNECTION_STRING = 'UseDevelopmentStorage=true'
@@ -90,30 +84,9 @@ export async function startLocalServer(opts: {
     await Promise.all([...servers.splice(0).map(stop), ...closers.splice(0).map((f) => f())])
   }
   try {
-    if (hostname === undefined || hostname === 'localhost') {
-      servers.push(await listen(listener, '127.0.0.1', port))
-      const v6 = await listen(listener, '::1', port).catch((err: NodeJS.ErrnoException) => {
-        // No IPv6 loopback here: `localhost` resolves to 127.0.0.1 only, which is served.
-        if (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT') return undefined
-        throw err
-      })
-      if (v6) servers.push(v6)
-    } else {
-      servers.push(await listen(listener, hostname.replace(/^\[|\]$/g, ''), port))
-    }
+    servers.push(...(await listenLoopback(listener, { hostname, port })).servers)
     if (opts.gateway !== false) {
-      const { config } = service
-      const self = `http://localhost:${port}/api`
-      const gw = await startDevGateway({
-        options: {
-          port: config.gatewayPort,
-          issuer: config.issuer,
-          discoveryUrl: `${self}/.well-known/openid-configuration`,
-          audiences: [...config.audiences],
-          authzUrl: `${self}/authz/check`,
-          corsOrigins: config.allowedOrigins,
-        },
-      })
+      const gw = await startDevGateway({ config: service.config })
       gateway = { url: gw.url, backendUrl: gw.backendUrl }
       closers.push(gw.close)
     }

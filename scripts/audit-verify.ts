@@ -12,9 +12,10 @@
  * Exit status: 0 the chain is whole; 1 it was tampered with (the line names the first bad event
  * and what is wrong); 2 it could not be checked (settings, storage).
  */
+import { parseArgs } from 'node:util'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadOrCreateLocalKek } from '../local/kek.js'
+import { loadOrCreateLocalKek, localKekDir } from '../runtime/node/kek.js'
 import { deriveAuditKey } from '../shared/audit/chain.js'
 import { verifyAuditChain } from '../shared/audit/verify.js'
 import { loadConfig, type Config } from '../shared/config.js'
@@ -37,7 +38,7 @@ function settings(): Env {
   if (!storage) env.TABLES_CONNECTION_STRING = 'UseDevelopmentStorage=true'
   if (!env.KEY_ENCRYPTION_KEY?.trim()) {
     const local = !storage || LOCAL_STORAGE.test(storage)
-    const dir = env.AZURITE_LOCATION?.trim() || '.azurite'
+    const dir = localKekDir(env)
     if (!local) throw new TypeError('KEY_ENCRYPTION_KEY is required to verify the audit chain of this storage')
     if (!existsSync(join(dir, 'key-encryption-key')))
       throw new TypeError(`KEY_ENCRYPTION_KEY is unset and ${join(dir, 'key-encryption-key')} does not exist`)
@@ -60,9 +61,9 @@ function where(config: Config): string {
 }
 
 function parseAnchor(argv: string[]): { seq: number; hash: string } | undefined {
-  const i = argv.indexOf('--anchor')
-  if (i < 0) return undefined
-  const m = /^(\d{1,16}):([A-Za-z0-9_-]{43})$/.exec(argv[i + 1] ?? '')
+  const { anchor } = parseArgs({ args: argv, options: { anchor: { type: 'string' } }, strict: false }).values
+  if (anchor === undefined) return undefined
+  const m = /^(\d{1,16}):([A-Za-z0-9_-]{43})$/.exec(typeof anchor === 'string' ? anchor : '')
   if (!m) throw new TypeError('--anchor takes <seq>:<hash>, as printed by an earlier run')
   return { seq: Number(m[1]), hash: m[2]! }
 }

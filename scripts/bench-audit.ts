@@ -8,6 +8,7 @@
  *
  * A writer is this file run with `--worker` (a child process, so writers really race).
  */
+import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -23,11 +24,13 @@ import type { Store } from '../shared/store/types.js'
 import { systemClock } from '../shared/util/clock.js'
 import { startAzurite } from '../test/helpers/azurite.js'
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(name)
-  return i > 0 ? Number(process.argv[i + 1]) : def
-}
-const SECONDS = arg('--seconds', 5)
+// `--worker <connection string> <prefix> <kek> <startAt>` is how the run starts its writers.
+const { values: flags, positionals } = parseArgs({
+  options: { seconds: { type: 'string' }, worker: { type: 'boolean' } },
+  strict: false,
+  allowPositionals: true,
+})
+const SECONDS = typeof flags.seconds === 'string' ? Number(flags.seconds) : 5
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16)
 const WRITERS = (process.env.BENCH_WRITERS ?? '1,2,4,8').split(',').map(Number)
 
@@ -126,9 +129,8 @@ async function main() {
   if (rows.some((r: any) => r.failed > 0 || !String(r.chain).startsWith('intact'))) process.exitCode = 1
 }
 
-if (process.argv.includes('--worker')) {
-  const i = process.argv.indexOf('--worker')
-  worker(process.argv.slice(i + 1, i + 5)).catch((e) => {
+if (flags.worker) {
+  worker(positionals.slice(0, 4)).catch((e) => {
     console.error(e)
     process.exit(1)
   })

@@ -6,6 +6,7 @@
  *
  *   npm run bench -- --authz [--seconds 8]
  */
+import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { build } from 'esbuild'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -14,8 +15,8 @@ import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
 import { startAzurite } from '../test/helpers/azurite.js'
 
-const secIdx = process.argv.indexOf('--seconds')
-const SECONDS = secIdx > 0 ? Number(process.argv[secIdx + 1]) : 4
+const { values: flags } = parseArgs({ options: { seconds: { type: 'string' } }, strict: false })
+const SECONDS = typeof flags.seconds === 'string' ? Number(flags.seconds) : 4
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
 const PIPELINING = Number(process.env.BENCH_PIPELINING ?? 1)
 

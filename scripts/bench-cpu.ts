@@ -11,6 +11,7 @@
  *   npm run bench -- --cpu [--ops 300]
  *   BENCH_SERVER_NODE_OPTIONS=--cpu-prof npm run bench -- --cpu   (profiles land in .bench/)
  */
+import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 import { randomBytes } from 'node:crypto'
 import { keyPair } from '../test/helpers/keys.js'
@@ -22,8 +23,8 @@ import { SignJWT } from 'jose'
 import { SoftAuthenticator } from '../test/helpers/authenticator.js'
 import { startAzurite } from '../test/helpers/azurite.js'
 
-const opsIdx = process.argv.indexOf('--ops')
-const OPS = opsIdx > 0 ? Number(process.argv[opsIdx + 1]) : 300
+const { values: flags } = parseArgs({ options: { ops: { type: 'string' } }, strict: false })
+const OPS = typeof flags.ops === 'string' ? Number(flags.ops) : 300
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8)
 const ORIGIN = 'http://localhost:7071'
 /** Targets from the issue (server CPU per operation, ms). */

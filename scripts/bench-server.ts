@@ -5,7 +5,7 @@
  * baseline. Prints one JSON line with the URL and ready-made tokens, then serves until killed.
  */
 import { getRequestListener } from '@hono/node-server'
-import { nodeBindings } from '../local/nodeBindings.js'
+import { nodeBindings } from '../runtime/node/bindings.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'

@@ -8,6 +8,7 @@
  *
  *   npm run bench -- --soak [--seconds 300]
  */
+import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 import { randomBytes } from 'node:crypto'
 import { keyPair } from '../test/helpers/keys.js'
@@ -19,8 +20,8 @@ import { SignJWT } from 'jose'
 import { SoftAuthenticator } from '../test/helpers/authenticator.js'
 import { startAzurite } from '../test/helpers/azurite.js'
 
-const secIdx = process.argv.indexOf('--seconds')
-const SECONDS = secIdx > 0 ? Number(process.argv[secIdx + 1]) : 300
+const { values: flags } = parseArgs({ options: { seconds: { type: 'string' } }, strict: false })
+const SECONDS = typeof flags.seconds === 'string' ? Number(flags.seconds) : 300
 const WARMUP = Math.min(60, SECONDS / 5)
 const CONCURRENCY = 8
 const ORIGIN = 'http://localhost:7071'

@@ -3,13 +3,20 @@
 // (scripts/bench-authz.ts) and server CPU per operation (scripts/bench-cpu.ts).
 // `-- --ceremonies`, `-- --authz`, `-- --cpu` or `-- --audit` runs one of them; `-- --soak` runs the
 // bounded soak (scripts/bench-soak.ts, 5 minutes; not part of the default run).
+import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
-const args = process.argv.slice(2)
 const NAMES = ['ceremonies', 'authz', 'cpu', 'audit', 'soak']
-const only = NAMES.find((n) => args.includes(`--${n}`))
-const rest = args.filter((a) => !NAMES.includes(a.replace(/^--/, '')))
+// One of NAMES picks the benchmark; everything else goes to it unchanged (--seconds 2, …).
+const { tokens } = parseArgs({
+  options: Object.fromEntries(NAMES.map((n) => [n, { type: 'boolean' }])),
+  strict: false,
+  allowPositionals: true,
+  tokens: true,
+})
+const only = NAMES.find((n) => tokens.some((t) => t.kind === 'option' && t.name === n))
+const rest = process.argv.slice(2).filter((a) => !NAMES.includes(a.replace(/^--/, '')))
 let status = 0
 for (const [name, file] of [['ceremonies', 'scripts/bench.ts'], ['authz', 'scripts/bench-authz.ts'], ['cpu', 'scripts/bench-cpu.ts'], ['audit', 'scripts/bench-audit.ts'], ['soak', 'scripts/bench-soak.ts']]) {
   if (only ? only !== name : name === 'soak') continue

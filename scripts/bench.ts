@@ -6,6 +6,7 @@
  *
  *   npm run bench [-- --iterations 200]
  */
+import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -19,8 +20,8 @@ import { SoftAuthenticator } from '../test/helpers/authenticator.js'
 import { startAzurite } from '../test/helpers/azurite.js'
 
 const ORIGIN = 'http://localhost:7071'
-const argIdx = process.argv.indexOf('--iterations')
-const N = argIdx > 0 ? Number(process.argv[argIdx + 1]) : 150
+const { values: flags } = parseArgs({ options: { iterations: { type: 'string' } }, strict: false })
+const N = typeof flags.iterations === 'string' ? Number(flags.iterations) : 150
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b)

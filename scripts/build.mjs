@@ -18,6 +18,7 @@
 // Source maps sit beside each bundle. Prints each output's size; exits 1 on any build error.
 // `--outdir <dir>` writes the same bundles under <dir> instead of dist/ (tests build privately).
 import { spawnSync } from 'node:child_process'
+import { parseArgs } from 'node:util'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -127,8 +128,8 @@ function formatBytes(n) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
-    const i = process.argv.indexOf('--outdir')
-    await build(i > 0 ? { outDir: process.argv[i + 1] } : {})
+    const { outdir } = parseArgs({ options: { outdir: { type: 'string' } }, strict: false }).values
+    await build(typeof outdir === 'string' ? { outDir: outdir } : {})
   } catch (err) {
     // esbuild has already printed its messages; anything else gets one line.
     if (!err?.errors) console.error(`build failed: ${err?.message ?? err}`)

@@ -17,13 +17,18 @@
  * The passkey's origin defaults to the base URL's origin (the page's). Nothing is left behind but
  * the account it made (name `smoke-<random>` unless --username).
  */
+import { parseArgs } from 'node:util'
 import { createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto'
 import { SoftAuthenticator } from '../test/helpers/authenticator.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : undefined
+const FLAGS = ['base', 'gateway', 'origin', 'function-key', 'invitation', 'username'] as const
+const { values: flags } = parseArgs({
+  options: Object.fromEntries(FLAGS.map((name) => [name, { type: 'string' }])) as Record<(typeof FLAGS)[number], { type: 'string' }>,
+  strict: false,
+})
+const opt = (name: (typeof FLAGS)[number]) => {
+  const v = flags[name]
+  return typeof v === 'string' ? v : undefined
 }
 const base = (opt('base') ?? 'http://localhost:7071').replace(/\/$/, '')
 const gateway = opt('gateway')?.replace(/\/$/, '')

@@ -3,7 +3,7 @@
  * Routes receive this object; nothing here depends on the runtime.
  */
 import type { Config } from './config.js'
-import { deriveAesKey, deriveHmacKey } from './crypto/kek.js'
+import { deriveKey } from './crypto/kek.js'
 import type { Store } from './store/types.js'
 import { AccessTokens } from './tokens/accessToken.js'
 import { KeyRing } from './tokens/keyRing.js'
@@ -12,9 +12,7 @@ import type { Clock } from './util/clock.js'
 import { Challenges } from './webauthn/challenges.js'
 import { webauthnLib } from './webauthn/lib.js'
 import { Authorizer } from './authz/decide.js'
-import { deriveAuditKey } from './audit/chain.js'
 import { AuditLog } from './audit/log.js'
-import { deriveOAuthKey } from './oauth/seal.js'
 
 export interface Core {
   config: Config
@@ -47,12 +45,12 @@ export function createCore({ config, store, clock }: { config: Config; store: St
   const kek = config.keyEncryptionKey
   if (!kek) throw new TypeError('Setting KEY_ENCRYPTION_KEY is missing (the local server generates one under .azurite/)')
   const challenges = new Challenges({
-    key: deriveAesKey(kek, 'challenge-seal-v1'),
+    key: deriveKey(kek, 'challenge-seal-v1'),
     store,
     clock,
     ttlSeconds: config.challengeTtl,
   })
-  const keyRing = new KeyRing({ store, config, clock, wrapKey: deriveAesKey(kek, 'signing-key-wrap-v1') })
+  const keyRing = new KeyRing({ store, config, clock, wrapKey: deriveKey(kek, 'signing-key-wrap-v1') })
   const tokens = new AccessTokens({ config, keyRing, clock })
   const authz = new Authorizer({ config, store, clock, accessTokens: tokens, keyRing })
   const sessions = new Sessions({ config, store, clock, tokens, onRevoke: (userId) => authz.forgetUser(userId) })
@@ -65,8 +63,8 @@ export function createCore({ config, store, clock }: { config: Config; store: St
     tokens,
     sessions,
     authz,
-    enumerationKey: deriveHmacKey(kek, 'user-enumeration-v1'),
-    audit: new AuditLog({ store, clock, key: deriveAuditKey(kek), ready: () => keyRing.signingKey().then(() => undefined) }),
-    oauthKey: deriveOAuthKey(kek),
+    enumerationKey: deriveKey(kek, 'user-enumeration-v1'),
+    audit: new AuditLog({ store, clock, key: deriveKey(kek, 'audit-chain-v1'), ready: () => keyRing.signingKey().then(() => undefined) }),
+    oauthKey: deriveKey(kek, 'oauth-seal-v1'),
   }
 }

@@ -1,7 +1,8 @@
 /** Settings (CONTRACT "Settings"): defaults, PORT following, and startup errors that name the setting. */
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { loadConfig } from '../shared/config.js'
+import { loadConfig, SETTINGS } from '../shared/config.js'
 
 const KEK = Buffer.alloc(32, 1).toString('base64')
 
@@ -98,5 +99,35 @@ describe('loadConfig', () => {
     } catch (e) {
       assert.doesNotMatch((e as Error).message, /c2VjcmV0/)
     }
+  })
+})
+
+describe('SETTINGS documentation', () => {
+  /** The names in README's "## Settings" table, in order. */
+  function readmeSettings(): string[] {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const section = readme.slice(readme.indexOf('\n## Settings\n'))
+    const table = section.slice(section.indexOf('| name |'), section.indexOf('\n\n', section.indexOf('| name |')))
+    return [...table.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!)
+  }
+
+  it('the README settings table lists every SETTINGS entry, in order, and nothing else', () => {
+    const documented = readmeSettings()
+    const names = SETTINGS.map((s) => s.name)
+    for (const name of names) assert.ok(documented.includes(name), `${name} is in the README settings table`)
+    for (const name of documented) assert.ok(names.includes(name), `README lists ${name}, which SETTINGS lacks`)
+    assert.deepEqual(documented, names)
+  })
+
+  it('every setting is documented once, with a meaning and a local default', () => {
+    assert.equal(new Set(SETTINGS.map((s) => s.name)).size, SETTINGS.length)
+    for (const s of SETTINGS) assert.ok(s.meaning && s.localDefault, s.name)
+    assert.ok(SETTINGS.some((s) => s.name === 'TABLE_PREFIX'))
+  })
+
+  it('every config property but `local` comes from a setting', () => {
+    const c = loadConfig({}, { local: true })
+    // One SETTINGS entry per property, plus AzureWebJobsStorage (the connection string's fallback).
+    assert.equal(Object.keys(c).length - 1, SETTINGS.length - 1)
   })
 })

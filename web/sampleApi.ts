@@ -6,6 +6,7 @@
  */
 import { Notice, append, focusOn, h, type Child } from './dom.js'
 import { currentAccessToken, refresh } from './session.js'
+import { SAMPLE_API_SUFFIX, SAMPLE_OPERATIONS } from '../shared/sampleApi.js'
 
 export interface Operation {
   method: 'GET' | 'POST' | 'DELETE'
@@ -13,14 +14,12 @@ export interface Operation {
   what: string
 }
 
-/** Operations of the sample API (local/echo.ts `SAMPLE_API`), as the gateway publishes them. */
-export const OPERATIONS: readonly Operation[] = [
-  { method: 'GET', path: '/sample/orders', what: 'List orders' },
-  { method: 'GET', path: '/sample/orders/42', what: 'Read order 42' },
-  { method: 'POST', path: '/sample/orders', what: 'Create an order' },
-  { method: 'DELETE', path: '/sample/orders/42', what: 'Delete order 42' },
-  { method: 'GET', path: '/sample/admin/report', what: 'Read the admin report' },
-]
+/** Operations of the sample API (shared/sampleApi.ts), as the gateway publishes them. */
+export const OPERATIONS: readonly Operation[] = SAMPLE_OPERATIONS.map(({ method, example, what }) => ({
+  method,
+  path: `/${SAMPLE_API_SUFFIX}${example}`,
+  what,
+}))
 
 /**
  * The gateway's own refusals: how each reads, and the reason shown when its problem body gives

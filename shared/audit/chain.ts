@@ -14,32 +14,23 @@
  */
 import type { AuditEventRecord } from '../store/types.js'
 import { hmacSha256Sync } from '../crypto/fast.js'
+import { deriveKey, type KeyPurpose } from '../crypto/kek.js'
 import { encode } from '../util/base64url.js'
-
-const te = new TextEncoder()
 
 /** hash_0: base64url of 32 zero bytes. */
 export const GENESIS = encode(new Uint8Array(32))
 
 /** HKDF info of the chain key; a new version of the chain gets a new label. */
-export const AUDIT_KEY_INFO = 'audit-chain-v1'
+export const AUDIT_KEY_INFO = 'audit-chain-v1' satisfies KeyPurpose
 
 /**
- * The chain key, derived from the 32-byte KEY_ENCRYPTION_KEY.
+ * The chain key, derived from the 32-byte KEY_ENCRYPTION_KEY (shared/crypto/kek.ts `deriveKey`).
  *
  * @example
  * const key = await deriveAuditKey(config.keyEncryptionKey!)
  */
-export async function deriveAuditKey(kek: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
-  if (kek.length !== 32) throw new TypeError('KEY_ENCRYPTION_KEY must be 32 bytes')
-  const base = await crypto.subtle.importKey('raw', kek, 'HKDF', false, ['deriveKey'])
-  return crypto.subtle.deriveKey(
-    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: te.encode(AUDIT_KEY_INFO) },
-    base,
-    { name: 'HMAC', hash: 'SHA-256', length: 256 },
-    false,
-    ['sign'],
-  )
+export function deriveAuditKey(kek: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  return deriveKey(kek, AUDIT_KEY_INFO)
 }
 
 /** JSON with sorted keys and no whitespace (RFC 8785 for strings, integers, booleans, arrays). */

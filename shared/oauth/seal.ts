@@ -1,7 +1,7 @@
 /**
  * Sealed values of the OAuth endpoints: the authorization request handle (page ↔ complete) and
  * the authorization code. AES-256-GCM (shared/crypto/kek.ts `seal`) under a key derived from
- * KEY_ENCRYPTION_KEY with HKDF-SHA-256 for this purpose alone; the AAD names the kind of value,
+ * KEY_ENCRYPTION_KEY with HKDF-SHA-256 for this purpose alone (`deriveKey(kek, 'oauth-seal-v1')`); the AAD names the kind of value,
  * so a handle can never be presented as a code or the other way round.
  */
 import { open, seal } from '../crypto/kek.js'
@@ -10,18 +10,6 @@ const te = new TextEncoder()
 const td = new TextDecoder()
 
 export type SealKind = 'oauth-authorization-request-v1' | 'oauth-authorization-code-v1'
-
-/** HKDF-SHA-256 (RFC 5869) of the KEK with info `oauth-seal-v1`: an AES-256-GCM key. */
-export async function deriveOAuthKey(kek: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
-  const base = await crypto.subtle.importKey('raw', kek, 'HKDF', false, ['deriveKey'])
-  return crypto.subtle.deriveKey(
-    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: te.encode('oauth-seal-v1') },
-    base,
-    { name: 'AES-GCM', length: 256 },
-    false,
-    ['encrypt', 'decrypt'],
-  )
-}
 
 /** base64url(iv ‖ AES-GCM(JSON(value))), bound to `kind`. */
 export async function sealJson(key: Promise<CryptoKey>, kind: SealKind, value: unknown): Promise<string> {

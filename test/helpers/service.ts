@@ -4,7 +4,7 @@
  * Each service gets its own table prefix, so several can share one Azurite.
  */
 import { getRequestListener } from '@hono/node-server'
-import { nodeBindings } from '../../local/nodeBindings.js'
+import { nodeBindings } from '../../runtime/node/bindings.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'

@@ -1,8 +1,21 @@
+/**
+ * Node only, on a developer machine: the local key file, shared by the local server (local/),
+ * `func start` (functions/index.ts, when Core Tools runs it) and `npm run audit:verify`.
+ */
 import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const FILE = 'key-encryption-key'
+
+/**
+ * The directory of the local key file: AZURITE_LOCATION (where `npm start` keeps Azurite's data,
+ * so the key and the data it encrypts stay together), else `.azurite`. Not a service setting: it
+ * names a file on a developer machine, and in Azure the key is a setting of its own.
+ */
+export function localKekDir(env: Record<string, string | undefined>): string {
+  return env.AZURITE_LOCATION?.trim() || '.azurite'
+}
 
 /**
  * The local KEY_ENCRYPTION_KEY: 32 random bytes, base64, kept in `<dir>/key-encryption-key`

@@ -1,11 +1,12 @@
 /**
+ * Node only (the Functions host brings its own bindings, functions/adapter.ts).
  * What the local server passes to the app as Hono `env` (AppBindings) for a Node request: the
  * caller's address (loopback-only routes check it) and a body reader straight from the socket,
  * which spares the hot path (the authorizer) a WHATWG stream per call.
  */
 import type { IncomingMessage } from 'node:http'
 import type { Http2ServerRequest } from 'node:http2'
-import type { AppBindings } from '../shared/env.js'
+import type { AppBindings } from '../../shared/env.js'
 
 type NodeRequest = IncomingMessage | Http2ServerRequest
 
