@@ -3,10 +3,7 @@ import type { Config } from './config.js'
 import { createCore, type Core } from './core.js'
 import { OAuthError, ServiceError, oauthErrorResponse, problemResponse } from './errors.js'
 import { authzRoutes } from './routes/authz.js'
-import { manageRoutes } from './routes/manage.js'
-import { manageClientsRoutes } from './routes/manageClients.js'
-import { manageAuditRoutes } from './routes/manageAudit.js'
-import { manageKeysRoutes } from './routes/manageKeys.js'
+import { adminRoutes } from './routes/admin.js'
 import { meRoutes } from './routes/me.js'
 import { oauthRoutes } from './routes/oauth.js'
 import { webauthnRoutes } from './routes/webauthn.js'
@@ -64,10 +61,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
   app.route('/api/oauth2', oauthRoutes(core))
   app.route('/api/me', meRoutes(core))
   app.route('/api/authz', authzRoutes(core))
-  app.route('/api/manage', manageKeysRoutes(core))
-  app.route('/api/manage', manageAuditRoutes(core))
-  app.route('/api/manage', manageClientsRoutes(core))
-  app.route('/api/manage', manageRoutes(core))
+  app.route('/api/manage', adminRoutes(core))
   app.route('/', pageRoutes(core))
 
   app.notFound(() => problemResponse(new ServiceError('not_found', 'No such route')))
