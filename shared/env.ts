@@ -3,6 +3,8 @@
  * (AppBindings) and what middleware publishes for handlers (`c.var`, typed below). Kept apart from
  * app.ts so routers and middleware never import the app they are mounted in.
  */
+import type { AuditActor } from './audit/events.js'
+import type { Principal } from './middleware/bearer.js'
 
 /** Values a runtime adapter passes as Hono's `env` (c.env). */
 export interface AppBindings {
@@ -19,4 +21,21 @@ export interface AppBindings {
   header?: (name: string) => string | undefined
 }
 
-export type AppEnv = { Bindings: AppBindings }
+/**
+ * What middleware publishes for the handlers after it (`c.var`). Optional here: a route sees a
+ * value as set only behind the middleware that sets it (requireBearer's type says so).
+ */
+export interface AppVariables {
+  /** The verified bearer token's caller (requireBearer, requireRole). */
+  principal?: Principal
+  /** The authenticated caller, for audit events (requireRole, via `setAuditActor`). */
+  auditActor?: AuditActor
+}
+
+declare module 'hono' {
+  // Also for code typed with a plain `Context` (auditContext).
+  interface ContextVariableMap extends AppVariables {}
+}
+
+export type AppEnv = { Bindings: AppBindings; Variables: AppVariables }
+

@@ -6,12 +6,8 @@ import type { Context } from 'hono'
 import type { Principal } from '../middleware/bearer.js'
 import { MAX_USER_AGENT, type AuditActor, type AuditOrigin } from './events.js'
 
-declare module 'hono' {
-  interface ContextVariableMap {
-    /** The authenticated caller, for audit events (set by `setAuditActor`). */
-    auditActor: AuditActor
-  }
-}
+/** Where a request came from and who made it: what domain functions spread into their events. */
+export type RequestOrigin = AuditOrigin & { actor?: AuditActor }
 
 /**
  * `{ ip, userAgent, actor? }` of a request, to spread into `core.audit.record()`.
@@ -26,8 +22,8 @@ declare module 'hono' {
  * @example
  * await core.audit.record({ ...auditContext(c), type: 'passkey.renamed', target: { credentialId } })
  */
-export function auditContext(c: Context): AuditOrigin & { actor?: AuditActor } {
-  const out: AuditOrigin & { actor?: AuditActor } = {}
+export function auditContext(c: Context): RequestOrigin {
+  const out: RequestOrigin = {}
   const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
   const remote = (c.env as { remoteAddr?: unknown } | undefined)?.remoteAddr
   const ip = forwarded || (typeof remote === 'string' ? remote : undefined)

@@ -2,8 +2,9 @@
  * Bearer access tokens on our own endpoints (RFC 6750): signature, typ, iss, aud, exp, and the
  * session must still be live (revocation takes effect at once, not at `exp`).
  */
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { Core } from '../core.js'
+import type { AppEnv } from '../env.js'
 import { ServiceError } from '../errors.js'
 import { InvalidToken, type AccessTokenClaims } from '../tokens/accessToken.js'
 import { FIRST_PARTY_CLIENT } from '../tokens/refreshToken.js'
@@ -42,7 +43,7 @@ export async function authenticate(core: Core, c: Context): Promise<Principal> {
  * nor a token issued to a third-party app through the code flow (it could plant a passkey and
  * take the account over) may reach them.
  */
-export async function authenticateUser(core: Core, c: Context): Promise<Principal> {
+async function authenticateUser(core: Core, c: Context): Promise<Principal> {
   const principal = await authenticate(core, c)
   if (principal.claims.sub === principal.claims.client_id)
     throw new ServiceError('forbidden', 'Machine clients have no passkeys or account; sign in as a person')
@@ -51,6 +52,38 @@ export async function authenticateUser(core: Core, c: Context): Promise<Principa
       headers: { 'www-authenticate': 'Bearer error="insufficient_scope"' },
     })
   return principal
+}
+
+/** The env of the handlers after a required bearer: `c.var.principal` is set. */
+export type WithPrincipal = AppEnv & { Variables: { principal: Principal } }
+
+export interface BearerOptions {
+  /** Only a person's token from our own sign-in (see authenticateUser): account routes. */
+  firstParty?: boolean
+  /**
+   * No Authorization header → on without a principal (registration: signing up); a header that is
+   * there must still verify.
+   */
+  optional?: boolean
+}
+
+/**
+ * Verifies the bearer token before the handler and publishes its caller as `c.var.principal`.
+ * 401 (`unauthorized`, with the RFC 6750 challenge) when absent or not valid; with `firstParty`,
+ * 403 for a machine's or another application's token.
+ *
+ * @example
+ * r.get('/', requireBearer(core, { firstParty: true }), (c) => c.json(c.var.principal.claims))
+ */
+export function requireBearer(core: Core, opts: BearerOptions & { optional: true }): MiddlewareHandler<AppEnv>
+export function requireBearer(core: Core, opts?: BearerOptions & { optional?: false }): MiddlewareHandler<WithPrincipal>
+export function requireBearer(core: Core, { firstParty = false, optional = false }: BearerOptions = {}): MiddlewareHandler<AppEnv> | MiddlewareHandler<WithPrincipal> {
+  const mw: MiddlewareHandler<AppEnv> = async function requireBearer(c, next) {
+    if (optional && bearerToken(c) === undefined) return next()
+    c.set('principal', firstParty ? await authenticateUser(core, c) : await authenticate(core, c))
+    await next()
+  }
+  return mw
 }
 
 /** A first-party user's token or a machine client's own token (administration by clients). */

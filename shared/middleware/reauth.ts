@@ -9,8 +9,9 @@
  * `WWW-Authenticate: Bearer error="insufficient_user_authentication", …, max_age=<n>`, and an
  * audit event `account.change_refused`. A fresh passkey sign-in is the step-up.
  */
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { Core } from '../core.js'
+import type { AppEnv } from '../env.js'
 import { auditContext } from '../audit/context.js'
 import { ServiceError } from '../errors.js'
 import { seconds } from '../util/clock.js'
@@ -26,11 +27,28 @@ export function reauthChallenge(maxAge: number): string {
 }
 
 /**
- * Throws 401 `insufficient_user_authentication` (after recording the refusal) unless the
- * principal's sign-in is at most REAUTH_MAX_AGE seconds old. A token without `auth_time` never
- * meets it.
+ * Refuses with 401 `insufficient_user_authentication` (after recording the refusal) unless the
+ * caller's sign-in (`c.var.principal`, so after requireBearer) is at most REAUTH_MAX_AGE seconds
+ * old. A token without `auth_time` never meets it. A request with neither a principal nor a token
+ * (signing up, behind an optional bearer) has no sign-in to renew and goes on.
+ *
+ * @example
+ * r.patch('/credentials/:id', requireBearer(core, { firstParty: true }), requireRecentSignIn(core, 'passkey.rename'), handler)
  */
-export async function requireRecentSignIn(core: Core, c: Context, principal: Principal, change: AccountChange): Promise<void> {
+export function requireRecentSignIn(core: Core, change: AccountChange): MiddlewareHandler<AppEnv> {
+  return async function requireRecentSignIn(c, next) {
+    const principal = c.var.principal
+    if (!principal) {
+      // Fail closed when mounted without the bearer middleware: a token that nobody checked.
+      if (c.req.header('authorization')) throw new TypeError('requireRecentSignIn runs after requireBearer')
+      return next()
+    }
+    await checkRecentSignIn(core, c, principal, change)
+    await next()
+  }
+}
+
+async function checkRecentSignIn(core: Core, c: Context, principal: Principal, change: AccountChange): Promise<void> {
   const maxAge = core.config.reauthMaxAge
   const authTime = principal.claims.auth_time
   const age = typeof authTime === 'number' ? seconds(core.clock.now()) - authTime : undefined

@@ -3,6 +3,7 @@ import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
 import { header, jsonBody } from '../middleware/body.js'
+import { noStore } from '../middleware/noStore.js'
 
 /** 127.0.0.0/8, ::1 and their IPv4-mapped IPv6 forms. */
 export function isLoopback(addr: string | undefined): boolean {
@@ -37,7 +38,7 @@ const str = (v: unknown, max: number): v is string =>
 /** POST /api/authz/check — CONTRACT "Authorizer". */
 export function authzRoutes(core: Core) {
   const r = new Hono<AppEnv>()
-  r.post('/check', async (c) => {
+  r.post('/check', noStore(), async (c) => {
     if (!callerAllowed(c, core.config.local))
       throw new ServiceError('forbidden', 'The authorizer accepts the gateway only (function key, or loopback locally)')
     const body = await jsonBody(c)
@@ -61,7 +62,7 @@ export function authzRoutes(core: Core) {
       ...(typeof apiId === 'string' ? { apiId } : {}),
       ...(typeof operationId === 'string' ? { operationId } : {}),
     })
-    return c.body(decision, 200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+    return c.body(decision, 200, { 'content-type': 'application/json' })
   })
   return r
 }

@@ -1,5 +1,5 @@
 /**
- * /api/manage/keys — CONTRACT "Administration": token signing keys (role admin).
+ * /api/manage/keys — CONTRACT "Administration": token signing keys (behind adminRoutes' guard).
  *
  * - GET    /keys          the keys with their state and dates
  * - POST   /keys/rotate   the next key signs from now on; the old one retires but stays published
@@ -13,14 +13,13 @@
  */
 import { Hono } from 'hono'
 import type { AppEnv } from '../env.js'
-import { auditContext, setAuditActor } from '../audit/context.js'
+import { revokeKey, rotateKeys } from '../admin/keys.js'
+import { auditContext } from '../audit/context.js'
 import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
-import { requireRole } from '../middleware/requireRole.js'
-import { ConcurrencyError, type SigningKeyRecord } from '../store/types.js'
+import { noStore } from '../middleware/noStore.js'
+import type { SigningKeyRecord } from '../store/types.js'
 
-const NO_STORE = { 'cache-control': 'no-store' }
-const ADMIN = 'admin'
 /** RFC 7638 thumbprints are 43 base64url characters; leave room for kids of other origins. */
 const KID = /^[A-Za-z0-9_-]{1,128}$/
 
@@ -60,52 +59,21 @@ function listView(records: SigningKeyRecord[]): SigningKeyView[] {
     .map(signingKeyView)
 }
 
-/** Another instance kept changing the keys through every retry: the caller may repeat. */
-function conflict(e: unknown): never {
-  if (e instanceof ConcurrencyError)
-    throw new ServiceError('conflict', 'The signing keys changed concurrently; repeat the request', { cause: e })
-  throw e
-}
-
 /**
  * @example
- * app.route('/api/manage', manageKeysRoutes(core))
+ * admin.route('/', manageKeysRoutes(core))
  */
 export function manageKeysRoutes(core: Core) {
-  const { keyRing, authz } = core
   const r = new Hono<AppEnv>()
 
-  r.get('/keys', async (c) => {
-    await requireRole(core, c, ADMIN)
-    return c.json(listView(await keyRing.list()), 200, NO_STORE)
-  })
+  r.get('/keys', noStore(), async (c) => c.json(listView(await core.keyRing.list())))
 
-  r.post('/keys/rotate', async (c) => {
-    setAuditActor(c, await requireRole(core, c, ADMIN))
-    const { records, signing } = await keyRing.rotateNow().catch(conflict)
-    if (signing.after && signing.after !== signing.before)
-      await core.audit.record({
-        ...auditContext(c),
-        type: 'key.rotated',
-        target: { kid: signing.after },
-        detail: { previousKid: signing.before ?? null, reason: 'forced' },
-      })
-    return c.json(listView(records), 200, NO_STORE)
-  })
+  r.post('/keys/rotate', noStore(), async (c) => c.json(listView(await rotateKeys(core, { from: auditContext(c) }))))
 
   r.delete('/keys/:kid', async (c) => {
-    setAuditActor(c, await requireRole(core, c, ADMIN))
     const kid = c.req.param('kid')
     if (!KID.test(kid)) throw new ServiceError('not_found', 'No such signing key')
-    const { found, signing } = await keyRing.revoke(kid).catch(conflict)
-    if (!found) throw new ServiceError('not_found', 'No such signing key')
-    authz.forgetKid(kid) // at once on this instance (the key ring already reloaded)
-    await core.audit.record({
-      ...auditContext(c),
-      type: 'key.revoked',
-      target: { kid },
-      detail: signing.after !== signing.before ? { promotedKid: signing.after ?? null } : {},
-    })
+    await revokeKey(core, { kid, from: auditContext(c) })
     return c.body(null, 204)
   })
 

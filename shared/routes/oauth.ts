@@ -4,6 +4,8 @@ import type { Core } from '../core.js'
 import { auditTokenRequest, recordRevocation } from '../audit/tokenEvents.js'
 import { OAuthError, ServiceError } from '../errors.js'
 import { formBody, header, jsonBody } from '../middleware/body.js'
+import { noStore } from '../middleware/noStore.js'
+import { renderOAuthErrors, type LogError } from '../middleware/onError.js'
 import { authenticateClient } from '../oauth/clientAuth.js'
 import { checkAuthorizationRequest, AuthorizationError, type CheckContext } from '../oauth/authorization/index.js'
 import { authorizeOptions, completeAuthorization } from '../oauth/authorization/complete.js'
@@ -16,7 +18,8 @@ import { introspect } from '../oauth/introspect.js'
 import { revoke, TOKEN_TYPE_HINTS } from '../oauth/revoke.js'
 import { token } from '../oauth/token.js'
 
-const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
+/** RFC 6749 §5.1: token responses, and every JSON answer of these endpoints, are not stored. */
+const noStoreToken = () => noStore({ pragma: true })
 
 /** Form body for OAuth endpoints: problems become RFC 6749 §5.2 errors. */
 async function oauthForm(c: Context): Promise<Map<string, string>> {
@@ -35,14 +38,20 @@ function stateOf(query: URLSearchParams): string | undefined {
   return s && s.length <= 512 && /^[\x20-\x7e]*$/.test(s) ? s : undefined
 }
 
-/** /api/oauth2/* — CONTRACT "Tokens"; docs/oauth.md. */
-export function oauthRoutes(core: Core) {
+/**
+ * /api/oauth2/* — CONTRACT "Tokens"; docs/oauth.md. The token, revocation and introspection
+ * endpoints answer every error in RFC 6749 §5.2 JSON (their own onError); the authorization
+ * endpoint's pages and JSON calls answer as the rest of the app does.
+ */
+export function oauthRoutes(core: Core, { logError }: { logError: LogError }) {
   const r = new Hono<AppEnv>()
+  const endpoints = new Hono<AppEnv>()
+  endpoints.onError(renderOAuthErrors(logError))
   const { config, clock } = core
 
-  r.post('/token', async (c) => {
+  endpoints.post('/token', noStoreToken(), async (c) => {
     const params = await oauthForm(c)
-    return c.json(await auditTokenRequest(core, c, params, token(core, params, { authorization: header(c, 'authorization') })), 200, NO_STORE)
+    return c.json(await auditTokenRequest(core, c, params, token(core, params, { authorization: header(c, 'authorization') })))
   })
 
   // Authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636): the hosted passkey page.
@@ -76,9 +85,9 @@ export function oauthRoutes(core: Core) {
     c.body(APP_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }),
   )
 
-  r.post('/authorize/options', async (c) => c.json(await authorizeOptions(core, await jsonBody(c)), 200, NO_STORE))
+  r.post('/authorize/options', noStoreToken(), async (c) => c.json(await authorizeOptions(core, await jsonBody(c))))
 
-  r.post('/authorize/complete', async (c) => {
+  r.post('/authorize/complete', noStoreToken(), async (c) => {
     const body = await jsonBody(c)
     const { redirect_to, user, session } = await completeAuthorization(core, body).catch(ceremonyFailed(core, c, 'authentication', body))
     await core.audit.record({
@@ -88,12 +97,12 @@ export function oauthRoutes(core: Core) {
       target: { userId: user.id, username: user.username, sessionId: session.id, ...(session.credentialId ? { credentialId: session.credentialId } : {}) },
       detail: { audience: session.audience, scope: session.scope, amr: session.amr, acr: session.acr, clientId: session.clientId, via: 'authorization_code' },
     })
-    return c.json({ redirect_to }, 200, NO_STORE)
+    return c.json({ redirect_to })
   })
 
   // RFC 7009. Confidential clients authenticate (private_key_jwt), public clients send client_id,
   // the first-party page sends neither.
-  r.post('/revoke', async (c) => {
+  endpoints.post('/revoke', noStoreToken(), async (c) => {
     const params = await oauthForm(c)
     const caller = await authenticateClient(core, { params, authorization: header(c, 'authorization'), endpoint: 'revoke' })
     const t = params.get('token')
@@ -104,17 +113,18 @@ export function oauthRoutes(core: Core) {
     const since = clock.now()
     await revoke(core, { caller, token: t })
     await recordRevocation(core, c, t, { clientId: caller.clientId, since })
-    return c.body(null, 200, NO_STORE)
+    return c.body(null, 200)
   })
 
   // RFC 7662, for confidential clients (private_key_jwt).
-  r.post('/introspect', async (c) => {
+  endpoints.post('/introspect', noStoreToken(), async (c) => {
     const params = await oauthForm(c)
     const caller = await authenticateClient(core, { params, authorization: header(c, 'authorization'), endpoint: 'introspect' })
     const t = params.get('token')
     if (!t) throw new OAuthError('invalid_request', 'token is required')
-    return c.json(await introspect(core, { caller, token: t }), 200, NO_STORE)
+    return c.json(await introspect(core, { caller, token: t }))
   })
 
+  r.route('/', endpoints)
   return r
 }

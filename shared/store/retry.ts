@@ -36,3 +36,19 @@ export async function updateWithRetry<R, U = R>({ read, change, write, attempts 
     }
   }
 }
+
+/**
+ * A `read` for updateWithRetry when the caller already holds the record: the first try uses it,
+ * only a lost race reads again.
+ *
+ * @example
+ * read: inHandFirst(credential, () => store.getCredential(userId, credential.id))
+ */
+export function inHandFirst<R>(inHand: R, reread: () => Promise<R>): () => Promise<R> {
+  let first = true
+  return async () => {
+    if (!first) return reread()
+    first = false
+    return inHand
+  }
+}

@@ -9,6 +9,7 @@
  */
 import type { Config } from '../config.js'
 import { OAuthError } from '../errors.js'
+import { inHandFirst, updateWithRetry } from '../store/retry.js'
 import { ConcurrencyError, type SessionRecord, type Store, type UserRecord } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { seconds } from '../util/clock.js'
@@ -180,19 +181,23 @@ export class Sessions {
     return timingSafeEqual(session.refreshHash, h) || session.previousRefreshHashes.some((p) => timingSafeEqual(p, h))
   }
 
-  /** Revokes a session (idempotent; retries once on a lost etag race). */
+  /** Revokes a session (idempotent; best effort through three lost etag races). */
   async revoke(session: SessionRecord, reason: string): Promise<void> {
     const { store, clock } = this.deps
-    let current: SessionRecord | undefined = session
-    for (let attempt = 0; attempt < 3 && current && !current.revokedAt; attempt++) {
-      try {
-        await store.updateSession({ ...current, revokedAt: clock.now(), revokedReason: reason })
-        this.deps.onRevoke?.(session.userId)
-        return
-      } catch (e) {
-        if (!(e instanceof ConcurrencyError)) throw e
-        current = await store.getSession(session.userId, session.id)
-      }
+    try {
+      const revoked = await updateWithRetry({
+        read: inHandFirst<SessionRecord | undefined>(session, () => store.getSession(session.userId, session.id)),
+        // Gone, or revoked by whoever won the race: nothing left to do.
+        change: (s) => (s && !s.revokedAt ? { ...s, revokedAt: clock.now(), revokedReason: reason } : undefined),
+        write: async (s) => {
+          if (s) await store.updateSession(s)
+        },
+        attempts: 3,
+      })
+      if (revoked) this.deps.onRevoke?.(session.userId)
+    } catch (e) {
+      if (!(e instanceof ConcurrencyError)) throw e
     }
   }
+
 }

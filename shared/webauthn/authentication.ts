@@ -6,6 +6,7 @@
 import type { Core } from '../core.js'
 import { hmac } from '../crypto/kek.js'
 import { ServiceError } from '../errors.js'
+import { inHandFirst, updateWithRetry } from '../store/retry.js'
 import { ConcurrencyError, type CredentialRecord, type SessionRecord, type UserRecord } from '../store/types.js'
 import { decode, encode } from '../util/base64url.js'
 import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/refreshToken.js'
@@ -138,7 +139,7 @@ export async function signInWithPasskey(
   const userId = ctx.userId ?? userHandle
   if (!userId) throw new ServiceError('credential_unknown', 'The authenticator returned no user handle')
   const account = await store.getAccount(userId)
-  let credential = account?.credentials.find((c) => c.id === response.id)
+  const credential = account?.credentials.find((c) => c.id === response.id)
   if (!account || !credential) throw new ServiceError('credential_unknown', 'This passkey is not registered here')
   if (credential.flaggedAt)
     throw new ServiceError('credential_revoked', `This passkey was revoked (${credential.flagReason ?? 'flagged'})`)
@@ -170,18 +171,8 @@ export async function signInWithPasskey(
   if (authorizationCode) session.authorizationCode = authorizationCode
   // Record the counter and the session together; a concurrent sign-in with the same passkey
   // makes the etag lose, then the counter is checked again against the winner's.
-  for (let attempt = 0; ; attempt++) {
-    const updated: CredentialRecord = {
-      ...credential,
-      counter: verified.newCounter,
-      backedUp: verified.backedUp,
-      lastUsedAt: clock.now(),
-    }
-    try {
-      await store.recordSignIn(updated, session)
-      break
-    } catch (e) {
-      if (!(e instanceof ConcurrencyError) || attempt >= 2) throw e
+  await updateWithRetry({
+    read: inHandFirst<CredentialRecord>(credential, async () => {
       const fresh = await store.getCredential(userId, credential.id)
       if (!fresh) throw new ServiceError('credential_unknown', 'This passkey was deleted meanwhile')
       if (fresh.flaggedAt) throw new ServiceError('credential_revoked', 'This passkey was revoked meanwhile')
@@ -189,23 +180,28 @@ export async function signInWithPasskey(
         await flag(core, fresh, 'counter regression')
         throw new ServiceError('counter_regression', 'The signature counter did not increase: this passkey may have been cloned. It has been flagged.')
       }
-      credential = fresh
-    }
-  }
+      return fresh
+    }),
+    change: (cred): CredentialRecord => ({ ...cred, counter: verified.newCounter, backedUp: verified.backedUp, lastUsedAt: clock.now() }),
+    write: (updated) => store.recordSignIn(updated, session),
+    attempts: 3,
+  })
   return { user: account.user, session, refreshToken }
 }
 
 /** Flags a credential (refused from now on). Best effort: the caller's error is what matters. */
 async function flag(core: Core, credential: CredentialRecord, reason: string): Promise<void> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await core.store.updateCredential({ ...credential, flaggedAt: core.clock.now(), flagReason: reason })
-      return
-    } catch (e) {
-      if (!(e instanceof ConcurrencyError)) throw e
-      const fresh = await core.store.getCredential(credential.userId, credential.id)
-      if (!fresh || fresh.flaggedAt) return
-      credential = fresh
-    }
+  try {
+    await updateWithRetry({
+      read: inHandFirst<CredentialRecord | undefined>(credential, () => core.store.getCredential(credential.userId, credential.id)),
+      // Deleted or flagged meanwhile: nothing left to do.
+      change: (cred) => (cred && !cred.flaggedAt ? { ...cred, flaggedAt: core.clock.now(), flagReason: reason } : undefined),
+      write: async (flagged) => {
+        if (flagged) await core.store.updateCredential(flagged)
+      },
+      attempts: 3,
+    })
+  } catch (e) {
+    if (!(e instanceof ConcurrencyError)) throw e // three lost races: the winners' writes stand
   }
 }

@@ -1,0 +1,30 @@
+/**
+ * Users and their passkeys as an administrator sees them (CONTRACT "Administration"): looked up
+ * by username, never listed; a passkey can be revoked.
+ */
+import type { Core } from '../core.js'
+import type { RequestOrigin } from '../audit/context.js'
+import { ServiceError } from '../errors.js'
+import type { Account } from '../store/types.js'
+import { isKeyId } from '../util/base64url.js'
+
+/** The account with this username, if any (the username already parsed). */
+export async function findAccount(core: Core, username: string): Promise<Account | undefined> {
+  const userId = await core.store.findUserIdByUsername(username)
+  return userId ? await core.store.getAccount(userId) : undefined
+}
+
+/**
+ * Revokes a passkey (it stays listed, flagged, and answers credential_revoked) and every session
+ * signed in with it (`passkey.revoked`). An administrator may revoke an account's last usable
+ * passkey (a compromised one must go); the person then needs recovery.
+ */
+export async function revokePasskey(core: Core, { credentialId, from }: { credentialId: string; from: RequestOrigin }): Promise<void> {
+  if (!isKeyId(credentialId)) throw new ServiceError('not_found', 'No such passkey')
+  const userId = await core.store.findCredentialOwner(credentialId)
+  // Flag and session revocation in one partition transaction.
+  const cred = userId ? await core.store.revokeCredential(userId, credentialId, 'revoked by an administrator', core.clock.now()) : undefined
+  if (!userId || !cred) throw new ServiceError('not_found', 'No such passkey')
+  core.authz.forgetUser(userId)
+  await core.audit.record({ ...from, type: 'passkey.revoked', target: { userId, credentialId } })
+}
