@@ -2,7 +2,10 @@ import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
-import { header, jsonBody } from '../middleware/body.js'
+import { createMiddleware } from 'hono/factory'
+import { header } from '../middleware/body.js'
+import { validJson } from '../middleware/validate.js'
+import { AuthzRequest } from '../schemas/authz.js'
 import { noStore } from '../middleware/noStore.js'
 
 /** 127.0.0.0/8, ::1 and their IPv4-mapped IPv6 forms. */
@@ -29,26 +32,17 @@ function bearerOf(h: string | undefined): string | undefined {
   return t && !/\s/.test(t) ? t : undefined
 }
 
-// Control characters have no place in a method, path or id (a gateway sends paths percent-encoded);
-// refusing them also keeps the decision cache's NUL-separated keys unambiguous.
-const CONTROL = /[\u0000-\u001f\u007f]/
-const str = (v: unknown, max: number): v is string =>
-  typeof v === 'string' && v.length > 0 && v.length <= max && !CONTROL.test(v)
-
 /** POST /api/authz/check — CONTRACT "Authorizer". */
 export function authzRoutes(core: Core) {
   const r = new Hono<AppEnv>()
-  r.post('/check', noStore(), async (c) => {
+  // The gateway only (checked before the body is read), then the body's shape (shared/schemas/authz.ts).
+  const gatewayOnly = createMiddleware<AppEnv>(async (c, next) => {
     if (!callerAllowed(c, core.config.local))
       throw new ServiceError('forbidden', 'The authorizer accepts the gateway only (function key, or loopback locally)')
-    const body = await jsonBody(c)
-    const { method, path, apiId, operationId, token } = body
-    if (!str(method, 16) || !/^[A-Za-z]+$/.test(method)) throw new ServiceError('invalid_request', 'method must be an HTTP method')
-    if (!str(path, 4096) || !path.startsWith('/')) throw new ServiceError('invalid_request', 'path must start with / (no control characters)')
-    if (apiId !== undefined && apiId !== null && !str(apiId, 256)) throw new ServiceError('invalid_request', 'apiId must be a string (no control characters)')
-    if (operationId !== undefined && operationId !== null && !str(operationId, 256))
-      throw new ServiceError('invalid_request', 'operationId must be a string')
-    if (token !== undefined && token !== null && typeof token !== 'string') throw new ServiceError('invalid_request', 'token must be a string')
+    await next()
+  })
+  r.post('/check', noStore(), gatewayOnly, validJson(AuthzRequest), async (c) => {
+    const { method, path, apiId, operationId, token } = c.req.valid('json')
     // The caller's token: the forwarded Authorization header, or the body's token when the
     // gateway's managed identity occupies Authorization (then the header is not the caller's).
     let bearer: string | undefined

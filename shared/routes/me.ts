@@ -3,12 +3,11 @@ import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
 import { accountOf, deletePasskey, listPasskeys, renamePasskey } from '../account/passkeys.js'
 import { auditContext } from '../audit/context.js'
-import { ServiceError } from '../errors.js'
 import { requireBearer } from '../middleware/bearer.js'
-import { jsonBody } from '../middleware/body.js'
 import { noStore } from '../middleware/noStore.js'
 import { requireRecentSignIn } from '../middleware/reauth.js'
-import { parseText } from '../webauthn/input.js'
+import { validJson } from '../middleware/validate.js'
+import { CredentialLabelUpdate } from '../schemas/account.js'
 import { credentialView } from '../webauthn/policy.js'
 
 /** /api/me* — CONTRACT "Account self-service". */
@@ -23,10 +22,8 @@ export function meRoutes(core: Core) {
 
   r.get('/credentials', person, noStore(), async (c) => c.json((await listPasskeys(core, c.var.principal.userId)).map(credentialView)))
 
-  r.patch('/credentials/:id', person, requireRecentSignIn(core, 'passkey.rename'), noStore(), async (c) => {
-    const body = await jsonBody(c)
-    const label = parseText(body.label, 'label')
-    if (!label) throw new ServiceError('invalid_request', 'label is required')
+  r.patch('/credentials/:id', person, requireRecentSignIn(core, 'passkey.rename'), noStore(), validJson(CredentialLabelUpdate), async (c) => {
+    const { label } = c.req.valid('json')
     const cred = await renamePasskey(core, { userId: c.var.principal.userId, credentialId: c.req.param('id'), label, from: auditContext(c) })
     return c.json(credentialView(cred))
   })

@@ -3,7 +3,10 @@ import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
 import { auditTokenRequest, recordRevocation } from '../audit/tokenEvents.js'
 import { OAuthError, ServiceError } from '../errors.js'
-import { formBody, header, jsonBody } from '../middleware/body.js'
+import { formBody, header } from '../middleware/body.js'
+import { validJson } from '../middleware/validate.js'
+import { AuthorizeCompleteRequest, AuthorizeOptionsRequest } from '../schemas/oauth.js'
+import { deferCredential } from '../schemas/webauthn.js'
 import { noStore } from '../middleware/noStore.js'
 import { renderOAuthErrors, type LogError } from '../middleware/onError.js'
 import { authenticateClient } from '../oauth/clientAuth.js'
@@ -85,10 +88,12 @@ export function oauthRoutes(core: Core, { logError }: { logError: LogError }) {
     c.body(APP_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }),
   )
 
-  r.post('/authorize/options', noStoreToken(), async (c) => c.json(await authorizeOptions(core, await jsonBody(c))))
+  r.post('/authorize/options', noStoreToken(), validJson(AuthorizeOptionsRequest), async (c) =>
+    c.json(await authorizeOptions(core, c.req.valid('json'))),
+  )
 
-  r.post('/authorize/complete', noStoreToken(), async (c) => {
-    const body = await jsonBody(c)
+  r.post('/authorize/complete', noStoreToken(), validJson(deferCredential(AuthorizeCompleteRequest)), async (c) => {
+    const body = c.req.valid('json')
     const { redirect_to, user, session } = await completeAuthorization(core, body).catch(ceremonyFailed(core, c, 'authentication', body))
     await core.audit.record({
       ...auditContext(c),

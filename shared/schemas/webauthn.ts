@@ -12,10 +12,12 @@ const USERNAME = /^[a-z0-9](?:[a-z0-9._@+-]{1,62})[a-z0-9]$/
 // Control characters and bidi overrides have no place in names shown to people.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/
 
+/** The message of a missing username (also for the sign-up ceremony, where it is required). */
+export const USERNAME_REQUIRED = 'username is required (a string)'
 const USERNAME_RULE = 'username must be 3–64 characters: letters, digits and . _ @ + - (starting and ending with a letter or digit)'
 /** Lower-cased, trimmed username of 3–64 of a-z 0-9 . _ @ + - (emails fit). */
 export const Username = v.pipe(
-  v.string('username is required (a string)'),
+  v.string(USERNAME_REQUIRED),
   v.trim(),
   v.toLowerCase(),
   v.regex(USERNAME, USERNAME_RULE),
@@ -183,7 +185,7 @@ export const RegistrationVerifyRequest = v.object({
 /** Sign-in's optional username: absent, null or '' means none (usernameless); anything else must be valid. */
 const OptionalUsername = v.nullish(
   v.pipe(
-    v.string('username is required (a string)'),
+    v.string(USERNAME_REQUIRED),
     v.check((raw) => raw === '' || USERNAME.test(raw.trim().toLowerCase()), USERNAME_RULE),
     v.trim(),
     v.toLowerCase(),
@@ -200,8 +202,8 @@ export const AuthenticationVerifyRequest = v.object({
 })
 
 /**
- * A ceremony request whose `credential` the ceremony checks itself, after consuming its challenge
- * (the route validates the rest). Derived from the one schema, not restated.
+ * A request whose `credential` the handler checks itself, after matching its challenge (the route
+ * validates the rest). Derived from the one schema, not restated.
  */
 export function deferCredential<E extends v.ObjectEntries>(schema: v.ObjectSchema<E, undefined>) {
   return v.object({ ...schema.entries, credential: v.unknown() })
@@ -226,6 +228,18 @@ export const Credential = described(
   'A passkey of an account.',
 )
 export const CredentialList = v.array(Credential)
+
+/**
+ * The body of a ceremony's verify call as the route passes it on: any JSON object. The ceremony
+ * reads the challenge from it, consumes it, and only then parses the whole body with its schema
+ * (RegistrationVerifyRequest, AuthenticationVerifyRequest), so a refused body of any kind still
+ * uses its challenge up.
+ */
+export const CeremonyBody = v.record(v.string(), v.unknown())
+
+/** What the ceremonies take: the validated bodies (credential still to be checked by the ceremony). */
+export type RegistrationOptionsInput = v.InferOutput<typeof RegistrationOptionsRequest>
+export type AuthenticationOptionsInput = v.InferOutput<typeof AuthenticationOptionsRequest>
 
 
 export type CredentialView = v.InferOutput<typeof Credential>

@@ -12,19 +12,21 @@ import { decode, encode } from '../util/base64url.js'
 import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/refreshToken.js'
 import { challengeOf, decodeClientData } from './checks.js'
 import type { ChallengeContext } from './challenges.js'
-import { parseScope, parseUsername } from './input.js'
+import { parseWith } from '../middleware/validate.js'
+import { AuthenticationVerifyRequest, type AuthenticationOptionsInput } from '../schemas/webauthn.js'
 import { allowedScopes, scopeRefusal, ungrantable } from '../oauth/scopes.js'
 import { acrFor, amrFor } from './policy.js'
-import { asAuthenticationResponse } from './shape.js'
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
+import { forLibrary } from './shape.js'
 import { webauthnLib } from './lib.js'
 import { verifyAuthentication } from './verifyAuthentication.js'
 
-export async function authenticationOptions(core: Core, body: Record<string, unknown>) {
+export async function authenticationOptions(core: Core, input: AuthenticationOptionsInput) {
   const { config, store, challenges } = core
   let allow: { id: string }[] = []
   let userId: string | undefined
-  if (body.username !== undefined && body.username !== null && body.username !== '') {
-    const username = parseUsername(body.username)
+  const username = input.username
+  if (username) {
     const found = await store.findUserIdByUsername(username)
     // An unknown username gets decoys derived from the name with a keyed HMAC, after the same
     // storage reads, so the answer cannot be told from a known user's (CONTRACT v2 "No account
@@ -87,11 +89,12 @@ export async function completeAuthentication(core: Core, body: Record<string, un
   // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
   const challenge = challengeOf(body.credential)
   const consumed = { challenge, ctx: await core.challenges.consume(challenge, 'authentication') }
-  const response = asAuthenticationResponse(body.credential)
-  const audience = body.audience === undefined ? config.audiences[0]! : body.audience
+  const input = parseWith(AuthenticationVerifyRequest, body)
+  const response = forLibrary<AuthenticationResponseJSON>(input.credential)
+  const audience = input.audience ?? config.audiences[0]!
   if (typeof audience !== 'string' || !config.audiences.includes(audience))
     throw new ServiceError('invalid_request', `audience must be one of the configured audiences`)
-  const scope = parseScope(body.scope) ?? 'openid'
+  const scope = input.scope ?? 'openid'
   // Granted, not echoed: our own page may have any grantable scope, and nothing else.
   const refused = ungrantable(scope, allowedScopes(config))
   if (refused.length) throw new ServiceError('invalid_scope', scopeRefusal(refused))
@@ -117,7 +120,7 @@ export async function signInWithPasskey(
     scope,
     authorizationCode,
   }: {
-    response: ReturnType<typeof asAuthenticationResponse>
+    response: AuthenticationResponseJSON
     /** The challenge, when the caller consumed it already (otherwise it is consumed here). */
     consumed?: { challenge: string; ctx: ChallengeContext }
     clientId: string

@@ -11,13 +11,15 @@ import { MAX_KEY_ID, decode, isKeyId } from '../util/base64url.js'
 import { randomId } from '../util/random.js'
 import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/refreshToken.js'
 import { challengeOf } from './checks.js'
-import { parseText, parseUsername } from './input.js'
+import { parseWith } from '../middleware/validate.js'
+import { RegistrationVerifyRequest, USERNAME_REQUIRED, type RegistrationOptionsInput } from '../schemas/webauthn.js'
 import { acrFor, amrFor, credentialView, defaultLabel } from './policy.js'
-import { asRegistrationResponse } from './shape.js'
+import type { RegistrationResponseJSON } from '@simplewebauthn/server'
+import { forLibrary } from './shape.js'
 import { webauthnLib } from './lib.js'
 import { SUPPORTED_ALGS, verifyRegistration } from './verifyRegistration.js'
 
-export async function registrationOptions(core: Core, body: Record<string, unknown>, principal?: Principal) {
+export async function registrationOptions(core: Core, input: RegistrationOptionsInput, principal?: Principal) {
   const { config, store, challenges } = core
   let user: { id: string; name: string; displayName: string }
   let exclude: { id: string; transports?: string[] }[] = []
@@ -30,11 +32,12 @@ export async function registrationOptions(core: Core, body: Record<string, unkno
     const { challenge } = await challenges.issue({ ceremony: 'registration', userId: user.id, addToAccount: true })
     return build(core, user, exclude, challenge)
   }
-  const username = parseUsername(body.username)
+  const username = input.username
+  if (!username) throw new ServiceError('invalid_request', USERNAME_REQUIRED)
   // Closed: 403 for every name, taken or not (no enumeration), except BOOTSTRAP_ADMINS (so the
   // first administrator can join). Open registration must say 409 for a taken name: docs/security.md.
   if (!signUpAllowed(core, username)) throw new ServiceError('registration_closed', 'Sign-up is closed on this service')
-  const displayName = parseText(body.displayName, 'displayName') ?? username
+  const displayName = input.displayName ?? username
   if (await store.findUserIdByUsername(username))
     throw config.registration === 'open'
       ? new ServiceError('username_taken', 'That username is taken')
@@ -92,8 +95,9 @@ export async function completeRegistration(
   // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
   const challenge = challengeOf(body.credential)
   const ctx = await challenges.consume(challenge, 'registration')
-  const response = asRegistrationResponse(body.credential)
-  const label = parseText(body.label, 'label')
+  const input = parseWith(RegistrationVerifyRequest, body)
+  const response = forLibrary<RegistrationResponseJSON>(input.credential)
+  const label = input.label
   const reg = await verifyRegistration({
     response,
     expectedChallenge: challenge,

@@ -15,14 +15,14 @@ export { MAX_USER_HANDLE_BYTES } from '../schemas/webauthn.js'
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** The form @simplewebauthn/server takes: rawId = id, clientExtensionResults always an object. */
-function normalised<T>(c: { id: string; clientExtensionResults?: unknown }): T {
+export function forLibrary<T>(c: { id: string; clientExtensionResults?: unknown }): T {
   return { ...c, rawId: c.id, clientExtensionResults: isObj(c.clientExtensionResults) ? c.clientExtensionResults : {} } as T
 }
 
 export function asRegistrationResponse(v: unknown): RegistrationResponseJSON {
-  return normalised(parseWith(RegistrationResponse, v))
+  return forLibrary(parseWith(RegistrationResponse, v))
 }
 
 export function asAuthenticationResponse(v: unknown): AuthenticationResponseJSON {
-  return normalised(parseWith(AuthenticationResponse, v))
+  return forLibrary(parseWith(AuthenticationResponse, v))
 }

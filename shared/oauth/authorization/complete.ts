@@ -10,7 +10,9 @@
  * nonce, 60 s expiry. The answer is where the page sends the browser: the redirect URI with
  * `code`, `state` and `iss`.
  */
+import type * as v from 'valibot'
 import type { Core } from '../../core.js'
+import { SIGN_IN_EXPIRED, type AuthorizeOptionsRequest } from '../../schemas/oauth.js'
 import { ServiceError } from '../../errors.js'
 import type { SessionRecord, UserRecord } from '../../store/types.js'
 import { decodeClientData } from '../../webauthn/checks.js'
@@ -22,29 +24,27 @@ import { openRequest, sealRequest, type SealedRequest } from './handle.js'
 import { authorizationResponseUrl } from './redirect.js'
 import { allowedScopes, scopeRefusal, ungrantable } from '../scopes.js'
 
-const EXPIRED = 'This sign-in request is not valid or has expired: start again from the application'
-
-async function requestOf(core: Core, handle: unknown): Promise<SealedRequest> {
+async function requestOf(core: Core, handle: string): Promise<SealedRequest> {
   const request = await openRequest(core, handle)
-  if (!request) throw new ServiceError('invalid_request', EXPIRED)
+  if (!request) throw new ServiceError('invalid_request', SIGN_IN_EXPIRED)
   return request
 }
 
-export async function authorizeOptions(core: Core, body: Record<string, unknown>) {
-  const request = await requestOf(core, body.request)
-  const options = await authenticationOptions(core, body.username === undefined ? {} : { username: body.username })
+export async function authorizeOptions(core: Core, input: v.InferOutput<typeof AuthorizeOptionsRequest>) {
+  const request = await requestOf(core, input.request)
+  const options = await authenticationOptions(core, { username: input.username })
   const { challenge: _previous, ...base } = request
   return { options, request: await sealRequest(core, { ...base, challenge: options.challenge }) }
 }
 
 export async function completeAuthorization(
   core: Core,
-  body: Record<string, unknown>,
+  input: { request: string; credential: unknown },
 ): Promise<{ redirect_to: string; user: UserRecord; session: SessionRecord }> {
   const { config, store, clock } = core
-  const request = await requestOf(core, body.request)
+  const request = await requestOf(core, input.request)
   if (!request.challenge) throw new ServiceError('invalid_request', 'request must be the handle returned by …/authorize/options')
-  const response = asAuthenticationResponse(body.credential)
+  const response = asAuthenticationResponse(input.credential)
   // The assertion must answer this request's challenge (before the challenge is consumed).
   if (decodeClientData(response.response.clientDataJSON).challenge !== request.challenge)
     throw new ServiceError('challenge_unknown', 'This passkey response was made for another sign-in request')
