@@ -89,21 +89,8 @@ export interface AuditInput extends AuditOrigin {
   detail?: Record<string, unknown>
 }
 
-/** An event as `GET /api/manage/audit` shows it (time as ISO 8601). */
-export interface AuditEventView {
-  id: string
-  seq: number
-  time: string
-  type: string
-  outcome: 'success' | 'failure'
-  actor: Record<string, string>
-  target: Record<string, string>
-  ip?: string
-  userAgent?: string
-  detail: Record<string, unknown>
-  prev: string
-  hash: string
-}
+/** An event as `GET /api/manage/audit` shows it: the record with its id, and time as ISO 8601. */
+export type AuditEventView = Omit<AuditEventRecord, 'at'> & { id: string; time: string }
 
 /** Width of the zero-padded sequence: ids and row keys sort like the numbers. */
 export const AUDIT_ID_DIGITS = 16

@@ -11,7 +11,7 @@
 import type { Context } from 'hono'
 import type { Core } from '../core.js'
 import { OAuthError } from '../errors.js'
-import { FIRST_PARTY_CLIENT } from '../tokens/refreshToken.js'
+import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
 import { auditContext } from './context.js'
 import type { AuditActor, AuditTarget } from './events.js'
 import { presentedSessionIds, refreshTokenIds, tokenIds, type IssuedTokens } from './tokenIds.js'

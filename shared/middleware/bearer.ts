@@ -7,7 +7,7 @@ import type { Core } from '../core.js'
 import type { AppEnv } from '../env.js'
 import { ServiceError } from '../errors.js'
 import { InvalidToken, type AccessTokenClaims } from '../tokens/accessToken.js'
-import { FIRST_PARTY_CLIENT } from '../tokens/refreshToken.js'
+import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
 
 export interface Principal {
   claims: AccessTokenClaims

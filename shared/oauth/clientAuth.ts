@@ -11,7 +11,7 @@
 import type { Core } from '../core.js'
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
-import { FIRST_PARTY_CLIENT } from '../tokens/refreshToken.js'
+import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
 import { isBase64url } from '../util/base64url.js'
 import { JWT_BEARER, verifyClientAssertion } from './clientAssertion.js'
 

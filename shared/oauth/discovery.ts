@@ -11,7 +11,7 @@ import { RESPONSE_MODES, RESPONSE_TYPES } from './authorization/checkResponseTyp
 import { GRANT_TYPES } from './token.js'
 import { grantableScopes } from './scopes.js'
 
-/** Claims of our ID tokens (shared/tokens/accessToken.ts signIdToken, refreshToken.ts respond). */
+/** Claims of our ID tokens (shared/tokens/accessToken.ts signIdToken, sessions.ts respond). */
 export const ID_TOKEN_CLAIMS = [
   'iss',
   'sub',

@@ -7,7 +7,7 @@
  */
 import type { Core } from '../core.js'
 import { OAuthError } from '../errors.js'
-import { FIRST_PARTY_CLIENT } from '../tokens/refreshToken.js'
+import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
 import type { ClientAuthentication } from './clientAuth.js'
 import { findToken } from './tokenLookup.js'
 

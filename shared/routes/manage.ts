@@ -10,7 +10,7 @@ import { jsonBody } from '../middleware/body.js'
 import { noStore } from '../middleware/noStore.js'
 import type { RoleRecord, UserRecord } from '../store/types.js'
 import { parseUsername } from '../webauthn/input.js'
-import { credentialView } from '../webauthn/policy.js'
+import { credentialView } from '../webauthn/credentialView.js'
 
 export { ADMIN_ROLE } from '../admin/roles.js'
 

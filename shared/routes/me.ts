@@ -8,7 +8,7 @@ import { noStore } from '../middleware/noStore.js'
 import { requireRecentSignIn } from '../middleware/reauth.js'
 import { validJson } from '../middleware/validate.js'
 import { CredentialLabelUpdate } from '../schemas/account.js'
-import { credentialView } from '../webauthn/policy.js'
+import { credentialView } from '../webauthn/credentialView.js'
 
 /** /api/me* — CONTRACT "Account self-service". */
 export function meRoutes(core: Core) {

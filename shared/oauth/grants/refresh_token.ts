@@ -1,6 +1,6 @@
 /**
  * grant_type=refresh_token (RFC 6749 §6): rotation and reuse detection live in
- * shared/tokens/refreshToken.ts (`Sessions.refresh`). A narrower scope may be asked for.
+ * shared/tokens/sessions.ts (`Sessions.refresh`). A narrower scope may be asked for.
  */
 import { OAuthError, ServiceError } from '../../errors.js'
 import { parseScope } from '../../webauthn/input.js'

@@ -1,6 +1,6 @@
 /** What every grant handler (shared/oauth/grants/<grant_type>.ts) is given and returns. */
 import type { Core } from '../../core.js'
-import type { TokenResponse } from '../../tokens/refreshToken.js'
+import type { TokenResponse } from '../../tokens/sessions.js'
 import type { ClientAuthentication } from '../clientAuth.js'
 
 export interface GrantContext {

@@ -1,21 +1,9 @@
-/** Values derived from a passkey for tokens and for display. */
+/** The public view of a passkey (what self-service and administration show), and its default label. */
 import type { CredentialRecord } from '../store/types.js'
-
-/** RFC 8176 amr: hwk (device-bound key) or swk (synced), user (presence), mfa (verification). */
-export function amrFor(cred: Pick<CredentialRecord, 'backupEligible'>, flags: { userPresent: boolean; userVerified: boolean }): string[] {
-  const amr = [cred.backupEligible ? 'swk' : 'hwk']
-  if (flags.userPresent) amr.push('user')
-  if (flags.userVerified) amr.push('mfa')
-  return amr
-}
-
-/** OpenID EAP ACR values: phrh for a device-bound passkey with trusted attestation, else phr. */
-export function acrFor(cred: Pick<CredentialRecord, 'backupEligible' | 'attestationTrusted'>): 'phr' | 'phrh' {
-  return !cred.backupEligible && cred.attestationTrusted ? 'phrh' : 'phr'
-}
+import type { CredentialView } from '../schemas/webauthn.js'
 
 /** The public view of a passkey (CONTRACT: registration 201 `credential`, GET /api/me/credentials). */
-export function credentialView(c: CredentialRecord) {
+export function credentialView(c: CredentialRecord): CredentialView {
   return {
     id: c.id,
     label: c.label,

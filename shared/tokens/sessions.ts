@@ -42,15 +42,8 @@ export interface TokenResponse {
   id_token?: string
 }
 
-export interface NewSession {
-  user: UserRecord
-  credentialId?: string
-  clientId: string
-  audience: string
-  scope: string
-  amr: string[]
-  acr: string
-}
+/** What a new session is made of: who, and the session record's sign-in fields. */
+export type NewSession = { user: UserRecord } & Pick<SessionRecord, 'credentialId' | 'clientId' | 'audience' | 'scope' | 'amr' | 'acr'>
 
 export class Sessions {
   constructor(
