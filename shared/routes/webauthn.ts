@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
-import { ceremonyFailed, recordRegistration, recordSignIn } from '../audit/ceremonies.js'
+import { register, signIn } from '../audit/audited.js'
 import { requireBearer } from '../middleware/bearer.js'
 import { validJson } from '../middleware/validate.js'
 import {
@@ -11,8 +11,8 @@ import {
 } from '../schemas/webauthn.js'
 import { noStore } from '../middleware/noStore.js'
 import { requireRecentSignIn } from '../middleware/reauth.js'
-import { authenticationOptions, completeAuthentication } from '../webauthn/authentication.js'
-import { completeRegistration, registrationOptions } from '../webauthn/registration.js'
+import { authenticationOptions } from '../webauthn/authentication.js'
+import { registrationOptions } from '../webauthn/registration.js'
 
 /** /api/webauthn/* — CONTRACT "WebAuthn ceremonies". */
 export function webauthnRoutes(core: Core) {
@@ -26,20 +26,13 @@ export function webauthnRoutes(core: Core) {
     return c.json(await registrationOptions(core, c.req.valid('json'), c.var.principal))
   })
   r.post('/registration/verify', ...signedInOrNot, validJson(CeremonyBody), async (c) => {
-    const principal = c.var.principal
-    const body = c.req.valid('json')
-    const result = await completeRegistration(core, body, principal).catch(ceremonyFailed(core, c, 'registration', body))
-    await recordRegistration(core, c, result, principal)
-    return c.json(result, 201)
+    return c.json(await register(core, c, c.req.valid('json'), c.var.principal), 201)
   })
   r.post('/authentication/options', noStore(), validJson(AuthenticationOptionsRequest, { allowEmpty: true }), async (c) => {
     return c.json(await authenticationOptions(core, c.req.valid('json')))
   })
   r.post('/authentication/verify', noStore({ pragma: true }), validJson(CeremonyBody), async (c) => {
-    const body = c.req.valid('json')
-    const tokens = await completeAuthentication(core, body).catch(ceremonyFailed(core, c, 'authentication', body))
-    await recordSignIn(core, c, body, tokens)
-    return c.json(tokens)
+    return c.json(await signIn(core, c, c.req.valid('json')))
   })
   return r
 }

@@ -271,3 +271,24 @@ describe('updateWithRetry with inHandFirst', () => {
     assert.deepEqual(reads, ['fresh'])
   })
 })
+
+describe('page security headers (shared/web/security.ts: hono/secure-headers, every default off)', () => {
+  const app = createApp({ config: loadConfig({ KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') }, { local: true }), store: createMemoryStore(), logError: () => {} })
+  const names = (r: Response) => [...r.headers.keys()].sort()
+
+  it('the passkey page sends its CSP, COOP, permissions and referrer policy, and no header it did not ask for', async () => {
+    const r = await app.request('/')
+    assert.deepEqual(names(r), ['cache-control', 'content-security-policy', 'content-type', 'cross-origin-opener-policy', 'permissions-policy', 'referrer-policy', 'x-content-type-options'])
+    assert.match(r.headers.get('content-security-policy')!, /^default-src 'none'; script-src 'self'; .*require-trusted-types-for 'script'; trusted-types 'none'$/)
+    assert.equal(r.headers.get('permissions-policy'), 'publickey-credentials-get=(self), publickey-credentials-create=(self), camera=(), microphone=(), geolocation=()')
+    assert.equal(r.headers.get('referrer-policy'), 'no-referrer')
+  })
+
+  it('the authorization page (also its error page) is never framed and allows only its inline style by hash', async () => {
+    const r = await app.request('/api/oauth2/authorize?client_id=nobody')
+    assert.equal(r.status, 400)
+    assert.deepEqual(names(r), ['cache-control', 'content-security-policy', 'content-type', 'referrer-policy', 'x-content-type-options', 'x-frame-options'])
+    assert.match(r.headers.get('content-security-policy')!, /style-src 'sha256-[A-Za-z0-9+/]{43}='; .*frame-ancestors 'none'$/)
+    assert.equal(r.headers.get('x-frame-options'), 'DENY')
+  })
+})

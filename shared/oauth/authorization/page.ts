@@ -9,7 +9,9 @@
  */
 import { sha256 } from '../../util/hash.js'
 import { AUTHORIZE_JS } from '../../web/assets.js'
+import type { MiddlewareHandler } from 'hono'
 import { html, markup, raw, type Fragment } from '../../web/html.js'
+import { pageSecurity } from '../../web/security.js'
 
 export const STYLE = `
 :root{color-scheme:light dark;font-family:system-ui,sans-serif}
@@ -30,19 +32,31 @@ function styleSource(): Promise<string> {
   return styleHash
 }
 
+/** Content type and caching of both pages (their security headers: `authorizePageSecurity`). */
+export const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } as const
+
+let security: Promise<MiddlewareHandler> | undefined
 /**
- * Headers of both pages: no script but our own file, no framing, no referrer, never cached.
- * A record rather than hono/secure-headers: that is a middleware (it sets headers on the response
- * after the handler), and the routes pass these to `c.body()` themselves.
+ * Security headers of both pages: no script but our own file, the inline style by its hash, no
+ * framing, no referrer. Built once, on first use (the style's hash is computed asynchronously).
  */
-export async function pageHeaders(): Promise<Record<string, string>> {
-  return {
-    'content-type': 'text/html; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-security-policy': `default-src 'none'; script-src 'self'; style-src ${await styleSource()}; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
-  }
+export function authorizePageSecurity(): MiddlewareHandler {
+  security ??= styleSource().then((style) =>
+    pageSecurity({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: [style],
+        connectSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+      xFrameOptions: 'DENY',
+    }),
+  )
+  return async (c, next) => (await security!)(c, next)
 }
 
 function layout(title: string, body: Fragment, head: Fragment | '' = ''): string {

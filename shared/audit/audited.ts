@@ -1,0 +1,73 @@
+/**
+ * The ceremonies and OAuth requests as the routes run them: the domain step, then its audit
+ * event (or `ceremony.failed` for a refused verify, the same error rethrown). One call per route,
+ * so a handler never sequences storage calls itself.
+ */
+import type { Context } from 'hono'
+import type { Core } from '../core.js'
+import { OAuthError } from '../errors.js'
+import type { Principal } from '../middleware/bearer.js'
+import { completeAuthorization } from '../oauth/authorization/complete.js'
+import { authenticateClient } from '../oauth/clientAuth.js'
+import { introspect } from '../oauth/introspect.js'
+import { revoke, TOKEN_TYPE_HINTS } from '../oauth/revoke.js'
+import { completeAuthentication } from '../webauthn/authentication.js'
+import { completeRegistration } from '../webauthn/registration.js'
+import { ceremonyFailed, recordRegistration, recordSignIn } from './ceremonies.js'
+import { auditContext } from './context.js'
+import { recordRevocation } from './tokenEvents.js'
+
+/** POST /webauthn/registration/verify: the new passkey (and account), audited. */
+export async function register(core: Core, c: Context, body: Record<string, unknown>, principal?: Principal) {
+  const result = await completeRegistration(core, body, principal).catch(ceremonyFailed(core, c, 'registration', body))
+  await recordRegistration(core, c, result, principal)
+  return result
+}
+
+/** POST /webauthn/authentication/verify: the tokens of a passkey sign-in, audited. */
+export async function signIn(core: Core, c: Context, body: Record<string, unknown>) {
+  const tokens = await completeAuthentication(core, body).catch(ceremonyFailed(core, c, 'authentication', body))
+  await recordSignIn(core, c, body, tokens)
+  return tokens
+}
+
+/** POST /oauth2/authorize/complete: where the hosted page sends the browser, the sign-in audited. */
+export async function authorize(core: Core, c: Context, body: { request: string; credential: unknown }): Promise<{ redirect_to: string }> {
+  const { redirect_to, user, session } = await completeAuthorization(core, body).catch(ceremonyFailed(core, c, 'authentication', body))
+  await core.audit.record({
+    ...auditContext(c),
+    type: 'user.signed_in',
+    actor: { userId: user.id, username: user.username },
+    target: { userId: user.id, username: user.username, sessionId: session.id, ...(session.credentialId ? { credentialId: session.credentialId } : {}) },
+    detail: { audience: session.audience, scope: session.scope, amr: session.amr, acr: session.acr, clientId: session.clientId, via: 'authorization_code' },
+  })
+  return { redirect_to }
+}
+
+/** The form's `token` (RFC 7009 §2.1, RFC 7662 §2.1: required). */
+function tokenOf(params: Map<string, string>): string {
+  const t = params.get('token')
+  if (!t) throw new OAuthError('invalid_request', 'token is required')
+  return t
+}
+
+/**
+ * POST /oauth2/revoke (RFC 7009): confidential clients authenticate (private_key_jwt), public
+ * clients send client_id, the first-party page sends neither; the revocation is audited.
+ */
+export async function revocation(core: Core, c: Context, params: Map<string, string>, authorization: string | undefined): Promise<void> {
+  const caller = await authenticateClient(core, { params, authorization, endpoint: 'revoke' })
+  const token = tokenOf(params)
+  const hint = params.get('token_type_hint')
+  if (hint && !(TOKEN_TYPE_HINTS as readonly string[]).includes(hint))
+    throw new OAuthError('unsupported_token_type', `token_type_hint ${hint} is not supported`)
+  const since = core.clock.now()
+  await revoke(core, { caller, token })
+  await recordRevocation(core, c, token, { clientId: caller.clientId, since })
+}
+
+/** POST /oauth2/introspect (RFC 7662), for confidential clients (private_key_jwt). */
+export async function introspection(core: Core, params: Map<string, string>, authorization: string | undefined) {
+  const caller = await authenticateClient(core, { params, authorization, endpoint: 'introspect' })
+  return introspect(core, { caller, token: tokenOf(params) })
+}
