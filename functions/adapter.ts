@@ -4,20 +4,13 @@
  * and its `Response` becomes an `HttpResponseInit` the host can send.
  *
  * Facts it is built on (see also ../shared/AZURE-NOTES.md "Azure Functions"):
- * - Response headers go to the host as a string map (@azure/functions `toRpcHttp`), so of
- *   several `Set-Cookie` headers only the last would survive. They travel through `cookies`
- *   instead, one parsed cookie each.
- * - The host writes each cookie with ASP.NET Core's `Response.Cookies.Append(name, value, …)`
- *   (azure-functions-host `RawScriptResult`), which percent-encodes the value with
- *   `Uri.EscapeDataString` (dotnet/aspnetcore `ResponseCookies`). Hono's `setCookie` has already
- *   percent-encoded it (`encodeURIComponent`), so the value is decoded here once; otherwise it
- *   would be encoded twice. A value containing `=` therefore reaches the host as `=` and the
- *   browser as `%3D`, which Hono's cookie parser decodes back.
+ * - Response headers go to the host as a string map (@azure/functions `toRpcHttp`). The service
+ *   sets no cookies (bearer tokens only, CONTRACT), so `Set-Cookie` is never passed on: one
+ *   would be a bug, and the string map could not carry several anyway.
  * - Errors never carry details out: the caller gets a bare problem+json, the log gets one line.
  */
 import { isIP } from 'node:net'
 import type {
-  Cookie,
   HttpHandler,
   HttpRequest,
   HttpResponseInit,
@@ -58,7 +51,7 @@ export async function toRequest(req: HttpRequest): Promise<Request> {
 
 /**
  * A WHATWG `Response` as an `HttpResponseInit`: status, headers (minus `Set-Cookie` and the
- * ones the host owns), every `Set-Cookie` as a parsed `Cookie`, and the body as bytes.
+ * ones the host owns), and the body as bytes.
  *
  * @example
  * return await toResponseInit(await app.fetch(request))
@@ -68,85 +61,9 @@ export async function toResponseInit(res: Response): Promise<HttpResponseInit> {
   res.headers.forEach((value, name) => {
     if (name !== 'set-cookie' && !HOST_OWNED.has(name)) headers[name] = value
   })
-  const cookies = res.headers
-    .getSetCookie()
-    .map(parseSetCookie)
-    .filter((c): c is Cookie => c !== undefined)
   const init: HttpResponseInit = { status: res.status, headers }
-  if (cookies.length > 0) init.cookies = cookies
   if (res.body !== null) init.body = new Uint8Array(await res.arrayBuffer())
   return init
-}
-
-/**
- * One `Set-Cookie` header value as a Functions `Cookie`, parsed the way RFC 6265 §5.2 says a
- * user agent does: the name is everything before the first `=`, the value everything after it
- * (more `=` included), then `;`-separated attributes, names case-insensitive, unknown ones
- * ignored. `Partitioned` and `Priority` have no place in the host's cookie and are dropped.
- * Returns undefined for a header without a name (RFC 6265 §5.2 step 2: ignore it).
- *
- * @example
- * parseSetCookie('sid=a%3D%3D; Path=/api; HttpOnly; SameSite=Lax')
- * // { name: 'sid', value: 'a==', path: '/api', httpOnly: true, sameSite: 'Lax' }
- */
-export function parseSetCookie(header: string): Cookie | undefined {
-  const [pair = '', ...attributes] = header.split(';')
-  const eq = pair.indexOf('=')
-  if (eq < 1) return undefined
-  const name = pair.slice(0, eq).trim()
-  if (!name) return undefined
-  const cookie: Cookie = { name, value: percentDecode(unquote(pair.slice(eq + 1).trim())) }
-  for (const attribute of attributes) {
-    const i = attribute.indexOf('=')
-    const key = (i < 0 ? attribute : attribute.slice(0, i)).trim().toLowerCase()
-    const val = i < 0 ? '' : attribute.slice(i + 1).trim()
-    switch (key) {
-      case 'expires': {
-        const t = Date.parse(val)
-        if (!Number.isNaN(t)) cookie.expires = new Date(t)
-        break
-      }
-      case 'max-age':
-        // §5.2.2: a leading digit or '-', then digits only; otherwise ignore the attribute.
-        if (/^-?\d+$/.test(val)) cookie.maxAge = Number(val)
-        break
-      case 'domain':
-        if (val) cookie.domain = val
-        break
-      case 'path':
-        // §5.2.4: a path not starting with '/' means the default path: leave it unset.
-        if (val.startsWith('/')) cookie.path = val
-        break
-      case 'secure':
-        cookie.secure = true
-        break
-      case 'httponly':
-        cookie.httpOnly = true
-        break
-      case 'samesite': {
-        const v = val.toLowerCase()
-        if (v === 'strict') cookie.sameSite = 'Strict'
-        else if (v === 'lax') cookie.sameSite = 'Lax'
-        else if (v === 'none') cookie.sameSite = 'None'
-        break
-      }
-    }
-  }
-  return cookie
-}
-
-function unquote(v: string): string {
-  return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v
-}
-
-/** Decodes a percent-encoded value once; a value that is not valid encoding is kept as is. */
-function percentDecode(v: string): string {
-  if (!v.includes('%')) return v
-  try {
-    return decodeURIComponent(v)
-  } catch {
-    return v
-  }
 }
 
 /**
