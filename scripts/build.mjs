@@ -43,7 +43,7 @@ export const targets = [
     keepNames: true,
     // @azure/identity (and MSAL under it, ≈ 40 % of the bundle) is only needed with managed
     // identity, on the first storage request: it lives in its own file beside the bundle and is
-    // required when the store first asks for a token (shared/store/tables.ts).
+    // required when the store first asks for a token (shared/store/tables/client.ts).
     plugins: [identityBeside()],
   },
   {

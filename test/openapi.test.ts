@@ -1,5 +1,5 @@
 /**
- * shared/openapi.ts: the OpenAPI 3.1 document of the service's own API.
+ * shared/openapi/: the OpenAPI 3.1 document of the service's own API (paths tables by area; components generated from shared/schemas).
  *
  * Checks that it is well-formed for API Management (refs resolve, operationIds unique and already in
  * APIM's normalised form, body schemas referenced), that it documents every CONTRACT.md route, and
@@ -484,7 +484,7 @@ describe('openApiDocument: matches the app', () => {
     assert.deepEqual(
       undocumented.map((r) => r.raw),
       [],
-      `routes served by createApp but missing from shared/openapi.ts: ${undocumented.map((r) => r.raw).join(', ')}`,
+      `routes served by createApp but missing from the paths tables in shared/openapi/paths/: ${undocumented.map((r) => r.raw).join(', ')}`,
     )
     t.diagnostic(`${routes.length} app routes, all documented`)
   })

@@ -17,6 +17,7 @@ import type { ClientRecord } from '../store/types.js'
 import { decode, isBase64url } from '../util/base64url.js'
 import { BASE_SCOPES } from './scopes.js'
 import { parseText } from '../webauthn/input.js'
+import { ROLE_NAME } from '../schemas/names.js'
 
 /** RFC 7518 / RFC 8037 algorithms a client may sign its assertions with; never none or HS*. */
 export const CLIENT_ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const
@@ -104,7 +105,7 @@ export function parseClientScopes(v: unknown, config: Pick<Config, 'scopes'>): s
 
 function parseRoleList(v: unknown): string[] {
   if (v === undefined) return []
-  if (!Array.isArray(v) || v.length > 32 || !v.every((r) => typeof r === 'string' && /^[a-z0-9][a-z0-9._-]{0,63}$/.test(r)))
+  if (!Array.isArray(v) || v.length > 32 || !v.every((r) => typeof r === 'string' && ROLE_NAME.test(r)))
     throw new ServiceError('invalid_request', 'roles must be a list of at most 32 role names (a-z 0-9 . _ -, lower case)')
   return [...new Set(v as string[])]
 }

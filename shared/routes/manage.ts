@@ -10,14 +10,14 @@ import { jsonBody } from '../middleware/body.js'
 import { noStore } from '../middleware/noStore.js'
 import type { RoleRecord, UserRecord } from '../store/types.js'
 import { parseUsername } from '../webauthn/input.js'
+import { ROLE_NAME, ROLE_NAME_RULE } from '../schemas/names.js'
 import { credentialView } from '../webauthn/credentialView.js'
 
 export { ADMIN_ROLE } from '../admin/roles.js'
 
-const ROLE = /^[a-z0-9][a-z0-9._-]{0,63}$/
 
 function roleName(v: string): string {
-  if (!ROLE.test(v)) throw new ServiceError('invalid_request', 'role names are 1–64 of a-z 0-9 . _ - (lower case)')
+  if (!ROLE_NAME.test(v)) throw new ServiceError('invalid_request', ROLE_NAME_RULE)
   return v
 }
 
