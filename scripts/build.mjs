@@ -28,6 +28,43 @@ import { writeWebAssets } from '../web/build.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
+/**
+ * What the Functions bundle loads only when a request needs it, each a file of its own beside
+ * index.cjs (its source → its file name). Cold start on Flex Consumption reads less: most cold
+ * starts are the authorizer's or a token request's, which need none of these.
+ * - @azure/identity and MSAL (≈ 40 % of the bundle): only with managed identity, on the first
+ *   storage request (shared/store/tables/client.ts).
+ * - @simplewebauthn/server with its X.509/ASN.1 code: the first ceremony (shared/webauthn/lib.ts).
+ * - The pages' assets: the first page or script request (shared/web/lazyAssets.ts).
+ * - The OpenAPI document's code and schemas: GET /api/openapi.json (shared/app.ts).
+ */
+export const BESIDE = [
+  { name: 'identity', from: '@azure/identity', entry: 'functions/identity.ts', file: 'identity.cjs' },
+  { name: 'webauthn', from: 'shared/webauthn/libs.ts', entry: 'shared/webauthn/libs.ts', file: 'webauthn.cjs' },
+  { name: 'assets', from: 'shared/web/assets.ts', entry: 'shared/web/assets.ts', file: 'assets.cjs' },
+  { name: 'openapi', from: 'shared/openapi.ts', entry: 'shared/openapi.ts', file: 'openapi.cjs' },
+]
+
+/**
+ * Resolves each BESIDE module to its file beside the bundle (a package by name; one of our
+ * modules when imported dynamically by path), so the bundle `require()`s it on first use.
+ */
+function besideFiles() {
+  const packages = new Map(BESIDE.filter((b) => !b.from.includes('/') || b.from.startsWith('@')).map((b) => [b.from, b.file]))
+  const modules = new Map(BESIDE.filter((b) => b.from.startsWith('shared/')).map((b) => [join(root, b.from), b.file]))
+  return {
+    name: 'beside',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (packages.has(args.path)) return { path: `./${packages.get(args.path)}`, external: true }
+        if (args.kind !== 'dynamic-import' || !args.path.startsWith('.')) return undefined
+        const file = modules.get(join(args.resolveDir, args.path).replace(/\.js$/, '.ts'))
+        return file ? { path: `./${file}`, external: true } : undefined
+      })
+    },
+  }
+}
+
 /** The bundles, as esbuild options (entries relative to the repository root, outputs to dist/). */
 export const targets = [
   {
@@ -41,19 +78,17 @@ export const targets = [
     // Cold start on Flex Consumption: less to parse. Names are kept (errors are told apart by name).
     minify: true,
     keepNames: true,
-    // @azure/identity (and MSAL under it, ≈ 40 % of the bundle) is only needed with managed
-    // identity, on the first storage request: it lives in its own file beside the bundle and is
-    // required when the store first asks for a token (shared/store/tables/client.ts).
-    plugins: [identityBeside()],
+    // What a request may never need is in files of its own beside the bundle (BESIDE).
+    plugins: [besideFiles()],
   },
-  {
-    name: 'functions identity',
-    entryPoints: ['functions/identity.ts'],
-    outfile: 'functions/identity.cjs',
+  ...BESIDE.map(({ name, entry, file }) => ({
+    name: `functions ${name}`,
+    entryPoints: [entry],
+    outfile: `functions/${file}`,
     format: 'cjs',
     minify: true,
     keepNames: true,
-  },
+  })),
   {
     name: 'local server',
     entryPoints: ['local/server.ts'],
@@ -63,16 +98,6 @@ export const targets = [
     optional: true,
   },
 ]
-
-/** Resolves `@azure/identity` in the Functions bundle to the separate `./identity.cjs` beside it. */
-function identityBeside() {
-  return {
-    name: 'identity-beside',
-    setup(b) {
-      b.onResolve({ filter: /^@azure\/identity$/ }, () => ({ path: './identity.cjs', external: true }))
-    },
-  }
-}
 
 /**
  * Builds every target whose entry exists. Returns `[{ name, outfile, bytes }]` for what was built.

@@ -12,7 +12,6 @@ import { pageRoutes } from './routes/page.js'
 import { noStore } from './middleware/noStore.js'
 import { renderErrors, type LogError } from './middleware/onError.js'
 import { rateLimit } from './middleware/rateLimit.js'
-import { openApiDocument } from './openapi.js'
 import type { Store } from './store/types.js'
 import type { Clock } from './util/clock.js'
 import type { AppEnv } from './env.js'
@@ -53,7 +52,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
     await core.keyRing.signingKey()
     return c.json({ status: 'ok' })
   })
-  app.get('/api/openapi.json', (c) => c.json(openApiDocument(deps.config), 200, { 'cache-control': 'public, max-age=3600' }))
+  // Built on the first request for it (its code is a file of its own in the Functions bundle).
+  let openApi: Promise<object> | undefined
+  app.get('/api/openapi.json', async (c) => {
+    openApi ??= import('./openapi.js').then(
+      ({ openApiDocument }) => openApiDocument(deps.config),
+      (err: unknown) => {
+        openApi = undefined // a failed load is tried again by the next request
+        throw err
+      },
+    )
+    return c.json(await openApi, 200, { 'cache-control': 'public, max-age=3600' })
+  })
   // CONTRACT v2 "Rate limits": the unauthenticated routes (never the authorizer).
   const limited = rateLimit(deps.config, core.clock)
   app.use('/api/webauthn/*', limited)

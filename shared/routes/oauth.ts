@@ -12,7 +12,8 @@ import { AuthorizeCompleteRequest, AuthorizeOptionsRequest } from '../schemas/oa
 import { deferCredential } from '../schemas/webauthn.js'
 import { noStore } from '../middleware/noStore.js'
 import { renderOAuthErrors, type LogError } from '../middleware/onError.js'
-import { APP_JS, authorizePageSecurity, PAGE_HEADERS } from '../oauth/authorization/page.js'
+import { authorizePageSecurity, PAGE_HEADERS } from '../oauth/authorization/page.js'
+import { loadAssets } from '../web/lazyAssets.js'
 import { token } from '../oauth/token.js'
 
 /** RFC 6749 §5.1: token responses, and every JSON answer of these endpoints, are not stored. */
@@ -51,8 +52,9 @@ export function oauthRoutes(core: Core, { logError }: { logError: LogError }) {
     return c.body(answer.page, answer.status, PAGE_HEADERS)
   })
 
-  r.get('/authorize/app.js', (c) =>
-    c.body(APP_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }),
+  // web/authorize.ts, bundled (loaded with the other assets on first use).
+  r.get('/authorize/app.js', async (c) =>
+    c.body((await loadAssets()).AUTHORIZE_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }),
   )
 
   r.post('/authorize/options', noStoreToken(), validJson(AuthorizeOptionsRequest), async (c) =>

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
-import { APP_CSS, APP_CSS_SHA256, APP_JS, APP_JS_SHA256 } from '../web/assets.js'
+import { loadAssets, type Assets } from '../web/lazyAssets.js'
 import { renderPage } from '../web/page.js'
 import { pageSecurity, type PageSecurity } from '../web/security.js'
 
@@ -43,10 +43,19 @@ export function gatewayUrlFor(config: Core['config']): string | undefined {
   return config.gatewayUrl
 }
 
-const ASSETS = {
-  'app.js': { body: APP_JS, sha256: APP_JS_SHA256, type: 'text/javascript; charset=utf-8' },
-  'app.css': { body: APP_CSS, sha256: APP_CSS_SHA256, type: 'text/css; charset=utf-8' },
-} as const
+interface Asset {
+  body: string
+  sha256: string
+  type: string
+}
+
+/** The two files the page links, from the lazily loaded assets. */
+function pageAssets(a: Assets): Record<'app.js' | 'app.css', Asset> {
+  return {
+    'app.js': { body: a.APP_JS, sha256: a.APP_JS_SHA256, type: 'text/javascript; charset=utf-8' },
+    'app.css': { body: a.APP_CSS, sha256: a.APP_CSS_SHA256, type: 'text/css; charset=utf-8' },
+  }
+}
 
 /** The sign-up / sign-in / self-service page and its assets: `/` locally, `/api/ui` through the Functions host. */
 export function pageRoutes(core: Core) {
@@ -62,21 +71,24 @@ export function pageRoutes(core: Core) {
     permissionsPolicy: { publickeyCredentialsGet: ['self'], publickeyCredentialsCreate: ['self'], camera: [], microphone: [], geolocation: [] } as PageSecurity['permissionsPolicy'],
   })
   const r = new Hono<AppEnv>()
-  for (const { paths, assetBase } of MOUNTS) {
-    const html = renderPage({
-      assetBase,
-      gatewayUrl,
-      rpId: config.rpId,
-      decisionTtl: config.authzCacheTtl,
-    })
-    for (const path of paths) r.get(path, security, (c) => c.body(html, 200, headers))
-    for (const [name, asset] of Object.entries(ASSETS))
-      r.get(`${assetBase}/${name}`, (c) => serveAsset(c, asset))
-  }
+  // Rendered once per mount, on the first request that needs the assets.
+  let built: Promise<{ html: string[]; files: Record<'app.js' | 'app.css', Asset> }> | undefined
+  const page = () =>
+    (built ??= loadAssets().then((a) => {
+      const files = pageAssets(a)
+      const assets = { jsSha256: files['app.js'].sha256, cssSha256: files['app.css'].sha256 }
+      const html = MOUNTS.map(({ assetBase }) => renderPage({ assetBase, gatewayUrl, rpId: config.rpId, decisionTtl: config.authzCacheTtl, assets }))
+      return { html, files }
+    }))
+  MOUNTS.forEach(({ paths, assetBase }, i) => {
+    for (const path of paths) r.get(path, security, async (c) => c.body((await page()).html[i]!, 200, headers))
+    for (const name of ['app.js', 'app.css'] as const)
+      r.get(`${assetBase}/${name}`, async (c) => serveAsset(c, (await page()).files[name]))
+  })
   return r
 }
 
-function serveAsset(c: Context<AppEnv>, asset: (typeof ASSETS)[keyof typeof ASSETS]) {
+function serveAsset(c: Context<AppEnv>, asset: Asset) {
   const etag = `"${asset.sha256}"`
   // A URL carrying the current version (`?v=`, as the page links it) never changes: cache it for
   // good. Anything else is revalidated.

@@ -6,7 +6,6 @@
  * brings it to life. No inline script or style: the page's CSP allows only its own files. Values
  * go in through `html` (hono/html), which escapes them.
  */
-import { APP_CSS_SHA256, APP_JS_SHA256 } from './assets.js'
 import { html, markup } from './html.js'
 
 export interface PageOptions {
@@ -18,6 +17,8 @@ export interface PageOptions {
   rpId: string
   /** AUTHZ_CACHE_TTL: how long the gateway may reuse a decision for the same token, seconds. */
   decisionTtl: number
+  /** SHA-256 (base64) of the script and the stylesheet (shared/web/assets.ts): SRI and cache busting. */
+  assets: { jsSha256: string; cssSha256: string }
 }
 
 /** `?v=` busts caches when the asset changes; `integrity` pins the exact bytes (SRI). */
@@ -27,9 +28,10 @@ const version = (sha256: string) => encodeURIComponent(sha256.slice(0, 12))
  * Renders the page for one place it is served from.
  *
  * @example
- * renderPage({ assetBase: '/assets', gatewayUrl: 'http://localhost:7072', rpId: 'localhost', decisionTtl: 30 })
+ * renderPage({ assetBase: '/assets', gatewayUrl: 'http://localhost:7072', rpId: 'localhost', decisionTtl: 30, assets })
  */
-export function renderPage({ assetBase, gatewayUrl, rpId, decisionTtl }: PageOptions): string {
+export function renderPage({ assetBase, gatewayUrl, rpId, decisionTtl, assets }: PageOptions): string {
+  const { jsSha256: APP_JS_SHA256, cssSha256: APP_CSS_SHA256 } = assets
   const gateway = gatewayUrl ? html`<meta name="passkey-edge:gateway" content="${gatewayUrl}">\n` : ''
   return markup(html`<!doctype html>
 <html lang="en">

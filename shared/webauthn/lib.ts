@@ -10,6 +10,6 @@ type Helpers = typeof import('@simplewebauthn/server/helpers')
 let loading: Promise<{ lib: Lib; helpers: Helpers }> | undefined
 
 export function webauthnLib(): Promise<{ lib: Lib; helpers: Helpers }> {
-  loading ??= Promise.all([import('@simplewebauthn/server'), import('@simplewebauthn/server/helpers')]).then(([lib, helpers]) => ({ lib, helpers }))
+  loading ??= import('./libs.js').then(({ lib, helpers }) => ({ lib, helpers }))
   return loading
 }

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test'
 import { buildWebAssets, GENERATED } from '../../web/build.mjs'
 import * as generated from '../../shared/web/assets.js'
 import { createApp } from '../../shared/app.js'
-import { APP_JS as authorizePageJs } from '../../shared/oauth/authorization/page.js'
+import { AUTHORIZE_JS as authorizePageJs } from '../../shared/web/assets.js'
 import { loadConfig } from '../../shared/config.js'
 import { createMemoryStore } from '../../shared/store/memory.js'
 

@@ -8,7 +8,6 @@
  * (`…/authorize/app.js`) under `script-src 'self'`.
  */
 import { sha256 } from '../../util/hash.js'
-import { AUTHORIZE_JS } from '../../web/assets.js'
 import type { MiddlewareHandler } from 'hono'
 import { html, markup, raw, type Fragment } from '../../web/html.js'
 import { pageSecurity } from '../../web/security.js'
@@ -113,6 +112,3 @@ export function errorPage(error: string, description: string): string {
 <p>Error: <code>${error}</code>. Go back to the application and start again.</p>`,
   )
 }
-
-/** GET /api/oauth2/authorize/app.js: web/authorize.ts, bundled. */
-export const APP_JS = AUTHORIZE_JS
