@@ -26,7 +26,12 @@ export async function createService(opts: {
   const config = loadConfig(opts.env, { local: opts.local })
   const clock = opts.clock ?? systemClock
   const store = opts.store ?? (await import('./store/tables.js')).createTablesStore({ config })
-  await store.init()
+  // Creating the tables (idempotent) is one round trip per table. A developer's fresh emulator
+  // needs them before the first request; in Azure the template creates them (infra/), so the
+  // first request does not wait for the check, and a table missing all the same is re-created
+  // by the store on first use (TableNotFound → 503 with Retry-After, then repaired).
+  if (opts.local) await store.init()
+  else void store.init().catch(() => {})
   const app = createApp({ config, store, clock })
   return { app, config, store, core: app.core }
 }
