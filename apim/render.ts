@@ -153,6 +153,18 @@ ${challenge}                    <set-header name="Content-Type" exists-action="o
 `
 }
 
+/** Sets `header` on the request to the backend from a string variable, unless it is empty. */
+function backendHeader(header: string, variable: string): string {
+  return String.raw`        <choose>
+            <when condition="@(((string)context.Variables[&quot;${variable}&quot;]).Length > 0)">
+                <set-header name="${header}" exists-action="override">
+                    <value>@((string)context.Variables["${variable}"])</value>
+                </set-header>
+            </when>
+        </choose>
+`
+}
+
 /**
  * The text of one policy file.
  *
@@ -339,21 +351,7 @@ ${failureResponse({
             }
             return string.Join(&quot;,&quot;, roles.Where(t => t.Type == JTokenType.String).Select(t => (string)t));
         }" />
-        <choose>
-            <when condition="@(((string)context.Variables[&quot;authz-sub&quot;]).Length > 0)">
-                <set-header name="X-User-Id" exists-action="override">
-                    <value>@((string)context.Variables["authz-sub"])</value>
-                </set-header>
-            </when>
-        </choose>
-        <choose>
-            <when condition="@(((string)context.Variables[&quot;authz-roles&quot;]).Length > 0)">
-                <set-header name="X-User-Roles" exists-action="override">
-                    <value>@((string)context.Variables["authz-roles"])</value>
-                </set-header>
-            </when>
-        </choose>
-    </inbound>
+${backendHeader('X-User-Id', 'authz-sub')}${backendHeader('X-User-Roles', 'authz-roles')}    </inbound>
     <backend>
         <base />
     </backend>
