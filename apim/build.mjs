@@ -4,10 +4,9 @@
 //
 // The XML is committed (APIM imports it as is); test/gateway/render.test.ts renders it again
 // through tsx and fails when a committed file is stale.
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
+import { writeGenerated } from '../scripts/write-generated.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -31,16 +30,7 @@ async function loadRenderer() {
  */
 export async function writePolicies({ quiet = false } = {}) {
   const { POLICY_FILES, renderPolicy } = await loadRenderer()
-  return Object.keys(POLICY_FILES).map((file) => {
-    const text = renderPolicy(file)
-    const path = join(root, file)
-    let current = ''
-    try {
-      current = readFileSync(path, 'utf8')
-    } catch {}
-    const changed = current.replace(/\r\n/g, '\n') !== text
-    if (changed) writeFileSync(path, text)
-    if (!quiet) console.log(`${file.padEnd(32)} ${changed ? 'updated' : 'up to date'}  (APIM policy)`)
-    return { path, changed }
-  })
+  return Object.keys(POLICY_FILES).map((file) =>
+    writeGenerated(root, file, renderPolicy(file), { label: 'APIM policy', quiet }),
+  )
 }

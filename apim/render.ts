@@ -103,6 +103,69 @@ export const POLICY_FILES = {
 export type PolicyFile = keyof typeof POLICY_FILES
 
 /**
+ * One answer the policy makes itself instead of calling the backend: an RFC 9457 problem whose
+ * type is `problems/<code>`, with an RFC 6750 challenge when there is one. The four (authorizer
+ * unavailable, 401 and 403 from the authorizer, validate-jwt refused) differ only in these values.
+ */
+interface Failure {
+  /** The `return-response` id (test/gateway/policy.test.ts finds each answer by it). */
+  id: string
+  status: number
+  /** The status's reason phrase, also the problem's title. */
+  title: string
+  code: string
+  /** The `WWW-Authenticate` value as a C# string expression; none on a 503. */
+  challenge?: string
+  /** The problem's detail as a C# string expression. */
+  detail: string
+}
+
+/** The authorizer's reason and validate-jwt's, each kept in a variable the policy set before. */
+const AUTHZ_REASON = '(string)context.Variables["authz-reason"]'
+const JWT_ERROR = '(string)context.Variables["jwt-error"]'
+
+/** A Bearer challenge with an error code (RFC 6750 §3): `description` is a C# string expression. */
+function bearerError(error: string, description: string): string {
+  return String.raw`"Bearer error=\"${error}\", error_description=\"" + ${description} + "\""`
+}
+
+/** The `return-response` of one failure, indented for its place inside a `when`. */
+function failureResponse(f: Failure): string {
+  const challenge =
+    f.challenge === undefined
+      ? ''
+      : String.raw`                    <set-header name="WWW-Authenticate" exists-action="override">
+                        <value>@(${f.challenge})</value>
+                    </set-header>
+`
+  return String.raw`                <return-response id="${f.id}">
+                    <set-status code="${f.status}" reason="${f.title}" />
+${challenge}                    <set-header name="Content-Type" exists-action="override">
+                        <value>application/problem+json</value>
+                    </set-header>
+                    <set-body>@(new JObject(
+                        new JProperty("type", "https://passkey-edge.dev/problems/${f.code}"),
+                        new JProperty("title", "${f.title}"),
+                        new JProperty("status", ${f.status}),
+                        new JProperty("detail", ${f.detail}),
+                        new JProperty("code", "${f.code}")).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+                </return-response>
+`
+}
+
+/** Sets `header` on the request to the backend from a string variable, unless it is empty. */
+function backendHeader(header: string, variable: string): string {
+  return String.raw`        <choose>
+            <when condition="@(((string)context.Variables[&quot;${variable}&quot;]).Length > 0)">
+                <set-header name="${header}" exists-action="override">
+                    <value>@((string)context.Variables["${variable}"])</value>
+                </set-header>
+            </when>
+        </choose>
+`
+}
+
+/**
  * The text of one policy file.
  *
  * @example
@@ -218,19 +281,13 @@ ${v.bodyEnd}                </send-request>
         }" />
         <choose>
             <when condition="@((int)context.Variables[&quot;authz-status&quot;] == 503)">
-                <return-response id="passkey-authz-503">
-                    <set-status code="503" reason="Service Unavailable" />
-                    <set-header name="Content-Type" exists-action="override">
-                        <value>application/problem+json</value>
-                    </set-header>
-                    <set-body>@(new JObject(
-                        new JProperty("type", "https://passkey-edge.dev/problems/authorizer_unavailable"),
-                        new JProperty("title", "Service Unavailable"),
-                        new JProperty("status", 503),
-                        new JProperty("detail", "the authorizer could not decide"),
-                        new JProperty("code", "authorizer_unavailable")).ToString(Newtonsoft.Json.Formatting.None))</set-body>
-                </return-response>
-            </when>
+${failureResponse({
+  id: 'passkey-authz-503',
+  status: 503,
+  title: 'Service Unavailable',
+  code: 'authorizer_unavailable',
+  detail: '"the authorizer could not decide"',
+})}            </when>
         </choose>
         <!-- Cache a fresh decision for its ttl (seconds, floored, at most 3600), only when above 0.
              The ttl is the worst-case delay before a role change or revocation reaches the gateway. -->
@@ -263,39 +320,23 @@ ${v.bodyEnd}                </send-request>
         }" />
         <choose>
             <when condition="@((int)context.Variables[&quot;authz-status&quot;] == 401)">
-                <return-response id="passkey-authz-401">
-                    <set-status code="401" reason="Unauthorized" />
-                    <set-header name="WWW-Authenticate" exists-action="override">
-                        <value>@("Bearer error=\"invalid_token\", error_description=\"" + (string)context.Variables["authz-reason"] + "\"")</value>
-                    </set-header>
-                    <set-header name="Content-Type" exists-action="override">
-                        <value>application/problem+json</value>
-                    </set-header>
-                    <set-body>@(new JObject(
-                        new JProperty("type", "https://passkey-edge.dev/problems/unauthorized"),
-                        new JProperty("title", "Unauthorized"),
-                        new JProperty("status", 401),
-                        new JProperty("detail", (string)context.Variables["authz-reason"]),
-                        new JProperty("code", "unauthorized")).ToString(Newtonsoft.Json.Formatting.None))</set-body>
-                </return-response>
-            </when>
+${failureResponse({
+  id: 'passkey-authz-401',
+  status: 401,
+  title: 'Unauthorized',
+  code: 'unauthorized',
+  challenge: bearerError('invalid_token', AUTHZ_REASON),
+  detail: AUTHZ_REASON,
+})}            </when>
             <when condition="@((int)context.Variables[&quot;authz-status&quot;] == 403)">
-                <return-response id="passkey-authz-403">
-                    <set-status code="403" reason="Forbidden" />
-                    <set-header name="WWW-Authenticate" exists-action="override">
-                        <value>@("Bearer error=\"insufficient_scope\", error_description=\"" + (string)context.Variables["authz-reason"] + "\"")</value>
-                    </set-header>
-                    <set-header name="Content-Type" exists-action="override">
-                        <value>application/problem+json</value>
-                    </set-header>
-                    <set-body>@(new JObject(
-                        new JProperty("type", "https://passkey-edge.dev/problems/forbidden"),
-                        new JProperty("title", "Forbidden"),
-                        new JProperty("status", 403),
-                        new JProperty("detail", (string)context.Variables["authz-reason"]),
-                        new JProperty("code", "forbidden")).ToString(Newtonsoft.Json.Formatting.None))</set-body>
-                </return-response>
-            </when>
+${failureResponse({
+  id: 'passkey-authz-403',
+  status: 403,
+  title: 'Forbidden',
+  code: 'forbidden',
+  challenge: bearerError('insufficient_scope', AUTHZ_REASON),
+  detail: AUTHZ_REASON,
+})}            </when>
         </choose>
         <!-- Allowed: tell the backend who is calling. The caller's Authorization header is
              forwarded as APIM does by default (the backend may verify it again). -->
@@ -310,21 +351,7 @@ ${v.bodyEnd}                </send-request>
             }
             return string.Join(&quot;,&quot;, roles.Where(t => t.Type == JTokenType.String).Select(t => (string)t));
         }" />
-        <choose>
-            <when condition="@(((string)context.Variables[&quot;authz-sub&quot;]).Length > 0)">
-                <set-header name="X-User-Id" exists-action="override">
-                    <value>@((string)context.Variables["authz-sub"])</value>
-                </set-header>
-            </when>
-        </choose>
-        <choose>
-            <when condition="@(((string)context.Variables[&quot;authz-roles&quot;]).Length > 0)">
-                <set-header name="X-User-Roles" exists-action="override">
-                    <value>@((string)context.Variables["authz-roles"])</value>
-                </set-header>
-            </when>
-        </choose>
-    </inbound>
+${backendHeader('X-User-Id', 'authz-sub')}${backendHeader('X-User-Roles', 'authz-roles')}    </inbound>
     <backend>
         <base />
     </backend>
@@ -349,22 +376,14 @@ ${v.bodyEnd}                </send-request>
                         default: return &quot;token invalid&quot;;
                     }
                 }" />
-                <return-response id="passkey-invalid-token">
-                    <set-status code="401" reason="Unauthorized" />
-                    <set-header name="WWW-Authenticate" exists-action="override">
-                        <value>@(context.LastError.Reason == "TokenNotPresent" ? "Bearer" : "Bearer error=\"invalid_token\", error_description=\"" + (string)context.Variables["jwt-error"] + "\"")</value>
-                    </set-header>
-                    <set-header name="Content-Type" exists-action="override">
-                        <value>application/problem+json</value>
-                    </set-header>
-                    <set-body>@(new JObject(
-                        new JProperty("type", "https://passkey-edge.dev/problems/unauthorized"),
-                        new JProperty("title", "Unauthorized"),
-                        new JProperty("status", 401),
-                        new JProperty("detail", (string)context.Variables["jwt-error"]),
-                        new JProperty("code", "unauthorized")).ToString(Newtonsoft.Json.Formatting.None))</set-body>
-                </return-response>
-            </when>
+${failureResponse({
+  id: 'passkey-invalid-token',
+  status: 401,
+  title: 'Unauthorized',
+  code: 'unauthorized',
+  challenge: `context.LastError.Reason == "TokenNotPresent" ? "Bearer" : ${bearerError('invalid_token', JWT_ERROR)}`,
+  detail: JWT_ERROR,
+})}            </when>
         </choose>
         <base />
     </on-error>

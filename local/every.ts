@@ -24,3 +24,28 @@ export function every(
     await running
   }
 }
+
+/** What each timer's start function takes: the core it works on, its period and its log. */
+export interface TimerOptions<C> {
+  core: C
+  everyMs?: number
+  /** Where its lines go (default: stdout). */
+  log?: (line: string) => void
+}
+
+/**
+ * A stand-in timer's start function: `start({ core })` runs `job(core)` every `everyMs` (default
+ * `defaultEveryMs`) through `every`, logging the job's lines, or `failure: <error>` when it fails.
+ * The returned function stops it.
+ *
+ * @example
+ * export const startHousekeeping = timer(600_000, 'housekeeping: failed', async (core) => [...])
+ */
+export function timer<C>(
+  defaultEveryMs: number,
+  failure: string,
+  job: (core: C) => Promise<string[]>,
+): (opts: TimerOptions<C>) => () => Promise<void> {
+  return ({ core, everyMs = defaultEveryMs, log = (line: string) => console.log(line) }) =>
+    every(everyMs, () => job(core), { log, failure })
+}

@@ -16,10 +16,8 @@
  *      X-User-Roles (and the caller's Authorization, as APIM forwards it by default).
  * Bound to loopback only.
  */
-import { realpathSync } from 'node:fs'
-import { basename } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { getRequestListener } from '@hono/node-server'
+import { isEntryPoint } from '../runtime/node/entry.js'
 import { assertLoopback, listenLoopback, stop } from '../runtime/node/listen.js'
 import { Hono } from 'hono'
 import { cors } from 'hono/cors'
@@ -580,20 +578,7 @@ async function main() {
   process.on('SIGTERM', shutdown)
 }
 
-// Run when this file (or a bundle of it) is the entry point, not when imported.
-function isMain(): boolean {
-  const entry = process.argv[1]
-  if (!entry) return false
-  try {
-    // Bundled into dist/local/server.mjs, this module shares the bundle's import.meta.url with
-    // the server's entry: only a process started on gateway.ts/.mjs itself is the gateway's own.
-    return (
-      /^gateway\.[cm]?[jt]s$/.test(basename(entry)) &&
-      realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))
-    )
-  } catch {
-    return false
-  }
-}
-
-if (isMain()) void main()
+// Run when this file (or a bundle of it) is the entry point, not when imported. Bundled into
+// dist/local/server.mjs, this module shares the bundle's import.meta.url with the server's entry:
+// only a process started on gateway.ts/.mjs itself is the gateway's own.
+if (isEntryPoint(import.meta.url, /^gateway\.[cm]?[jt]s$/)) void main()

@@ -4,7 +4,7 @@
  */
 import type { Core } from '../shared/core.js'
 import { sweep, sweepLine } from '../shared/housekeeping.js'
-import { every } from './every.js'
+import { timer } from './every.js'
 
 /** How often the local server sweeps (Azure: hourly). */
 export const HOUSEKEEPING_EVERY_MS = 10 * 60_000
@@ -16,14 +16,8 @@ export const HOUSEKEEPING_EVERY_MS = 10 * 60_000
  * const stop = startHousekeeping({ core: service.core })
  * await stop()
  */
-export function startHousekeeping({
-  core,
-  everyMs = HOUSEKEEPING_EVERY_MS,
-  log = (line: string) => console.log(line),
-}: {
-  core: Pick<Core, 'store' | 'clock'>
-  everyMs?: number
-  log?: (line: string) => void
-}): () => Promise<void> {
-  return every(everyMs, async () => [sweepLine(await sweep(core, core.clock.now()))], { log, failure: 'housekeeping: failed' })
-}
+export const startHousekeeping = timer<Pick<Core, 'store' | 'clock'>>(
+  HOUSEKEEPING_EVERY_MS,
+  'housekeeping: failed',
+  async (core) => [sweepLine(await sweep(core, core.clock.now()))],
+)

@@ -4,7 +4,7 @@
  */
 import type { Core } from '../shared/core.js'
 import { scheduledRotation } from '../shared/tokens/scheduledRotation.js'
-import { every } from './every.js'
+import { timer } from './every.js'
 
 /** How often the local server runs the rotation (Azure: every 5 minutes). */
 export const KEY_ROTATION_EVERY_MS = 60_000
@@ -16,15 +16,8 @@ export const KEY_ROTATION_EVERY_MS = 60_000
  * const stop = startKeyRotation({ core: service.core })
  * await stop()
  */
-export function startKeyRotation({
-  core,
-  everyMs = KEY_ROTATION_EVERY_MS,
-  log = (line: string) => console.log(line),
-}: {
-  core: Pick<Core, 'keyRing' | 'audit'>
-  everyMs?: number
-  log?: (line: string) => void
-}): () => Promise<void> {
-  const job = async () => (await scheduledRotation(core)).map((c) => `signing keys: ${c}`)
-  return every(everyMs, job, { log, failure: 'signing keys: rotation failed' })
-}
+export const startKeyRotation = timer<Pick<Core, 'keyRing' | 'audit'>>(
+  KEY_ROTATION_EVERY_MS,
+  'signing keys: rotation failed',
+  async (core) => (await scheduledRotation(core)).map((c) => `signing keys: ${c}`),
+)

@@ -3,10 +3,9 @@
  * loopback only. `npm start` (scripts/start.mjs) runs the bundle of this file
  * (dist/local/server.mjs) next to Azurite; tests import `startLocalServer`.
  */
-import { realpathSync } from 'node:fs'
 import type { Server } from 'node:http'
-import { fileURLToPath } from 'node:url'
 import { getRequestListener } from '@hono/node-server'
+import { isEntryPoint } from '../runtime/node/entry.js'
 import { assertLoopback, listenLoopback, stop } from '../runtime/node/listen.js'
 import { nodeBindings } from '../runtime/node/bindings.js'
 import { createService } from '../shared/bootstrap.js'
@@ -167,14 +166,4 @@ async function main() {
 }
 
 // Run when this file (or its bundle, dist/local/server.mjs) is the entry point, not when imported.
-function isMain(): boolean {
-  const entry = process.argv[1]
-  if (!entry) return false
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false
-  }
-}
-
-if (isMain()) void main()
+if (isEntryPoint(import.meta.url)) void main()

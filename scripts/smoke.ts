@@ -19,6 +19,7 @@
  */
 import { parseArgs } from 'node:util'
 import { createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto'
+import { jsonOrUndefined } from '../shared/util/json.js'
 import { SoftAuthenticator } from '../test/helpers/authenticator.js'
 
 const FLAGS = ['base', 'gateway', 'origin', 'function-key', 'invitation', 'username'] as const
@@ -48,12 +49,7 @@ async function http(method: string, url: string, body?: unknown, headers: Record
   }
   const res = await fetch(url, init)
   const text = await res.text()
-  let json: any
-  try {
-    json = text ? JSON.parse(text) : undefined
-  } catch {
-    json = undefined
-  }
+  const json: any = jsonOrUndefined(text)
   return { status: res.status, json, text, headers: res.headers }
 }
 

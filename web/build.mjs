@@ -14,10 +14,9 @@
 // Output is deterministic: same sources and esbuild version, same bytes. It is not minified, and
 // each asset is an array of its lines, so a change shows up as a readable diff.
 import { createHash } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
+import { writeGenerated } from '../scripts/write-generated.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -96,14 +95,6 @@ export async function buildWebAssets() {
  */
 export async function writeWebAssets({ quiet = false } = {}) {
   const { source } = await buildWebAssets()
-  const path = join(root, GENERATED)
-  let current = ''
-  try {
-    current = readFileSync(path, 'utf8')
-  } catch {}
-  const changed = current.replace(/\r\n/g, '\n') !== source
-  if (changed) writeFileSync(path, source)
-  if (!quiet)
-    console.log(`${GENERATED.padEnd(32)} ${changed ? 'updated' : 'up to date'}  (web assets)`)
+  const { path, changed } = writeGenerated(root, GENERATED, source, { label: 'web assets', quiet })
   return { path, changed, bytes: Buffer.byteLength(source) }
 }

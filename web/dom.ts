@@ -44,6 +44,20 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return el as T
 }
 
+/** The members of a view's deps that are elements of the page (what `byIds` looks up). */
+export type ElementsOf<T> = { [K in keyof T as T[K] extends HTMLElement ? K : never]: T[K] }
+
+/**
+ * The elements with these ids, by name (`byId` for each): a view's part of the markup in one
+ * table. Their types come from `T`, the view's deps, where they are declared once.
+ *
+ * @example
+ * const parts = byIds<ElementsOf<ClientsDeps>>({ form: 'client-form', name: 'client-name', … })
+ */
+export function byIds<T extends Record<string, HTMLElement>>(ids: { [K in keyof T]: string }): T {
+  return Object.fromEntries(Object.entries(ids).map(([name, id]) => [name, byId(id)])) as T
+}
+
 /** Text read by screen readers only (e.g. which passkey a "Rename" button is for). */
 export function srOnly(text: string): HTMLSpanElement {
   return h('span', { class: 'sr-only' }, text)

@@ -3,6 +3,7 @@
  * `ApiError` carrying what the server said: RFC 9457 problem details (`title`, `detail`, `code`)
  * or, from the token and revocation endpoints, RFC 6749 §5.2 `{ error, error_description }`.
  */
+import { jsonOrUndefined } from '../shared/util/json.js'
 
 export const API = '/api'
 
@@ -80,13 +81,7 @@ export async function request<T = unknown>(path: string, opts: RequestOptions = 
 
 /** The JSON body of a successful response, or an `ApiError` built from an error response. */
 export async function readResponse(res: Response): Promise<unknown> {
-  const text = await res.text()
-  let data: unknown
-  try {
-    data = text ? JSON.parse(text) : undefined
-  } catch {
-    data = undefined
-  }
+  const data = jsonOrUndefined(await res.text())
   if (res.ok) return data
   throw errorFrom(res, data)
 }

@@ -12,11 +12,11 @@ import {
   browserSupportsWebAuthnAutofill,
   sendSignal,
 } from '@simplewebauthn/browser'
-import { AdminView } from './admin.js'
-import { ClientsView } from './clients.js'
+import { AdminView, type AdminDeps } from './admin.js'
+import { ClientsView, type ClientsDeps } from './clients.js'
 import { autofillSignIn, prompt, signIn, signUp, type SignedIn } from './ceremonies.js'
 import { renderClaims } from './claims.js'
-import { Notice, byId, focusOn, h } from './dom.js'
+import { Notice, byId, byIds, focusOn, h, type ElementsOf } from './dom.js'
 import { UNSUPPORTED, domErrorName, explain, isAborted } from './explain.js'
 import { ApiError, request } from './http.js'
 import { PasskeysView } from './passkeys.js'
@@ -150,31 +150,35 @@ byId('decision-ttl-note').textContent =
 
 const admin = new AdminView({
   section: el.admin,
-  rolesList: byId('roles-list'),
+  ...byIds<Omit<ElementsOf<AdminDeps>, 'section'>>({
+    rolesList: 'roles-list',
+    newRoleForm: 'new-role-form',
+    newRoleName: 'new-role-name',
+    userForm: 'user-form',
+    userName: 'user-name',
+    userResult: 'user-result',
+    audit: 'audit',
+    auditBody: 'audit-body',
+    auditRefresh: 'audit-refresh',
+  }),
   rolesNotice: new Notice(byId('roles-notice')),
-  newRoleForm: byId<HTMLFormElement>('new-role-form'),
-  newRoleName: byId<HTMLInputElement>('new-role-name'),
-  userForm: byId<HTMLFormElement>('user-form'),
-  userName: byId<HTMLInputElement>('user-name'),
-  userResult: byId('user-result'),
   usersNotice: new Notice(byId('users-notice')),
-  audit: byId('audit'),
-  auditBody: byId('audit-body'),
   auditNotice: new Notice(byId('audit-notice')),
-  auditRefresh: byId<HTMLButtonElement>('audit-refresh'),
   selfId: () => me?.id,
   onSelfRolesChanged: () => void loadMe(),
 })
 
 const clients = new ClientsView({
-  form: byId<HTMLFormElement>('client-form'),
-  name: byId<HTMLInputElement>('client-name'),
-  redirectUris: byId<HTMLTextAreaElement>('client-redirects'),
-  jwks: byId<HTMLTextAreaElement>('client-jwks'),
-  roles: byId<HTMLInputElement>('client-roles'),
-  scopes: byId('client-scopes'),
+  ...byIds<ElementsOf<ClientsDeps>>({
+    form: 'client-form',
+    name: 'client-name',
+    redirectUris: 'client-redirects',
+    jwks: 'client-jwks',
+    roles: 'client-roles',
+    scopes: 'client-scopes',
+    result: 'client-result',
+  }),
   notice: new Notice(byId('clients-notice')),
-  result: byId('client-result'),
 })
 
 onTokensChanged(() => {
@@ -314,26 +318,48 @@ function stopAutofill(): void {
 
 // Sign in, sign up, sign out
 
-el.signInForm.addEventListener('submit', (ev) => {
-  ev.preventDefault()
-  void (async () => {
-    const notice = notices.signIn
-    if (!supported) return focusOn(notice.show('error', UNSUPPORTED.title, UNSUPPORTED.detail))
+/**
+ * A ceremony form's `submit` (sign in, sign up): where the browser has no WebAuthn, only the
+ * reason; else `ceremony`, and a failure other than the person cancelling is explained in the
+ * form's notice (after `onError`, for what the form adds) and the autofill suggestions come back.
+ */
+function onCeremonySubmit(
+  form: HTMLFormElement,
+  notice: Notice,
+  what: 'sign-in' | 'sign-up',
+  ceremony: () => Promise<void>,
+  onError: (e: unknown) => void,
+): void {
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault()
+    void (async () => {
+      if (!supported) return focusOn(notice.show('error', UNSUPPORTED.title, UNSUPPORTED.detail))
+      try {
+        await ceremony()
+      } catch (e) {
+        if (isAborted(e)) return
+        const { title, detail } = explain(e, { ...prompt, what })
+        onError(e)
+        focusOn(notice.show('error', title, detail))
+        void startAutofill()
+      }
+    })()
+  })
+}
+
+onCeremonySubmit(
+  el.signInForm,
+  notices.signIn,
+  'sign-in',
+  async () => {
     const username = el.signInUsername.value.trim()
     stopAutofill()
-    notice.busy('Follow your browser’s prompt to choose a passkey…')
-    try {
-      const result = await signIn(username || undefined)
-      await enterAccount(result, 'Signed in with your passkey.')
-    } catch (e) {
-      if (isAborted(e)) return
-      const { title, detail } = explain(e, { ...prompt, what: 'sign-in' })
-      focusOn(notice.show('error', title, detail))
-      signalUnknown(e)
-      void startAutofill()
-    }
-  })()
-})
+    notices.signIn.busy('Follow your browser’s prompt to choose a passkey…')
+    const result = await signIn(username || undefined)
+    await enterAccount(result, 'Signed in with your passkey.')
+  },
+  signalUnknown,
+)
 
 /** The service does not know the passkey that was used: tell the browser, so it stops offering it. */
 function signalUnknown(e: unknown): void {
@@ -345,11 +371,12 @@ function signalUnknown(e: unknown): void {
     }).catch(() => {})
 }
 
-el.signUpForm.addEventListener('submit', (ev) => {
-  ev.preventDefault()
-  void (async () => {
+onCeremonySubmit(
+  el.signUpForm,
+  notices.signUp,
+  'sign-up',
+  async () => {
     const notice = notices.signUp
-    if (!supported) return focusOn(notice.show('error', UNSUPPORTED.title, UNSUPPORTED.detail))
     const username = el.signUpUsername.value.trim()
     if (username.length < 3) {
       el.signUpUsername.setAttribute('aria-invalid', 'true')
@@ -366,25 +393,20 @@ el.signUpForm.addEventListener('submit', (ev) => {
     el.signUpUsername.removeAttribute('aria-invalid')
     stopAutofill()
     notice.busy('Follow your browser’s prompt to create your passkey…')
-    try {
-      const r = await signUp(username, el.signUpDisplayName.value.trim() || undefined)
-      if (!r.tokens) throw new Error('The account was created but no tokens came back: sign in.')
-      el.signUpUsername.value = ''
-      el.signUpDisplayName.value = ''
-      await enterAccount(
-        { tokens: r.tokens, credentialId: r.credential.id },
-        `Welcome, ${r.user.username}: your account and its first passkey are ready.`,
-      )
-    } catch (e) {
-      if (isAborted(e)) return
-      const { title, detail } = explain(e, { ...prompt, what: 'sign-up' })
-      if (e instanceof ApiError && e.code === 'username_taken')
-        el.signUpUsername.setAttribute('aria-invalid', 'true')
-      focusOn(notice.show('error', title, detail))
-      void startAutofill()
-    }
-  })()
-})
+    const r = await signUp(username, el.signUpDisplayName.value.trim() || undefined)
+    if (!r.tokens) throw new Error('The account was created but no tokens came back: sign in.')
+    el.signUpUsername.value = ''
+    el.signUpDisplayName.value = ''
+    await enterAccount(
+      { tokens: r.tokens, credentialId: r.credential.id },
+      `Welcome, ${r.user.username}: your account and its first passkey are ready.`,
+    )
+  },
+  (e) => {
+    if (e instanceof ApiError && e.code === 'username_taken')
+      el.signUpUsername.setAttribute('aria-invalid', 'true')
+  },
+)
 
 el.signOut.addEventListener('click', () => {
   void (async () => {

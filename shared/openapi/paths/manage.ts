@@ -1,6 +1,16 @@
 /** Paths: Administration (CONTRACT "Administration", role admin). */
 import { ADMIN, BEARER, JSON_BODY, NO_STORE, STORAGE, jsonRequest, jsonResponse, parameter, response, schema, type Json } from '../build.js'
 
+/** Every administration operation: listed under `manage`, called with an admin's bearer token. */
+const MANAGE = { tags: ['manage'], security: BEARER }
+
+/**
+ * An administration operation's answers: its own, then what every one of them may answer, 401 and
+ * 403 (no token, not an admin) and 503 (storage). Status keys are integer-like, so the document
+ * lists them in numeric order whatever the order here.
+ */
+const adminAnswers = (own: Json): Json => ({ ...own, ...ADMIN, ...STORAGE })
+
 export const managePaths: Json = {
 
   // ---- Administration ----
@@ -8,13 +18,10 @@ export const managePaths: Json = {
     get: {
       operationId: 'manage-list-roles',
       summary: 'List roles and their permissions',
-      tags: ['manage'],
-      security: BEARER,
-      responses: {
+      ...MANAGE,
+      responses: adminAnswers({
         '200': jsonResponse('RoleList', 'Roles.', NO_STORE),
-        ...ADMIN,
-        ...STORAGE,
-      },
+      }),
     },
   },
   '/manage/roles/{role}': {
@@ -22,36 +29,29 @@ export const managePaths: Json = {
     put: {
       operationId: 'manage-put-role',
       summary: 'Create or replace a role',
-      tags: ['manage'],
-      security: BEARER,
+      ...MANAGE,
       requestBody: jsonRequest('RolePermissions', "The role's permissions."),
-      responses: {
+      responses: adminAnswers({
         '200': jsonResponse('Role', 'The role as stored; the authorizer uses it at once.', NO_STORE),
         ...JSON_BODY,
-        ...ADMIN,
-        ...STORAGE,
-      },
+      }),
     },
     delete: {
       operationId: 'manage-delete-role',
       summary: 'Delete a role',
-      tags: ['manage'],
-      security: BEARER,
-      responses: {
+      ...MANAGE,
+      responses: adminAnswers({
         '204': { description: 'Deleted.' },
         '400': response('BadRequest'),
-        ...ADMIN,
         '404': response('NotFound'),
-        ...STORAGE,
-      },
+      }),
     },
   },
   '/manage/users': {
     get: {
       operationId: 'manage-list-users',
       summary: 'Find users with their roles and passkeys',
-      tags: ['manage'],
-      security: BEARER,
+      ...MANAGE,
       parameters: [
         {
           name: 'username',
@@ -61,12 +61,10 @@ export const managePaths: Json = {
           schema: { type: 'string' },
         },
       ],
-      responses: {
+      responses: adminAnswers({
         '200': jsonResponse('ManagedUserList', 'The user with that username, or an empty list.', NO_STORE),
         '400': response('BadRequest'),
-        ...ADMIN,
-        ...STORAGE,
-      },
+      }),
     },
   },
   '/manage/users/{userId}/roles/{role}': {
@@ -75,29 +73,23 @@ export const managePaths: Json = {
       operationId: 'manage-grant-user-role',
       summary: 'Give a user a role',
       description: 'The role must exist (`admin` always does). Idempotent.',
-      tags: ['manage'],
-      security: BEARER,
-      responses: {
+      ...MANAGE,
+      responses: adminAnswers({
         '200': jsonResponse('UserRoles', 'The user has the role.', NO_STORE),
         '400': response('BadRequest'),
-        ...ADMIN,
         '404': response('NotFound'),
-        ...STORAGE,
-      },
+      }),
     },
     delete: {
       operationId: 'manage-revoke-user-role',
       summary: 'Take a role from a user',
       description: 'Idempotent.',
-      tags: ['manage'],
-      security: BEARER,
-      responses: {
+      ...MANAGE,
+      responses: adminAnswers({
         '200': jsonResponse('UserRoles', 'The user does not have the role.', NO_STORE),
         '400': response('BadRequest'),
-        ...ADMIN,
         '404': response('NotFound'),
-        ...STORAGE,
-      },
+      }),
     },
   },
   '/manage/credentials/{id}': {
@@ -106,14 +98,11 @@ export const managePaths: Json = {
       operationId: 'manage-revoke-credential',
       summary: 'Revoke a passkey and its sessions',
       description: 'The passkey stays listed, flagged, and is refused at sign-in (`credential_revoked`).',
-      tags: ['manage'],
-      security: BEARER,
-      responses: {
+      ...MANAGE,
+      responses: adminAnswers({
         '204': { description: 'Revoked.' },
-        ...ADMIN,
         '404': response('NotFound'),
-        ...STORAGE,
-      },
+      }),
     },
   },
   '/manage/clients': {
@@ -123,45 +112,36 @@ export const managePaths: Json = {
       description:
         'With `jwks` or `jwks_uri`: a confidential machine client (`private_key_jwt`). Without keys: a public client for ' +
         'the authorization code flow (PKCE required).',
-      tags: ['manage'],
-      security: BEARER,
+      ...MANAGE,
       requestBody: jsonRequest('ClientRegistration', 'The client.'),
-      responses: {
+      responses: adminAnswers({
         '201': jsonResponse('ClientCreated', 'Registered.', NO_STORE),
         ...JSON_BODY,
-        ...ADMIN,
         '404': response('NotFound'),
         '409': response('Conflict'),
-        ...STORAGE,
-      },
+      }),
     },
   },
   '/manage/clients/{clientId}': {
     get: {
       operationId: 'manage-get-client',
       summary: 'Read an OAuth client registration',
-      tags: ['manage'],
-      security: BEARER,
+      ...MANAGE,
       parameters: [{ name: 'clientId', in: 'path', required: true, description: 'The client_id.', schema: { type: 'string' } }],
-      responses: {
+      responses: adminAnswers({
         '200': jsonResponse('ClientCreated', 'The registration and the client\'s current roles.', NO_STORE),
-        ...ADMIN,
         '404': response('NotFound'),
-        ...STORAGE,
-      },
+      }),
     },
   },
   '/manage/keys': {
     get: {
       operationId: 'manage-list-keys',
       summary: 'List token signing keys',
-      tags: ['manage'],
-      security: BEARER,
-      responses: {
+      ...MANAGE,
+      responses: adminAnswers({
         '200': jsonResponse('SigningKeyList', 'Keys with their state and dates.', NO_STORE),
-        ...ADMIN,
-        ...STORAGE,
-      },
+      }),
     },
   },
   '/manage/keys/rotate': {
@@ -169,14 +149,11 @@ export const managePaths: Json = {
       operationId: 'manage-rotate-keys',
       summary: 'Promote the next signing key now',
       description: 'The active key retires (still published for the overlap) and a new next key is created.',
-      tags: ['manage'],
-      security: BEARER,
-      responses: {
+      ...MANAGE,
+      responses: adminAnswers({
         '200': jsonResponse('SigningKeyList', 'Keys after the rotation.', NO_STORE),
-        ...ADMIN,
         '409': response('Conflict'),
-        ...STORAGE,
-      },
+      }),
     },
   },
   '/manage/keys/{kid}': {
@@ -185,23 +162,19 @@ export const managePaths: Json = {
       operationId: 'manage-revoke-key',
       summary: 'Revoke a compromised signing key at once',
       description: 'It leaves the JWKS and the tokens it signed stop verifying.',
-      tags: ['manage'],
-      security: BEARER,
-      responses: {
+      ...MANAGE,
+      responses: adminAnswers({
         '204': { description: 'Revoked.' },
-        ...ADMIN,
         '404': response('NotFound'),
         '409': response('Conflict'),
-        ...STORAGE,
-      },
+      }),
     },
   },
   '/manage/audit': {
     get: {
       operationId: 'manage-list-audit-events',
       summary: 'Audit events',
-      tags: ['manage'],
-      security: BEARER,
+      ...MANAGE,
       description:
         'Pages of the audit log, oldest first. A full page has a `Link: <…>; rel="next"` header; the last ' +
         "event's `id` is always the `since` of the next page. `npm run audit:verify` checks the chain.",
@@ -221,15 +194,13 @@ export const managePaths: Json = {
           schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
         },
       ],
-      responses: {
+      responses: adminAnswers({
         '200': jsonResponse('AuditEventList', 'Events, oldest first.', {
           ...NO_STORE,
           Link: { description: 'RFC 8288 `rel="next"`: the next page, when this one is full.', schema: { type: 'string' } },
         }),
         '400': response('BadRequest'),
-        ...ADMIN,
-        ...STORAGE,
-      },
+      }),
     },
   },
 }

@@ -8,6 +8,7 @@
  * throws). A failing call changes nothing.
  */
 import { StorageUnavailableError } from '../../errors.js'
+import { composeStore } from '../compose.js'
 import type { Store } from '../types.js'
 import { accountVerbs } from './accounts.js'
 import { auditVerbs } from './audit.js'
@@ -44,16 +45,16 @@ export function createMemoryStore(): MemoryStore {
   const state = createState()
   const pending: (StoreVerb | undefined)[] = []
   const calls: Partial<Record<StoreVerb, number>> = {}
-  const verbs: Store = {
-    ...housekeepingVerbs(state, () => store),
-    ...challengeVerbs(state),
-    ...accountVerbs(state),
-    ...sessionVerbs(state),
-    ...roleVerbs(state),
-    ...auditVerbs(state),
-    ...signingKeyVerbs(state),
-    ...clientVerbs(state),
-  }
+  const verbs = composeStore({
+    housekeeping: housekeepingVerbs(state, () => store),
+    challenges: challengeVerbs(state),
+    accounts: accountVerbs(state),
+    sessions: sessionVerbs(state),
+    roles: roleVerbs(state),
+    audit: auditVerbs(state),
+    signingKeys: signingKeyVerbs(state),
+    clients: clientVerbs(state),
+  })
   const store: MemoryStore = {
     ...verbs,
     down: false,

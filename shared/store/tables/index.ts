@@ -17,6 +17,7 @@
  * (key escaping, row keys), codec.ts and rows.ts (each record's columns, declared once), then one
  * file per aggregate.
  */
+import { composeStore } from '../compose.js'
 import type { Store } from '../types.js'
 import { accountVerbs } from './accounts.js'
 import { auditVerbs } from './audit.js'
@@ -43,15 +44,15 @@ export { sweepFilters } from './housekeeping.js'
  */
 export function createTablesStore(opts: TablesStoreOptions): Store {
   const db = createCalls(makeClients(opts))
-  return {
-    ...housekeepingVerbs(db),
-    ...challengeVerbs(db),
-    ...accountVerbs(db),
-    ...credentialRemovalVerbs(db),
-    ...sessionVerbs(db),
-    ...roleVerbs(db),
-    ...auditVerbs(db),
-    ...signingKeyVerbs(db),
-    ...clientVerbs(db),
-  }
+  return composeStore({
+    housekeeping: housekeepingVerbs(db),
+    challenges: challengeVerbs(db),
+    // Taking a passkey out of use has a file of its own (credentialRemoval.ts).
+    accounts: { ...accountVerbs(db), ...credentialRemovalVerbs(db) },
+    sessions: sessionVerbs(db),
+    roles: roleVerbs(db),
+    audit: auditVerbs(db),
+    signingKeys: signingKeyVerbs(db),
+    clients: clientVerbs(db),
+  })
 }

@@ -15,7 +15,7 @@ import type {
   SigningKeyRecord,
   UserRecord,
 } from '../records.js'
-import { bool, int64, json, optInt64, optJson, optText, rowCodec, text, textAs, type Column } from './codec.js'
+import { bool, int64, json, optInt64, optJson, optText, rowCodec, text, textAs, type Column, type RowCodec, type RowSpec } from './codec.js'
 import {
   AUDIT_HEAD_RK,
   AUDIT_PK,
@@ -34,6 +34,23 @@ import {
 
 const strings = () => json<string[]>(() => [])
 
+/**
+ * The codec of a record kept in its user's partition under a prefixed row key (passkeys,
+ * sessions): keys (userId, `rowKey(id)`), where `rowKey` is keys.ts's (the prefix, then the
+ * escaped id), read back by cutting `prefix` off; `columns` hold every other field.
+ */
+function userPartitionRow<R extends { id: string; userId: string }>(
+  prefix: string,
+  rowKey: (id: string) => string,
+  columns: RowSpec<R, 'id' | 'userId'>['columns'],
+): RowCodec<R, 'id' | 'userId'> {
+  return rowCodec<R, 'id' | 'userId'>({
+    keys: (r) => ({ partitionKey: k(r.userId), rowKey: rowKey(r.id) }),
+    fromKeys: (row) => ({ id: unk(row.rowKey.slice(prefix.length)), userId: unk(row.partitionKey) }),
+    columns,
+  })
+}
+
 /** `users` (userId, 'acct'): a user, or an OAuth client's principal. */
 export const userRow = rowCodec<UserRecord, 'id'>({
   keys: (u) => ({ partitionKey: k(u.id), rowKey: USER_RK }),
@@ -42,47 +59,39 @@ export const userRow = rowCodec<UserRecord, 'id'>({
 })
 
 /** `users` (userId, 'acct:cred:<id>'): one passkey. */
-export const credentialRow = rowCodec<CredentialRecord, 'id' | 'userId'>({
-  keys: (c) => ({ partitionKey: k(c.userId), rowKey: credRowKey(c.id) }),
-  fromKeys: (row) => ({ id: unk(row.rowKey.slice(CRED_PREFIX.length)), userId: unk(row.partitionKey) }),
-  columns: {
-    publicKey: text,
-    alg: int64,
-    counter: int64,
-    transports: strings(),
-    aaguid: text,
-    fmt: text,
-    backupEligible: bool,
-    backedUp: bool,
-    attestationTrusted: bool,
-    label: text,
-    createdAt: int64,
-    lastUsedAt: optInt64,
-    flaggedAt: optInt64,
-    flagReason: optText,
-  },
+export const credentialRow = userPartitionRow<CredentialRecord>(CRED_PREFIX, credRowKey, {
+  publicKey: text,
+  alg: int64,
+  counter: int64,
+  transports: strings(),
+  aaguid: text,
+  fmt: text,
+  backupEligible: bool,
+  backedUp: bool,
+  attestationTrusted: bool,
+  label: text,
+  createdAt: int64,
+  lastUsedAt: optInt64,
+  flaggedAt: optInt64,
+  flagReason: optText,
 })
 
 /** `users` (userId, 'sess:<id>'): one session. */
-export const sessionRow = rowCodec<SessionRecord, 'id' | 'userId'>({
-  keys: (s) => ({ partitionKey: k(s.userId), rowKey: sessRowKey(s.id) }),
-  fromKeys: (row) => ({ id: unk(row.rowKey.slice(SESS_PREFIX.length)), userId: unk(row.partitionKey) }),
-  columns: {
-    credentialId: optText,
-    clientId: text,
-    audience: text,
-    scope: text,
-    amr: strings(),
-    acr: text,
-    authTime: int64,
-    createdAt: int64,
-    expiresAt: int64,
-    revokedAt: optInt64,
-    revokedReason: optText,
-    refreshHash: text,
-    previousRefreshHashes: strings(),
-    authorizationCode: optJson<AuthorizationCodeBinding>(),
-  },
+export const sessionRow = userPartitionRow<SessionRecord>(SESS_PREFIX, sessRowKey, {
+  credentialId: optText,
+  clientId: text,
+  audience: text,
+  scope: text,
+  amr: strings(),
+  acr: text,
+  authTime: int64,
+  createdAt: int64,
+  expiresAt: int64,
+  revokedAt: optInt64,
+  revokedReason: optText,
+  refreshHash: text,
+  previousRefreshHashes: strings(),
+  authorizationCode: optJson<AuthorizationCodeBinding>(),
 })
 
 /** Anything but 'confidential' reads as 'public', the kind that may do less. */
