@@ -4,6 +4,7 @@ import type { Core } from './core.js'
 import { loadConfig, type Config } from './config.js'
 import type { Store } from './store/types.js'
 import { systemClock, type Clock } from './util/clock.js'
+import { loadTelemetry } from './telemetry.js'
 
 export interface Service {
   app: Hono<AppEnv>
@@ -25,8 +26,10 @@ export async function createService(opts: {
 }): Promise<Service> {
   const config = loadConfig(opts.env, { local: opts.local })
   const clock = opts.clock ?? systemClock
-  const store = opts.store ?? (await import('./store/tables.js')).createTablesStore({ config })
+  // Loaded (and its module imported) only with APPLICATIONINSIGHTS_CONNECTION_STRING set.
+  const telemetry = await loadTelemetry(config)
+  const store = opts.store ?? (await import('./store/tables.js')).createTablesStore({ config, telemetry })
   await store.init()
-  const app = createApp({ config, store, clock })
+  const app = createApp({ config, store, clock, telemetry })
   return { app, config, store, core: app.core }
 }
