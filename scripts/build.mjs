@@ -37,21 +37,26 @@ const root = fileURLToPath(new URL('..', import.meta.url))
  * - @simplewebauthn/server with its X.509/ASN.1 code: the first ceremony (shared/webauthn/lib.ts).
  * - The pages' assets: the first page or script request (shared/web/lazyAssets.ts).
  * - The OpenAPI document's code and schemas: GET /api/openapi.json (shared/app.ts).
+ * - OpenTelemetry and the Azure Monitor exporter: only with APPLICATIONINSIGHTS_CONNECTION_STRING
+ *   set, at startup (shared/telemetry.ts).
  */
 export const BESIDE = [
   { name: 'identity', from: '@azure/identity', entry: 'functions/identity.ts', file: 'identity.cjs' },
   { name: 'webauthn', from: 'shared/webauthn/libs.ts', entry: 'shared/webauthn/libs.ts', file: 'webauthn.cjs' },
   { name: 'assets', from: 'shared/web/assets.ts', entry: 'shared/web/assets.ts', file: 'assets.cjs' },
   { name: 'openapi', from: 'shared/openapi.ts', entry: 'shared/openapi.ts', file: 'openapi.cjs' },
+  { name: 'telemetry', from: 'shared/telemetry/otel.ts', entry: 'shared/telemetry/otel.ts', file: 'telemetry.cjs' },
 ]
 
 /**
  * Resolves each BESIDE module to its file beside the bundle (a package by name; one of our
- * modules when imported dynamically by path), so the bundle `require()`s it on first use.
+ * modules when imported dynamically by path), so the bundle `require()`s it on first use. The
+ * BESIDE files use it too (`except` their own row): telemetry.cjs loads identity.cjs.
  */
-function besideFiles() {
-  const packages = new Map(BESIDE.filter((b) => !b.from.includes('/') || b.from.startsWith('@')).map((b) => [b.from, b.file]))
-  const modules = new Map(BESIDE.filter((b) => b.from.startsWith('shared/')).map((b) => [join(root, b.from), b.file]))
+function besideFiles(except) {
+  const rows = BESIDE.filter((b) => b.name !== except)
+  const packages = new Map(rows.filter((b) => !b.from.includes('/') || b.from.startsWith('@')).map((b) => [b.from, b.file]))
+  const modules = new Map(rows.filter((b) => b.from.startsWith('shared/')).map((b) => [join(root, b.from), b.file]))
   return {
     name: 'beside',
     setup(b) {
@@ -88,6 +93,7 @@ export const targets = [
     format: 'cjs',
     minify: true,
     keepNames: true,
+    plugins: [besideFiles(name)],
   })),
   {
     name: 'local server',

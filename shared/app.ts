@@ -16,6 +16,8 @@ import type { Store } from './store/types.js'
 import type { Clock } from './util/clock.js'
 import type { AppEnv } from './env.js'
 import { systemClock } from './util/clock.js'
+import type { Telemetry } from './telemetry.js'
+import { requestTelemetry } from './middleware/telemetry.js'
 
 export interface AppDeps {
   config: Config
@@ -23,6 +25,8 @@ export interface AppDeps {
   clock?: Clock
   /** Where unexpected errors go (name and message only: never bodies, tokens or secrets). */
   logError?: LogError
+  /** Spans and metrics (shared/telemetry.ts, loaded by shared/bootstrap.ts); default: none. */
+  telemetry?: Telemetry
 }
 
 export type { AppBindings, AppEnv } from './env.js'
@@ -35,9 +39,12 @@ export type { AppBindings, AppEnv } from './env.js'
  * const res = await app.request('/api/health')
  */
 export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
-  const core = createCore({ config: deps.config, store: deps.store, clock: deps.clock ?? systemClock })
+  const core = createCore({ config: deps.config, store: deps.store, clock: deps.clock ?? systemClock, telemetry: deps.telemetry })
   const logError = deps.logError ?? ((msg) => console.error(msg))
   const app = new Hono<AppEnv>()
+
+  // Only with telemetry on: otherwise no request pays for it.
+  if (core.telemetry.enabled) app.use('*', requestTelemetry(core.telemetry))
 
   app.use('*', async (c, next) => {
     // Set before the handler builds its response, so it is merged in without copying headers.

@@ -4,6 +4,7 @@ import type { Core } from './core.js'
 import { loadConfig, type Config } from './config.js'
 import type { Store } from './store/types.js'
 import { systemClock, type Clock } from './util/clock.js'
+import { loadTelemetry } from './telemetry.js'
 
 export interface Service {
   app: Hono<AppEnv>
@@ -25,13 +26,15 @@ export async function createService(opts: {
 }): Promise<Service> {
   const config = loadConfig(opts.env, { local: opts.local })
   const clock = opts.clock ?? systemClock
-  const store = opts.store ?? (await import('./store/tables.js')).createTablesStore({ config })
+  // Loaded (and its module imported) only with APPLICATIONINSIGHTS_CONNECTION_STRING set.
+  const telemetry = await loadTelemetry(config)
+  const store = opts.store ?? (await import('./store/tables.js')).createTablesStore({ config, telemetry })
   // Creating the tables (idempotent) is one round trip per table. A developer's fresh emulator
   // needs them before the first request; in Azure the template creates them (infra/), so the
   // first request does not wait for the check, and a table missing all the same is re-created
   // by the store on first use (TableNotFound → 503 with Retry-After, then repaired).
   if (opts.local) await store.init()
   else void store.init().catch(() => {})
-  const app = createApp({ config, store, clock })
+  const app = createApp({ config, store, clock, telemetry })
   return { app, config, store, core: app.core }
 }

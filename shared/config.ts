@@ -264,9 +264,43 @@ const TABLE = {
       return prefix
     },
   }),
+  /** Azure Monitor: unset, no telemetry code is loaded (shared/telemetry.ts, docs/telemetry.md). */
+  applicationInsights: setting({
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
+    meaning: 'Application Insights connection string: request and Table Storage spans and the service\'s metrics go to Azure Monitor (docs/telemetry.md); unset, no telemetry code is loaded',
+    localDefault: '(empty: off)',
+    fallback: {
+      name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+      meaning: 'Authorization=AAD (with ClientId=<client id> for a user-assigned identity): telemetry is sent with Entra ID (managed identity) instead of the instrumentation key alone',
+      localDefault: '(empty)',
+    },
+    parse: (raw, name, ctx): { connectionString: string; aad?: { clientId?: string } } | undefined => {
+      const connectionString = raw?.trim()
+      if (!connectionString) return undefined
+      // The values are not echoed: the connection string holds the instrumentation key.
+      const parts = keyValues(connectionString)
+      if (!parts.get('instrumentationkey'))
+        throw new TypeError(`Setting ${name} is invalid: expected the resource's connection string (InstrumentationKey=…;IngestionEndpoint=https://…)`)
+      const endpoint = parts.get('ingestionendpoint')
+      if (endpoint && !isUrl(endpoint, httpsOrLocalHttp(ctx.local)))
+        throw new TypeError(`Setting ${name} is invalid: IngestionEndpoint must be an https URL`)
+      const auth = ctx.env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING?.trim()
+      if (!auth) return Object.freeze({ connectionString })
+      const a = keyValues(auth)
+      const clientId = a.get('clientid')
+      if (a.get('authorization')?.toLowerCase() !== 'aad' || (clientId !== undefined && !/^[0-9a-f-]{36}$/i.test(clientId)))
+        throw new TypeError('Setting APPLICATIONINSIGHTS_AUTHENTICATION_STRING is invalid: expected Authorization=AAD, optionally ;ClientId=<client id>')
+      return Object.freeze({ connectionString, aad: Object.freeze(clientId ? { clientId } : {}) })
+    },
+  }),
 }
 
 type Table = typeof TABLE
+
+/** `Key=value;Key=value` (connection strings), keys lower-cased. */
+function keyValues(s: string): Map<string, string> {
+  return new Map(s.split(';').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')).trim().toLowerCase(), kv.slice(kv.indexOf('=') + 1).trim()]))
+}
 
 /** The validated settings, one property per `TABLE` entry, plus where the service runs. */
 export type Config = {

@@ -13,6 +13,7 @@ import { Challenges } from './webauthn/challenges.js'
 import { webauthnLib } from './webauthn/lib.js'
 import { Authorizer } from './authz/decide.js'
 import { AuditLog } from './audit/log.js'
+import { noTelemetry, type Telemetry } from './telemetry.js'
 
 export interface Core {
   config: Config
@@ -29,12 +30,14 @@ export interface Core {
   audit: AuditLog
   /** Seals OAuth authorization request handles and codes (shared/oauth/seal.ts). */
   oauthKey: Promise<CryptoKey>
+  /** Spans and metrics (shared/telemetry.ts): the no-op unless APPLICATIONINSIGHTS_CONNECTION_STRING is set. */
+  telemetry: Telemetry
 }
 
 /** Attestation formats whose roots ATTESTATION_ROOTS supplies (Apple's and Google's are built in). */
 const ROOTED_FORMATS = ['packed', 'fido-u2f', 'tpm'] as const
 
-export function createCore({ config, store, clock }: { config: Config; store: Store; clock: Clock }): Core {
+export function createCore({ config, store, clock, telemetry = noTelemetry }: { config: Config; store: Store; clock: Clock; telemetry?: Telemetry }): Core {
   // @simplewebauthn/server keeps trusted roots process-wide: set them once, only when configured.
   // Set once the library is loaded (webauthn/lib.ts): this reaction runs before any ceremony's.
   if (config.attestationRoots.length)
@@ -66,5 +69,6 @@ export function createCore({ config, store, clock }: { config: Config; store: St
     enumerationKey: deriveKey(kek, 'user-enumeration-v1'),
     audit: new AuditLog({ store, clock, key: deriveKey(kek, 'audit-chain-v1'), ready: () => keyRing.signingKey().then(() => undefined) }),
     oauthKey: deriveKey(kek, 'oauth-seal-v1'),
+    telemetry,
   }
 }

@@ -50,12 +50,27 @@ describe('loadConfig', () => {
     [{ ISSUER: 'http://localhost:7071/api/' }, /ISSUER/],
     [{ KEY_ENCRYPTION_KEY: 'c2hvcnQ=' }, /KEY_ENCRYPTION_KEY.*32/],
     [{ TABLE_PREFIX: 'has-dash' }, /TABLE_PREFIX/],
+    [{ APPLICATIONINSIGHTS_CONNECTION_STRING: 'IngestionEndpoint=https://x.in.applicationinsights.azure.com/' }, /APPLICATIONINSIGHTS_CONNECTION_STRING.*InstrumentationKey/],
+    [{ APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=k;IngestionEndpoint=ftp://x' }, /APPLICATIONINSIGHTS_CONNECTION_STRING.*https/],
+    [{ APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=k', APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=Basic' }, /APPLICATIONINSIGHTS_AUTHENTICATION_STRING/],
   ]
   for (const [env, msg] of bad) {
     it(`rejects ${JSON.stringify(env)} with a TypeError naming the setting`, () => {
       assert.throws(() => loadConfig(env, { local: true }), (e: Error) => e instanceof TypeError && msg.test(e.message))
     })
   }
+
+  it('APPLICATIONINSIGHTS_CONNECTION_STRING: off when unset; with Authorization=AAD (and a ClientId) the exporter authenticates with Entra ID', () => {
+    assert.equal(loadConfig({}, { local: true }).applicationInsights, undefined)
+    const cs = 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/'
+    assert.deepEqual(loadConfig({ APPLICATIONINSIGHTS_CONNECTION_STRING: cs }, { local: true }).applicationInsights, { connectionString: cs })
+    const id = '11111111-2222-3333-4444-555555555555'
+    const aad = loadConfig({ APPLICATIONINSIGHTS_CONNECTION_STRING: cs, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: `Authorization=AAD;ClientId=${id}` }, { local: true })
+    assert.deepEqual(aad.applicationInsights, { connectionString: cs, aad: { clientId: id } })
+    // The key is not echoed in the error.
+    for (const bad of ['IngestionEndpoint=https://secret-host', 'InstrumentationKey=secret-key;IngestionEndpoint=ftp://secret-host'])
+      assert.throws(() => loadConfig({ APPLICATIONINSIGHTS_CONNECTION_STRING: bad }, { local: true }), (e: Error) => /APPLICATIONINSIGHTS_CONNECTION_STRING/.test(e.message) && !/secret/.test(e.message))
+  })
 
   it('in Azure, RP_ID, ALLOWED_ORIGINS, ISSUER, KEY_ENCRYPTION_KEY and storage are required; registration defaults closed', () => {
     const full = {
@@ -127,7 +142,8 @@ describe('SETTINGS documentation', () => {
 
   it('every config property but `local` comes from a setting', () => {
     const c = loadConfig({}, { local: true })
-    // One SETTINGS entry per property, plus AzureWebJobsStorage (the connection string's fallback).
-    assert.equal(Object.keys(c).length - 1, SETTINGS.length - 1)
+    // One SETTINGS entry per property, plus the two read with another: AzureWebJobsStorage (the
+    // Table connection string's fallback) and APPLICATIONINSIGHTS_AUTHENTICATION_STRING.
+    assert.equal(Object.keys(c).length - 1, SETTINGS.length - 2)
   })
 })

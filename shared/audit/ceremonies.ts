@@ -40,6 +40,7 @@ function sentUserHandle(body: Record<string, unknown>): string | undefined {
  */
 export function ceremonyFailed(core: Core, c: Context, ceremony: Ceremony, body: Record<string, unknown>) {
   return async (err: unknown): Promise<never> => {
+    core.telemetry.count('passkey.ceremonies', { ceremony, outcome: 'failure', 'error.code': err instanceof ServiceError ? err.code : 'internal' })
     if (err instanceof ServiceError && err.status < 500) {
       const userId = ceremony === 'authentication' ? sentUserHandle(body) : undefined
       const credentialId = sentCredentialId(body)

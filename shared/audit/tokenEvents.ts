@@ -13,6 +13,7 @@ import type { Core } from '../core.js'
 import { OAuthError } from '../errors.js'
 import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
 import { auditContext } from './context.js'
+import { grantLabel } from '../telemetry.js'
 import type { AuditActor, AuditTarget } from './events.js'
 import { presentedSessionIds, refreshTokenIds, tokenIds, type IssuedTokens } from './tokenIds.js'
 
@@ -89,6 +90,7 @@ export async function auditTokenRequest<T extends IssuedTokens>(
   try {
     tokens = await pending
   } catch (err) {
+    core.telemetry.count('passkey.token.grants', { grant_type: grantLabel(grant), outcome: 'failure', error: err instanceof OAuthError ? err.error : 'server_error' })
     if (err instanceof OAuthError) {
       await recordTokenEvent(core, c, {
         type: 'token.failed',
@@ -110,6 +112,7 @@ export async function auditTokenRequest<T extends IssuedTokens>(
     }
     throw err
   }
+  core.telemetry.count('passkey.token.grants', { grant_type: grantLabel(grant), outcome: 'success' })
   await recordTokenEvent(core, c, { type: grant === 'refresh_token' ? 'token.refreshed' : 'token.issued', grant, tokens })
   return tokens
 }

@@ -56,6 +56,8 @@ export function authzRoutes(core: Core) {
       ...(typeof apiId === 'string' ? { apiId } : {}),
       ...(typeof operationId === 'string' ? { operationId } : {}),
     })
+    // The status only (200, 401, 403): the decision's JSON names the subject and its roles.
+    if (core.telemetry.enabled) core.telemetry.count('passkey.authz.decisions', { 'authz.status': Number(/"status":(\d+)/.exec(decision)?.[1]) })
     return c.body(decision, 200, { 'content-type': 'application/json' })
   })
   return r

@@ -494,6 +494,18 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/)
   })
 
+  it('loads no telemetry code without APPLICATIONINSIGHTS_CONNECTION_STRING (OpenTelemetry is telemetry.cjs beside the bundle)', async () => {
+    const text = readFileSync(bundle, 'utf8')
+    assert.doesNotMatch(text, /opentelemetry/i, 'OpenTelemetry is not parsed at cold start')
+    assert.match(text, /import\("\.\/telemetry\.cjs"\)/)
+    const fresh = loadBundle(bundle)
+    const res = await withEnv({ ...env, APPLICATIONINSIGHTS_CONNECTION_STRING: undefined }, () => call(fresh.registrations, 'GET', '/api/health'))
+    assert.equal(res.status, 200)
+    const beside = Object.keys(createRequire(import.meta.url).cache).filter((f) => f.startsWith(join(outDir, 'functions')))
+    assert.ok(beside.includes(bundle))
+    assert.deepEqual(beside.filter((f) => f.endsWith('telemetry.cjs')), [], 'telemetry.cjs was loaded')
+  })
+
   it('POST with a JSON body reaches the app intact (authentication options)', async () => {
     const res = await withEnv(env, () =>
       call(loaded.registrations, 'POST', '/api/webauthn/authentication/options', {

@@ -14,6 +14,7 @@ import type { Core } from '../../shared/core.js'
 import { createTablesStore, type StorageRequest } from '../../shared/store/tables.js'
 import type { Store } from '../../shared/store/types.js'
 import type { Clock } from '../../shared/util/clock.js'
+import type { Telemetry } from '../../shared/telemetry.js'
 
 export const ORIGIN = 'http://localhost:7071'
 
@@ -41,6 +42,8 @@ export async function startService(opts: {
    * this server; WebAuthn origins stay http://localhost:7071 unless env says otherwise.
    */
   port?: number
+  /** Spans and metrics (test/http/telemetry.test.ts passes in-memory exporters). */
+  telemetry?: Telemetry
 }): Promise<TestService> {
   const prefix = `t${process.pid}x${++counter}`
   const config = loadConfig(
@@ -56,13 +59,13 @@ export async function startService(opts: {
     { local: true },
   )
   const trips: StorageRequest[] = []
-  const store = createTablesStore({ config, onRequest: (r) => {
+  const store = createTablesStore({ config, telemetry: opts.telemetry, onRequest: (r) => {
       trips.push(r)
       opts.onRequest?.(r)
     } })
   await store.init()
   const errors: string[] = []
-  const app = createApp({ config, store, clock: opts.clock, logError: (m) => errors.push(m) })
+  const app = createApp({ config, store, clock: opts.clock, telemetry: opts.telemetry, logError: (m) => errors.push(m) })
   // As the local server does: the caller's address reaches the app (loopback-only routes).
   const server = createServer(
     getRequestListener((req, { incoming }) => app.fetch(req, nodeBindings(incoming))),

@@ -7,6 +7,7 @@
 import { TableClient } from '@azure/data-tables'
 import type { TokenCredential } from '@azure/core-auth'
 import type { Config } from '../../config.js'
+import type { Telemetry } from '../../telemetry.js'
 
 /** Every table, without the prefix. Table names: alphanumeric, 3–63 characters. */
 export const TABLE_NAMES = ['users', 'usernames', 'credentials', 'challenges', 'signingkeys', 'roles', 'audit'] as const
@@ -32,6 +33,8 @@ export interface TablesStoreOptions {
    * between a read and the write that follows it.
    */
   onRequest?: (r: StorageRequest) => void
+  /** One dependency span per round trip (table, operation, status), when telemetry is on. */
+  telemetry?: Telemetry
 }
 
 const TRY_TIMEOUT_MS = 2_000
@@ -42,7 +45,7 @@ type Pipeline = TableClient['pipeline']
 type PipelinePolicy = Parameters<Pipeline['addPolicy']>[0]
 
 /** One client per table (named `${tablePrefix}${name}`), through a connection string or an endpoint and a credential. */
-export function makeClients({ config, credential, onRequest }: TablesStoreOptions): Record<TableName, TableClient> {
+export function makeClients({ config, credential, onRequest, telemetry }: TablesStoreOptions): Record<TableName, TableClient> {
   const { tablesConnectionString, tablesEndpoint, tablePrefix } = config
   if (!tablesConnectionString && !tablesEndpoint)
     throw new TypeError('createTablesStore: config needs tablesConnectionString or tablesEndpoint')
@@ -71,6 +74,8 @@ export function makeClients({ config, credential, onRequest }: TablesStoreOption
     for (const name of UNUSED_POLICIES) client.pipeline.removePolicy({ name })
     client.pipeline.addPolicy(retryPolicy(), { phase: 'Retry' })
     if (onRequest) client.pipeline.addPolicy(requestCounter(onRequest), { afterPhase: 'Retry' })
+    // Our own span, not the SDK's tracingPolicy (removed above): its attributes include the URL.
+    if (telemetry?.enabled) client.pipeline.addPolicy(storageSpans(telemetry, name), { afterPhase: 'Retry' })
     return client
   }
   return Object.fromEntries(TABLE_NAMES.map((n) => [n, make(n)])) as Record<TableName, TableClient>
@@ -155,6 +160,35 @@ function requestCounter(onRequest: (r: StorageRequest) => void): PipelinePolicy 
       }
       await (onRequest({ ...report, status: response.status }) as unknown)
       return response
+    },
+  }
+}
+
+/**
+ * What a Table Storage request does, from its method and URL shape (never the URL itself: the
+ * row keys in it are user ids and usernames).
+ */
+export function operationOf(method: string, url: string): string {
+  const path = new URL(url).pathname
+  if (path.endsWith('/$batch')) return 'transaction'
+  if (/\/Tables(\(|$)/.test(path)) return 'table'
+  if (/\(.+\)$/.test(path)) return ({ GET: 'read', PUT: 'replace', MERGE: 'merge', PATCH: 'merge', DELETE: 'delete' } as Record<string, string>)[method] ?? method.toLowerCase()
+  return method === 'POST' ? 'insert' : 'query'
+}
+
+function storageSpans(telemetry: Telemetry, table: TableName): PipelinePolicy {
+  return {
+    name: 'storeTelemetry',
+    sendRequest(request, next) {
+      const operation = operationOf(request.method, request.url)
+      // db.* attributes make it a database dependency in Application Insights (type azure.tables).
+      const attrs = { 'db.system.name': 'azure.tables', 'db.collection.name': table, 'db.operation.name': operation }
+      return telemetry.span(`${operation} ${table}`, 'client', attrs, async (span) => {
+        const response = await next(request)
+        span.set({ 'db.response.status_code': String(response.status) })
+        if (response.status >= 500 || response.status === 429) span.fail(String(response.status))
+        return response
+      })
     },
   }
 }
