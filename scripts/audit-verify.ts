@@ -4,19 +4,23 @@
  *
  * Settings are read like the service reads them: `local.settings.json` "Values", overridden by
  * the environment, validated by `loadConfig` (TABLES_CONNECTION_STRING / TABLES_ENDPOINT /
- * AzureWebJobsStorage, TABLE_PREFIX, KEY_ENCRYPTION_KEY). Locally, with no storage setting it
+ * AzureWebJobsStorage, TABLE_PREFIX, KEY_ENCRYPTION_KEY, KEY_ENCRYPTION_KEY_PREVIOUS). Each event is
+ * checked with the key it names (its `keyId`): after a change of KEY_ENCRYPTION_KEY, the events
+ * before the switch need the earlier key, given as KEY_ENCRYPTION_KEY_PREVIOUS. Locally, with no storage setting it
  * reads Azurite (`UseDevelopmentStorage=true`), and with no KEY_ENCRYPTION_KEY it uses the one
  * `npm start` keeps in `.azurite/` (AZURITE_LOCATION); against any other storage the key must be
  * given.
  *
  * Exit status: 0 the chain is whole; 1 it was tampered with (the line names the first bad event
- * and what is wrong); 2 it could not be checked (settings, storage).
+ * and what is wrong — an event hashed with a key that was not given is a hash_mismatch whose
+ * message names the missing key id); 2 it could not be checked (settings, storage).
  */
 import { parseArgs } from 'node:util'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadOrCreateLocalKek, localKekDir } from '../runtime/node/kek.js'
 import { deriveAuditKey } from '../shared/audit/chain.js'
+import { keyEncryptionKeyId, type VersionedKey } from '../shared/crypto/kek.js'
 import { verifyAuditChain } from '../shared/audit/verify.js'
 import { loadConfig, type Config } from '../shared/config.js'
 import { createTablesStore } from '../shared/store/tables.js'
@@ -79,9 +83,12 @@ async function main(): Promise<number> {
     return 2
   }
   const store = createTablesStore({ config })
+  const chainKey = async (kek: Uint8Array<ArrayBuffer>): Promise<VersionedKey> => ({ id: await keyEncryptionKeyId(kek), key: await deriveAuditKey(kek) })
+  const key = await chainKey(config.keyEncryptionKey!)
+  const previousKey = config.keyEncryptionKeyPrevious && (await chainKey(config.keyEncryptionKeyPrevious))
   let result: Awaited<ReturnType<typeof verifyAuditChain>>
   try {
-    result = await verifyAuditChain({ store, key: await deriveAuditKey(config.keyEncryptionKey!), anchor })
+    result = await verifyAuditChain({ store, key, ...(previousKey ? { previousKey } : {}), anchor })
   } catch (err) {
     const cause = (err as Error).cause
     const detail = cause instanceof Error ? `${cause.name}: ${cause.message.split('\n')[0]}` : (err as Error).message

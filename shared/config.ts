@@ -181,6 +181,19 @@ const TABLE = {
       return v ? decodeKey(name, v) : undefined
     },
   }),
+  /**
+   * The key KEY_ENCRYPTION_KEY replaces, during a rotation (docs/security.md "Changing
+   * KEY_ENCRYPTION_KEY"): it still opens what it wrapped, sealed or MAC'd; nothing new uses it.
+   */
+  keyEncryptionKeyPrevious: setting({
+    name: 'KEY_ENCRYPTION_KEY_PREVIOUS',
+    meaning: 'only while changing KEY_ENCRYPTION_KEY: the key it replaces (32 bytes, base64); still opens signing keys, challenges and OAuth codes sealed with it, and verifies its audit events; signing keys are re-wrapped under KEY_ENCRYPTION_KEY by the rotation timer. Remove it once the rotation is done',
+    localDefault: '(empty)',
+    parse: (raw, name): Uint8Array<ArrayBuffer> | undefined => {
+      const v = raw?.trim()
+      return v ? decodeKey(name, v) : undefined
+    },
+  }),
   challengeTtl: setting({
     name: 'CHALLENGE_TTL',
     meaning: 'WebAuthn challenge lifetime, seconds',

@@ -3,7 +3,7 @@
  * Routes receive this object; nothing here depends on the runtime.
  */
 import type { Config } from './config.js'
-import { deriveKey } from './crypto/kek.js'
+import { deriveKey, deriveRotatingKey, type KeyPurpose, type SealKey, type VersionedKey } from './crypto/kek.js'
 import type { Store } from './store/types.js'
 import { AccessTokens } from './tokens/accessToken.js'
 import { KeyRing } from './tokens/keyRing.js'
@@ -29,7 +29,7 @@ export interface Core {
   /** The hash-chained audit log (shared/audit/log.ts, docs/audit.md). */
   audit: AuditLog
   /** Seals OAuth authorization request handles and codes (shared/oauth/seal.ts). */
-  oauthKey: Promise<CryptoKey>
+  oauthKey: Promise<SealKey>
   /** Spans and metrics (shared/telemetry.ts): the no-op unless APPLICATIONINSIGHTS_CONNECTION_STRING is set. */
   telemetry: Telemetry
 }
@@ -47,13 +47,16 @@ export function createCore({ config, store, clock, telemetry = noTelemetry }: { 
     }, () => {}) // a library that cannot load fails every ceremony by itself
   const kek = config.keyEncryptionKey
   if (!kek) throw new TypeError('Setting KEY_ENCRYPTION_KEY is missing (the local server generates one under .azurite/)')
+  // Every key comes with its KEK's key id, and with KEY_ENCRYPTION_KEY_PREVIOUS's key too while
+  // the KEK is being changed (docs/security.md "Changing KEY_ENCRYPTION_KEY").
+  const rotating = (purpose: KeyPurpose) => deriveRotatingKey(kek, config.keyEncryptionKeyPrevious, purpose)
   const challenges = new Challenges({
-    key: deriveKey(kek, 'challenge-seal-v1'),
+    key: rotating('challenge-seal-v1'),
     store,
     clock,
     ttlSeconds: config.challengeTtl,
   })
-  const keyRing = new KeyRing({ store, config, clock, wrapKey: deriveKey(kek, 'signing-key-wrap-v1') })
+  const keyRing = new KeyRing({ store, config, clock, wrapKey: rotating('signing-key-wrap-v1') })
   const tokens = new AccessTokens({ config, keyRing, clock })
   const authz = new Authorizer({ config, store, clock, accessTokens: tokens, keyRing })
   const sessions = new Sessions({ config, store, clock, tokens, onRevoke: (userId) => authz.forgetUser(userId) })
@@ -66,9 +69,11 @@ export function createCore({ config, store, clock, telemetry = noTelemetry }: { 
     tokens,
     sessions,
     authz,
+    // Always the current KEK's: decoys change with it (docs/security.md "Changing KEY_ENCRYPTION_KEY").
     enumerationKey: deriveKey(kek, 'user-enumeration-v1'),
-    audit: new AuditLog({ store, clock, key: deriveKey(kek, 'audit-chain-v1'), ready: () => keyRing.signingKey().then(() => undefined) }),
-    oauthKey: deriveKey(kek, 'oauth-seal-v1'),
+    // The current KEK's only: the chain's events record its key id (previous events keep theirs).
+    audit: new AuditLog({ store, clock, key: rotating('audit-chain-v1').then((k): VersionedKey => k.current), ready: () => keyRing.signingKey().then(() => undefined) }),
+    oauthKey: rotating('oauth-seal-v1'),
     telemetry,
   }
 }

@@ -107,17 +107,24 @@ export class StorageUnavailableError extends ServiceError {
 }
 
 /**
- * The stored signing keys cannot be decrypted with KEY_ENCRYPTION_KEY: another key was set (two
- * servers with their own generated keys sharing one storage account, a rotated Key Vault secret).
+ * The stored signing keys cannot be decrypted with KEY_ENCRYPTION_KEY (nor with
+ * KEY_ENCRYPTION_KEY_PREVIOUS, when set): another key was set (two servers with their own
+ * generated keys sharing one storage account, a rotated Key Vault secret without the previous
+ * one kept, or the previous one removed before the keys were re-wrapped).
  * 503 with a detail naming the setting, at startup, in /api/health and on every request that signs.
- * The detail names key ids only, never key material.
+ * The detail names key ids only (shared/crypto/kek.ts `keyEncryptionKeyId`), never key material.
  */
 export class KeyEncryptionKeyMismatch extends ServiceError {
-  constructor(kid: string) {
+  constructor(kid: string, ids: { wrappedBy?: string; tried?: readonly string[] } = {}) {
+    const { wrappedBy, tried = [] } = ids
+    // Which key is missing, when the record says (records written before key ids did not).
+    const missing = wrappedBy ? `it was stored with the key whose key id is ${wrappedBy}` : 'it is not the key the keys were stored with'
+    const have = tried.length ? ` (the keys set have key ids ${tried.join(', ')})` : ''
     super(
       'misconfigured',
-      `KEY_ENCRYPTION_KEY cannot decrypt the stored signing key ${kid}: it is not the key the keys were stored with. ` +
-        'Set KEY_ENCRYPTION_KEY to that key (every instance sharing this storage needs the same one), or use storage of its own.',
+      `KEY_ENCRYPTION_KEY cannot decrypt the stored signing key ${kid}: ${missing}${have}. ` +
+        'Set KEY_ENCRYPTION_KEY to that key (every instance sharing this storage needs the same one) — or, while changing ' +
+        'the key, KEY_ENCRYPTION_KEY_PREVIOUS to it until the keys are re-wrapped — or use storage of its own.',
       { expose: true, headers: { 'retry-after': '30' } },
     )
     this.name = 'KeyEncryptionKeyMismatch'

@@ -11,6 +11,10 @@
  *
  * Keyed on purpose: with a plain SHA-256 anyone who can write the table could edit an event and
  * recompute every later hash and the head; with the HMAC they also need the KEK.
+ *
+ * Changing KEY_ENCRYPTION_KEY changes K from the next event on: each event names the KEK it was
+ * MAC'd with (`keyId`), and the chain of `prev` links runs on unbroken across the switch, so a
+ * verifier given both keys checks every event with the key it names (shared/audit/verify.ts).
  */
 import type { AuditEventRecord } from '../store/types.js'
 import { hmacSha256Sync } from '../crypto/fast.js'
@@ -44,10 +48,13 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`
 }
 
-/** The hashed form of an event: every field but `hash`. */
+/**
+ * The hashed form of an event: every field but `hash`. `keyId` (which KEK's chain key MACs it)
+ * is inside, so it cannot be changed without the key; events without it hash as before.
+ */
 export function chainInput(e: Omit<AuditEventRecord, 'hash'>): string {
-  const { seq, at, type, outcome, actor, target, ip, userAgent, detail, prev } = e
-  return canonicalJson({ v: 1, seq, at, type, outcome, actor, target, ip, userAgent, detail, prev })
+  const { seq, at, type, outcome, actor, target, ip, userAgent, detail, prev, keyId } = e
+  return canonicalJson({ v: 1, seq, at, type, outcome, actor, target, ip, userAgent, detail, prev, keyId })
 }
 
 /**

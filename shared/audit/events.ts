@@ -49,6 +49,11 @@ export const AUDIT_EVENT_TYPES = [
   'key.rotated',
   /** A signing key revoked at once (compromise). */
   'key.revoked',
+  /**
+   * A signing key's private key wrapped again under the current KEY_ENCRYPTION_KEY during a change
+   * of the KEK (`target.kid`; `detail.from`, `detail.to`: key ids, never keys).
+   */
+  'key.rewrapped',
 ] as const
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
@@ -113,6 +118,7 @@ export function auditView(e: AuditEventRecord): AuditEventView {
   }
   if (e.ip !== undefined) v.ip = e.ip
   if (e.userAgent !== undefined) v.userAgent = e.userAgent
+  if (e.keyId !== undefined) v.keyId = e.keyId
   return v
 }
 

@@ -14,6 +14,7 @@
 import { ServiceError } from '../errors.js'
 import { ConcurrencyError, type AuditEventRecord, type AuditHead, type Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
+import type { VersionedKey } from '../crypto/kek.js'
 import { GENESIS, chainHash } from './chain.js'
 import { sanitizeAuditInput, type AuditInput } from './events.js'
 
@@ -50,8 +51,11 @@ export class AuditLog {
     private readonly deps: {
       store: Store
       clock: Clock
-      /** HMAC key of the chain (`deriveAuditKey(KEY_ENCRYPTION_KEY)`). */
-      key: Promise<CryptoKey>
+      /**
+       * HMAC key of the chain (`deriveAuditKey(KEY_ENCRYPTION_KEY)`); with its KEK's key id, every
+       * event records that id (`keyId`), so that the chain verifies across a change of the KEK.
+       */
+      key: Promise<CryptoKey | VersionedKey>
       /**
        * Rejects when this instance must not write to the chain (core: its KEY_ENCRYPTION_KEY does
        * not open the stored signing keys, so its HMACs would not verify with everyone else's).
@@ -180,15 +184,16 @@ export class AuditLog {
   }
 
   /** Numbers, times and chains the batch after `head`. Times never go back along the chain. */
-  private async build(key: CryptoKey, batch: Pending[], head: AuditHead | undefined): Promise<AuditEventRecord[]> {
+  private async build(key: CryptoKey | VersionedKey, batch: Pending[], head: AuditHead | undefined): Promise<AuditEventRecord[]> {
     const events: AuditEventRecord[] = []
     let seq = head?.seq ?? 0
     let prev = head?.hash ?? GENESIS
     let at = head?.at ?? 0
+    const [hmacKey, keyId] = 'id' in key ? [key.key, key.id] : [key, undefined]
     for (const p of batch) {
       at = Math.max(at, p.at)
-      const e = { ...p.input, seq: ++seq, at, prev }
-      const hash = await chainHash(key, e)
+      const e = { ...p.input, seq: ++seq, at, prev, ...(keyId ? { keyId } : {}) }
+      const hash = await chainHash(hmacKey, e)
       events.push({ ...e, hash })
       prev = hash
     }

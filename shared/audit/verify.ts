@@ -14,8 +14,14 @@
  * - `anchor_mismatch`: an event recorded earlier (`--anchor seq:hash`) is gone or different
  *   (the log was rolled back, head included).
  *
+ * Each event is checked with the key it names (`keyId`, after a change of KEY_ENCRYPTION_KEY:
+ * the current or the previous one); an event without `keyId` (written before key ids were
+ * recorded) with any key given. An event that names a key not given fails as `hash_mismatch`
+ * (as with a wrong key), and the message names the key id that is missing.
+ *
  * Events appended after the head was read are left for the next run.
  */
+import type { VersionedKey } from '../crypto/kek.js'
 import type { AuditEventRecord, AuditHead, Store } from '../store/types.js'
 import { GENESIS, chainHash } from './chain.js'
 import { auditId } from './events.js'
@@ -55,11 +61,15 @@ export interface AuditVerification {
 export async function verifyAuditChain({
   store,
   key,
+  previousKey,
   anchor,
   pageSize = 1000,
 }: {
   store: Pick<Store, 'getAuditHead' | 'listAudit'>
-  key: CryptoKey
+  /** The chain key of KEY_ENCRYPTION_KEY; with its key id, events that name it are checked with it. */
+  key: CryptoKey | VersionedKey
+  /** The chain key of KEY_ENCRYPTION_KEY_PREVIOUS, with its key id (after a change of the KEK). */
+  previousKey?: VersionedKey
   /** An event seen earlier: it must still be there with this hash. */
   anchor?: { seq: number; hash: string }
   pageSize?: number
@@ -88,6 +98,25 @@ export async function verifyAuditChain({
   if (anchor && anchor.seq > head.seq)
     return fail('anchor_mismatch', anchor.seq, `event ${anchor.seq} was seen before, but the head is at seq ${head.seq} (rolled back?)`)
 
+  const keys: { id?: string; key: CryptoKey }[] = ['id' in key ? key : { key }, ...(previousKey ? [previousKey] : [])]
+  const given = keys.map((k) => k.id).filter((id) => id !== undefined)
+  /** The keys to check `e` with: the one it names, else all (a key without an id may be any). */
+  const keysFor = (e: AuditEventRecord) => {
+    const named = keys.filter((k) => k.id !== undefined && k.id === e.keyId)
+    return named.length ? named : keys
+  }
+
+  /** Which key an event that did not verify needs, when the keys given cannot be it. */
+  const missingKey = (e: AuditEventRecord): string => {
+    if (e.keyId !== undefined && given.length && !given.includes(e.keyId))
+      return `; it names the KEY_ENCRYPTION_KEY with key id ${e.keyId}, and the keys given have key ids ${given.join(', ')}: ` +
+        'after a change of KEY_ENCRYPTION_KEY, give that key as KEY_ENCRYPTION_KEY_PREVIOUS (or its key id was edited)'
+    // Written before key ids were recorded: with the key of that time, perhaps a previous one.
+    if (e.keyId === undefined && !previousKey && given.length)
+      return '; it names no key: if KEY_ENCRYPTION_KEY was changed since it was written, give the earlier key as KEY_ENCRYPTION_KEY_PREVIOUS'
+    return ''
+  }
+
   let prev: AuditEventRecord | undefined
   let next = 1
   while (next <= head.seq) {
@@ -110,8 +139,9 @@ export async function verifyAuditChain({
       const expectedPrev = prev?.hash ?? GENESIS
       if (e.prev !== expectedPrev)
         return fail('broken_link', e.seq, `prev does not match the hash of event ${e.seq - 1} (events reordered, replaced or relinked)`)
-      if ((await chainHash(key, e)) !== e.hash)
-        return fail('hash_mismatch', e.seq, 'content does not match its hash (edited, or hashed with another key)')
+      let matches = false
+      for (const k of keysFor(e)) if ((matches = (await chainHash(k.key, e)) === e.hash)) break
+      if (!matches) return fail('hash_mismatch', e.seq, `content does not match its hash (edited, or hashed with another key)${missingKey(e)}`)
       if (prev && !(e.at >= prev.at)) return fail('time_regression', e.seq, `time goes back from event ${prev.seq}`)
       if (anchor && anchor.seq === e.seq && anchor.hash !== e.hash)
         return fail('anchor_mismatch', e.seq, 'hash differs from the one recorded earlier (chain rewritten?)')

@@ -23,7 +23,12 @@ import type { SigningKeyRecord } from '../store/types.js'
 /** RFC 7638 thumbprints are 43 base64url characters; leave room for kids of other origins. */
 const KID = /^[A-Za-z0-9_-]{1,128}$/
 
-/** CONTRACT "Administration": `{ kid, alg, state, createdAt, activatesAt, retiredAt?, expiresAt? }`. */
+/**
+ * CONTRACT "Administration": `{ kid, alg, state, createdAt, activatesAt, retiredAt?, expiresAt? }`,
+ * plus, while KEY_ENCRYPTION_KEY is being changed (KEY_ENCRYPTION_KEY_PREVIOUS set), `wrappedBy`
+ * (an extra field): the key id of the KEK that wraps the private key, which tells when every key
+ * has been re-wrapped (docs/security.md "Changing KEY_ENCRYPTION_KEY"). Otherwise as before.
+ */
 export interface SigningKeyView {
   kid: string
   alg: string
@@ -32,11 +37,12 @@ export interface SigningKeyView {
   activatesAt: string
   retiredAt?: string
   expiresAt?: string
+  wrappedBy?: string
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-export function signingKeyView(r: SigningKeyRecord): SigningKeyView {
+export function signingKeyView(r: SigningKeyRecord, { rotatingKek = false } = {}): SigningKeyView {
   return {
     kid: r.kid,
     alg: r.alg,
@@ -45,6 +51,7 @@ export function signingKeyView(r: SigningKeyRecord): SigningKeyView {
     activatesAt: iso(r.activatesAt),
     ...(r.retiredAt !== undefined ? { retiredAt: iso(r.retiredAt) } : {}),
     ...(r.expiresAt !== undefined ? { expiresAt: iso(r.expiresAt) } : {}),
+    ...(rotatingKek && r.wrappedBy !== undefined ? { wrappedBy: r.wrappedBy } : {}),
   }
 }
 
@@ -52,11 +59,12 @@ export function signingKeyView(r: SigningKeyRecord): SigningKeyView {
  * Newest first (by creation, then kid). CONTRACT lists the states `next`, `active` and
  * `retired`: a revoked key is gone (from the JWKS and from this list; the audit log keeps it).
  */
-function listView(records: SigningKeyRecord[]): SigningKeyView[] {
+function listView(records: SigningKeyRecord[], core: Core): SigningKeyView[] {
+  const rotatingKek = core.config.keyEncryptionKeyPrevious !== undefined
   return records
     .filter((r) => r.state !== 'revoked')
     .sort((a, b) => b.createdAt - a.createdAt || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0))
-    .map(signingKeyView)
+    .map((r) => signingKeyView(r, { rotatingKek }))
 }
 
 /**
@@ -66,9 +74,9 @@ function listView(records: SigningKeyRecord[]): SigningKeyView[] {
 export function manageKeysRoutes(core: Core) {
   const r = new Hono<AppEnv>()
 
-  r.get('/keys', noStore(), async (c) => c.json(listView(await core.keyRing.list())))
+  r.get('/keys', noStore(), async (c) => c.json(listView(await core.keyRing.list(), core)))
 
-  r.post('/keys/rotate', noStore(), async (c) => c.json(listView(await rotateKeys(core, { from: auditContext(c) }))))
+  r.post('/keys/rotate', noStore(), async (c) => c.json(listView(await rotateKeys(core, { from: auditContext(c) }), core)))
 
   r.delete('/keys/:kid', async (c) => {
     const kid = c.req.param('kid')

@@ -42,6 +42,9 @@ export const SigningKey = v.object({
   activatesAt: DateTime,
   retiredAt: v.optional(DateTime),
   expiresAt: v.optional(described(DateTime, 'When it leaves the JWKS.')),
+  wrappedBy: v.optional(
+    described(v.string(), 'Only while KEY_ENCRYPTION_KEY is being changed (KEY_ENCRYPTION_KEY_PREVIOUS set): key id of the KEK that wraps the private key.'),
+  ),
 })
 export const SigningKeyList = v.array(SigningKey)
 
@@ -66,6 +69,9 @@ export const AuditEvent = described(
     detail: v.looseObject({}),
     prev: described(v.string(), "The previous event's hash."),
     hash: described(v.string(), 'base64url HMAC-SHA-256 chaining this event to `prev`.'),
+    keyId: v.optional(
+      described(v.string(), 'Key id of the KEY_ENCRYPTION_KEY whose chain key made `hash` (absent: the key in use before key ids were recorded).'),
+    ),
   }),
   'One hash-chained audit event (docs/audit.md). Ids and usernames, never a token, assertion or key.',
 )

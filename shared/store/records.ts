@@ -116,6 +116,12 @@ export interface SigningKeyRecord {
   publicJwk: Record<string, unknown>
   /** Private key PKCS#8, AES-256-GCM encrypted with KEY_ENCRYPTION_KEY, base64url(iv ‖ ciphertext). */
   encryptedPrivateKey: string
+  /**
+   * Key id (shared/crypto/kek.ts `keyEncryptionKeyId`) of the KEY_ENCRYPTION_KEY that wrapped
+   * `encryptedPrivateKey`: tried first, and named when no key set opens it. Absent on keys stored
+   * before key ids were recorded.
+   */
+  wrappedBy?: string
   createdAt: number
   /** When it starts (or started) signing. */
   activatesAt: number
@@ -168,6 +174,11 @@ export interface AuditEventRecord {
   prev: string
   /** base64url HMAC-SHA-256 of the event without `hash`, then `prev` (shared/audit/chain.ts). */
   hash: string
+  /**
+   * Key id (shared/crypto/kek.ts `keyEncryptionKeyId`) of the KEY_ENCRYPTION_KEY whose chain key
+   * made `hash`; part of the hashed content. Absent: the key in use before key ids were recorded.
+   */
+  keyId?: string
 }
 
 /** The audit head row: the latest event's seq, hash and time, moved in the same transaction. */

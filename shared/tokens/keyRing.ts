@@ -11,12 +11,20 @@
  * and is replaced at once by what this instance itself writes (rotation, revocation). Hence the
  * revocation bound: a key revoked on one instance stops verifying and signing there at once, and
  * on every other instance within REFRESH_MS (60 s).
+ *
+ * Changing KEY_ENCRYPTION_KEY (docs/security.md "Changing KEY_ENCRYPTION_KEY"): each record names
+ * the KEK that wrapped it (`wrappedBy`, a key id). With KEY_ENCRYPTION_KEY_PREVIOUS set, a key
+ * wrapped with the previous KEK still opens, and the timer's run (`rotate`) re-wraps the keys that
+ * may still sign (next, active) under the current one, each written back under the etag it was
+ * read with: once, by whichever instance gets there first (a lost race leaves the winner's row).
+ * Not on first use: during the restart that brings the new setting, instances that still run
+ * with the old key alone must keep opening the stored keys.
  */
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type JWK } from 'jose'
 import type { Config, TokenAlg } from '../config.js'
-import { open, seal } from '../crypto/kek.js'
+import { keysOf, openWith, seal, type SealKey } from '../crypto/kek.js'
 import { KeyEncryptionKeyMismatch } from '../errors.js'
-import type { SigningKeyRecord, Store } from '../store/types.js'
+import { ConcurrencyError, type SigningKeyRecord, type Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { isPublished, rotate, signingKeyOf, type RotationDeps, type RotationResult } from './rotation.js'
 
@@ -28,6 +36,13 @@ const SOFT_REFRESH_MS = 30_000
 const UNKNOWN_KID_RELOAD_MS = 5_000
 const te = new TextEncoder()
 const td = new TextDecoder()
+
+/** A key re-wrapped under KEY_ENCRYPTION_KEY by `rotate` (key ids: `from` absent when unrecorded). */
+export interface Rewrapped {
+  kid: string
+  from?: string
+  to: string
+}
 
 export interface SigningKey {
   kid: string
@@ -55,7 +70,13 @@ export class KeyRing {
   private readonly rotation: RotationDeps
 
   constructor(
-    private readonly deps: { store: Store; config: Config; clock: Clock; wrapKey: Promise<CryptoKey> },
+    private readonly deps: {
+      store: Store
+      config: Config
+      clock: Clock
+      /** Wraps private keys; a rotating key (current and previous KEK) also re-wraps them. */
+      wrapKey: Promise<SealKey>
+    },
   ) {
     this.rotation = {
       store: deps.store,
@@ -138,7 +159,7 @@ export class KeyRing {
    * @example
    * const { changes } = await keyRing.rotate()
    */
-  async rotate(now = this.deps.clock.now()): Promise<RotationResult> {
+  async rotate(now = this.deps.clock.now()): Promise<RotationResult & { rewrapped: Rewrapped[] }> {
     // An instance whose KEY_ENCRYPTION_KEY cannot open the keys in storage must not add keys
     // sealed with its own (the others could not sign with them): KeyEncryptionKeyMismatch.
     // (One read per timer run; an empty store has nothing to open. Any live key will do: after a
@@ -146,9 +167,39 @@ export class KeyRing {
     const stored = await this.deps.store.listSigningKeys()
     const live = signingKeyOf(stored, this.deps.config.tokenAlg) ?? stored.find((r) => r.state !== 'revoked')
     if (live) await this.unwrap(live)
+    const rewrapped = await this.rewrap(stored)
     const result = await rotate(this.rotation, now, { kind: 'scheduled' })
     this.adopt(result.records)
-    return result
+    return { ...result, changes: [...rewrapped.map((r) => `re-wrapped key ${r.kid} under KEY_ENCRYPTION_KEY ${r.to}`), ...result.changes], rewrapped }
+  }
+
+  /**
+   * During a change of KEY_ENCRYPTION_KEY (KEY_ENCRYPTION_KEY_PREVIOUS set): the keys that may
+   * still sign (next, active) not recorded as wrapped by the current KEK are opened and wrapped
+   * again under it, each written under the etag it was read with. A lost race (another instance
+   * re-wrapped it, or a rotation changed it) is left to the winner: the next run looks again. A
+   * key neither KEK opens is left as it is (signing with it answers KeyEncryptionKeyMismatch).
+   * Retired keys never sign again and are not re-wrapped.
+   */
+  private async rewrap(stored: SigningKeyRecord[]): Promise<Rewrapped[]> {
+    const wrapKey = await this.deps.wrapKey
+    if (!('current' in wrapKey) || !wrapKey.previous) return []
+    const to = wrapKey.current.id
+    const done: Rewrapped[] = []
+    for (const rec of stored) {
+      if ((rec.state !== 'active' && rec.state !== 'next') || rec.wrappedBy === to) continue
+      const opened = await openWith(wrapKey, rec.encryptedPrivateKey, aadOf(rec.kid), rec.wrappedBy)
+      if (!opened) continue
+      const next = { ...rec, encryptedPrivateKey: await seal(wrapKey, opened.plain, aadOf(rec.kid)), wrappedBy: to }
+      try {
+        await this.deps.store.updateSigningKey(next)
+      } catch (err) {
+        if (err instanceof ConcurrencyError) continue
+        throw err
+      }
+      done.push({ kid: rec.kid, ...(rec.wrappedBy ? { from: rec.wrappedBy } : {}), to })
+    }
+    return done
   }
 
   /** POST /keys/rotate: the next key signs from now on; the old one retires (still published). */
@@ -245,20 +296,30 @@ export class KeyRing {
     const jwk = await exportJWK(publicKey)
     const kid = await calculateJwkThumbprint(jwk) // RFC 7638
     const pkcs8 = await exportPKCS8(privateKey)
+    const wrapKey = await this.deps.wrapKey
     return {
       kid,
       alg,
       state,
       publicJwk: { ...jwk, kid, use: 'sig', alg },
-      encryptedPrivateKey: await seal(await this.deps.wrapKey, te.encode(pkcs8), `signing-key:${kid}`),
+      encryptedPrivateKey: await seal(wrapKey, te.encode(pkcs8), aadOf(kid)),
+      ...('current' in wrapKey ? { wrappedBy: wrapKey.current.id } : {}),
       createdAt,
       activatesAt,
     }
   }
 
+  /** The private key, opened with the KEK the record names first (then the other one, if set). */
   private async unwrap(rec: SigningKeyRecord): Promise<CryptoKey> {
-    const plain = await open(await this.deps.wrapKey, rec.encryptedPrivateKey, `signing-key:${rec.kid}`)
-    if (!plain) throw new KeyEncryptionKeyMismatch(rec.kid)
-    return importPKCS8(td.decode(plain), rec.alg) as Promise<CryptoKey>
+    const wrapKey = await this.deps.wrapKey
+    const opened = await openWith(wrapKey, rec.encryptedPrivateKey, aadOf(rec.kid), rec.wrappedBy)
+    if (!opened) {
+      const tried = keysOf(wrapKey).flatMap((k) => (k.id ? [k.id] : []))
+      throw new KeyEncryptionKeyMismatch(rec.kid, { ...(rec.wrappedBy ? { wrappedBy: rec.wrappedBy } : {}), tried })
+    }
+    return importPKCS8(td.decode(opened.plain), rec.alg) as Promise<CryptoKey>
   }
 }
+
+/** AAD of a wrapped private key: binds it to its kid. */
+const aadOf = (kid: string) => `signing-key:${kid}`

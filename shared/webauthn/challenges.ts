@@ -14,7 +14,7 @@ import type { Store } from '../store/types.js'
 import { encode } from '../util/base64url.js'
 import type { Clock } from '../util/clock.js'
 import { randomBytes } from '../util/random.js'
-import { open, seal } from '../crypto/kek.js'
+import { open, seal, type SealKey } from '../crypto/kek.js'
 
 export type Ceremony = 'registration' | 'authentication'
 
@@ -47,7 +47,11 @@ const td = new TextDecoder()
 
 export class Challenges {
   constructor(
-    private readonly deps: { key: Promise<CryptoKey>; store: Store; clock: Clock; ttlSeconds: number },
+    /**
+     * `key`: while KEY_ENCRYPTION_KEY changes, a rotating key: new challenges are sealed with the
+     * current KEK, and those issued before the switch (minutes old at most) still open.
+     */
+    private readonly deps: { key: Promise<SealKey>; store: Store; clock: Clock; ttlSeconds: number },
   ) {}
 
   /** Issues a challenge: seals its context and stores the single-use marker. */

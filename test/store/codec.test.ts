@@ -78,6 +78,7 @@ const key: records.SigningKeyRecord = {
   state: 'retired',
   publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'xx' },
   encryptedPrivateKey: 'ivct',
+  wrappedBy: 'kId00001',
   createdAt: T0,
   activatesAt: T0 + 1,
   retiredAt: T0 + 2,
@@ -95,6 +96,7 @@ const event: records.AuditEventRecord = {
   detail: { reason: 'x', n: 1 },
   prev: 'p',
   hash: 'h',
+  keyId: 'kId00001',
 }
 
 /** Each row with a record that sets every field, and the fields the keys hold. */

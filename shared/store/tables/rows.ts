@@ -131,6 +131,7 @@ export const signingKeyRow = rowCodec<SigningKeyRecord, 'kid'>({
     state: textAs<SigningKeyRecord['state']>(),
     publicJwk: json<Record<string, unknown>>(() => ({})),
     encryptedPrivateKey: text,
+    wrappedBy: optText,
     createdAt: int64,
     activatesAt: int64,
     retiredAt: optInt64,
@@ -156,6 +157,7 @@ export const auditEventRow = rowCodec<AuditEventRecord, 'seq'>({
     detail: json<Record<string, unknown>>(() => ({})),
     prev: text,
     hash: text,
+    keyId: optText,
   },
   etag: false,
 })
