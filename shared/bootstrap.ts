@@ -6,6 +6,9 @@ import type { Store } from './store/types.js'
 import { systemClock, type Clock } from './util/clock.js'
 import { loadTelemetry } from './telemetry.js'
 
+/** How long after start (in Azure) the tables are checked: past a cold start's first request. */
+const TABLE_CHECK_DELAY_MS = 2000
+
 export interface Service {
   app: Hono<AppEnv>
   config: Config
@@ -31,10 +34,10 @@ export async function createService(opts: {
   const store = opts.store ?? (await import('./store/tables.js')).createTablesStore({ config, telemetry })
   // Creating the tables (idempotent) is one round trip per table. A developer's fresh emulator
   // needs them before the first request; in Azure the template creates them (infra/), so the
-  // first request does not wait for the check, and a table missing all the same is re-created
-  // by the store on first use (TableNotFound → 503 with Retry-After, then repaired).
+  // check runs a little after start, off the cold start's first request, and a table missing
+  // all the same is re-created by the store on first use (TableNotFound → 503 with Retry-After).
   if (opts.local) await store.init()
-  else void store.init().catch(() => {})
+  else setTimeout(() => void store.init().catch(() => {}), TABLE_CHECK_DELAY_MS).unref?.()
   const app = createApp({ config, store, clock, telemetry })
   return { app, config, store, core: app.core }
 }
