@@ -55,12 +55,14 @@ function gitignore(text: string): (path: string) => boolean {
 }
 
 describe('the package azd deploys (azure.yaml, .funcignore)', () => {
-  it('azure.yaml deploys this folder as the Functions service "api", built by npm run build before packaging', () => {
+  it('azure.yaml deploys this folder as the Functions service "api", built by npm run build before packaging, with no build in Azure', () => {
     const yaml = read('azure.yaml')
     assert.match(yaml, /^services:\n {2}api:\n/m)
     assert.match(yaml, /^ {4}project: \.$/m)
     assert.match(yaml, /^ {4}language: js$/m)
     assert.match(yaml, /^ {4}host: function$/m)
+    // azd's default for JavaScript function apps is a remote (Oryx) build, which needs the sources.
+    assert.match(yaml, /^ {4}remoteBuild: false$/m)
     assert.match(yaml, /^ {6}prepackage:\n(?: {8}.*\n)*? {8}run: npm run build$/m)
     assert.match(yaml, /^ {2}path: infra$/m)
   })
