@@ -3,8 +3,9 @@
 # not in the cache: `dotnet restore` of that project into $BICEP_CACHE (default
 # ~/.cache/passkey-edge/bicep), so NuGet downloads and verifies the package and nothing of ours
 # does. Cold: a few seconds; cached: no dotnet at all, the path is printed at once.
-# Used by .ci/run and test/infra/arm.test.ts. Exit 3 when dotnet is missing (the test then skips,
-# unless REQUIRE_BICEP=1). Restore output goes to stderr: stdout is only the path.
+# Used by .ci/run and test/infra/arm.test.ts. Exit 3 when the CLI cannot be had (no dotnet, no
+# feed): the test then skips, unless REQUIRE_BICEP=1. Restore output goes to stderr; stdout is
+# only the path.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 project="$root/infra/tools/bicep.csproj"
@@ -28,8 +29,11 @@ if [ ! -x "$bin" ]; then
     exit 3
   fi
   # obj/ goes to the cache too, so the restore leaves nothing in the work tree.
-  dotnet restore "$project" --nologo --verbosity quiet --packages "$cache/packages" \
-    "-p:BicepRid=$rid" "-p:MSBuildProjectExtensionsPath=$cache/obj/" >&2
+  if ! dotnet restore "$project" --nologo --verbosity quiet --packages "$cache/packages" \
+    "-p:BicepRid=$rid" "-p:MSBuildProjectExtensionsPath=$cache/obj/" >&2; then
+    echo "bicep.sh: dotnet restore of Azure.Bicep.CommandLine.$rid $version failed (is a NuGet feed reachable?)" >&2
+    exit 3
+  fi
   # NuGet extracts without the execute bit for everyone; the owner's may be missing too.
   chmod +x "$bin"
 fi
