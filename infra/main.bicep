@@ -75,6 +75,9 @@ param keyEncryptionKeySeed string = '${newGuid()}${newGuid()}${newGuid()}'
 @description('Write KEY_ENCRYPTION_KEY to Key Vault. true on the first deployment only: a new key makes the signing keys, the audit chain and everything sealed unreadable. azd passes true until this deployment\'s output CREATE_KEY_ENCRYPTION_KEY=false is in the environment.')
 param createKeyEncryptionKey bool = false
 
+@description('Only while changing KEY_ENCRYPTION_KEY (docs/security.md "Changing KEY_ENCRYPTION_KEY"): the Key Vault secret version of the key being replaced, set as KEY_ENCRYPTION_KEY_PREVIOUS. Empty otherwise; a provision without it removes the setting.')
+param keyEncryptionKeyPreviousVersion string = ''
+
 @description('Key Vault purge protection: a deleted vault (and the KEK) can be recovered for 90 days and cannot be purged sooner; the vault name stays taken meanwhile. Once on, it cannot be turned off.')
 param enablePurgeProtection bool = true
 
@@ -233,6 +236,7 @@ module appSettings 'modules/appsettings.bicep' = {
     tableEndpoint: storage.outputs.tableEndpoint
     appInsightsConnectionString: monitoring.outputs.connectionString
     keyEncryptionKeySecretUri: keyVault.outputs.keyEncryptionKeySecretUri
+    keyEncryptionKeyPreviousVersion: keyEncryptionKeyPreviousVersion
     rpId: effectiveRpId
     rpName: rpName
     allowedOrigins: effectiveOrigins

@@ -8,6 +8,8 @@ param storageAccountName string
 param tableEndpoint string
 param appInsightsConnectionString string
 param keyEncryptionKeySecretUri string
+@description('While KEY_ENCRYPTION_KEY is being changed: the Key Vault secret version of the key it replaces; empty otherwise.')
+param keyEncryptionKeyPreviousVersion string = ''
 param rpId string
 param rpName string
 param allowedOrigins string
@@ -51,5 +53,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TRUSTED_PROXY_HOPS: string(trustedProxyHops)
     TABLES_ENDPOINT: tableEndpoint
     KEY_ENCRYPTION_KEY: '@Microsoft.KeyVault(SecretUri=${keyEncryptionKeySecretUri})'
+    // docs/security.md "Changing KEY_ENCRYPTION_KEY": the old version, until the rotation is done
+    // (empty is unset for the service).
+    KEY_ENCRYPTION_KEY_PREVIOUS: empty(keyEncryptionKeyPreviousVersion) ? '' : '@Microsoft.KeyVault(SecretUri=${keyEncryptionKeySecretUri}/${keyEncryptionKeyPreviousVersion})'
   })
 }

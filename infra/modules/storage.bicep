@@ -1,5 +1,6 @@
-// The one storage account: the service's tables (the service creates them on first use, named
-// TABLE_PREFIX + name), the Functions host's own blobs, and the container Flex Consumption deploys
+// The one storage account: the service's tables (created here, so a cold start need not wait for
+// the service's own idempotent check; named TABLE_PREFIX + name, the prefix empty here), the
+// Functions host's own blobs, and the container Flex Consumption deploys
 // the package from. No account key is usable (allowSharedKeyAccess false): everything reaches it
 // with the Function App's user-assigned identity and the two data roles below.
 import { roleIds } from 'roles.bicep'
@@ -8,6 +9,8 @@ param location string
 param tags object
 param storageAccountName string
 param deploymentContainerName string
+@description('The service\'s tables (shared/store/tables/client.ts TABLE_NAMES; test/infra/arm.test.ts checks the list).')
+param tableNames array = ['users', 'usernames', 'credentials', 'challenges', 'signingkeys', 'roles', 'audit']
 @description('The Function App\'s user-assigned identity (modules/identities.bicep).')
 param appIdentityName string
 
@@ -34,6 +37,13 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
       bypass: 'AzureServices'
       defaultAction: 'Allow'
     }
+  }
+
+  resource tableServices 'tableServices' = {
+    name: 'default'
+    resource serviceTables 'tables' = [for table in tableNames: {
+      name: table
+    }]
   }
 
   resource blobServices 'blobServices' = {

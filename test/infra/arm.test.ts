@@ -7,6 +7,7 @@
  * Without dotnet the suite skips, saying so; CI sets REQUIRE_BICEP=1, so there it fails instead.
  * Nothing is deployed: what Azure itself would accept or refuse is not checked here.
  */
+import { TABLE_NAMES } from '../../shared/store/tables/client.js'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -78,13 +79,14 @@ const identityName = (s: Snapshot, role: 'app' | 'apim') =>
  * App Service resolving a Key Vault reference. The only one is the KEK: written by this deployment
  * when createKeyEncryptionKey is true, else by an earlier one. Its value is generated from
  * newGuid() at deployment; kek.bicep's function is checked on its own below, so its result for
- * random GUIDs stands in for it.
+ * random GUIDs stands in for it. Identities' client ids (GUIDs Azure assigns) are filled in too.
  */
 function resolveKeyVaultReferences(s: Snapshot, settings: Record<string, string>, kek: string): Record<string, string> {
   const vault = one(s, 'Microsoft.KeyVault/vaults').name
   return Object.fromEntries(
     Object.entries(settings).map(([k, v]) => {
-      if (!v.startsWith('@Microsoft.KeyVault(')) return [k, v]
+      // A user-assigned identity's client id is a GUID only Azure assigns: one stands in for it.
+      if (!v.startsWith('@Microsoft.KeyVault(')) return [k, v.replace(/clientId\([^)]*\)/g, '00000000-0000-4000-8000-000000000001')]
       assert.equal(v, `@Microsoft.KeyVault(SecretUri=https://${vault}.vault.azure.net/secrets/key-encryption-key)`, `${k} refers to the KEK secret`)
       return [k, kek]
     }),
@@ -228,6 +230,12 @@ describe('infra/main.bicep (ARM)', { skip }, () => {
     assert.equal(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING, `ClientId=clientId(${app});Authorization=AAD`)
   })
 
+  it("creates every table of the Table store (TABLE_NAMES), so a cold start need not wait for the service's own check", () => {
+    const tables = ofType(defaults, 'Microsoft.Storage/storageAccounts/tableServices/tables').map((r) => r.name.split('/').at(-1))
+    assert.deepEqual([...tables].sort(), [...TABLE_NAMES].sort())
+    assert.equal(evaluated(appSettings(defaults)).TABLE_PREFIX ?? '', '', 'the tables are created without a prefix')
+  })
+
   it('assigns exactly the roles each identity needs, on the resource it needs them for', () => {
     for (const s of [defaults, custom]) {
       const app = identityName(s, 'app')
@@ -251,6 +259,16 @@ describe('infra/main.bicep (ARM)', { skip }, () => {
       })
       assert.deepEqual(actual.sort(), expected.sort())
     }
+  })
+
+  it('sets KEY_ENCRYPTION_KEY_PREVIOUS only during a key change, as a Key Vault reference to the old secret version', () => {
+    assert.equal(evaluated(appSettings(defaults)).KEY_ENCRYPTION_KEY_PREVIOUS, '', 'empty: unset for the service')
+    const rotating = snapshot(bicepPath, { ...REQUIRED_PARAMS, keyEncryptionKeyPreviousVersion: '0123456789abcdef0123456789abcdef' })
+    const vault = one(rotating, 'Microsoft.KeyVault/vaults').name
+    assert.equal(
+      evaluated(appSettings(rotating)).KEY_ENCRYPTION_KEY_PREVIOUS,
+      `@Microsoft.KeyVault(SecretUri=https://${vault}.vault.azure.net/secrets/key-encryption-key/0123456789abcdef0123456789abcdef)`,
+    )
   })
 
   it('writes KEY_ENCRYPTION_KEY to Key Vault only when asked (the first deployment), never as an output', () => {

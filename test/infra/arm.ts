@@ -103,11 +103,13 @@ const FUNCTIONS: Record<string, (...args: unknown[]) => unknown> = {
   // The public cloud's (az cloud show -n AzureCloud).
   environment: () => ({ suffixes: { storage: 'core.windows.net' } }),
   format: (fmt, ...args) => String(fmt).replace(/\{(\d+)\}/g, (_, i: string) => String(args[Number(i)])),
+  empty: (v) => v === '' || v === null || v === undefined || (Array.isArray(v) && v.length === 0),
+  if: (condition, yes, no) => (condition ? yes : no),
 }
 
 /**
  * Evaluates an ARM template expression (`[fn(...).prop]`) as far as this template needs:
- * string literals, `reference`, `listKeys`, `environment`, `format`, property access. Anything else throws, so
+ * string literals, `reference`, `listKeys`, `environment`, `format`, `empty`, `if`, property access. Anything else throws, so
  * a new kind of expression shows up as a test failure to handle, not as a silent pass.
  */
 export function evaluate(value: unknown): unknown {
