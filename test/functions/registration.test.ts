@@ -10,6 +10,7 @@
  * templates, and the captured handlers are called with real `HttpRequest` / `InvocationContext`
  * objects against a real Azurite.
  */
+import { LEFT_OUT, shippedFiles } from '../helpers/packaging.js'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -823,30 +824,11 @@ describe('deployment files', () => {
     assert.ok(!/admin|runtime/i.test(ROUTE_PREFIX))
   })
 
-  it('.funcignore ships the bundle, host.json and package.json, and no sources or secrets', () => {
+  it('.funcignore ships the bundle, host.json and package.json, and no sources or secrets (every file beside the bundle included)', () => {
     const denies = funcignore(readFileSync(join(root, '.funcignore'), 'utf8'))
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string }
-    for (const shipped of ['host.json', 'package.json', pkg.main, `${pkg.main}.map`])
-      assert.equal(denies(shipped), false, `${shipped} is published`)
-    for (const left of [
-      'functions/index.ts',
-      'shared/app.ts',
-      'local/server.ts',
-      'local.settings.json',
-      'local.settings.sample.json',
-      'test/functions/registration.test.ts',
-      'scripts/build.mjs',
-      'node_modules/hono/package.json',
-      '.azurite/key-encryption-key',
-      '.azurite/azurite.log',
-      'dist/local/server.mjs',
-      'tsconfig.json',
-      'package-lock.json',
-      '.git/HEAD',
-      '.gitignore',
-      'README.md',
-    ])
-      assert.equal(denies(left), true, `${left} is left out`)
+    for (const shipped of shippedFiles(pkg.main)) assert.equal(denies(shipped), false, `${shipped} is published`)
+    for (const left of LEFT_OUT) assert.equal(denies(left), true, `${left} is left out`)
   })
 
   it('local.settings.sample.json: every setting with its local default, no secret', () => {

@@ -5,6 +5,7 @@
  * Under both, the zip must be what `func azure functionapp publish --no-build` ships: host.json,
  * package.json and the prebuilt bundle, and no sources, settings or secrets.
  */
+import { LEFT_OUT, shippedFiles } from '../helpers/packaging.js'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -67,33 +68,11 @@ describe('the package azd deploys (azure.yaml, .funcignore)', () => {
     assert.match(yaml, /^ {2}path: infra$/m)
   })
 
-  it('.funcignore read as a .gitignore ships the bundle, host.json and package.json, and no sources or secrets', () => {
+  it('.funcignore read as a .gitignore ships the bundle, host.json and package.json, and no sources or secrets (every file beside the bundle included)', () => {
     const denies = gitignore(read('.funcignore'))
     const pkg = JSON.parse(read('package.json')) as { main: string }
-    const bundleDir = pkg.main.slice(0, pkg.main.lastIndexOf('/'))
-    for (const shipped of ['host.json', 'package.json', pkg.main, `${pkg.main}.map`, `${bundleDir}/identity.cjs`])
-      assert.equal(denies(shipped), false, `${shipped} is published`)
-    for (const left of [
-      'functions/index.ts',
-      'shared/app.ts',
-      'local/server.ts',
-      'local.settings.json',
-      'local.settings.sample.json',
-      'test/functions/registration.test.ts',
-      'scripts/build.mjs',
-      'node_modules/hono/package.json',
-      '.azurite/key-encryption-key',
-      'dist/local/server.mjs',
-      'infra/main.bicep',
-      'azure.yaml',
-      '.azure/dev/.env',
-      'tsconfig.json',
-      'package-lock.json',
-      '.git/HEAD',
-      '.gitignore',
-      'README.md',
-    ])
-      assert.equal(denies(left), true, `${left} is left out`)
+    for (const shipped of shippedFiles(pkg.main)) assert.equal(denies(shipped), false, `${shipped} is published`)
+    for (const left of LEFT_OUT) assert.equal(denies(left), true, `${left} is left out`)
   })
 
   it('the .gitignore reading is the one that drops a name at any depth (so the file anchors its folders)', () => {
