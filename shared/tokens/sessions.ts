@@ -125,6 +125,8 @@ export class Sessions {
     if (!session || !user) throw new OAuthError('invalid_grant', 'refresh token is invalid')
     const presented = await sha256b64u(secret)
     if (session.revokedAt) throw new OAuthError('invalid_grant', 'the session was revoked')
+    // Disabling revokes the sessions too; this also covers one revoked after we read it.
+    if (user.disabledAt !== undefined) throw new OAuthError('invalid_grant', 'the account is disabled')
     if (session.previousRefreshHashes.some((h) => timingSafeEqual(h, presented))) {
       await this.revoke(session, 'refresh token reuse')
       throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked')

@@ -42,6 +42,7 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
     throw new OAuthError('invalid_grant', 'The authorization code was already used; the session it produced is revoked')
   }
   if (session.revokedAt) throw new OAuthError('invalid_grant', 'The session of this code was revoked')
+  if (user.disabledAt !== undefined) throw new OAuthError('invalid_grant', 'The account is disabled')
   const now = clock.now()
   if (now >= binding.expiresAt) throw new OAuthError('invalid_grant', 'The authorization code expired')
   if (session.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'The authorization code was issued to another client')
