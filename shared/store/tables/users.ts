@@ -35,8 +35,8 @@ export function userVerbs(db: Calls): Pick<AccountStore, 'disableUser' | 'listUs
       if (tx.status !== undefined) throw new ConcurrencyError(`user ${user.id}`)
       user.etag = tx.value[0]
       await revokeAll(db, sessions, reason)
-      // Sessions committed by a sign-in retried meanwhile (it re-reads the account and stops, but
-      // a client_credentials session or one more transaction than fitted may be there): revoke them.
+      // One more read, as revokeCredential does: a session written since the first read by a path
+      // the passkey guards do not stop (none is known today) does not stay live either.
       await revokeAll(db, liveSessions(await db.range(user.id, SESS_PREFIX, SESS_END)), reason)
     },
 
