@@ -1,17 +1,35 @@
 /**
  * Users and their passkeys as an administrator sees them (CONTRACT "Administration"): looked up
- * by username, never listed; a passkey can be revoked.
+ * by username (with their passkeys) or listed a page at a time (without); a passkey can be revoked.
  */
 import type { Core } from '../core.js'
 import type { RequestOrigin } from '../audit/context.js'
 import { ServiceError } from '../errors.js'
-import type { Account } from '../store/types.js'
+import { InvalidCursorError, type Account, type UserRecord } from '../store/types.js'
 import { isKeyId } from '../util/base64url.js'
 
 /** The account with this username, if any (the username already parsed). */
 export async function findAccount(core: Core, username: string): Promise<Account | undefined> {
   const userId = await core.store.findUserIdByUsername(username)
   return userId ? await core.store.getAccount(userId) : undefined
+}
+
+/** Users a page holds (CONTRACT v2 "Users and clients"). */
+export const USERS_PAGE = 100
+
+/**
+ * One page of people's accounts, in id order, without their passkeys (a partition read per user
+ * would make a page cost 100 reads; look one up by username for them). Machine clients'
+ * principals are left out: GET /api/manage/clients lists those. `next` is opaque: the cursor of
+ * the following page, absent on the last one.
+ */
+export async function listUsers(core: Core, cursor?: string): Promise<{ users: UserRecord[]; next?: string }> {
+  try {
+    return await core.store.listUsers({ limit: USERS_PAGE, ...(cursor !== undefined ? { cursor } : {}) })
+  } catch (e) {
+    if (e instanceof InvalidCursorError) throw new ServiceError('invalid_request', 'cursor is not one a previous page gave (use its `next` as it is)')
+    throw e
+  }
 }
 
 /**

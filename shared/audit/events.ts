@@ -43,6 +43,10 @@ export const AUDIT_EVENT_TYPES = [
   'role.deleted',
   'user.role_granted',
   'user.role_removed',
+  /** An administrator disabled an account (`actor` the admin); its sessions are revoked. */
+  'user.disabled',
+  /** An administrator enabled a disabled account again. */
+  'user.enabled',
   /** An OAuth client registered (`target.clientId`). */
   'client.registered',
   /** A signing key promoted (`target.kid`; `detail.previousKid`, `detail.reason`). */

@@ -54,7 +54,8 @@ const ACR_RANK: Record<string, number> = { phr: 1, phrh: 2 }
 
 export class Authorizer {
   private readonly tokens: LruTtl<AccessTokenClaims & { [KID]?: string }>
-  private readonly subjects: LruTtl<string[] | null>
+  /** Subject → live roles; null: no such user, false: disabled. */
+  private readonly subjects: LruTtl<string[] | null | false>
   private readonly sessions: LruTtl<boolean>
   /** Whole decisions by token + request, as JSON split around `ttl` (recomputed when served). */
   private readonly decisions: LruTtl<{ head: string; sub: string; gen: number; rolesGen: number; until: number; kid?: string }>
@@ -121,6 +122,7 @@ export class Authorizer {
     const roles = subject.roles
     const scopes = typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : []
     if (roles === null) return deny(401, 'subject no longer exists', claims.sub)
+    if (roles === false) return deny(401, 'subject disabled', claims.sub)
     if (!session.live) return deny(401, 'session revoked', claims.sub)
     const defs = await this.roleDefinitions(now)
     // How long this answer may be cached (here and at the gateway): no longer than the oldest
@@ -173,13 +175,17 @@ export class Authorizer {
     }
   }
 
-  /** Live roles of a subject (null: no such user), cached for AUTHZ_CACHE_TTL. */
-  private async rolesOf(sub: string, now: number): Promise<{ roles: string[] | null; until: number }> {
+  /**
+   * Live roles of a subject (null: no such user; false: disabled), cached for AUTHZ_CACHE_TTL: a
+   * user disabled on another instance is denied here once the entry expires, if its revoked
+   * session's cached liveness has not expired first (both were cached at most that long ago).
+   */
+  private async rolesOf(sub: string, now: number): Promise<{ roles: string[] | null | false; until: number }> {
     const hit = this.subjects.entry(sub, now)
     if (hit) return { roles: hit.v, until: hit.exp }
     const epoch = this.epoch
     const user = await this.deps.store.getUser(sub)
-    const roles = user ? user.roles : null
+    const roles = !user ? null : user.disabledAt !== undefined ? false : user.roles
     const until = now + this.deps.config.authzCacheTtl * 1000
     if (epoch === this.epoch) this.subjects.set(sub, roles, until)
     return { roles, until }

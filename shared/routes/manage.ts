@@ -59,7 +59,7 @@ export function manageRoutes(core: Core) {
     if (!account) return c.json([])
     const { user, credentials } = account
     return c.json([
-      { id: user.id, username: user.username, displayName: user.displayName, roles: user.roles, createdAt: new Date(user.createdAt).toISOString(), credentials: credentials.map(credentialView) },
+      { id: user.id, username: user.username, displayName: user.displayName, roles: user.roles, createdAt: new Date(user.createdAt).toISOString(), credentials: credentials.map(credentialView), ...(user.disabledAt !== undefined ? { disabled: true } : {}) },
     ])
   })
 

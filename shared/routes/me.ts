@@ -17,7 +17,7 @@ export function meRoutes(core: Core) {
 
   r.get('/', person, noStore(), async (c) => {
     const { user } = await accountOf(core, c.var.principal.userId)
-    return c.json({ id: user.id, username: user.username, displayName: user.displayName, roles: user.roles })
+    return c.json({ id: user.id, username: user.username, displayName: user.displayName, roles: user.roles, ...(user.disabledAt !== undefined ? { disabled: true } : {}) })
   })
 
   r.get('/credentials', person, noStore(), async (c) => c.json((await listPasskeys(core, c.var.principal.userId)).map(credentialView)))

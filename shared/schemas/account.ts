@@ -3,7 +3,13 @@ import * as v from 'valibot'
 import { StringList } from './common.js'
 import { text } from './webauthn.js'
 
-export const Me = v.object({ id: v.string(), username: v.string(), displayName: v.string(), roles: StringList })
+export const Me = v.object({
+  id: v.string(),
+  username: v.string(),
+  displayName: v.string(),
+  roles: StringList,
+  disabled: v.optional(v.boolean()),
+})
 export type MeBody = v.InferOutput<typeof Me>
 
 /** PATCH /me/credentials/{id}: a new label (required, after trimming). */

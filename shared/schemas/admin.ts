@@ -10,6 +10,7 @@ import { Permission } from './authz.js'
 import { Credential } from './webauthn.js'
 
 const Uri = v.pipe(v.string(), v.metadata({ format: 'uri' }))
+const Disabled = described(v.boolean(), 'true while an administrator has disabled the account (absent: enabled).')
 const SigningAlg = v.picklist(['RS256', 'PS256', 'ES256'])
 
 export const ManagedUser = v.object({
@@ -19,8 +20,37 @@ export const ManagedUser = v.object({
   roles: StringList,
   createdAt: v.optional(DateTime),
   credentials: v.array(Credential),
+  disabled: v.optional(Disabled),
 })
 export const ManagedUserList = v.array(ManagedUser)
+
+/** A user without passkeys: what a page of the list and PATCH /manage/users/{userId} answer. */
+export const ManagedUserSummary = described(
+  v.object({
+    id: v.string(),
+    username: v.string(),
+    displayName: v.string(),
+    roles: StringList,
+    createdAt: DateTime,
+    disabled: v.boolean(),
+  }),
+  'A user without passkeys (listing them would cost a read per user: look the user up by `username` for them).',
+)
+export const ManagedUserPage = described(
+  v.object({
+    users: described(v.pipe(v.array(ManagedUserSummary), v.maxLength(100)), 'At most 100 people, in id order; machine clients are not listed (GET /manage/clients).'),
+    next: v.optional(described(v.string(), 'Opaque: pass it as `cursor` for the next page; absent on the last page.')),
+  }),
+  'One page of the users.',
+)
+export const ManagedUsersResult = described(
+  v.union([ManagedUserList, ManagedUserPage]),
+  'GET /manage/users with `username`: a list of at most one user (with passkeys); without: one page.',
+)
+export const UserStatusUpdate = described(
+  v.object({ disabled: v.boolean() }),
+  'true: sign-ins answer 403 user_disabled, sessions are revoked at once; false: the account may sign in again.',
+)
 
 export const Role = v.object({
   name: v.pipe(v.string(), v.regex(ROLE_NAME)),
@@ -147,5 +177,6 @@ export const ClientCreated = described(
 
 export type RoleBody = v.InferOutput<typeof Role>
 export type ManagedUserBody = v.InferOutput<typeof ManagedUser>
+export type ManagedUserSummaryBody = v.InferOutput<typeof ManagedUserSummary>
 export type AuditEventBody = v.InferOutput<typeof AuditEvent>
 export type ClientCreatedBody = v.InferOutput<typeof ClientCreated>

@@ -13,6 +13,11 @@ export interface UserRecord {
   /** Role names assigned to this user (the live source the authorizer reads). */
   roles: string[]
   createdAt: number
+  /**
+   * Set while an administrator has disabled the account (CONTRACT v2 "Disabling and deleting
+   * accounts"): its sign-ins answer user_disabled, its refresh tokens invalid_grant.
+   */
+  disabledAt?: number
   etag?: string
 }
 

@@ -41,6 +41,14 @@ export class LastCredentialError extends Error {
   }
 }
 
+/** `listUsers` was handed a cursor it did not make (or one it can no longer read). */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('cursor is not one this service gave out')
+    this.name = 'InvalidCursorError'
+  }
+}
+
 /** `createAccount`/`addCredential` refusal reasons. */
 export class UniquenessError extends Error {
   constructor(readonly field: 'username' | 'credential') {
@@ -133,6 +141,20 @@ export interface AccountStore {
    * only revokes sessions still live.
    */
   revokeCredential(userId: string, credentialId: string, reason: string, at: number): Promise<CredentialRecord | undefined>
+  /**
+   * Disables an account: replaces `user` (its `disabledAt` set) guarded by its etag and revokes the
+   * account's live sessions, in one partition transaction that also rewrites every passkey row
+   * guarded by the etag it was read with, so that a sign-in which read the account before cannot
+   * commit after it (recordSignIn is guarded by the passkey's etag). ConcurrencyError when a guard
+   * lost; then nothing was written. Sessions beyond one transaction are revoked right after.
+   */
+  disableUser(user: UserRecord, reason: string): Promise<void>
+  /**
+   * One page of people's accounts in id order, client principals (no username) left out: at most
+   * `limit`, and `next` (url-safe, opaque) while more may follow. InvalidCursorError for a cursor
+   * it did not make.
+   */
+  listUsers(opts: { limit: number; cursor?: string }): Promise<{ users: UserRecord[]; next?: string }>
 }
 
 /** Sessions, in their user's (or client's) partition. Sign-in creates them with `recordSignIn`. */

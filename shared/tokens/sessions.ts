@@ -124,6 +124,8 @@ export class Sessions {
     const [session, user] = await Promise.all([store.getSession(userId, sessionId), store.getUser(userId)])
     if (!session || !user) throw new OAuthError('invalid_grant', 'refresh token is invalid')
     const presented = await sha256b64u(secret)
+    // Disabling revokes the sessions too; this also covers a session it could not reach yet.
+    if (user.disabledAt !== undefined) throw new OAuthError('invalid_grant', 'the account is disabled')
     if (session.revokedAt) throw new OAuthError('invalid_grant', 'the session was revoked')
     if (session.previousRefreshHashes.some((h) => timingSafeEqual(h, presented))) {
       await this.revoke(session, 'refresh token reuse')

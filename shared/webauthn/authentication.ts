@@ -20,6 +20,7 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import { forLibrary } from './shape.js'
 import { webauthnLib } from './lib.js'
 import { verifyAuthentication } from './verifyAuthentication.js'
+import { refuseDisabled } from '../admin/disable.js'
 
 export async function authenticationOptions(core: Core, input: AuthenticationOptionsInput) {
   const { config, store, challenges } = core
@@ -161,6 +162,8 @@ export async function signInWithPasskey(
     if (e instanceof ServiceError && e.code === 'counter_regression') await flag(core, credential, 'counter regression')
     throw e
   }
+  // After the assertion verified: only the account's own passkey learns that it is disabled.
+  refuseDisabled(account.user)
 
   const { session, refreshToken } = await sessions.create({
     user: account.user,
@@ -179,6 +182,10 @@ export async function signInWithPasskey(
       const fresh = await store.getCredential(userId, credential.id)
       if (!fresh) throw new ServiceError('credential_unknown', 'This passkey was deleted meanwhile')
       if (fresh.flaggedAt) throw new ServiceError('credential_revoked', 'This passkey was revoked meanwhile')
+      // Disabling rewrites every passkey row (store.disableUser): a sign-in that lost to it stops here.
+      const user = await store.getUser(userId)
+      if (!user) throw new ServiceError('credential_unknown', 'The account was deleted meanwhile')
+      refuseDisabled(user)
       if ((verified.newCounter > 0 || fresh.counter > 0) && verified.newCounter <= fresh.counter) {
         await flag(core, fresh, 'counter regression')
         throw new ServiceError('counter_regression', 'The signature counter did not increase: this passkey may have been cloned. It has been flagged.')

@@ -19,6 +19,7 @@ import type { RegistrationResponseJSON } from '@simplewebauthn/server'
 import { forLibrary } from './shape.js'
 import { webauthnLib } from './lib.js'
 import { SUPPORTED_ALGS, verifyRegistration } from './verifyRegistration.js'
+import { refuseDisabled } from '../admin/disable.js'
 
 export async function registrationOptions(core: Core, input: RegistrationOptionsInput, principal?: Principal) {
   const { config, store, challenges } = core
@@ -28,6 +29,7 @@ export async function registrationOptions(core: Core, input: RegistrationOptions
     // Add a passkey to the signed-in account.
     const account = await store.getAccount(principal.userId)
     if (!account) throw new ServiceError('unauthorized', 'The account of this token no longer exists')
+    refuseDisabled(account.user)
     user = { id: account.user.id, name: account.user.username, displayName: account.user.displayName }
     exclude = account.credentials.map((c) => ({ id: c.id, transports: c.transports }))
     const { challenge } = await challenges.issue({ ceremony: 'registration', userId: user.id, addToAccount: true })
@@ -133,6 +135,8 @@ export async function completeRegistration(
     if (principal.userId !== ctx.userId) throw new ServiceError('forbidden', 'This challenge was issued to another account')
     const user = await store.getUser(ctx.userId)
     if (!user) throw new ServiceError('credential_unknown', 'The account no longer exists')
+    // A disabled account's sessions are revoked, so its token fails first; this covers the race.
+    refuseDisabled(user)
     try {
       await store.addCredential(credential)
     } catch (e) {

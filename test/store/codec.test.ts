@@ -101,7 +101,7 @@ const event: records.AuditEventRecord = {
 
 /** Each row with a record that sets every field, and the fields the keys hold. */
 const cases = [
-  ['user', rows.userRow, user, ['id']],
+  ['user', rows.userRow, { ...user, disabledAt: T0 + 5 }, ['id']],
   ['credential', rows.credentialRow, credential, ['id', 'userId']],
   ['session', rows.sessionRow, session, ['id', 'userId']],
   ['client', rows.clientRow, client, ['id']],

@@ -41,6 +41,7 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
     await sessions.revoke(session, 'authorization code reuse')
     throw new OAuthError('invalid_grant', 'The authorization code was already used; the session it produced is revoked')
   }
+  if (user.disabledAt !== undefined) throw new OAuthError('invalid_grant', 'The account is disabled')
   if (session.revokedAt) throw new OAuthError('invalid_grant', 'The session of this code was revoked')
   const now = clock.now()
   if (now >= binding.expiresAt) throw new OAuthError('invalid_grant', 'The authorization code expired')

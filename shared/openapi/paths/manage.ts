@@ -50,20 +50,49 @@ export const managePaths: Json = {
   '/manage/users': {
     get: {
       operationId: 'manage-list-users',
-      summary: 'Find users with their roles and passkeys',
+      summary: 'Find a user with their passkeys, or list users a page at a time',
+      description:
+        'With `username`: that user with roles and passkeys, as a list of at most one. Without: a page of at most 100 ' +
+        'people without passkeys (machine clients are listed by GET /manage/clients), the next one with `cursor`.',
       ...MANAGE,
       parameters: [
         {
           name: 'username',
           in: 'query',
-          required: true,
-          description: 'Exact username (users are looked up, not listed).',
+          required: false,
+          description: 'Exact username: look that user up (the answer is a list).',
+          schema: { type: 'string' },
+        },
+        {
+          name: 'cursor',
+          in: 'query',
+          required: false,
+          description: "Without `username`: the previous page's `next` (a cursor not given out → 400).",
           schema: { type: 'string' },
         },
       ],
       responses: adminAnswers({
-        '200': jsonResponse('ManagedUserList', 'The user with that username, or an empty list.', NO_STORE),
+        '200': jsonResponse('ManagedUsersResult', 'With `username`: the user with that username, or an empty list. Without: one page of users.', NO_STORE),
         '400': response('BadRequest'),
+      }),
+    },
+  },
+  '/manage/users/{userId}': {
+    parameters: [parameter('UserId')],
+    patch: {
+      operationId: 'manage-update-user',
+      summary: 'Disable or enable a user',
+      description:
+        'Disabling revokes the sessions at once; sign-ins then answer 403 `user_disabled`, refresh tokens `invalid_grant`, ' +
+        'and the authorizer 401 within AUTHZ_CACHE_TTL. A machine client is refused (400: delete the client instead); ' +
+        'an administrator disabling their own account is refused (409). Idempotent.',
+      ...MANAGE,
+      requestBody: jsonRequest('UserStatusUpdate', 'The new state.'),
+      responses: adminAnswers({
+        '200': jsonResponse('ManagedUserSummary', 'The user as it is now.', NO_STORE),
+        ...JSON_BODY,
+        '404': response('NotFound'),
+        '409': response('Conflict'),
       }),
     },
   },

@@ -1,8 +1,8 @@
-/** Users, their passkeys and the two indexes: the Table store's accounts.ts, claims.ts and credentialRemoval.ts. */
+/** Users, their passkeys and the two indexes: the Table store's accounts.ts, claims.ts and credentialRemoval.ts (users.ts: disabling, listing). */
 import { ConcurrencyError, LastCredentialError, UniquenessError, type AccountStore } from '../types.js'
 import { copy, inner, type MemoryState } from './state.js'
 
-export function accountVerbs(state: MemoryState): AccountStore {
+export function accountVerbs(state: MemoryState): Omit<AccountStore, 'disableUser' | 'listUsers'> {
   const { usernames, credentialOwners, users, credentials, sessions, put, guardedReplace } = state
 
   function revokeSessionsOf(userId: string, credentialId: string, reason: string): void {

@@ -18,6 +18,7 @@ import { housekeepingVerbs } from './housekeeping.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
 import { signingKeyVerbs } from './signingKeys.js'
+import { userVerbs } from './users.js'
 import { createState } from './state.js'
 
 export type StoreVerb = keyof Store
@@ -48,7 +49,7 @@ export function createMemoryStore(): MemoryStore {
   const verbs = composeStore({
     housekeeping: housekeepingVerbs(state, () => store),
     challenges: challengeVerbs(state),
-    accounts: accountVerbs(state),
+    accounts: { ...accountVerbs(state), ...userVerbs(state) },
     sessions: sessionVerbs(state),
     roles: roleVerbs(state),
     audit: auditVerbs(state),

@@ -10,7 +10,7 @@ import { createClaims } from './claims.js'
 import { ACCT_END, CRED_PREFIX, credRowKey, k, USER_RK } from './keys.js'
 import { credentialRow, sessionRow, userRow } from './rows.js'
 
-export function accountVerbs(db: Calls): Omit<AccountStore, 'deleteCredential' | 'revokeCredential'> {
+export function accountVerbs(db: Calls): Omit<AccountStore, 'deleteCredential' | 'revokeCredential' | 'disableUser' | 'listUsers'> {
   const { claim, release, ownerOf } = createClaims(db)
   return {
     findUserIdByUsername: (username) => ownerOf('usernames', k(username)),

@@ -21,29 +21,32 @@ interface Plan {
   rest: Row[]
 }
 
-export function credentialRemovalVerbs(db: Calls): Pick<AccountStore, 'deleteCredential' | 'revokeCredential'> {
-  /** Live sessions among `rows` that were signed in with `credentialId`. */
-  const liveSessionsOf = (rows: Row[], credentialId: string): Row[] =>
-    rows.filter(
-      (r) =>
-        r.rowKey.startsWith(SESS_PREFIX) &&
-        sessionRow.get(r, 'credentialId') === credentialId &&
-        sessionRow.get(r, 'revokedAt') === undefined,
-    )
+/** Live sessions among `rows` (of one partition), those signed in with `credentialId` when given. */
+export const liveSessions = (rows: Row[], credentialId?: string): Row[] =>
+  rows.filter(
+    (r) =>
+      r.rowKey.startsWith(SESS_PREFIX) &&
+      (credentialId === undefined || sessionRow.get(r, 'credentialId') === credentialId) &&
+      sessionRow.get(r, 'revokedAt') === undefined,
+  )
 
-  /** Unconditional: a revocation wins over a concurrent refresh (which then gets a 412). */
-  const revokeAction = (r: Row, reason: string): TransactionAction => [
-    'update',
-    sessionRow.patch(r, { revokedAt: Date.now(), revokedReason: reason }),
-    'Merge',
-  ]
+/** Unconditional: a revocation wins over a concurrent refresh (which then gets a 412). */
+export const revokeAction = (r: Row, reason: string): TransactionAction => [
+  'update',
+  sessionRow.patch(r, { revokedAt: Date.now(), revokedReason: reason }),
+  'Merge',
+]
 
-  async function revokeAll(sessions: Row[], reason: string): Promise<void> {
-    for (let i = 0; i < sessions.length; i += MAX_TX_OPS) {
-      const batch = sessions.slice(i, i + MAX_TX_OPS).map((r) => revokeAction(r, reason))
-      await db.attempt(() => db.transact('users', batch))
-    }
+/** Revokes `sessions` (rows of one partition), a transaction per MAX_TX_OPS of them. */
+export async function revokeAll(db: Calls, sessions: Row[], reason: string): Promise<void> {
+  for (let i = 0; i < sessions.length; i += MAX_TX_OPS) {
+    const batch = sessions.slice(i, i + MAX_TX_OPS).map((r) => revokeAction(r, reason))
+    await db.attempt(() => db.transact('users', batch))
   }
+}
+
+export function credentialRemovalVerbs(db: Calls): Pick<AccountStore, 'deleteCredential' | 'revokeCredential'> {
+  const liveSessionsOf = (rows: Row[], credentialId: string): Row[] => liveSessions(rows, credentialId)
 
   /** The round's transaction (404/412: the guard lost, read again), then the rest. Returns its first etag. */
   async function commit({ actions, rest }: Plan, reason: string, credentialId: string): Promise<string | undefined> {
@@ -53,7 +56,7 @@ export function credentialRemovalVerbs(db: Calls): Pick<AccountStore, 'deleteCre
       if (tx.status !== undefined) throw new ConcurrencyError(`credential ${credentialId}`)
       etag = tx.value[0]
     }
-    await revokeAll(rest, reason)
+    await revokeAll(db, rest, reason)
     return etag
   }
 
@@ -62,7 +65,7 @@ export function credentialRemovalVerbs(db: Calls): Pick<AccountStore, 'deleteCre
    * guarded transaction committed no sign-in with this passkey can, so one more read catches them all.
    */
   async function revokeLateSessions(userId: string, credentialId: string, reason: string): Promise<void> {
-    await revokeAll(liveSessionsOf(await db.range(userId, SESS_PREFIX, SESS_END), credentialId), reason)
+    await revokeAll(db, liveSessionsOf(await db.range(userId, SESS_PREFIX, SESS_END), credentialId), reason)
   }
 
   return {

@@ -30,6 +30,7 @@ import { housekeepingVerbs } from './housekeeping.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
 import { signingKeyVerbs } from './signingKeys.js'
+import { userVerbs } from './users.js'
 
 export { TABLE_NAMES, type StorageRequest, type TableName, type TablesStoreOptions } from './client.js'
 export { STALE_CLAIM_MS } from './claims.js'
@@ -47,8 +48,9 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
   return composeStore({
     housekeeping: housekeepingVerbs(db),
     challenges: challengeVerbs(db),
-    // Taking a passkey out of use has a file of its own (credentialRemoval.ts).
-    accounts: { ...accountVerbs(db), ...credentialRemovalVerbs(db) },
+    // Taking a passkey out of use (credentialRemoval.ts), disabling and listing accounts (users.ts):
+    // files of their own.
+    accounts: { ...accountVerbs(db), ...credentialRemovalVerbs(db), ...userVerbs(db) },
     sessions: sessionVerbs(db),
     roles: roleVerbs(db),
     audit: auditVerbs(db),

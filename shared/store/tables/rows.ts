@@ -55,7 +55,7 @@ function userPartitionRow<R extends { id: string; userId: string }>(
 export const userRow = rowCodec<UserRecord, 'id'>({
   keys: (u) => ({ partitionKey: k(u.id), rowKey: USER_RK }),
   fromKeys: (row) => ({ id: unk(row.partitionKey) }),
-  columns: { username: text, displayName: text, roles: strings(), createdAt: int64 },
+  columns: { username: text, displayName: text, roles: strings(), createdAt: int64, disabledAt: optInt64 },
 })
 
 /** `users` (userId, 'acct:cred:<id>'): one passkey. */
