@@ -208,9 +208,10 @@ export interface ClientStore {
   updateClient(client: ClientRecord, principal?: UserRecord): Promise<void>
   /**
    * Deletes the client row, its principal and the sessions in its partition (client_credentials),
-   * the registration and the principal in one transaction; false when there was no client.
+   * the registration and the principal in one transaction. Returns the deleted registration, or
+   * undefined when there was none.
    */
-  deleteClient(clientId: string): Promise<boolean>
+  deleteClient(clientId: string): Promise<ClientRecord | undefined>
 }
 
 /** `listClients` cursors: the creation time (16 digits), then the client id. */

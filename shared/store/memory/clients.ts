@@ -36,11 +36,12 @@ export function clientVerbs({ users, clients, sessions, put }: MemoryState): Cli
     },
 
     async deleteClient(clientId) {
-      if (!clients.has(clientId)) return false
+      const client = clients.get(clientId)
+      if (!client) return undefined
       clients.delete(clientId)
       users.delete(clientId)
       sessions.delete(clientId)
-      return true
+      return copy(client)
     },
   }
 }

@@ -104,7 +104,7 @@ export function clientVerbs(db: Calls): ClientStore {
         db.query('users', odata`PartitionKey eq ${k(clientId)} and RowKey ge ${SESS_PREFIX} and RowKey lt ${SESS_END}`, { select: ['PartitionKey', 'RowKey'] }),
       ])
       const reg = regRows.find((r) => r.rowKey === CLIENT_RK)
-      if (!reg) return false
+      if (!reg) return undefined
       const client = clientRow.record(reg)
       const del = (r: Row): TransactionAction => ['delete', { partitionKey: r.partitionKey, rowKey: r.rowKey }]
       // The registration and the principal go together (then no assertion, token or authorizer
@@ -115,7 +115,7 @@ export function clientVerbs(db: Calls): ClientStore {
         await db.transact('users', [...first, ...sessions.slice(0, room)].map(del))
       } catch (err) {
         const e = transactionError(err, { 404: 'gone' })
-        if (e instanceof ConcurrencyError) return false // a concurrent deletion won
+        if (e instanceof ConcurrencyError) return undefined // a concurrent deletion won
         throw e
       }
       // Sessions beyond the first transaction: their principal is gone, so nothing accepts them;
@@ -123,7 +123,7 @@ export function clientVerbs(db: Calls): ClientStore {
       for (let i = room; i < sessions.length; i += MAX_TX_OPS)
         await db.transact('users', sessions.slice(i, i + MAX_TX_OPS).map(del)).catch(() => {})
       await deletePointer(client).catch(() => {})
-      return true
+      return client
     },
   }
   return clientVerbsTable
