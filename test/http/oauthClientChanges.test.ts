@@ -103,10 +103,10 @@ describe('GET /api/manage/clients', () => {
     }
     assert.equal((await get('/api/manage/clients?cursor=nonsense')).status, 400)
     // Clients registered before the list existed (no pointer, no marker) are listed all the same.
-    const users = TableClient.fromConnectionString(azurite.connectionString, `${svc.config.tablePrefix}users`, { allowInsecureConnection: true })
+    const table = TableClient.fromConnectionString(azurite.connectionString, `${svc.config.tablePrefix}roles`, { allowInsecureConnection: true })
     let dropped = 0
-    for await (const row of users.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'clients'` } })) {
-      await users.deleteEntity(row.partitionKey!, row.rowKey!)
+    for await (const row of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'clients'` } })) {
+      await table.deleteEntity(row.partitionKey!, row.rowKey!)
       dropped++
     }
     assert.equal(dropped, ids.length + 1, 'a pointer per client and the marker')

@@ -1,6 +1,6 @@
 /**
  * OAuth clients: row 'client' beside the client's principal row ('acct') in its `users` partition,
- * and a pointer in the list partition 'clients' (keys.ts), so listing is one partition query.
+ * and a pointer in partition 'clients' of `roles` (keys.ts), so listing is one partition query.
  */
 import { clientCursor, ConcurrencyError, type ClientRecord, type ClientStore, type UserRecord } from '../types.js'
 import { MAX_TX_OPS, odata, transactionError, type Calls, type TransactionAction } from './calls.js'
@@ -14,9 +14,9 @@ const LIST_CONCURRENCY = 8
 
 export function clientVerbs(db: Calls): ClientStore {
   const upsertPointer = (c: Pick<ClientRecord, 'id' | 'createdAt'>) =>
-    db.attempt(() => db.t('users').upsertEntity(clientIndexRow.entity({ key: clientCursor(c), clientId: c.id }), 'Replace'))
+    db.attempt(() => db.t('roles').upsertEntity(clientIndexRow.entity({ key: clientCursor(c), clientId: c.id }), 'Replace'))
   const deletePointer = (c: Pick<ClientRecord, 'id' | 'createdAt'>) =>
-    db.attempt(() => db.t('users').deleteEntity(CLIENTS_PK, clientCursor(c)), 404)
+    db.attempt(() => db.t('roles').deleteEntity(CLIENTS_PK, clientCursor(c)), 404)
 
   /**
    * Clients registered before the list existed get their pointers once: one scan of `users` for
@@ -27,7 +27,7 @@ export function clientVerbs(db: Calls): ClientStore {
     await eachLimited(regs, LIST_CONCURRENCY, async (r) => {
       await upsertPointer({ id: unk(r.partitionKey), createdAt: int64.read(r.createdAt) })
     })
-    await db.attempt(() => db.t('users').upsertEntity({ partitionKey: CLIENTS_PK, rowKey: CLIENTS_INDEXED_RK }, 'Replace'))
+    await db.attempt(() => db.t('roles').upsertEntity({ partitionKey: CLIENTS_PK, rowKey: CLIENTS_INDEXED_RK }, 'Replace'))
   }
 
   const clientVerbsTable: ClientStore = {
@@ -59,8 +59,8 @@ export function clientVerbs(db: Calls): ClientStore {
         ? odata`PartitionKey eq ${CLIENTS_PK} and RowKey gt ${after} and RowKey lt ${CLIENT_INDEX_END}`
         : odata`PartitionKey eq ${CLIENTS_PK} and RowKey ge ${CLIENT_INDEX_FROM} and RowKey lt ${CLIENT_INDEX_END}`
       const [pointers, marker] = await Promise.all([
-        db.query('users', range, { limit }),
-        after ? 'listed' : db.getRow('users', CLIENTS_PK, CLIENTS_INDEXED_RK),
+        db.query('roles', range, { limit }),
+        after ? 'listed' : db.getRow('roles', CLIENTS_PK, CLIENTS_INDEXED_RK),
       ])
       if (!marker) {
         await addMissingPointers()

@@ -32,10 +32,11 @@ export const CLIENT_RK = 'client'
 /** The end of a client partition's registration rows: [`acct`, `client;`) is principal + registration. */
 export const CLIENT_END = 'client;'
 /**
- * The list of clients (`listClients`): partition 'clients' of `users` (never a user id: those are
- * 22 base64url characters), one row per client keyed `<createdAt, 16 digits>.<clientId>` (oldest
- * first), and the marker 'indexed' once clients registered before the list existed were added.
- * Index keys start with a digit, so [`0`, `:`) holds exactly them.
+ * The list of clients (`listClients`): partition 'clients' of `roles` (the administration's
+ * table; roles are partition 'roles', and `users` keeps one partition per account), one row per
+ * client keyed `<createdAt, 16 digits>.<clientId>` (oldest first), and the marker 'indexed' once
+ * clients registered before the list existed were added. Index keys start with a digit, so
+ * [`0`, `:`) holds exactly them.
  */
 export const CLIENTS_PK = 'clients'
 export const CLIENTS_INDEXED_RK = 'indexed'

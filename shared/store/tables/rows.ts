@@ -122,7 +122,7 @@ export interface ClientIndexEntry {
   clientId: string
 }
 
-/** `users` ('clients', `<createdAt>.<clientId>`): a pointer; the registration stays in its partition. */
+/** `roles` ('clients', `<createdAt>.<clientId>`): a pointer; the registration stays in its partition. */
 export const clientIndexRow = rowCodec<ClientIndexEntry, 'key'>({
   keys: (e) => ({ partitionKey: CLIENTS_PK, rowKey: e.key }),
   fromKeys: (row) => ({ key: row.rowKey }),
