@@ -22,11 +22,7 @@ const ID_DRAWS = 3
  */
 export async function registerClient(core: Core, { reg, from }: { reg: ClientRegistration; from: RequestOrigin }): Promise<{ client: ClientRecord; roles: string[] }> {
   const { store, clock } = core
-  if (reg.roles.length) {
-    const defined = new Set((await store.listRoles()).map((x) => x.name))
-    const missing = reg.roles.filter((x) => x !== ADMIN_ROLE && !defined.has(x))
-    if (missing.length) throw new ServiceError('not_found', `No role ${missing.join(', ')}; define it first with PUT /api/manage/roles/{role}`)
-  }
+  await mustBeDefined(core, reg.roles)
   const now = clock.now()
   for (let draw = 1; ; draw++) {
     const id = randomId(16)
@@ -54,9 +50,26 @@ export async function registerClient(core: Core, { reg, from }: { reg: ClientReg
   }
 }
 
+/** Roles given to a client must be defined (admin is built in): not_found naming the others. */
+export async function mustBeDefined(core: Core, roles: string[]): Promise<void> {
+  if (!roles.length) return
+  const defined = new Set((await core.store.listRoles()).map((x) => x.name))
+  const missing = roles.filter((x) => x !== ADMIN_ROLE && !defined.has(x))
+  if (missing.length) throw new ServiceError('not_found', `No role ${missing.join(', ')}; define it first with PUT /api/manage/roles/{role}`)
+}
+
 /** A registered client with its principal's roles; not_found for anything else. */
 export async function getClient(core: Core, clientId: string): Promise<{ client: ClientRecord; roles: string[] }> {
-  const [client, principal] = isBase64url(clientId) && clientId.length <= 64 ? await Promise.all([core.store.getClient(clientId), core.store.getUser(clientId)]) : []
-  if (!client) throw new ServiceError('not_found', 'No such client')
+  const { client, principal } = await readClient(core, clientId)
   return { client, roles: principal?.roles ?? [] }
 }
+
+/** The client row and its principal as stored (with etags); not_found when there is no client. */
+export async function readClient(core: Core, clientId: string): Promise<{ client: ClientRecord; principal?: UserRecord }> {
+  const [client, principal] = validClientId(clientId) ? await Promise.all([core.store.getClient(clientId), core.store.getUser(clientId)]) : []
+  if (!client) throw new ServiceError('not_found', 'No such client')
+  return { client, ...(principal ? { principal } : {}) }
+}
+
+/** Client ids are base64url (16 random bytes); anything else is no client, without a read. */
+export const validClientId = (clientId: string) => isBase64url(clientId) && clientId.length > 0 && clientId.length <= 64

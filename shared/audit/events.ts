@@ -49,6 +49,10 @@ export const AUDIT_EVENT_TYPES = [
   'user.enabled',
   /** An OAuth client registered (`target.clientId`). */
   'client.registered',
+  /** A client's registration changed (`detail.changed`: the fields; `roles`, `scopes` when changed; never keys). */
+  'client.changed',
+  /** A client and its principal deleted; its tokens stop being accepted. */
+  'client.deleted',
   /** A signing key promoted (`target.kid`; `detail.previousKid`, `detail.reason`). */
   'key.rotated',
   /** A signing key revoked at once (compromise). */

@@ -7,7 +7,8 @@
  * Hot path: a warm decision makes no storage call and no signature check — verified tokens are
  * cached (keyed by the token) until their `exp`, subject → roles and session liveness for
  * AUTHZ_CACHE_TTL, role definitions as one snapshot refreshed in the background. A cold decision
- * makes at most 2 point reads (session row and user row, in parallel). All caches are bounded.
+ * makes at most 3 point reads in parallel: session row, user row and, for a third-party app's
+ * token, the client row. All caches are bounded.
  *
  * Bound on revocation: a change made on this instance applies at once (its caches are
  * invalidated); on other instances within AUTHZ_CACHE_TTL seconds; a gateway caching the answer
@@ -20,6 +21,7 @@ import type { Config } from '../config.js'
 import { ServiceError } from '../errors.js'
 import { InvalidToken, type AccessTokenClaims, type AccessTokens } from '../tokens/accessToken.js'
 import type { KeyRing } from '../tokens/keyRing.js'
+import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
 import type { Permission, RoleRecord, Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { compileGlob, normalisePath, type PathMatcher } from './glob.js'
@@ -57,6 +59,8 @@ export class Authorizer {
   /** Subject → live roles; null: no such user, false: disabled. */
   private readonly subjects: LruTtl<string[] | null | false>
   private readonly sessions: LruTtl<boolean>
+  /** Whether a third-party client (a token's `client_id`) is still registered. */
+  private readonly clients: LruTtl<boolean>
   /** Whole decisions by token + request, as JSON split around `ttl` (recomputed when served). */
   private readonly decisions: LruTtl<{ head: string; sub: string; gen: number; rolesGen: number; until: number; kid?: string }>
   /** Bumped per user by forgetUser, so that cached decisions of that user are not served. */
@@ -81,6 +85,7 @@ export class Authorizer {
     this.tokens = new LruTtl(config.authzTokenCacheSize, false)
     this.subjects = new LruTtl(config.authzSubjectCacheSize)
     this.sessions = new LruTtl(config.authzSubjectCacheSize)
+    this.clients = new LruTtl(config.authzSubjectCacheSize)
     this.decisions = new LruTtl(config.authzTokenCacheSize, false)
   }
 
@@ -118,12 +123,13 @@ export class Authorizer {
     if (!token) return deny(401, 'no bearer token')
     const claims = await this.verified(token, now)
     if (typeof claims === 'string') return deny(401, claims)
-    const [subject, session] = await Promise.all([this.rolesOf(claims.sub, now), this.sessionLive(claims.sub, claims.sid, now)])
+    const [subject, session, client] = await Promise.all([this.rolesOf(claims.sub, now), this.sessionLive(claims.sub, claims.sid, now), this.clientLive(claims, now)])
     const roles = subject.roles
     const scopes = typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : []
     if (roles === null) return deny(401, 'subject no longer exists', claims.sub)
     if (roles === false) return deny(401, 'subject disabled', claims.sub)
     if (!session.live) return deny(401, 'session revoked', claims.sub)
+    if (!client.live) return deny(401, 'client no longer registered', claims.sub)
     const defs = await this.roleDefinitions(now)
     // How long this answer may be cached (here and at the gateway): no longer than the oldest
     // cached fact it rests on stays fresh, so a revocation reaches the gateway within
@@ -133,6 +139,7 @@ export class Authorizer {
       claims.exp * 1000,
       subject.until,
       session.until,
+      client.until,
       (this.roleDefs?.at ?? now) + this.deps.config.authzCacheTtl * 1000,
     )
     const ttl = Math.max(0, Math.floor((until - now) / 1000))
@@ -203,6 +210,22 @@ export class Authorizer {
     return { live, until }
   }
 
+  /**
+   * A third-party app's token is live while the app is registered (its users' sessions are not
+   * revoked when it is deleted). First-party and client_credentials tokens (`sub` checked) skip it.
+   */
+  private async clientLive(claims: AccessTokenClaims, now: number): Promise<{ live: boolean; until: number }> {
+    const id = claims.client_id
+    if (id === FIRST_PARTY_CLIENT || id === claims.sub) return { live: true, until: Infinity }
+    const hit = this.clients.entry(id, now)
+    if (hit) return { live: hit.v, until: hit.exp }
+    const epoch = this.epoch
+    const live = typeof id === 'string' && !!(await this.deps.store.getClient(id))
+    const until = now + this.deps.config.authzCacheTtl * 1000
+    if (epoch === this.epoch) this.clients.set(id, live, until)
+    return { live, until }
+  }
+
   /** Role definitions: loaded once, then refreshed in the background every AUTHZ_CACHE_TTL. */
   private async roleDefinitions(now: number): Promise<Map<string, CompiledPermission[]>> {
     const defs = this.roleDefs
@@ -245,6 +268,13 @@ export class Authorizer {
     const ring = this.deps.keyRing
     if (!ring) return true
     return kid !== undefined && ring.trusts(kid)
+  }
+
+  /** A client was deleted: its tokens are refused at once here (all decisions dropped: rare). */
+  forgetClient(clientId: string): void {
+    this.forgetUser(clientId)
+    this.clients.delete(clientId)
+    this.decisions.clear()
   }
 
   /** Forget what this instance knows of a user (role change, revocation): applies at once here. */

@@ -71,6 +71,17 @@ function localKeySet(client: ClientRecord): LocalSet {
   return set
 }
 
+/**
+ * A client changed or was deleted: drop what this instance imported of its keys. Correctness does
+ * not rest on it (every assertion reads the client row, and a changed `jwks` is a new entry); it
+ * frees the memory, and makes keys behind an unchanged `jwks_uri` be fetched again here. Other
+ * instances keep such remote keys for at most JWKS_CACHE_MS.
+ */
+export function forgetClientKeys(client: Pick<ClientRecord, 'id' | 'jwksUri'>): void {
+  localSets.delete(client.id)
+  if (client.jwksUri) remoteSets.delete(client.jwksUri)
+}
+
 const fail = (why: string) => new OAuthError('invalid_client', `Client authentication failed: ${why}`)
 
 /**

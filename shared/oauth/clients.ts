@@ -84,6 +84,53 @@ export async function parseClientRegistration(body: Record<string, unknown>, con
   return reg
 }
 
+/** A PATCH of a client (CONTRACT v2 "Users and clients"): only the fields given, each validated as at registration. */
+export interface ClientUpdate {
+  name?: string
+  jwks?: { keys: Record<string, unknown>[] }
+  jwksUri?: string
+  redirectUris?: string[]
+  roles?: string[]
+  scopes?: string[]
+}
+
+/** The fields a PATCH may carry, by their wire names. */
+export const CLIENT_UPDATE_FIELDS = ['name', 'jwks', 'jwks_uri', 'roles', 'redirect_uris', 'scopes'] as const
+
+/**
+ * Validates a PATCH body for a client of `kind`: the rules of registration for each field given,
+ * and the kind never changes (keys only for confidential clients, redirect URIs only for public).
+ *
+ * @example
+ * const change = await parseClientUpdate({ roles: ['reader'] }, 'confidential', config) // { roles: ['reader'] }
+ */
+export async function parseClientUpdate(body: Record<string, unknown>, kind: ClientRecord['kind'], config: Config): Promise<ClientUpdate> {
+  const { name, jwks, jwks_uri, roles, redirect_uris, scopes, ...rest } = body
+  const unknown = Object.keys(rest)
+  if (unknown.length) throw new ServiceError('invalid_request', `Unknown fields: ${unknown.join(', ')}`)
+  if (!CLIENT_UPDATE_FIELDS.some((f) => body[f] !== undefined))
+    throw new ServiceError('invalid_request', `Nothing to change: give one or more of ${CLIENT_UPDATE_FIELDS.join(', ')}`)
+  if (jwks !== undefined && jwks_uri !== undefined) throw new ServiceError('invalid_request', 'Give jwks or jwks_uri, not both')
+  // A public client with keys would authenticate as confidential, and a confidential client with
+  // redirect URIs would run the code flow: the kind is fixed at registration.
+  if (kind === 'public' && (jwks !== undefined || jwks_uri !== undefined))
+    throw new ServiceError('invalid_request', 'A public client cannot get jwks or jwks_uri: a client keeps its kind (register a confidential client)')
+  if (kind === 'confidential' && redirect_uris !== undefined)
+    throw new ServiceError('invalid_request', 'A confidential client cannot get redirect_uris: a client keeps its kind (register a public client)')
+  const change: ClientUpdate = {}
+  if (name !== undefined) {
+    const clientName = parseText(name, 'name', 100)
+    if (!clientName) throw new ServiceError('invalid_request', 'name must be a string of 1 to 100 characters')
+    change.name = clientName
+  }
+  if (jwks !== undefined) change.jwks = await parseJwks(jwks)
+  if (jwks_uri !== undefined) change.jwksUri = parseJwksUri(jwks_uri, config)
+  if (redirect_uris !== undefined) change.redirectUris = parseRedirectUris(redirect_uris)
+  if (roles !== undefined) change.roles = parseRoleList(roles)
+  if (scopes !== undefined) change.scopes = parseClientScopes(scopes, config)
+  return change
+}
+
 /**
  * `scopes`: the API scopes (from SCOPES) the client may be granted. `openid` and `profile` are
  * always allowed and need not be listed; anything not grantable is refused by name.
@@ -103,7 +150,7 @@ export function parseClientScopes(v: unknown, config: Pick<Config, 'scopes'>): s
   return names
 }
 
-function parseRoleList(v: unknown): string[] {
+export function parseRoleList(v: unknown): string[] {
   if (v === undefined) return []
   if (!Array.isArray(v) || v.length > 32 || !v.every((r) => typeof r === 'string' && ROLE_NAME.test(r)))
     throw new ServiceError('invalid_request', 'roles must be a list of at most 32 role names (a-z 0-9 . _ -, lower case)')

@@ -10,6 +10,7 @@
 import type { Core } from '../core.js'
 import { OAuthError } from '../errors.js'
 import type { ClientAuthentication } from './clientAuth.js'
+import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
 import { findToken } from './tokenLookup.js'
 
 /** Roles whose holders may introspect any token (define `introspect` like any role to grant it). */
@@ -25,11 +26,15 @@ export async function introspect(core: Core, { caller, token }: { caller: Client
   const session = found.session
   if (!session || session.revokedAt || session.expiresAt <= now) return inactive
   if (found.kind === 'refresh_token' && !found.current) return inactive
-  const [subject, callerRoles] = await Promise.all([
+  // A token issued to a third-party client is live only while that client is registered (a
+  // deleted client's users' sessions are not revoked one by one: admin/clientChanges.ts).
+  const thirdParty = session.clientId !== FIRST_PARTY_CLIENT && session.clientId !== session.userId
+  const [subject, callerRoles, client] = await Promise.all([
     core.store.getUser(session.userId),
     core.store.getUser(caller.clientId).then((u) => u?.roles ?? []),
+    thirdParty ? core.store.getClient(session.clientId) : undefined,
   ])
-  if (!subject) return inactive
+  if (!subject || (thirdParty && !client)) return inactive
   const privileged = callerRoles.some((r) => (INTROSPECT_ROLES as readonly string[]).includes(r))
   if (!privileged && session.clientId !== caller.clientId && session.userId !== caller.clientId) return inactive
   if (found.kind === 'access_token') return { active: true, token_type: 'Bearer', ...found.claims }

@@ -175,6 +175,28 @@ export const ClientCreated = described(
   'The registration as stored (RFC 7591 §3.2.1 member names); there is no client secret.',
 )
 
+export const ClientUpdate = described(
+  v.object({
+    name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
+    jwks: v.optional(ClientJsonWebKeySet),
+    jwks_uri: v.optional(Uri),
+    roles: v.optional(described(StringList, 'Replaces the roles (each defined, or `admin`); the authorizer uses them at once.')),
+    redirect_uris: v.optional(described(v.array(Uri), 'Public clients only: replaces the redirect URIs (rules as at registration).')),
+    scopes: v.optional(described(StringList, 'Replaces the API scopes the client may be granted.')),
+  }),
+  'Only the members given change, each checked as at registration. `jwks` and `jwks_uri` (not both) replace the keys of a ' +
+    'confidential client; a public client cannot get keys and a confidential client cannot get `redirect_uris` (the kind ' +
+    'never changes). Unknown members are refused.',
+)
+
+export const ClientList = described(
+  v.object({
+    clients: v.array(ClientCreated),
+    next: v.optional(described(v.string(), 'The `cursor` of the next page; absent on the last page.')),
+  }),
+  'Clients, oldest first, 100 a page.',
+)
+
 export type RoleBody = v.InferOutput<typeof Role>
 export type ManagedUserBody = v.InferOutput<typeof ManagedUser>
 export type ManagedUserSummaryBody = v.InferOutput<typeof ManagedUserSummary>

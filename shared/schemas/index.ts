@@ -76,4 +76,6 @@ export const COMPONENTS = {
   AuditEventList: admin.AuditEventList,
   ClientRegistration: admin.ClientRegistration,
   ClientCreated: admin.ClientCreated,
+  ClientUpdate: admin.ClientUpdate,
+  ClientList: admin.ClientList,
 }

@@ -218,7 +218,27 @@ export interface ClientStore {
    */
   createClient(client: ClientRecord, principal: UserRecord): Promise<void>
   getClient(clientId: string): Promise<ClientRecord | undefined>
+  /**
+   * Clients oldest first, at most `limit`, after the cursor `after` (a page's `next`), each with
+   * its principal (absent only if a half-deleted client is read). `next` when more may follow.
+   */
+  listClients(opts: { after?: string; limit: number }): Promise<{ clients: { client: ClientRecord; principal?: UserRecord }[]; next?: string }>
+  /**
+   * Replaces the client row and, when given, its principal, both guarded by the etags they were
+   * read with, in one transaction (one partition): ConcurrencyError when either changed or went.
+   */
+  updateClient(client: ClientRecord, principal?: UserRecord): Promise<void>
+  /**
+   * Deletes the client row, its principal and the sessions in its partition (client_credentials),
+   * the registration and the principal in one transaction. Returns the deleted registration, or
+   * undefined when there was none.
+   */
+  deleteClient(clientId: string): Promise<ClientRecord | undefined>
 }
+
+/** `listClients` cursors: the creation time (16 digits), then the client id. */
+export const clientCursor = (c: Pick<ClientRecord, 'id' | 'createdAt'>) => `${String(Math.trunc(c.createdAt)).padStart(16, '0')}.${c.id}`
+export const CLIENT_CURSOR = /^\d{16}\.[A-Za-z0-9_-]{1,64}$/
 
 /** Everything the service keeps; each implementation builds it from one part per aggregate. */
 export interface Store

@@ -74,6 +74,9 @@ const CONTRACT: readonly (readonly [method: string, path: string])[] = [
   ['DELETE', '/api/manage/users/{userId}/roles/{role}'],
   ['DELETE', '/api/manage/credentials/{id}'],
   ['POST', '/api/manage/clients'],
+  ['GET', '/api/manage/clients'],
+  ['PATCH', '/api/manage/clients/{clientId}'],
+  ['DELETE', '/api/manage/clients/{clientId}'],
   ['GET', '/api/manage/keys'],
   ['POST', '/api/manage/keys/rotate'],
   ['DELETE', '/api/manage/keys/{kid}'],
@@ -85,6 +88,7 @@ const SAMPLES: Record<string, string> = {
   role: 'orders-reader',
   userId: 'qK3v9Zt1S0u8W2x4Y6z8AQ',
   kid: 'k2Hn0bTg7uVwXyZ',
+  clientId: 'Zm9vYmFyYmF6cXV4cXV1eA',
 }
 
 const concrete = (path: string) => path.replace(/\{(\w+)\}/g, (_, name: string) => SAMPLES[name]!)

@@ -4,6 +4,9 @@ import { ADMIN, BEARER, JSON_BODY, NO_STORE, STORAGE, jsonRequest, jsonResponse,
 /** Every administration operation: listed under `manage`, called with an admin's bearer token. */
 const MANAGE = { tags: ['manage'], security: BEARER }
 
+/** The `{clientId}` path parameter. */
+const CLIENT_ID = [{ name: 'clientId', in: 'path', required: true, description: 'The client_id.', schema: { type: 'string' } }]
+
 /**
  * An administration operation's answers: its own, then what every one of them may answer, 401 and
  * 403 (no token, not an admin) and 503 (storage). Status keys are integer-like, so the document
@@ -135,6 +138,25 @@ export const managePaths: Json = {
     },
   },
   '/manage/clients': {
+    get: {
+      operationId: 'manage-list-clients',
+      summary: 'List OAuth clients',
+      description: 'Every registered client as GET of one shows it (no secrets: there are none), oldest first, 100 a page.',
+      ...MANAGE,
+      parameters: [
+        {
+          name: 'cursor',
+          in: 'query',
+          required: false,
+          description: 'The `next` of the previous page. Absent: the first page.',
+          schema: { type: 'string' },
+        },
+      ],
+      responses: adminAnswers({
+        '200': jsonResponse('ClientList', 'Clients with their current roles.', NO_STORE),
+        '400': response('BadRequest'),
+      }),
+    },
     post: {
       operationId: 'manage-create-client',
       summary: 'Register an OAuth client',
@@ -156,9 +178,38 @@ export const managePaths: Json = {
       operationId: 'manage-get-client',
       summary: 'Read an OAuth client registration',
       ...MANAGE,
-      parameters: [{ name: 'clientId', in: 'path', required: true, description: 'The client_id.', schema: { type: 'string' } }],
+      parameters: CLIENT_ID,
       responses: adminAnswers({
         '200': jsonResponse('ClientCreated', 'The registration and the client\'s current roles.', NO_STORE),
+        '404': response('NotFound'),
+      }),
+    },
+    patch: {
+      operationId: 'manage-update-client',
+      summary: 'Change an OAuth client',
+      description:
+        'Changed keys and roles apply at once here (the authorizer elsewhere within `AUTHZ_CACHE_TTL`; keys behind an ' +
+        'unchanged `jwks_uri` within 10 minutes).',
+      ...MANAGE,
+      parameters: CLIENT_ID,
+      requestBody: jsonRequest('ClientUpdate', 'The members to change.'),
+      responses: adminAnswers({
+        '200': jsonResponse('ClientCreated', 'The registration after the change.', NO_STORE),
+        ...JSON_BODY,
+        '404': response('NotFound'),
+        '409': response('Conflict'),
+      }),
+    },
+    delete: {
+      operationId: 'manage-delete-client',
+      summary: 'Delete an OAuth client',
+      description:
+        'The registration and its principal go. Its refresh tokens stop at once, its access tokens at introspection at once ' +
+        'and at the authorizer within `AUTHZ_CACHE_TTL`.',
+      ...MANAGE,
+      parameters: CLIENT_ID,
+      responses: adminAnswers({
+        '204': { description: 'Deleted.' },
         '404': response('NotFound'),
       }),
     },

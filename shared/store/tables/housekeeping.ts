@@ -78,7 +78,7 @@ export function sweepFilters(before: number): { challenges: string; sessions: st
  * Runs `fn` over `items` with at most `limit` calls in flight. After a failure no new call is
  * started; the first failure is thrown once the calls in flight have ended.
  */
-async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
   let failure: { err: unknown } | undefined
   const worker = async () => {

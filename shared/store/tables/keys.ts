@@ -29,6 +29,19 @@ export const ACCT_END = 'acct;'
 export const SESS_END = 'sess;'
 /** OAuth clients: row 'client' beside the client's principal row ('acct'). */
 export const CLIENT_RK = 'client'
+/** The end of a client partition's registration rows: [`acct`, `client;`) is principal + registration. */
+export const CLIENT_END = 'client;'
+/**
+ * The list of clients (`listClients`): partition 'clients' of `roles` (the administration's
+ * table; roles are partition 'roles', and `users` keeps one partition per account), one row per
+ * client keyed `<createdAt, 16 digits>.<clientId>` (oldest first), and the marker 'indexed' once
+ * clients registered before the list existed were added. Index keys start with a digit, so
+ * [`0`, `:`) holds exactly them.
+ */
+export const CLIENTS_PK = 'clients'
+export const CLIENTS_INDEXED_RK = 'indexed'
+export const CLIENT_INDEX_FROM = '0'
+export const CLIENT_INDEX_END = ':'
 
 export const credRowKey = (credentialId: string) => CRED_PREFIX + k(credentialId)
 export const sessRowKey = (sessionId: string) => SESS_PREFIX + k(sessionId)

@@ -21,6 +21,7 @@ import {
   AUDIT_PK,
   auditRowKey,
   CLIENT_RK,
+  CLIENTS_PK,
   CRED_PREFIX,
   credRowKey,
   k,
@@ -113,6 +114,20 @@ export const clientRow = rowCodec<ClientRecord, 'id'>({
     scopes: optJson<string[]>(),
     createdAt: int64,
   },
+})
+
+/** One entry of the list of clients: the key is `clientCursor` of the client (types.ts). */
+export interface ClientIndexEntry {
+  key: string
+  clientId: string
+}
+
+/** `roles` ('clients', `<createdAt>.<clientId>`): a pointer; the registration stays in its partition. */
+export const clientIndexRow = rowCodec<ClientIndexEntry, 'key'>({
+  keys: (e) => ({ partitionKey: CLIENTS_PK, rowKey: e.key }),
+  fromKeys: (row) => ({ key: row.rowKey }),
+  columns: { clientId: text },
+  etag: false,
 })
 
 /** `roles` ('roles', name). */
