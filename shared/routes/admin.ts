@@ -7,6 +7,7 @@ import { manageRoutes } from './manage.js'
 import { manageAuditRoutes } from './manageAudit.js'
 import { manageClientsRoutes } from './manageClients.js'
 import { manageKeysRoutes } from './manageKeys.js'
+import { adminSessionsRoutes } from './sessions.js'
 
 /**
  * /api/manage/* — CONTRACT "Administration": every sub-router behind one guard, role admin read
@@ -22,6 +23,7 @@ export function adminRoutes(core: Core) {
   r.route('/', manageKeysRoutes(core))
   r.route('/', manageAuditRoutes(core))
   r.route('/', manageClientsRoutes(core))
+  r.route('/', adminSessionsRoutes(core))
   r.route('/', manageRoutes(core))
   return r
 }
