@@ -5,6 +5,7 @@ import { ServiceError, problemResponse } from './errors.js'
 import { authzRoutes } from './routes/authz.js'
 import { adminRoutes } from './routes/admin.js'
 import { meRoutes } from './routes/me.js'
+import { meSessionsRoutes } from './routes/sessions.js'
 import { oauthRoutes } from './routes/oauth.js'
 import { webauthnRoutes } from './routes/webauthn.js'
 import { wellKnownRoutes } from './routes/wellKnown.js'
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
   app.route('/api/.well-known', wellKnownRoutes(core))
   app.route('/api/oauth2', oauthRoutes(core, { logError }))
   app.route('/api/me', meRoutes(core))
+  app.route('/api/me', meSessionsRoutes(core))
   app.route('/api/authz', authzRoutes(core))
   app.route('/api/manage', adminRoutes(core))
   app.route('/', pageRoutes(core))

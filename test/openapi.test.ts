@@ -44,6 +44,9 @@ const CONTRACT_ROUTES = [
   'GET /me/credentials',
   'PATCH /me/credentials/{id}',
   'DELETE /me/credentials/{id}',
+  'GET /me/sessions',
+  'DELETE /me/sessions',
+  'DELETE /me/sessions/{id}',
   'PUT /manage/roles/{role}',
   'GET /manage/roles',
   'DELETE /manage/roles/{role}',
@@ -51,6 +54,8 @@ const CONTRACT_ROUTES = [
   'DELETE /manage/users/{userId}/roles/{role}',
   'GET /manage/users',
   'DELETE /manage/credentials/{id}',
+  'GET /manage/users/{userId}/sessions',
+  'DELETE /manage/users/{userId}/sessions',
   'POST /manage/clients',
   'GET /manage/keys',
   'POST /manage/keys/rotate',
@@ -641,6 +646,16 @@ describe('openApiDocument: real responses of a signed-in walk conform to it', ()
     })
     assert.equal(refreshed.status, 200)
     assert.equal((await call('POST /oauth2/token', { form: { grant_type: 'password' } })).status, 400)
+
+    // Sessions: the sign-up's and the sign-in's (refreshed), then signed out everywhere else.
+    const current = refreshed.body.access_token as string
+    const sessions = await call('GET /me/sessions', { token: current })
+    assert.deepEqual(sessions.body.map((s: Json) => s.current).sort(), [false, true])
+    assert.equal((await call('GET /manage/users/{userId}/sessions', { params: { userId }, token: current })).body.length, 2)
+    assert.equal((await call('GET /manage/users/{userId}/sessions', { params: { userId: 'nope' }, token: current })).status, 404)
+    assert.equal((await call('DELETE /me/sessions/{id}', { params: { id: 'nope' }, token: current })).status, 404)
+    assert.equal((await call('DELETE /me/sessions', { token: current })).status, 204)
+    assert.equal((await call('GET /me/sessions', { token: current })).body.length, 1)
 
     // Administration and the authorizer.
     const admin = refreshed.body.access_token as string

@@ -19,7 +19,7 @@ import { recordRevocation } from './tokenEvents.js'
 
 /** POST /webauthn/registration/verify: the new passkey (and account), audited. */
 export async function register(core: Core, c: Context, body: Record<string, unknown>, principal?: Principal) {
-  const result = await completeRegistration(core, body, principal).catch(ceremonyFailed(core, c, 'registration', body))
+  const result = await completeRegistration(core, body, principal, auditContext(c)).catch(ceremonyFailed(core, c, 'registration', body))
   core.telemetry.count('passkey.ceremonies', { ceremony: 'registration', outcome: 'success' })
   await recordRegistration(core, c, result, principal)
   return result
@@ -27,7 +27,7 @@ export async function register(core: Core, c: Context, body: Record<string, unkn
 
 /** POST /webauthn/authentication/verify: the tokens of a passkey sign-in, audited. */
 export async function signIn(core: Core, c: Context, body: Record<string, unknown>) {
-  const tokens = await completeAuthentication(core, body).catch(ceremonyFailed(core, c, 'authentication', body))
+  const tokens = await completeAuthentication(core, body, auditContext(c)).catch(ceremonyFailed(core, c, 'authentication', body))
   core.telemetry.count('passkey.ceremonies', { ceremony: 'authentication', outcome: 'success' })
   await recordSignIn(core, c, body, tokens)
   return tokens
@@ -35,7 +35,7 @@ export async function signIn(core: Core, c: Context, body: Record<string, unknow
 
 /** POST /oauth2/authorize/complete: where the hosted page sends the browser, the sign-in audited. */
 export async function authorize(core: Core, c: Context, body: { request: string; credential: unknown }): Promise<{ redirect_to: string }> {
-  const { redirect_to, user, session } = await completeAuthorization(core, body).catch(ceremonyFailed(core, c, 'authentication', body))
+  const { redirect_to, user, session } = await completeAuthorization(core, body, auditContext(c)).catch(ceremonyFailed(core, c, 'authentication', body))
   core.telemetry.count('passkey.ceremonies', { ceremony: 'authentication', outcome: 'success' })
   await core.audit.record({
     ...auditContext(c),

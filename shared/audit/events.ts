@@ -38,6 +38,11 @@ export const AUDIT_EVENT_TYPES = [
   'token.failed',
   /** RFC 7009 revocation: a session revoked by a client. */
   'token.revoked',
+  /**
+   * A session revoked from the session list: by its person (one, or all but the current) or by
+   * an administrator (all of an account's); one event per session (`detail.reason`, `clientId`).
+   */
+  'session.revoked',
   /** A role defined or redefined (`detail.permissions`). */
   'role.put',
   'role.deleted',

@@ -23,12 +23,13 @@ import { authzPaths } from './paths/authz.js'
 import { managePaths } from './paths/manage.js'
 import { metaPaths } from './paths/meta.js'
 import { oauthPaths } from './paths/oauth.js'
+import { sessionPaths } from './paths/sessions.js'
 import { webauthnPaths } from './paths/webauthn.js'
 
 /** Every path, in the order the document lists them. */
 function paths(): Json {
   // A fresh copy: withRateLimits adds to it.
-  return structuredClone({ ...metaPaths, ...webauthnPaths, ...oauthPaths, ...authzPaths, ...accountPaths, ...managePaths })
+  return structuredClone({ ...metaPaths, ...webauthnPaths, ...oauthPaths, ...authzPaths, ...accountPaths, ...sessionPaths, ...managePaths })
 }
 
 

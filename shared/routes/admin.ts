@@ -8,6 +8,7 @@ import { manageAuditRoutes } from './manageAudit.js'
 import { manageClientsRoutes } from './manageClients.js'
 import { manageKeysRoutes } from './manageKeys.js'
 import { manageUsersRoutes } from './manageUsers.js'
+import { adminSessionsRoutes } from './sessions.js'
 
 /**
  * /api/manage/* — CONTRACT "Administration": every sub-router behind one guard, role admin read
@@ -24,6 +25,7 @@ export function adminRoutes(core: Core) {
   r.route('/', manageAuditRoutes(core))
   r.route('/', manageClientsRoutes(core))
   r.route('/', manageUsersRoutes(core))
+  r.route('/', adminSessionsRoutes(core))
   r.route('/', manageRoutes(core))
   return r
 }

@@ -9,6 +9,7 @@ import * as oauth from './oauth.js'
 import * as account from './account.js'
 import * as authz from './authz.js'
 import * as admin from './admin.js'
+import * as sessions from './sessions.js'
 
 export const COMPONENTS = {
   Base64URL: common.Base64URL,
@@ -57,6 +58,8 @@ export const COMPONENTS = {
   CredentialList: webauthn.CredentialList,
   CredentialLabelUpdate: account.CredentialLabelUpdate,
   Me: account.Me,
+  Session: sessions.Session,
+  SessionList: sessions.SessionList,
   ManagedUser: admin.ManagedUser,
   ManagedUserList: admin.ManagedUserList,
   ManagedUserSummary: admin.ManagedUserSummary,

@@ -61,6 +61,13 @@ export interface SessionRecord {
   authTime: number
   createdAt: number
   expiresAt: number
+  /**
+   * The last sign-in or refresh (set when the session is made, moved by every write that rotates
+   * its refresh token). Absent on sessions stored before it was recorded: read as `createdAt`.
+   */
+  lastUsedAt?: number
+  /** The User-Agent of the sign-in (≤ 256 characters, as the audit's); absent for client sessions. */
+  userAgent?: string
   revokedAt?: number
   revokedReason?: string
   /** base64url SHA-256 of the current refresh token secret. */

@@ -8,6 +8,7 @@
  * session id (the `sid` claim is public) is merely invalid: it does not revoke anything.
  */
 import type { Config } from '../config.js'
+import { MAX_USER_AGENT } from '../audit/events.js'
 import { OAuthError } from '../errors.js'
 import { inHandFirst, updateWithRetry } from '../store/retry.js'
 import { ConcurrencyError, type SessionRecord, type Store, type UserRecord } from '../store/types.js'
@@ -42,8 +43,11 @@ export interface TokenResponse {
   id_token?: string
 }
 
-/** What a new session is made of: who, and the session record's sign-in fields. */
-export type NewSession = { user: UserRecord } & Pick<SessionRecord, 'credentialId' | 'clientId' | 'audience' | 'scope' | 'amr' | 'acr'>
+/**
+ * What a new session is made of: who, and the session record's sign-in fields. `userAgent`: the
+ * sign-in request's User-Agent (shown in the account's session list), truncated as the audit's.
+ */
+export type NewSession = { user: UserRecord } & Pick<SessionRecord, 'credentialId' | 'clientId' | 'audience' | 'scope' | 'amr' | 'acr' | 'userAgent'>
 
 export class Sessions {
   constructor(
@@ -67,9 +71,12 @@ export class Sessions {
       authTime: seconds(now),
       createdAt: now,
       expiresAt: now + this.deps.config.refreshTokenTtl * 1000,
+      lastUsedAt: now,
       refreshHash: await sha256b64u(secret),
       previousRefreshHashes: [],
     }
+    const userAgent = s.userAgent?.trim().slice(0, MAX_USER_AGENT)
+    if (userAgent) session.userAgent = userAgent
     return { session, refreshToken: `${s.user.id}.${id}.${secret}` }
   }
 
@@ -151,6 +158,8 @@ export class Sessions {
     const next = randomId(32)
     const rotated: SessionRecord = {
       ...session,
+      // The rotation rewrites the row anyway: recording the use costs no round trip.
+      lastUsedAt: clock.now(),
       refreshHash: await sha256b64u(next),
       previousRefreshHashes: [...session.previousRefreshHashes, session.refreshHash].slice(-REUSE_MEMORY),
     }
@@ -176,8 +185,12 @@ export class Sessions {
     return timingSafeEqual(session.refreshHash, h) || session.previousRefreshHashes.some((p) => timingSafeEqual(p, h))
   }
 
-  /** Revokes a session (idempotent; best effort through three lost etag races). */
-  async revoke(session: SessionRecord, reason: string): Promise<void> {
+  /**
+   * Revokes a session (idempotent; best effort through three lost etag races). True when this
+   * call revoked it; false when it was gone or revoked already (by whoever won a race), or the
+   * races were lost.
+   */
+  async revoke(session: SessionRecord, reason: string): Promise<boolean> {
     const { store, clock } = this.deps
     try {
       const revoked = await updateWithRetry({
@@ -190,8 +203,10 @@ export class Sessions {
         attempts: 3,
       })
       if (revoked) this.deps.onRevoke?.(session.userId)
+      return revoked !== undefined
     } catch (e) {
       if (!(e instanceof ConcurrencyError)) throw e
+      return false
     }
   }
 

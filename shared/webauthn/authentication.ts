@@ -85,7 +85,8 @@ async function decoyCredentials(key: CryptoKey, username: string): Promise<{ id:
   return out
 }
 
-export async function completeAuthentication(core: Core, body: Record<string, unknown>): Promise<TokenResponse> {
+/** `userAgent`: the request's, kept on the new session (the account's session list shows it). */
+export async function completeAuthentication(core: Core, body: Record<string, unknown>, { userAgent }: { userAgent?: string } = {}): Promise<TokenResponse> {
   const { config, sessions } = core
   // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
   const challenge = challengeOf(body.credential)
@@ -101,7 +102,7 @@ export async function completeAuthentication(core: Core, body: Record<string, un
   if (refused.length) throw new ServiceError('invalid_scope', scopeRefusal(refused))
   // The signing key must be usable before the sign-in is recorded (no session without tokens).
   await core.keyRing.signingKey()
-  const { user, session, refreshToken } = await signInWithPasskey(core, { response, consumed, clientId: FIRST_PARTY_CLIENT, audience, scope })
+  const { user, session, refreshToken } = await signInWithPasskey(core, { response, consumed, clientId: FIRST_PARTY_CLIENT, audience, scope, userAgent })
   return sessions.respond(user, session, refreshToken)
 }
 
@@ -120,6 +121,7 @@ export async function signInWithPasskey(
     audience,
     scope,
     authorizationCode,
+    userAgent,
   }: {
     response: AuthenticationResponseJSON
     /** The challenge, when the caller consumed it already (otherwise it is consumed here). */
@@ -128,6 +130,8 @@ export async function signInWithPasskey(
     audience: string
     scope: string
     authorizationCode?: SessionRecord['authorizationCode']
+    /** The sign-in request's User-Agent, kept on the session. */
+    userAgent?: string
   },
 ): Promise<{ user: UserRecord; session: SessionRecord; refreshToken: string }> {
   const { config, store, challenges, sessions, clock } = core
@@ -173,6 +177,7 @@ export async function signInWithPasskey(
     scope,
     amr: amrFor(credential, verified),
     acr: acrFor(credential),
+    userAgent,
   })
   if (authorizationCode) session.authorizationCode = authorizationCode
   // Record the counter and the session together; a concurrent sign-in with the same passkey

@@ -93,6 +93,8 @@ export async function completeRegistration(
   core: Core,
   body: Record<string, unknown>,
   principal?: Principal,
+  /** The request's User-Agent, kept on a sign-up's first session. */
+  { userAgent }: { userAgent?: string } = {},
 ): Promise<RegistrationResult> {
   const { config, store, challenges, sessions, clock } = core
   // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
@@ -164,6 +166,7 @@ export async function completeRegistration(
     scope: 'openid',
     amr: amrFor(credential, reg),
     acr: acrFor(credential),
+    userAgent,
   })
   // Sign first: a signing failure (e.g. KeyEncryptionKeyMismatch) then leaves no account behind.
   const tokens = await sessions.respond(user, session, refreshToken)

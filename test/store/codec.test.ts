@@ -51,6 +51,8 @@ const session: records.SessionRecord = {
   authTime: Math.floor(T0 / 1000),
   createdAt: T0,
   expiresAt: T0 + 3_600_000,
+  lastUsedAt: T0 + 3,
+  userAgent: 'Mozilla/5.0',
   revokedAt: T0 + 5,
   revokedReason: 'signed out',
   refreshHash: 'h1',

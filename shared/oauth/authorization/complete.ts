@@ -40,6 +40,8 @@ export async function authorizeOptions(core: Core, input: v.InferOutput<typeof A
 export async function completeAuthorization(
   core: Core,
   input: { request: string; credential: unknown },
+  /** The browser's User-Agent, kept on the session the code hands over. */
+  { userAgent }: { userAgent?: string } = {},
 ): Promise<{ redirect_to: string; user: UserRecord; session: SessionRecord }> {
   const { config, store, clock } = core
   const request = await requestOf(core, input.request)
@@ -61,6 +63,7 @@ export async function completeAuthorization(
     clientId: client.id,
     audience: config.audiences[0]!,
     scope: request.scope,
+    userAgent,
     authorizationCode: {
       redirectUri: request.redirectUri,
       codeChallenge: request.codeChallenge,

@@ -52,7 +52,7 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
     throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge (PKCE S256)')
 
   const secret = randomId(32)
-  const used = { ...session, authorizationCode: { ...binding, usedAt: now }, refreshHash: await sha256b64u(secret) }
+  const used = { ...session, authorizationCode: { ...binding, usedAt: now }, lastUsedAt: now, refreshHash: await sha256b64u(secret) }
   // Sign first: a signing failure leaves the code unused, so the client's retry is not "reuse".
   const response = await sessions.respond(user, used, `${ref.userId}.${ref.sessionId}.${secret}`, binding.nonce !== undefined ? { nonce: binding.nonce } : {})
   try {

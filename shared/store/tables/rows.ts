@@ -88,6 +88,8 @@ export const sessionRow = userPartitionRow<SessionRecord>(SESS_PREFIX, sessRowKe
   authTime: int64,
   createdAt: int64,
   expiresAt: int64,
+  lastUsedAt: optInt64,
+  userAgent: optText,
   revokedAt: optInt64,
   revokedReason: optText,
   refreshHash: text,
