@@ -16,6 +16,7 @@ import { ServiceError } from '../errors.js'
 import type { SessionView } from '../schemas/sessions.js'
 import type { SessionRecord } from '../store/types.js'
 import { isKeyId } from '../util/base64url.js'
+import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
@@ -45,11 +46,17 @@ export function sessionView(s: SessionRecord, currentSessionId?: string): Sessio
   return v
 }
 
-/** The account's live sessions, most recently used first (one partition query). */
+/**
+ * The account's live sessions, most recently used first (one partition query, and one read per
+ * other application it signed in to: a deleted client's sessions stay in storage until they
+ * expire, but nothing accepts their tokens any more, so they are not listed as live).
+ */
 async function liveSessions(core: Core, userId: string): Promise<SessionRecord[]> {
   const now = core.clock.now()
   const live = (await core.store.listSessions(userId)).filter((s) => isLive(s, now))
-  return live.sort((a, b) => (b.lastUsedAt ?? b.createdAt) - (a.lastUsedAt ?? a.createdAt))
+  const apps = [...new Set(live.map((s) => s.clientId).filter((id) => id !== FIRST_PARTY_CLIENT && id !== userId))]
+  const gone = new Set((await Promise.all(apps.map(async (id) => ((await core.store.getClient(id)) ? undefined : id)))).filter(Boolean))
+  return live.filter((s) => !gone.has(s.clientId)).sort((a, b) => (b.lastUsedAt ?? b.createdAt) - (a.lastUsedAt ?? a.createdAt))
 }
 
 /**

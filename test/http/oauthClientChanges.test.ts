@@ -210,8 +210,9 @@ describe('DELETE /api/manage/clients/{clientId}', () => {
     assert.ok(!listed.includes(id))
   })
 
-  it('a public client: the refresh token it holds stops, its access token is inactive and refused by the authorizer', async () => {
+  it('a public client: the refresh token it holds stops, its access token is inactive and refused by the authorizer, and its session is no longer listed as live', async () => {
     const id = (await registerClient(svc.url, admin, { name: 'app', redirect_uris: [CB] })).client_id
+    const listed = async () => ((await call(svc.url, 'GET', '/api/me/sessions', undefined, bearer(bob.access))).body as { clientId: string }[]).map((s) => s.clientId)
     const { url, verifier } = authorizeUrl(id)
     const code = (await hostedSignIn(svc.url, url, bobKey)).searchParams.get('code')!
     const t = await form(svc.url, '/api/oauth2/token', { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: CB, client_id: id })
@@ -219,7 +220,9 @@ describe('DELETE /api/manage/clients/{clientId}', () => {
     const { access_token: access, refresh_token: refresh } = t.body
     assert.equal((await check(access, 'GET', '/orders/1')).body.allow, true)
     assert.equal((await introspect(access)).body.active, true)
+    assert.ok((await listed()).includes(id), 'the session of the app is listed while the app exists')
     assert.equal((await call(svc.url, 'DELETE', `/api/manage/clients/${id}`, undefined, bearer(admin))).status, 204)
+    assert.ok(!(await listed()).includes(id), "a deleted app's session is not listed as live")
     // With the deleted client's id the client is unknown (RFC 6749 §5.2); without it the token
     // belongs to another client. Either way the refresh token is dead.
     const withId = await form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: refresh, client_id: id })
