@@ -37,7 +37,11 @@ export async function createService(opts: {
   // check runs a little after start, off the cold start's first request, and a table missing
   // all the same is re-created by the store on first use (TableNotFound → 503 with Retry-After).
   if (opts.local) await store.init()
-  else setTimeout(() => void store.init().catch(() => {}), TABLE_CHECK_DELAY_MS).unref?.()
+  else
+    setTimeout(
+      () => void store.init().catch((err: unknown) => console.error(`table check failed: ${err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error'}`)),
+      TABLE_CHECK_DELAY_MS,
+    ).unref?.()
   const app = createApp({ config, store, clock, telemetry })
   return { app, config, store, core: app.core }
 }

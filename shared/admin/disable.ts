@@ -48,15 +48,16 @@ export async function setDisabled(
       const { disabledAt: _, ...rest } = user
       return { user: disabled ? { ...rest, disabledAt: core.clock.now() } : rest, changed: true }
     },
+    // Disabling an account that is disabled already still revokes what is live: an earlier call
+    // may have committed the flag and then failed before its last revocation.
     write: async ({ user, changed }) => {
-      if (!changed) return
       if (disabled) await core.store.disableUser(user, REASON)
-      else await core.store.updateUser(user)
+      else if (changed) await core.store.updateUser(user)
     },
     attempts: 5,
   })
-  if (!changed) return user
   core.authz.forgetUser(userId) // at once on this instance
+  if (!changed) return user
   await core.audit.record({ ...from, type: disabled ? 'user.disabled' : 'user.enabled', target: { userId, username: user.username } })
   return user
 }

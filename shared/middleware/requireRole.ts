@@ -23,7 +23,9 @@ export function requireRole(core: Core, role: string): MiddlewareHandler<WithPri
     if (!firstPartyOrMachine(principal))
       throw new ServiceError('forbidden', 'Tokens issued to other applications cannot administer this service', { headers: INSUFFICIENT_SCOPE })
     const user = await core.store.getUser(principal.userId)
-    if (!user?.roles.includes(role)) throw new ServiceError('forbidden', `This needs role ${role}`, { headers: INSUFFICIENT_SCOPE })
+    // A disabled account administers nothing, even with a token that outlived its revocation.
+    if (!user?.roles.includes(role) || user.disabledAt !== undefined)
+      throw new ServiceError('forbidden', `This needs role ${role}`, { headers: INSUFFICIENT_SCOPE })
     c.set('principal', setAuditActor(c, principal))
     await next()
   }

@@ -34,7 +34,8 @@ export async function introspect(core: Core, { caller, token }: { caller: Client
     core.store.getUser(caller.clientId).then((u) => u?.roles ?? []),
     thirdParty ? core.store.getClient(session.clientId) : undefined,
   ])
-  if (!subject || (thirdParty && !client)) return inactive
+  // A disabled account's tokens are inactive even before its sessions' revocation lands.
+  if (!subject || subject.disabledAt !== undefined || (thirdParty && !client)) return inactive
   const privileged = callerRoles.some((r) => (INTROSPECT_ROLES as readonly string[]).includes(r))
   if (!privileged && session.clientId !== caller.clientId && session.userId !== caller.clientId) return inactive
   if (found.kind === 'access_token') return { active: true, token_type: 'Bearer', ...found.claims }

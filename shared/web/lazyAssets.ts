@@ -9,6 +9,9 @@ export type Assets = typeof import('./assets.js')
 let loading: Promise<Assets> | undefined
 
 export function loadAssets(): Promise<Assets> {
-  loading ??= import('./assets.js')
+  loading ??= import('./assets.js').catch((err: unknown) => {
+    loading = undefined // a failed load is tried again by the next request
+    throw err
+  })
   return loading
 }

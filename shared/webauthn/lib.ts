@@ -10,6 +10,12 @@ type Helpers = typeof import('@simplewebauthn/server/helpers')
 let loading: Promise<{ lib: Lib; helpers: Helpers }> | undefined
 
 export function webauthnLib(): Promise<{ lib: Lib; helpers: Helpers }> {
-  loading ??= import('./libs.js').then(({ lib, helpers }) => ({ lib, helpers }))
+  loading ??= import('./libs.js').then(
+    ({ lib, helpers }) => ({ lib, helpers }),
+    (err: unknown) => {
+      loading = undefined // a failed load is tried again by the next ceremony
+      throw err
+    },
+  )
   return loading
 }

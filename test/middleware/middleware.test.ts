@@ -82,6 +82,15 @@ describe('requireRole', () => {
     assert.equal(refused.headers.get('www-authenticate'), 'Bearer error="insufficient_scope"')
   })
 
+  it('should refuse a disabled administrator whose token outlived its revocation (defence in depth)', async () => {
+    const p = await person(['admin'])
+    const get = () => call(base, 'GET', '/api/manage/roles', undefined, bearer(p.token))
+    assert.equal((await get()).status, 200)
+    // The flag without the revocation (as if that had failed): the role check refuses all the same.
+    await store.updateUser({ ...(await store.getUser(p.userId))!, disabledAt: clock.now() })
+    assert.equal((await get()).status, 403)
+  })
+
   it('should publish the principal and the audit actor', async () => {
     const p = await person(['auditor'])
     const req = probe((r) => r.get('/x', requireRole(core, 'auditor'), (c) => c.json({ principal: c.var.principal.userId, actor: c.var.auditActor })))

@@ -108,19 +108,19 @@ export function clientVerbs(db: Calls): ClientStore {
       const client = clientRow.record(reg)
       const del = (r: Row): TransactionAction => ['delete', { partitionKey: r.partitionKey, rowKey: r.rowKey }]
       // The registration and the principal go together (then no assertion, token or authorizer
-      // decision finds the client), with as many of its sessions as the transaction holds.
+      // decision finds the client). Its sessions follow, best effort: nothing accepts them once
+      // the principal is gone, and in one transaction a session the sweep deleted meanwhile would
+      // fail the whole deletion.
       const first = regRows.filter((r) => r.rowKey === CLIENT_RK || r.rowKey === USER_RK)
-      const room = MAX_TX_OPS - first.length
       try {
-        await db.transact('users', [...first, ...sessions.slice(0, room)].map(del))
+        await db.transact('users', first.map(del))
       } catch (err) {
         const e = transactionError(err, { 404: 'gone' })
         if (e instanceof ConcurrencyError) return undefined // a concurrent deletion won
         throw e
       }
-      // Sessions beyond the first transaction: their principal is gone, so nothing accepts them;
-      // a batch that fails (a row swept meanwhile) is left to the housekeeping sweep.
-      for (let i = room; i < sessions.length; i += MAX_TX_OPS)
+      // A batch that fails (a row swept meanwhile) is left to the housekeeping sweep.
+      for (let i = 0; i < sessions.length; i += MAX_TX_OPS)
         await db.transact('users', sessions.slice(i, i + MAX_TX_OPS).map(del)).catch(() => {})
       await deletePointer(client).catch(() => {})
       return client

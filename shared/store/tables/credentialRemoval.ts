@@ -41,7 +41,10 @@ export const revokeAction = (r: Row, reason: string): TransactionAction => [
 export async function revokeAll(db: Calls, sessions: Row[], reason: string): Promise<void> {
   for (let i = 0; i < sessions.length; i += MAX_TX_OPS) {
     const batch = sessions.slice(i, i + MAX_TX_OPS).map((r) => revokeAction(r, reason))
-    await db.attempt(() => db.transact('users', batch))
+    // 404: a row of the batch is gone (the sweep deleted an expired session meanwhile): revoke
+    // the others one by one, a row that is gone being revoked already.
+    const tx = await db.attempt(() => db.transact('users', batch), 404)
+    if (tx.status === 404) for (const action of batch) await db.attempt(() => db.transact('users', [action]), 404)
   }
 }
 

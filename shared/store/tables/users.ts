@@ -44,11 +44,13 @@ export function userVerbs(db: Calls): Pick<AccountStore, 'disableUser' | 'listUs
       let token = cursor === undefined ? undefined : continuationOf(cursor)
       const users: UserRecord[] = []
       for (let i = 0; i < FILL_REQUESTS && users.length < limit; i++) {
+        // 400: the service refused the continuation token (a cursor we did not issue).
         const page = await db.attempt(async () => {
           const pages = db.t('users').listEntities<Record<string, unknown>>({ queryOptions: { filter: PEOPLE } })
           const first = await pages.byPage({ maxPageSize: limit - users.length, continuationToken: token }).next()
           return first.done ? undefined : first.value
-        })
+        }, 400)
+        if (page.status === 400) throw new InvalidCursorError()
         users.push(...((page.value ?? []) as Row[]).map(userRow.record))
         token = page.value?.continuationToken
         if (!token) break
