@@ -274,3 +274,19 @@ describe('audit: client.changed and client.deleted', () => {
     assert.equal(deleted.detail.name, 'job')
   })
 })
+
+describe('introspection of a disabled account (defence in depth)', () => {
+  it("a disabled account's access token is inactive even while its session row is still live", async () => {
+    assert.equal((await introspect(bob.access)).body.active, true)
+    // The flag without the revocation (as if that had failed midway): introspection refuses all the same.
+    const user = (await svc.store.getUser(bob.id))!
+    await svc.store.updateUser({ ...user, disabledAt: Date.now() })
+    try {
+      assert.deepEqual((await introspect(bob.access)).body, { active: false })
+    } finally {
+      const { disabledAt: _, ...enabled } = (await svc.store.getUser(bob.id))!
+      await svc.store.updateUser(enabled)
+    }
+    assert.equal((await introspect(bob.access)).body.active, true)
+  })
+})
