@@ -39,7 +39,8 @@ export async function createService(opts: {
   if (opts.local) await store.init()
   else
     setTimeout(
-      () => void store.init().catch((err: unknown) => console.error(`table check failed: ${err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error'}`)),
+      // The error's name only: a storage SDK message may quote request URLs and headers.
+      () => void store.init().catch((err: unknown) => console.error(`table check failed: ${err instanceof Error ? err.name : 'unknown error'}`)),
       TABLE_CHECK_DELAY_MS,
     ).unref?.()
   const app = createApp({ config, store, clock, telemetry })
