@@ -18,6 +18,7 @@ import { encode, isBase64url } from '../util/base64url.js'
 import { sha256, sha256b64u, timingSafeEqual } from '../util/hash.js'
 import { randomId } from '../util/random.js'
 import type { AccessTokens } from './accessToken.js'
+import type { TokenResponseBody } from '../schemas/oauth.js'
 
 /** OIDC Core §3.1.3.6: base64url of the left half of SHA-256(access token) (RS256, PS256, ES256). */
 export async function atHash(accessToken: string): Promise<string> {
@@ -34,14 +35,8 @@ export const FIRST_PARTY_CLIENT = 'passkey-web'
  */
 export const REUSE_MEMORY = 200
 
-export interface TokenResponse {
-  access_token: string
-  token_type: 'Bearer'
-  expires_in: number
-  refresh_token: string
-  scope?: string
-  id_token?: string
-}
+/** A person's tokens (RFC 6749 §5.1, the wire shape of shared/schemas/oauth.ts): always with a refresh token. */
+export type TokenResponse = TokenResponseBody & { refresh_token: string }
 
 /**
  * What a new session is made of: who, and the session record's sign-in fields. `userAgent`: the
