@@ -52,6 +52,18 @@ export const AUDIT_EVENT_TYPES = [
   'user.disabled',
   /** An administrator enabled a disabled account again. */
   'user.enabled',
+  /** An administrator invited a person (`target.username`; `detail.invitationId`, `roles`, `expiresAt`). */
+  'invitation.created',
+  /** An invitation enrolled its person: the account made (`actor`/`target` the new user; `detail.invitationId`). */
+  'invitation.used',
+  /** An administrator revoked a pending invitation (`detail.invitationId`). */
+  'invitation.revoked',
+  /** An administrator issued a recovery link for an account (`detail.expiresAt`); it replaces the last one. */
+  'recovery.issued',
+  /** A recovery link added a passkey; every earlier session of the account was revoked. */
+  'recovery.used',
+  /** An account erased, by an administrator or its person (`detail.by`); its personal audit fields are shredded. */
+  'user.deleted',
   /** An OAuth client registered (`target.clientId`). */
   'client.registered',
   /** A client's registration changed (`detail.changed`: the fields; `roles`, `scopes` when changed; never keys). */
