@@ -78,7 +78,7 @@ export class InvitationsView {
             h(
               'li',
               { class: 'item invitation', 'data-id': i.id },
-              h('p', { class: 'passkey-label' }, h('strong', {}, i.username), i.roles.length ? ` · ${i.roles.join(', ')}` : ''),
+              h('div', { class: 'passkey-head' }, h('p', { class: 'passkey-label' }, h('strong', {}, i.username), i.roles.length ? ` · ${i.roles.join(', ')}` : '')),
               h('dl', { class: 'facts' }, h('dt', {}, 'Valid until'), h('dd', {}, timeEl(i.expiresAt))),
               h(
                 'div',

@@ -212,7 +212,7 @@ export class PeopleView {
                 h(
                   'li',
                   { class: 'item session' },
-                  h('p', { class: 'passkey-label' }, h('strong', {}, sessionTitle(s)), s.current ? ' (this page)' : ''),
+                  h('div', { class: 'passkey-head' }, h('p', { class: 'passkey-label' }, h('strong', {}, sessionTitle(s)), s.current ? ' (this page)' : '')),
                   sessionFacts(s),
                 ),
               ),
