@@ -122,13 +122,9 @@ function showSignedOut(): void {
     'client-result',
     'audit-body',
     'who-name',
-    'session-list',
-    'people-list',
-    'invitation-list',
-    'invite-result',
-    'app-list',
   ])
     byId(id).replaceChildren()
+  for (const view of [sessions, people, invitations, clients]) view.clear()
   deleteAccount.reset()
   el.claims.querySelector('tbody')?.remove()
   for (const n of Object.values(notices)) if (n !== notices.page) n.clear()
