@@ -21,6 +21,8 @@ export interface DeleteAccountDeps {
 }
 
 export class DeleteAccountView {
+  private busy = false
+
   constructor(private readonly d: DeleteAccountDeps) {
     d.start.addEventListener('click', () => this.ask())
   }
@@ -98,16 +100,20 @@ export class DeleteAccountView {
       return
     }
     input.removeAttribute('aria-invalid')
+    if (this.busy) return
+    this.busy = true
     notice.busy('Deleting your account…')
     try {
       await this.d.stepUpIn(notice, () => authed('/me', { method: 'DELETE' }))
     } catch (e) {
+      this.busy = false
       if (isAborted(e)) return notice.clear()
       // A failed step-up is a sign-in that did not happen.
       const { title, detail } = explain(e, { ...prompt, what: 'sign-in' })
       focusOn(notice.show('error', title, detail))
       return
     }
+    this.busy = false
     this.reset()
     notice.clear()
     this.d.onDeleted()

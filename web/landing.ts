@@ -51,6 +51,7 @@ export interface LandingDeps {
 const TEXT = {
   invitation: {
     checking: 'Checking your invitation…',
+    unreachable: 'Your invitation could not be checked',
     title: (name: string) => `You were invited as ${name}`,
     lead: 'Create a passkey to join: your phone’s or computer’s screen lock, or a security key. There is no password to choose.',
     button: 'Create your passkey',
@@ -59,6 +60,7 @@ const TEXT = {
   },
   recovery: {
     checking: 'Checking your recovery link…',
+    unreachable: 'Your recovery link could not be checked',
     title: () => 'Add a new passkey to your account',
     lead: 'Create a passkey on this device to get back into your account. You are signed in with it at once; your other sessions end.',
     button: 'Create a new passkey',
@@ -117,7 +119,7 @@ export class LandingView {
       const { title: t, detail } = explain(e)
       // A refused link stays refused; a service that did not answer may answer later.
       const refused = e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 429
-      title.textContent = refused ? text.invalid : text.checking.replace('Checking', 'Could not check')
+      title.textContent = refused ? text.invalid : text.unreachable
       lead.textContent = refused ? text.again : ''
       retry.hidden = refused
       notice.show('error', t, detail)
@@ -128,7 +130,8 @@ export class LandingView {
   private async enroll(): Promise<void> {
     const { notice, create } = this.d
     const link = this.link
-    if (!link) return
+    // One ceremony at a time: a second press would abort the prompt that is open.
+    if (!link || create.hasAttribute('aria-disabled')) return
     create.setAttribute('aria-disabled', 'true')
     try {
       // Options are single use and live CHALLENGE_TTL (their `timeout`): fetch fresh ones when
