@@ -41,6 +41,7 @@ const CONTRACT_ROUTES = [
   'POST /oauth2/revoke',
   'POST /authz/check',
   'GET /me',
+  'DELETE /me',
   'GET /me/credentials',
   'PATCH /me/credentials/{id}',
   'DELETE /me/credentials/{id}',
@@ -53,6 +54,7 @@ const CONTRACT_ROUTES = [
   'PUT /manage/users/{userId}/roles/{role}',
   'DELETE /manage/users/{userId}/roles/{role}',
   'GET /manage/users',
+  'DELETE /manage/users/{userId}',
   'DELETE /manage/credentials/{id}',
   'GET /manage/users/{userId}/sessions',
   'DELETE /manage/users/{userId}/sessions',
@@ -741,9 +743,25 @@ describe('openApiDocument: real responses of a signed-in walk conform to it', ()
     assert.equal((await call('DELETE /manage/keys/{kid}', { params: { kid: next }, token: admin })).status, 204)
     assert.equal((await call('DELETE /manage/keys/{kid}', { params: { kid: 'nope' }, token: admin })).status, 404)
 
+    // Deleting an account (CONTRACT v2): then its audit events show their personal fields erased.
+    const bob = new SoftAuthenticator()
+    const ob = await call('POST /webauthn/registration/options', { json: { username: 'bob' } })
+    const vb = await call('POST /webauthn/registration/verify', { json: { credential: await bob.createCredential(ob.body, { origin }) } })
+    assert.equal((await call('DELETE /manage/users/{userId}', { params: { userId: vb.body.user.id }, token: admin })).status, 204)
+    assert.equal((await call('DELETE /manage/users/{userId}', { params: { userId: vb.body.user.id }, token: admin })).status, 404)
+    assert.equal((await call('DELETE /manage/users/{userId}', { params: { userId }, token: admin })).status, 409)
+    // A person deletes their own account (signed up just now).
+    const cy = new SoftAuthenticator()
+    const oc = await call('POST /webauthn/registration/options', { json: { username: 'cyd' } })
+    assert.equal(oc.status, 200, JSON.stringify(oc.body))
+    const vc = await call('POST /webauthn/registration/verify', { json: { credential: await cy.createCredential(oc.body, { origin }) } })
+    assert.equal((await call('DELETE /me', { token: vc.body.tokens.access_token })).status, 204)
+    assert.equal((await call('DELETE /me', { token: vc.body.tokens.access_token })).status, 401)
+
     // The audit log of all of the above, in pages.
     const audit = await call('GET /manage/audit', { query: '?limit=1000', token: admin })
     assert.ok(audit.body.length > 10)
+    assert.ok(audit.body.some((e: Json) => e.target.userId === vb.body.user.id && e.erased?.includes('target.username')))
     assert.equal((await call('GET /manage/audit', { query: `?since=${audit.body[2].id}&limit=2`, token: admin })).body[0].seq, 4)
     assert.equal((await call('GET /manage/audit', { query: '?since=nope', token: admin })).status, 400)
 
@@ -752,5 +770,6 @@ describe('openApiDocument: real responses of a signed-in walk conform to it', ()
     assert.equal((await call('DELETE /me/credentials/{id}', { params: { id: cred1 }, token: admin })).status, 409)
     assert.equal((await call('POST /oauth2/revoke', { form: { token: refreshed.body.refresh_token } })).status, 200)
     assert.equal((await call('GET /me', { token: admin })).status, 401)
+
   })
 })

@@ -119,8 +119,25 @@ export interface AuditInput extends AuditOrigin {
   detail?: Record<string, unknown>
 }
 
-/** An event as `GET /api/manage/audit` shows it: the record with its id, and time as ISO 8601. */
-export type AuditEventView = Omit<AuditEventRecord, 'at'> & { id: string; time: string }
+/**
+ * An event as `GET /api/manage/audit` shows it: the record with its id, time as ISO 8601, and its
+ * personal fields decrypted (shared/audit/personal.ts `revealPersonal`): those whose key was
+ * destroyed with their account are absent and named in `erased`, those that do not decrypt
+ * (altered or moved) absent and named in `undecryptable`.
+ */
+export type AuditEventView = Omit<AuditEventRecord, 'at'> & {
+  id: string
+  time: string
+  erased?: PersonalField[]
+  undecryptable?: PersonalField[]
+}
+
+/**
+ * The fields that hold a person's data, encrypted under their account's key (shared/audit/
+ * personal.ts): named so in the encryption's additional data and in a view's `erased` list.
+ */
+export const PERSONAL_FIELDS = ['actor.username', 'target.username', 'ip', 'userAgent'] as const
+export type PersonalField = (typeof PERSONAL_FIELDS)[number]
 
 /** Width of the zero-padded sequence: ids and row keys sort like the numbers. */
 export const AUDIT_ID_DIGITS = 16
@@ -128,7 +145,7 @@ export const AUDIT_ID_DIGITS = 16
 /** The event id: its sequence number, zero-padded (also its row key). */
 export const auditId = (seq: number): string => String(seq).padStart(AUDIT_ID_DIGITS, '0')
 
-export function auditView(e: AuditEventRecord): AuditEventView {
+export function auditView(e: AuditEventRecord & { erased?: PersonalField[]; undecryptable?: PersonalField[] }): AuditEventView {
   const v: AuditEventView = {
     id: auditId(e.seq),
     seq: e.seq,
@@ -144,6 +161,8 @@ export function auditView(e: AuditEventRecord): AuditEventView {
   if (e.ip !== undefined) v.ip = e.ip
   if (e.userAgent !== undefined) v.userAgent = e.userAgent
   if (e.keyId !== undefined) v.keyId = e.keyId
+  if (e.erased?.length) v.erased = e.erased
+  if (e.undecryptable?.length) v.undecryptable = e.undecryptable
   return v
 }
 

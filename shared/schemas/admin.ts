@@ -4,7 +4,7 @@
  * key import, SCOPES, glob compilation), which these schemas document and type.
  */
 import * as v from 'valibot'
-import { AUDIT_EVENT_TYPES } from '../audit/events.js'
+import { AUDIT_EVENT_TYPES, PERSONAL_FIELDS } from '../audit/events.js'
 import { DateTime, described, ROLE_NAME, StringList } from './common.js'
 import { Permission } from './authz.js'
 import { Credential } from './webauthn.js'
@@ -102,8 +102,20 @@ export const AuditEvent = described(
     keyId: v.optional(
       described(v.string(), 'Key id of the KEY_ENCRYPTION_KEY whose chain key made `hash` (absent: the key in use before key ids were recorded).'),
     ),
+    erased: v.optional(
+      described(
+        v.array(v.picklist(PERSONAL_FIELDS)),
+        'Personal fields left out because their account was deleted and their key destroyed (crypto-shredding, docs/audit.md).',
+      ),
+    ),
+    undecryptable: v.optional(
+      described(
+        v.array(v.picklist(PERSONAL_FIELDS)),
+        'Personal fields left out because they do not decrypt under their key: altered, or moved from another field or event.',
+      ),
+    ),
   }),
-  'One hash-chained audit event (docs/audit.md). Ids and usernames, never a token, assertion or key.',
+  'One hash-chained audit event (docs/audit.md). Ids, and personal fields decrypted for display; never a token, assertion or key.',
 )
 export const AuditEventList = described(v.array(AuditEvent), 'Oldest first.')
 

@@ -18,6 +18,28 @@ export interface UserRecord {
    * accounts"): its sign-ins answer user_disabled, its refresh tokens invalid_grant.
    */
   disabledAt?: number
+  /**
+   * Set when the account's deletion began (shared/account/deletion.ts): its audit key is gone, its
+   * sessions are revoked (`disabledAt` is set with it) and its rows are being erased. A DELETE
+   * that finds it finishes the job.
+   */
+  deletedAt?: number
+  etag?: string
+}
+
+/**
+ * The account's personal-data key (docs/audit.md "Personal data"): a random AES-256 key that
+ * encrypts the person's username, IP addresses and user agents in audit events, wrapped under
+ * the KEK's `audit-pd-wrap-v1` key. Row `pdkey` of the account's `users` partition, so erasing the
+ * account destroys it (crypto-shredding).
+ */
+export interface AuditKeyRecord {
+  userId: string
+  /** base64url(iv ‖ AES-256-GCM(raw key) ‖ tag), AAD `audit-pd-key:<userId>`. */
+  wrappedKey: string
+  /** Key id of the KEY_ENCRYPTION_KEY that wrapped it (shared/crypto/kek.ts `keyEncryptionKeyId`). */
+  wrappedBy?: string
+  createdAt: number
   etag?: string
 }
 

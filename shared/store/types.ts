@@ -15,6 +15,7 @@
 import type {
   Account,
   AuditEventRecord,
+  AuditKeyRecord,
   AuditHead,
   ClientRecord,
   CredentialRecord,
@@ -116,6 +117,8 @@ export interface AccountStore {
     user: UserRecord
     credential: CredentialRecord
     session?: SessionRecord
+    /** The account's personal-data key (docs/audit.md "Personal data"), in the same transaction. */
+    auditKey?: AuditKeyRecord
   }): Promise<void>
   /** Adds a passkey to an existing user: claims the credential id, then writes the row. */
   addCredential(credential: CredentialRecord): Promise<void>
@@ -149,6 +152,32 @@ export interface AccountStore {
    * lost; then nothing was written. Sessions beyond one transaction are revoked right after.
    */
   disableUser(user: UserRecord, reason: string): Promise<void>
+  /** The account's personal-data key (row `pdkey`); undefined when it has none, or no longer. */
+  getAuditKey(userId: string): Promise<AuditKeyRecord | undefined>
+  /**
+   * Adds a personal-data key to an existing account that has none, in one partition transaction
+   * with an etag-guarded touch of the user row as read (`user`), so that no key can be added once
+   * the account's deletion has begun (shredUser replaces that row). ConcurrencyError when the user
+   * row changed or a key exists already (read it again: the winner's); then nothing was written.
+   */
+  createAuditKey(key: AuditKeyRecord, user: UserRecord): Promise<void>
+  /** Etag-guarded replace of a personal-data key (re-wrapping under a new KEK). ConcurrencyError when it lost. */
+  updateAuditKey(key: AuditKeyRecord): Promise<void>
+  /**
+   * The first step of deleting an account (shared/account/deletion.ts): as disableUser (the user
+   * row replaced, here with `deletedAt` and `disabledAt` set, guarded by its etag; every passkey
+   * row guarded; live sessions revoked), and the account's personal-data key deleted, in the same
+   * partition transaction. ConcurrencyError when a guard lost; then nothing was written.
+   */
+  shredUser(user: UserRecord, reason: string): Promise<void>
+  /**
+   * The last step of deleting an account: the credential-id index rows that point at it, every
+   * row of its partition but the user row (sessions, passkeys, anything else), the username claim
+   * while it is still the account's, and last the user row. Each step can be repeated: a failure
+   * midway (StorageUnavailableError) leaves the user row for a retry to find and finish. Returns
+   * false when there was no user row.
+   */
+  eraseAccount(userId: string): Promise<boolean>
   /**
    * One page of people's accounts in id order, client principals (no username) left out: at most
    * `limit`, and `next` (url-safe, opaque) while more may follow. InvalidCursorError for a cursor

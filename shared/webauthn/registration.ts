@@ -170,8 +170,10 @@ export async function completeRegistration(
   })
   // Sign first: a signing failure (e.g. KeyEncryptionKeyMismatch) then leaves no account behind.
   const tokens = await sessions.respond(user, session, refreshToken)
+  // The account's personal-data key (docs/audit.md "Personal data"), stored with it.
+  const personalKey = await core.personal.newKey(user.id)
   try {
-    await store.createAccount({ user, credential, session })
+    await store.createAccount({ user, credential, session, auditKey: personalKey.record })
   } catch (e) {
     if (e instanceof UniquenessError)
       throw e.field === 'username'
@@ -179,5 +181,6 @@ export async function completeRegistration(
         : new ServiceError('credential_exists', 'This passkey is already registered')
     throw e
   }
+  core.personal.remember(user.id, personalKey.key) // the sign-up's own event needs no read
   return { user: { id: user.id, username }, credential: credentialView(credential), tokens }
 }

@@ -88,8 +88,8 @@ describe('Housekeeping (sweep) over HTTP', () => {
     assert.deepEqual(await sweep(svc.core, clock.now()), { challenges: 0, sessions: 3 })
     assert.deepEqual(await rows('challenges'), [])
     assert.deepEqual(await sessionRows(), [])
-    assert.deepEqual(await rows('users'), others, 'users, passkeys and the client stay')
-    assert.equal(others.length, 6, `admin and alice with a passkey each, the client's principal and registration: ${others}`)
+    assert.deepEqual(await rows('users'), others, 'users, passkeys, personal-data keys and the client stay')
+    assert.equal(others.length, 8, `admin and alice with a passkey and a personal-data key each, the client's principal and registration: ${others}`)
 
     // The old refresh token now finds no session; the accounts still work.
     const refresh = await form(svc.url, '/api/oauth2/token', {

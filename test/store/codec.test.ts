@@ -103,7 +103,8 @@ const event: records.AuditEventRecord = {
 
 /** Each row with a record that sets every field, and the fields the keys hold. */
 const cases = [
-  ['user', rows.userRow, { ...user, disabledAt: T0 + 5 }, ['id']],
+  ['user', rows.userRow, { ...user, disabledAt: T0 + 5, deletedAt: T0 + 6 }, ['id']],
+  ['audit key', rows.auditKeyRow, { userId: 'u1', wrappedKey: 'w'.repeat(80), wrappedBy: 'kId00001', createdAt: T0 }, ['userId']],
   ['credential', rows.credentialRow, credential, ['id', 'userId']],
   ['session', rows.sessionRow, session, ['id', 'userId']],
   ['client', rows.clientRow, client, ['id']],

@@ -98,6 +98,24 @@ export const managePaths: Json = {
         '409': response('Conflict'),
       }),
     },
+    delete: {
+      operationId: 'manage-delete-user',
+      summary: 'Delete a user',
+      description:
+        'Erases the account: passkeys, sessions, roles and invitations; the username can be taken again. Its refresh tokens ' +
+        'answer `invalid_grant` and introspection `active: false` at once, the authorizer 401 within AUTHZ_CACHE_TTL. The ' +
+        "person's username, IP addresses and user agents in the audit log can no longer be read (their key is destroyed); the " +
+        'log still verifies. A deletion interrupted by a storage failure (503) is finished by the next DELETE. A machine ' +
+        'client is refused (400: delete the client instead); an administrator deleting their own account here is refused ' +
+        '(409: use DELETE /me).',
+      ...MANAGE,
+      responses: adminAnswers({
+        '204': { description: 'Deleted.' },
+        '400': response('BadRequest'),
+        '404': response('NotFound'),
+        '409': response('Conflict'),
+      }),
+    },
   },
   '/manage/users/{userId}/roles/{role}': {
     parameters: [parameter('UserId'), parameter('RoleName')],

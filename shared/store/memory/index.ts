@@ -10,6 +10,7 @@
 import { StorageUnavailableError } from '../../errors.js'
 import { composeStore } from '../compose.js'
 import type { Store } from '../types.js'
+import { accountDeletionVerbs } from './accountDeletion.js'
 import { accountVerbs } from './accounts.js'
 import { auditVerbs } from './audit.js'
 import { challengeVerbs } from './challenges.js'
@@ -49,7 +50,7 @@ export function createMemoryStore(): MemoryStore {
   const verbs = composeStore({
     housekeeping: housekeepingVerbs(state, () => store),
     challenges: challengeVerbs(state),
-    accounts: { ...accountVerbs(state), ...userVerbs(state) },
+    accounts: { ...accountVerbs(state), ...userVerbs(state), ...accountDeletionVerbs(state) },
     sessions: sessionVerbs(state),
     roles: roleVerbs(state),
     audit: auditVerbs(state),

@@ -19,6 +19,7 @@
  */
 import { composeStore } from '../compose.js'
 import type { Store } from '../types.js'
+import { accountDeletionVerbs } from './accountDeletion.js'
 import { accountVerbs } from './accounts.js'
 import { auditVerbs } from './audit.js'
 import { createCalls } from './calls.js'
@@ -48,9 +49,9 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
   return composeStore({
     housekeeping: housekeepingVerbs(db),
     challenges: challengeVerbs(db),
-    // Taking a passkey out of use (credentialRemoval.ts), disabling and listing accounts (users.ts):
-    // files of their own.
-    accounts: { ...accountVerbs(db), ...credentialRemovalVerbs(db), ...userVerbs(db) },
+    // Taking a passkey out of use (credentialRemoval.ts), disabling and listing accounts (users.ts),
+    // personal-data keys and deleting accounts (accountDeletion.ts): files of their own.
+    accounts: { ...accountVerbs(db), ...credentialRemovalVerbs(db), ...userVerbs(db), ...accountDeletionVerbs(db) },
     sessions: sessionVerbs(db),
     roles: roleVerbs(db),
     audit: auditVerbs(db),

@@ -27,6 +27,11 @@ export const SESS_PREFIX = 'sess:'
 /** The end of the `acct` range (the account row and its passkeys) and of the `sess:` range. */
 export const ACCT_END = 'acct;'
 export const SESS_END = 'sess;'
+/**
+ * A person's personal-data key (audit crypto-shredding): between the passkeys and the sessions in
+ * key order ('acct;' < 'pdkey' < 'sess:'), outside both prefixes, inside [CRED_PREFIX, SESS_END).
+ */
+export const AUDIT_KEY_RK = 'pdkey'
 /** OAuth clients: row 'client' beside the client's principal row ('acct'). */
 export const CLIENT_RK = 'client'
 /** The end of a client partition's registration rows: [`acct`, `client;`) is principal + registration. */

@@ -5,6 +5,7 @@
  */
 import type {
   AuditEventRecord,
+  AuditKeyRecord,
   AuditHead,
   AuthorizationCodeBinding,
   ClientRecord,
@@ -18,6 +19,7 @@ import type {
 import { bool, int64, json, optInt64, optJson, optText, rowCodec, text, textAs, type Column, type RowCodec, type RowSpec } from './codec.js'
 import {
   AUDIT_HEAD_RK,
+  AUDIT_KEY_RK,
   AUDIT_PK,
   auditRowKey,
   CLIENT_RK,
@@ -56,7 +58,14 @@ function userPartitionRow<R extends { id: string; userId: string }>(
 export const userRow = rowCodec<UserRecord, 'id'>({
   keys: (u) => ({ partitionKey: k(u.id), rowKey: USER_RK }),
   fromKeys: (row) => ({ id: unk(row.partitionKey) }),
-  columns: { username: text, displayName: text, roles: strings(), createdAt: int64, disabledAt: optInt64 },
+  columns: { username: text, displayName: text, roles: strings(), createdAt: int64, disabledAt: optInt64, deletedAt: optInt64 },
+})
+
+/** `users` (userId, 'pdkey'): the account's wrapped personal-data key. */
+export const auditKeyRow = rowCodec<AuditKeyRecord, 'userId'>({
+  keys: (r) => ({ partitionKey: k(r.userId), rowKey: AUDIT_KEY_RK }),
+  fromKeys: (row) => ({ userId: unk(row.partitionKey) }),
+  columns: { wrappedKey: text, wrappedBy: optText, createdAt: int64 },
 })
 
 /** `users` (userId, 'acct:cred:<id>'): one passkey. */
