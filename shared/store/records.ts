@@ -152,6 +152,8 @@ export interface Permission {
   path: string
   apiId?: string
   acr?: string
+  /** Seconds: the token's auth_time must be at most this old (CONTRACT v2 "Step-up"). */
+  maxAge?: number
 }
 
 export interface RoleRecord {
