@@ -392,7 +392,9 @@ describe('openApiDocument: shape', () => {
     assert.deepEqual(new Set(decision.required), new Set(['allow', 'status', 'reason', 'roles', 'scopes', 'ttl']))
     assert.ok(decision.properties.sub)
     const permission = doc.components.schemas.Permission
-    assert.deepEqual(new Set(Object.keys(permission.properties)), new Set(['methods', 'path', 'apiId', 'acr']))
+    assert.deepEqual(new Set(Object.keys(permission.properties)), new Set(['methods', 'path', 'apiId', 'acr', 'maxAge']))
+    // CONTRACT v2 Step-up: the members of a 401 step-up answer.
+    for (const m of ['error', 'acr_values', 'max_age', 'wwwAuthenticate']) assert.ok(decision.properties[m], `AuthzDecision.${m}`)
     assert.deepEqual(permission.required, ['methods', 'path'])
   })
 

@@ -112,6 +112,10 @@ export interface AuthorizationCodeBinding {
   /** BASE64URL(SHA-256(code_verifier)): S256 only. */
   codeChallenge: string
   nonce?: string
+  /** What the authorization request asked of the sign-in (OIDC Core §3.1.2.1), as it was met. */
+  maxAge?: number
+  acrValues?: string[]
+  promptLogin?: true
   /** ms; codes live 60 s. */
   expiresAt: number
   /** Set by the one exchange that succeeds; a second exchange revokes the session. */
@@ -174,6 +178,8 @@ export interface Permission {
   path: string
   apiId?: string
   acr?: string
+  /** Seconds: the token's auth_time must be at most this old (CONTRACT v2 "Step-up"). */
+  maxAge?: number
 }
 
 export interface RoleRecord {
