@@ -63,6 +63,10 @@ const CONTRACT_ROUTES = [
   'POST /manage/keys/rotate',
   'DELETE /manage/keys/{kid}',
   'GET /manage/audit',
+  'POST /manage/invitations',
+  'GET /manage/invitations',
+  'DELETE /manage/invitations/{id}',
+  'POST /manage/users/{userId}/recovery',
 ]
 
 /** CONTRACT "Errors" codes. */
@@ -84,6 +88,8 @@ const CONTRACT_CODES = [
   'forbidden',
   'username_taken',
   'storage_unavailable',
+  'invitation_invalid',
+  'recovery_invalid',
 ]
 
 /**
@@ -677,6 +683,33 @@ describe('openApiDocument: real responses of a signed-in walk conform to it', ()
     await call('DELETE /manage/users/{userId}/roles/{role}', { params: { userId, role: 'reader' }, token: admin })
     assert.equal((await call('DELETE /manage/roles/{role}', { params: { role: 'reader' }, token: admin })).status, 204)
     assert.equal((await call('DELETE /manage/roles/{role}', { params: { role: 'reader' }, token: admin })).status, 404)
+
+    // Invitations and recovery (CONTRACT v2 "People and sessions"): invite, list, enrol, revoke; recover.
+    const invited = await call('POST /manage/invitations', { json: { username: 'grace', displayName: 'Grace H.', ttl: 3600 }, token: admin })
+    assert.equal(invited.status, 201)
+    assert.equal((await call('POST /manage/invitations', { json: { username: 'ada' }, token: admin })).status, 409)
+    assert.equal((await call('POST /manage/invitations', { json: { username: 'x1y', ttl: 1 }, token: admin })).status, 400)
+    assert.equal((await call('POST /manage/invitations', { json: { username: 'x1y', roles: ['nope'] }, token: admin })).status, 404)
+    assert.equal((await call('GET /manage/invitations', { token: admin })).body.length, 1)
+    const io = await call('POST /webauthn/registration/options', { json: { invitation: invited.body.token } })
+    assert.equal(io.status, 200)
+    const key = new SoftAuthenticator()
+    const iv = await call('POST /webauthn/registration/verify', { json: { credential: await key.createCredential(io.body, { origin }) } })
+    assert.equal(iv.status, 201)
+    assert.ok(iv.body.tokens)
+    assert.equal((await call('POST /webauthn/registration/options', { json: { invitation: invited.body.token } })).status, 400)
+    const other = await call('POST /manage/invitations', { json: { username: 'linus' }, token: admin })
+    assert.equal((await call('DELETE /manage/invitations/{id}', { params: { id: other.body.id }, token: admin })).status, 204)
+    assert.equal((await call('DELETE /manage/invitations/{id}', { params: { id: other.body.id }, token: admin })).status, 404)
+    const rec = await call('POST /manage/users/{userId}/recovery', { params: { userId: iv.body.user.id }, json: {}, token: admin })
+    assert.equal(rec.status, 201)
+    assert.equal((await call('POST /manage/users/{userId}/recovery', { params: { userId: 'nope' }, token: admin })).status, 404)
+    assert.equal((await call('POST /manage/users/{userId}/recovery', { params: { userId }, json: { ttl: 'soon' }, token: admin })).status, 400)
+    const ro = await call('POST /webauthn/registration/options', { json: { recovery: rec.body.token } })
+    assert.equal(ro.status, 200)
+    const rv = await call('POST /webauthn/registration/verify', { json: { credential: await new SoftAuthenticator().createCredential(ro.body, { origin }) } })
+    assert.equal(rv.status, 201)
+    assert.equal((await call('POST /webauthn/registration/options', { json: { recovery: rec.body.token } })).status, 400)
 
     // OAuth clients: a machine client (private_key_jwt, client_credentials, introspection) and a
     // public client (authorization code + PKCE through the hosted page).

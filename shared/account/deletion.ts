@@ -22,6 +22,7 @@ import { ServiceError } from '../errors.js'
 import { updateWithRetry } from '../store/retry.js'
 import type { UserRecord } from '../store/types.js'
 import { isKeyId } from '../util/base64url.js'
+import { eraseInvitationsFor } from '../admin/invitations.js'
 
 /** What an eraser is told of the account being deleted. */
 export interface ErasedAccount {
@@ -37,11 +38,11 @@ export interface ErasedAccount {
 export type AccountEraser = (core: Core, account: ErasedAccount) => Promise<void>
 
 /**
- * Everything keyed by the account that lives elsewhere, erased with it. Pending invitations for
- * the username (shared/admin/invitations, another branch) and delegations (not built yet) are
- * added here: `eraseInvitationsFor`, `eraseDelegationsOf`.
+ * Everything keyed by the account that lives elsewhere, erased with it: the invitation rows that
+ * name it (its username is personal data). Delegations live in the account's own partition and go
+ * with it in step 3.
  */
-export const ACCOUNT_ERASERS: AccountEraser[] = []
+export const ACCOUNT_ERASERS: AccountEraser[] = [eraseInvitationsFor]
 
 /** The sessions' revocation reason between step 1 and step 3. */
 const REASON = 'account deleted'

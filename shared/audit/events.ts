@@ -181,8 +181,14 @@ const MAX_DETAIL_JSON = 8192
 
 /** Detail keys that would name a secret: dropped whatever their value. */
 const SECRET_KEY = /token|secret|assertion|attestation|signature|password|private|authorization|cookie|^jwks?$|^d$|^kek$/i
-/** A JWS/JWT (compact, header starting `ey`) or our refresh token shape `<id>.<id>.<secret>`. */
-const TOKEN_SHAPE = /^(ey[\w-]+\.[\w-]+\.[\w-]*|[\w-]{8,}\.[\w-]{8,}\.[\w-]{20,})$/
+/**
+ * A JWS/JWT (compact, header starting `ey`), our refresh token shape `<id>.<id>.<secret>`, or an
+ * invitation or recovery token `<16-byte id>.<32-byte secret>` (shared/util/linkToken.ts; 66
+ * characters, longer than any username).
+ */
+const TOKEN_SHAPE = /^(ey[\w-]+\.[\w-]+\.[\w-]*|[\w-]{8,}\.[\w-]{8,}\.[\w-]{20,}|[\w-]{22}\.[\w-]{43})$/
+/** A link that carries an invitation or recovery token in its fragment (or query). */
+const TOKEN_LINK = /[#?&](invitation|recovery)=/
 export const REDACTED = '[redacted]'
 
 const ACTOR_KEYS = ['userId', 'username', 'clientId', 'system'] as const
@@ -194,7 +200,7 @@ function clip(v: string, max: number): string {
 
 /** A string value, unless it looks like a token: then `[redacted]`. */
 function safeString(v: string, max: number): string {
-  return TOKEN_SHAPE.test(v.trim()) ? REDACTED : clip(v, max)
+  return TOKEN_SHAPE.test(v.trim()) || TOKEN_LINK.test(v) ? REDACTED : clip(v, max)
 }
 
 function pick(obj: object | undefined, keys: readonly string[]): Record<string, string> {

@@ -81,4 +81,10 @@ export const COMPONENTS = {
   ClientCreated: admin.ClientCreated,
   ClientUpdate: admin.ClientUpdate,
   ClientList: admin.ClientList,
+  InvitationCreate: admin.InvitationCreate,
+  Invitation: admin.Invitation,
+  InvitationList: admin.InvitationList,
+  InvitationCreated: admin.InvitationCreated,
+  RecoveryIssue: admin.RecoveryIssue,
+  RecoveryIssued: admin.RecoveryIssued,
 }

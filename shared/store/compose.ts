@@ -9,6 +9,8 @@ import type {
   ChallengeStore,
   ClientStore,
   Housekeeping,
+  InvitationStore,
+  RecoveryStore,
   RoleStore,
   SessionStore,
   SigningKeyStore,
@@ -25,6 +27,8 @@ export interface StoreParts {
   audit: AuditStore
   signingKeys: SigningKeyStore
   clients: ClientStore
+  invitations: InvitationStore
+  recovery: RecoveryStore
 }
 
 /**
@@ -43,5 +47,7 @@ export function composeStore(parts: StoreParts): Store {
     ...parts.audit,
     ...parts.signingKeys,
     ...parts.clients,
+    ...parts.invitations,
+    ...parts.recovery,
   }
 }

@@ -101,6 +101,55 @@ export interface SessionRecord {
   etag?: string
 }
 
+// --- Invitations and recovery (CONTRACT v2 "People and sessions") -------------------------------
+
+/**
+ * An invitation: an administrator makes room for one person's account (shared/admin/invitations.ts).
+ * Its token `<id>.<secret>` is shown once; only SHA-256 of the secret is kept. Pending while not
+ * used, not revoked and not expired; kept after that until the housekeeping sweep deletes it.
+ */
+export interface InvitationRecord {
+  /** base64url of 16 random bytes: the token's first part and the row key. */
+  id: string
+  /** Normalised username the account will get. */
+  username: string
+  displayName?: string
+  /** Role names the account gets (each defined, or `admin`, when invited). */
+  roles: string[]
+  /**
+   * The id the account will have (its WebAuthn user handle), drawn when invited: every enrolment
+   * with this invitation makes the same account, so the username claim lets at most one through.
+   */
+  userId: string
+  /** base64url SHA-256 of the token's secret. */
+  secretHash: string
+  createdAt: number
+  expiresAt: number
+  /** The administrator who invited (user id). */
+  createdBy?: string
+  usedAt?: number
+  revokedAt?: number
+  etag?: string
+}
+
+/**
+ * An account's recovery link (shared/admin/recovery.ts): at most one per account, in the account's
+ * own partition, replaced by a new issue and marked used by its use (an etag-guarded Replace: a
+ * transaction's delete cannot be guarded). Its token is `<userId>.<secret>`.
+ */
+export interface RecoveryRecord {
+  userId: string
+  /** base64url of 16 random bytes, new with every issue: the challenge names the issue it was made for. */
+  id: string
+  /** base64url SHA-256 of the token's secret. */
+  secretHash: string
+  createdAt: number
+  expiresAt: number
+  /** Set by the use that added a passkey with it. */
+  usedAt?: number
+  etag?: string
+}
+
 // --- OAuth clients and authorization codes (shared/oauth/**) -----------------------------------
 
 /**

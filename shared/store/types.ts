@@ -19,6 +19,8 @@ import type {
   AuditHead,
   ClientRecord,
   CredentialRecord,
+  InvitationRecord,
+  RecoveryRecord,
   RoleRecord,
   SessionRecord,
   SigningKeyRecord,
@@ -265,6 +267,56 @@ export interface ClientStore {
   deleteClient(clientId: string): Promise<ClientRecord | undefined>
 }
 
+/**
+ * Invitations (CONTRACT v2 "Invitations"): partition 'invitations' of the `roles` table (the
+ * administration's table), one row per invitation keyed by its id.
+ */
+export interface InvitationStore {
+  /** Insert; ConcurrencyError if the id exists. */
+  createInvitation(invitation: InvitationRecord): Promise<void>
+  /** Point read. */
+  getInvitation(id: string): Promise<InvitationRecord | undefined>
+  /** Every invitation row (pending, used, revoked and expired ones not swept yet): one partition query. */
+  listInvitations(): Promise<InvitationRecord[]>
+  /** Etag-guarded replace (used, revoked). ConcurrencyError when it lost. */
+  updateInvitation(invitation: InvitationRecord): Promise<void>
+  /** Deletes one invitation row whatever its state (account deletion); false when it was not there. */
+  deleteInvitation(id: string): Promise<boolean>
+  /**
+   * Deletes invitations whose `expiresAt` is before `before`, at most `max`, each guarded by the
+   * etag it was read with (the housekeeping timer; one partition query). Returns how many.
+   */
+  sweepInvitations(opts: { before: number; max: number }): Promise<number>
+}
+
+/**
+ * Recovery links (CONTRACT v2 "Recovery"): one row per account, RowKey 'recovery' in the account's
+ * `users` partition, so its use is one transaction with the passkey and the session it makes.
+ */
+export interface RecoveryStore {
+  /** Insert or replace the account's recovery row: a new issue replaces the last (its token stops working). */
+  putRecovery(recovery: RecoveryRecord): Promise<void>
+  /** Point read. */
+  getRecovery(userId: string): Promise<RecoveryRecord | undefined>
+  /**
+   * A recovery's use, all or nothing: claims the credential id (UniquenessError('credential') if
+   * taken), then in one partition transaction replaces the recovery row (`usedAt` set) guarded by
+   * its etag, guards
+   * the user row by its etag (a disabling that committed meanwhile makes it lose), inserts the
+   * passkey and the new session, and revokes the account's first live sessions; the claim is
+   * released when that fails. ConcurrencyError when a guard lost: then nothing was written. The
+   * other live sessions made before `session` are revoked right after. Returns how many sessions
+   * were revoked.
+   */
+  recoverAccount(input: {
+    user: UserRecord
+    recovery: RecoveryRecord
+    credential: CredentialRecord
+    session: SessionRecord
+    reason: string
+  }): Promise<{ revoked: number }>
+}
+
 /** `listClients` cursors: the creation time (16 digits), then the client id. */
 export const clientCursor = (c: Pick<ClientRecord, 'id' | 'createdAt'>) => `${String(Math.trunc(c.createdAt)).padStart(16, '0')}.${c.id}`
 export const CLIENT_CURSOR = /^\d{16}\.[A-Za-z0-9_-]{1,64}$/
@@ -278,4 +330,6 @@ export interface Store
     RoleStore,
     AuditStore,
     SigningKeyStore,
-    ClientStore {}
+    ClientStore,
+    InvitationStore,
+    RecoveryStore {}

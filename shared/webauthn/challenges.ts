@@ -27,6 +27,10 @@ export interface ChallengeContext {
   displayName?: string
   /** Registration that adds a passkey to an existing account. */
   addToAccount?: boolean
+  /** Sign-up with an invitation: its id (the verify reads it again and consumes it). */
+  invitationId?: string
+  /** Recovery: the id of the recovery link's issue (a newer issue makes this challenge's use fail). */
+  recoveryId?: string
   /** Absolute expiry, ms. */
   expiresAt: number
 }
@@ -39,6 +43,8 @@ interface Sealed {
   n?: string
   d?: string
   a?: 1
+  i?: string
+  x?: string
 }
 
 const AAD = 'webauthn-challenge'
@@ -63,6 +69,8 @@ export class Challenges {
     if (ctx.username !== undefined) body.n = ctx.username
     if (ctx.displayName !== undefined) body.d = ctx.displayName
     if (ctx.addToAccount) body.a = 1
+    if (ctx.invitationId) body.i = ctx.invitationId
+    if (ctx.recoveryId) body.x = ctx.recoveryId
     const challenge = await seal(await this.deps.key, te.encode(JSON.stringify(body)), AAD)
     await this.deps.store.putChallenge(markerId(body.r), expiresAt)
     return { challenge, expiresAt }
@@ -93,6 +101,8 @@ export class Challenges {
       username: body.n,
       displayName: body.d,
       addToAccount: body.a === 1,
+      ...(typeof body.i === 'string' ? { invitationId: body.i } : {}),
+      ...(typeof body.x === 'string' ? { recoveryId: body.x } : {}),
       expiresAt: body.e,
     }
   }

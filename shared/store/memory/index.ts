@@ -16,6 +16,8 @@ import { auditVerbs } from './audit.js'
 import { challengeVerbs } from './challenges.js'
 import { clientVerbs } from './clients.js'
 import { housekeepingVerbs } from './housekeeping.js'
+import { invitationVerbs } from './invitations.js'
+import { recoveryVerbs } from './recovery.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
 import { signingKeyVerbs } from './signingKeys.js'
@@ -56,6 +58,8 @@ export function createMemoryStore(): MemoryStore {
     audit: auditVerbs(state),
     signingKeys: signingKeyVerbs(state),
     clients: clientVerbs(state),
+    invitations: invitationVerbs(state),
+    recovery: recoveryVerbs(state),
   })
   const store: MemoryStore = {
     ...verbs,

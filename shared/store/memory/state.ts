@@ -6,6 +6,8 @@ import {
   type AuditKeyRecord,
   type ClientRecord,
   type CredentialRecord,
+  type InvitationRecord,
+  type RecoveryRecord,
   type RoleRecord,
   type SessionRecord,
   type SigningKeyRecord,
@@ -25,6 +27,9 @@ export interface MemoryState {
   signingKeys: Map<string, SigningKeyRecord>
   roles: Map<string, RoleRecord>
   clients: Map<string, ClientRecord>
+  invitations: Map<string, InvitationRecord>
+  /** userId → the account's recovery link. */
+  recoveries: Map<string, RecoveryRecord>
   auditEvents: Map<number, AuditEventRecord>
   audit: { head?: AuditHead }
   /** A fresh etag, never seen before. */
@@ -63,6 +68,8 @@ export function createState(): MemoryState {
     signingKeys: new Map(),
     roles: new Map(),
     clients: new Map(),
+    invitations: new Map(),
+    recoveries: new Map(),
     auditEvents: new Map(),
     audit: {},
     etag,

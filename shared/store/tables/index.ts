@@ -28,6 +28,8 @@ import { makeClients, type TablesStoreOptions } from './client.js'
 import { clientVerbs } from './clients.js'
 import { credentialRemovalVerbs } from './credentialRemoval.js'
 import { housekeepingVerbs } from './housekeeping.js'
+import { invitationVerbs } from './invitations.js'
+import { recoveryVerbs } from './recovery.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
 import { signingKeyVerbs } from './signingKeys.js'
@@ -57,5 +59,7 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
     audit: auditVerbs(db),
     signingKeys: signingKeyVerbs(db),
     clients: clientVerbs(db),
+    invitations: invitationVerbs(db),
+    recovery: recoveryVerbs(db),
   })
 }

@@ -48,6 +48,17 @@ export const CLIENTS_INDEXED_RK = 'indexed'
 export const CLIENT_INDEX_FROM = '0'
 export const CLIENT_INDEX_END = ':'
 
+/**
+ * Invitations: partition 'invitations' of `roles` (the administration's table, beside 'roles' and
+ * 'clients'), the invitation id as row key.
+ */
+export const INVITATIONS_PK = 'invitations'
+/**
+ * An account's recovery link: row 'recovery' in its `users` partition. It sorts between the
+ * passkeys (`acct:cred:`) and the sessions (`sess:`): every range over that span filters by prefix.
+ */
+export const RECOVERY_RK = 'recovery'
+
 export const credRowKey = (credentialId: string) => CRED_PREFIX + k(credentialId)
 export const sessRowKey = (sessionId: string) => SESS_PREFIX + k(sessionId)
 

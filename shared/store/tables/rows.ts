@@ -10,7 +10,9 @@ import type {
   AuthorizationCodeBinding,
   ClientRecord,
   CredentialRecord,
+  InvitationRecord,
   Permission,
+  RecoveryRecord,
   RoleRecord,
   SessionRecord,
   SigningKeyRecord,
@@ -26,8 +28,10 @@ import {
   CLIENTS_PK,
   CRED_PREFIX,
   credRowKey,
+  INVITATIONS_PK,
   k,
   KEYS_PK,
+  RECOVERY_RK,
   ROLES_PK,
   SESS_PREFIX,
   sessRowKey,
@@ -104,6 +108,31 @@ export const sessionRow = userPartitionRow<SessionRecord>(SESS_PREFIX, sessRowKe
   refreshHash: text,
   previousRefreshHashes: strings(),
   authorizationCode: optJson<AuthorizationCodeBinding>(),
+})
+
+/** `roles` ('invitations', id): one invitation. */
+export const invitationRow = rowCodec<InvitationRecord, 'id'>({
+  keys: (i) => ({ partitionKey: INVITATIONS_PK, rowKey: k(i.id) }),
+  fromKeys: (row) => ({ id: unk(row.rowKey) }),
+  columns: {
+    username: text,
+    displayName: optText,
+    roles: strings(),
+    userId: text,
+    secretHash: text,
+    createdAt: int64,
+    expiresAt: int64,
+    createdBy: optText,
+    usedAt: optInt64,
+    revokedAt: optInt64,
+  },
+})
+
+/** `users` (userId, 'recovery'): the account's recovery link. */
+export const recoveryRow = rowCodec<RecoveryRecord, 'userId'>({
+  keys: (r) => ({ partitionKey: k(r.userId), rowKey: RECOVERY_RK }),
+  fromKeys: (row) => ({ userId: unk(row.partitionKey) }),
+  columns: { id: text, secretHash: text, createdAt: int64, expiresAt: int64, usedAt: optInt64 },
 })
 
 /** Anything but 'confidential' reads as 'public', the kind that may do less. */
