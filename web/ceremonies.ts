@@ -39,6 +39,27 @@ export async function signUp(username: string, displayName?: string): Promise<Re
   return await request<Registered>('/webauthn/registration/verify', { json: { credential } })
 }
 
+/** What a link from an administrator carries (CONTRACT v2 "Invitations", "Recovery"). */
+export type LinkKind = 'invitation' | 'recovery'
+
+/**
+ * Creation options for an invitation or recovery link (`{ invitation }` / `{ recovery }`): the
+ * page shows `user.name` (the invited or recovered username) before the person presses the
+ * button. The link is used only by the verify that follows.
+ */
+export async function linkOptions(kind: LinkKind, token: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  return await request<PublicKeyCredentialCreationOptionsJSON>('/webauthn/registration/options', {
+    json: { [kind]: token },
+  })
+}
+
+/** Creates the passkey for options from `linkOptions`; the verify answers 201 with `tokens`. */
+export async function enrollWithLink(optionsJSON: PublicKeyCredentialCreationOptionsJSON): Promise<Registered> {
+  opened(optionsJSON.timeout)
+  const credential = await startRegistration({ optionsJSON })
+  return await request<Registered>('/webauthn/registration/verify', { json: { credential } })
+}
+
 /** Adds a passkey to the signed-in account (Bearer, `{}`). */
 export async function addPasskey(label?: string): Promise<Registered> {
   const optionsJSON = await authed<PublicKeyCredentialCreationOptionsJSON>(

@@ -4,8 +4,10 @@
  *
  * Signed out: sign in (modal prompt, with or without a username, or from the browser's autofill
  * through conditional mediation, started on load) or create an account.
- * Signed in: passkeys, the access token's claims, the sample API through the gateway, sign out;
- * administration for the `admin` role.
+ * Signed in: passkeys, sessions, the access token's claims, the sample API through the gateway,
+ * sign out, delete the account; administration for the `admin` role (people, invitations,
+ * applications).
+ * Opened from an invitation or recovery link (`#invitation=…`, `#recovery=…`): the landing view.
  */
 import {
   browserSupportsWebAuthn,
@@ -14,6 +16,11 @@ import {
 } from '@simplewebauthn/browser'
 import { AdminView, type AdminDeps } from './admin.js'
 import { ClientsView, type ClientsDeps } from './clients.js'
+import { DeleteAccountView } from './deleteAccount.js'
+import { InvitationsView, type InvitationsDeps } from './invitations.js'
+import { LandingView, takeLink } from './landing.js'
+import { PeopleView, type PeopleDeps } from './people.js'
+import { SessionsView } from './sessions.js'
 import { autofillSignIn, prompt, signIn, signUp, type SignedIn } from './ceremonies.js'
 import { renderClaims } from './claims.js'
 import { Notice, byId, byIds, focusOn, h, type ElementsOf } from './dom.js'
@@ -24,6 +31,7 @@ import { SampleApiView } from './sampleApi.js'
 import {
   authed,
   currentClaims,
+  endEarlierSession,
   forget,
   isSignedIn,
   decodeClaims,
@@ -54,6 +62,7 @@ const el = {
   loading: byId('view-loading'),
   signedOut: byId('view-signed-out'),
   signedIn: byId('view-signed-in'),
+  landing: byId('view-landing'),
   signedOutTitle: byId('signed-out-title'),
   signedInTitle: byId('signed-in-title'),
   who: byId('who'),
@@ -80,6 +89,12 @@ const notices = {
   signUp: new Notice(byId('sign-up-notice')),
   passkeys: new Notice(byId('passkeys-notice')),
   token: new Notice(byId('token-notice')),
+  sessions: new Notice(byId('sessions-notice')),
+  deleteAccount: new Notice(byId('delete-account-notice')),
+  landing: new Notice(byId('landing-notice')),
+  people: new Notice(byId('people-notice')),
+  invite: new Notice(byId('invite-notice')),
+  apps: new Notice(byId('apps-notice')),
 }
 
 let me: Me | undefined
@@ -87,10 +102,11 @@ const supported = browserSupportsWebAuthn()
 
 // Views
 
-function showView(view: 'loading' | 'signed-out' | 'signed-in'): void {
+function showView(view: 'loading' | 'signed-out' | 'signed-in' | 'landing'): void {
   el.loading.hidden = view !== 'loading'
   el.signedOut.hidden = view !== 'signed-out'
   el.signedIn.hidden = view !== 'signed-in'
+  el.landing.hidden = view !== 'landing'
   el.who.hidden = view !== 'signed-in'
 }
 
@@ -108,6 +124,8 @@ function showSignedOut(): void {
     'who-name',
   ])
     byId(id).replaceChildren()
+  for (const view of [sessions, people, invitations, clients]) view.clear()
+  deleteAccount.reset()
   el.claims.querySelector('tbody')?.remove()
   for (const n of Object.values(notices)) if (n !== notices.page) n.clear()
   el.admin.hidden = true
@@ -131,6 +149,47 @@ const passkeys = new PasskeysView({
         'success',
         'Passkey deleted, and you are signed out.',
         'You signed in with that passkey, so its session ended. Sign in with another passkey.',
+      ),
+    )
+  },
+})
+
+const sessions = new SessionsView({
+  list: byId<HTMLUListElement>('session-list'),
+  notice: notices.sessions,
+  heading: byId('sessions-title'),
+  signOutOthers: byId<HTMLButtonElement>('sign-out-others'),
+  passkeyLabel: (id) => passkeys.labelOf(id),
+})
+
+/** Where the passkey step-up (below) says what it is doing: the notice of the change asked for. */
+let stepUpNotice: Notice = notices.passkeys
+
+const deleteAccount = new DeleteAccountView({
+  start: byId<HTMLButtonElement>('delete-account'),
+  confirm: byId('delete-account-confirm'),
+  notice: notices.deleteAccount,
+  username: () => me?.username,
+  stepUpIn: async (notice, call) => {
+    stepUpNotice = notice
+    try {
+      return await call()
+    } finally {
+      stepUpNotice = notices.passkeys
+    }
+  },
+  onDeleted: () => {
+    const userID = me?.id
+    forget()
+    showSignedOut()
+    // The browser may drop this account's passkeys from its lists (WebAuthn signal API).
+    if (userID)
+      sendSignal({ signalName: 'allAcceptedCredentials', rpID: config.rpId, userID, allAcceptedCredentialIDs: [] }).catch(() => {})
+    focusOn(
+      notices.page.show(
+        'success',
+        'Your account is deleted, and you are signed out.',
+        'Its passkeys no longer sign in here; your device or password manager may list them until you remove them there.',
       ),
     )
   },
@@ -179,8 +238,71 @@ const clients = new ClientsView({
     roles: 'client-roles',
     scopes: 'client-scopes',
     result: 'client-result',
+    list: 'app-list',
+    listHeading: 'apps-title',
+    more: 'apps-more',
   }),
   notice: new Notice(byId('clients-notice')),
+  listNotice: notices.apps,
+})
+
+const people = new PeopleView({
+  ...byIds<ElementsOf<PeopleDeps>>({
+    list: 'people-list',
+    heading: 'people-title',
+    next: 'people-next',
+    previous: 'people-previous',
+    pageLabel: 'people-page',
+  }),
+  notice: notices.people,
+  selfId: () => me?.id,
+})
+
+const invitations = new InvitationsView({
+  ...byIds<ElementsOf<InvitationsDeps>>({
+    section: 'invite',
+    form: 'invite-form',
+    username: 'invite-username',
+    displayName: 'invite-display-name',
+    roles: 'invite-roles',
+    ttl: 'invite-ttl',
+    result: 'invite-result',
+    list: 'invitation-list',
+    listHeading: 'invitations-title',
+  }),
+  notice: notices.invite,
+})
+
+const landing = new LandingView({
+  title: byId('landing-title'),
+  lead: byId('landing-lead'),
+  notice: notices.landing,
+  create: byId<HTMLButtonElement>('landing-create'),
+  retry: byId<HTMLButtonElement>('landing-retry'),
+  leave: byId<HTMLButtonElement>('landing-leave'),
+  supported,
+  show: () => {
+    stopAutofill()
+    notices.page.clear()
+    showView('landing')
+  },
+  onEnrolled: async (r, kind) => {
+    // One session per tab: one this tab held before the link is ended.
+    await endEarlierSession()
+    await enterAccount(
+      { tokens: r.tokens!, credentialId: r.credential.id },
+      kind === 'invitation'
+        ? `Welcome, ${r.user.username}: your account and its first passkey are ready.`
+        : `Your new passkey is ready, and you are signed in as ${r.user.username}.`,
+    )
+    if (kind === 'recovery')
+      notices.passkeys.show(
+        'info',
+        'Lost your other passkeys?',
+        'Delete them below, so that whoever finds them cannot sign in. Your earlier sessions have ended.',
+      )
+  },
+  onLeave: () => void resume(),
 })
 
 onTokensChanged(() => {
@@ -188,10 +310,10 @@ onTokensChanged(() => {
   if (claims) renderClaims(el.claims, el.claimsRaw, claims)
 })
 
-// Adding, renaming or deleting a passkey needs a recent sign-in (REAUTH_MAX_AGE): when the
-// service asks for one, sign in again with one of this account's passkeys, then the change is
-// retried (session.ts `authed`).
-onStepUpNeeded(() => confirmWithPasskey(notices.passkeys, 'This change needs a recent sign-in: confirm it is you with one of your passkeys…'))
+// Adding, renaming or deleting a passkey, and deleting the account, need a recent sign-in
+// (REAUTH_MAX_AGE): when the service asks for one, sign in again with one of this account's
+// passkeys, then the change is retried (session.ts `authed`). The change's own notice speaks.
+onStepUpNeeded(() => confirmWithPasskey(stepUpNotice, 'This change needs a recent sign-in: confirm it is you with one of your passkeys…'))
 
 /** A passkey sign-in of this account that replaces the page's session (a step-up). */
 async function confirmWithPasskey(notice: Notice, busy: string): Promise<void> {
@@ -218,7 +340,12 @@ async function loadMe(): Promise<void> {
       : me.username
   const isAdmin = me.roles.includes('admin')
   el.admin.hidden = !isAdmin
-  if (isAdmin) await Promise.all([admin.load(), clients.load()])
+  if (isAdmin) await Promise.all([admin.load(), clients.load(), people.load(), invitations.load()])
+}
+
+/** The signed-in view's data: the account, its passkeys, then its sessions (which name them). */
+async function loadAccount(): Promise<void> {
+  await Promise.all([loadMe(), passkeys.load().then(() => sessions.load())])
 }
 
 /** After any sign-in: the signed-in view, filled, with focus on its heading. */
@@ -236,7 +363,7 @@ async function enterAccount(
   notices.page.show('success', message)
   focusOn(el.signedInTitle)
   try {
-    await Promise.all([loadMe(), passkeys.load()])
+    await loadAccount()
     if (me) {
       sendSignal({
         signalName: 'currentUserDetails',
@@ -455,10 +582,23 @@ async function start(): Promise<void> {
     el.unsupported.hidden = false
     el.unsupported.replaceChildren(h('strong', {}, UNSUPPORTED.title), ` ${UNSUPPORTED.detail}`)
   }
-  if (await restore()) {
+  const link = takeLink()
+  if (link) return await landing.open(link)
+  await resume()
+}
+
+// A link opened in a tab that shows the page already (only the fragment changed).
+window.addEventListener('hashchange', () => {
+  const link = takeLink()
+  if (link) void landing.open(link)
+})
+
+/** The signed-in view from this tab's saved session, else the signed-out view. */
+async function resume(): Promise<void> {
+  if (isSignedIn() || (await restore())) {
     showView('signed-in')
     try {
-      await Promise.all([loadMe(), passkeys.load()])
+      await loadAccount()
       return
     } catch (e) {
       if (isSignedIn()) {

@@ -67,6 +67,11 @@ export class PasskeysView {
     }).catch(() => {})
   }
 
+  /** The label of one of the account's passkeys, if it is in the list. */
+  labelOf(id: string): string | undefined {
+    return this.items.find((p) => p.id === id)?.label
+  }
+
   private headingId(id: string): string {
     return `pk-${id}`
   }

@@ -119,6 +119,17 @@ export const currentClaims = () => claims
 export const currentPasskey = () => signedInWith
 export const currentAccessToken = () => accessToken
 
+/**
+ * Before switching to a session made by an invitation or recovery link: revokes the session this
+ * tab held (in memory, or saved by an earlier load), best effort, and forgets it.
+ */
+export async function endEarlierSession(): Promise<void> {
+  const token = refreshToken ?? recall(REFRESH_KEY)
+  forget()
+  if (token)
+    await request('/oauth2/revoke', { form: { token, token_type_hint: 'refresh_token' } }).catch(() => {})
+}
+
 /** Signs in again from the refresh token of an earlier load of this tab, if there is one. */
 export async function restore(): Promise<boolean> {
   const saved = recall(REFRESH_KEY)

@@ -1,6 +1,7 @@
 /**
  * The passkey page's HTML: sign up, sign in (with a username, without one, or from autofill),
- * manage passkeys, see the access token, try the sample API, and administration for admins.
+ * the landing view of an invitation or recovery link, manage passkeys and sessions, see the
+ * access token, try the sample API, delete the account, and administration for admins.
  *
  * The markup is static; web/main.ts (bundled into assets.generated.json by scripts/build.mjs)
  * brings it to life. No inline script or style: the page's CSP allows only its own files. Values
@@ -99,6 +100,19 @@ ${gateway}<link rel="icon" href="data:,">
   </details>
 </div>
 
+<div id="view-landing" hidden>
+  <section class="card landing" aria-labelledby="landing-title">
+    <h1 id="landing-title" tabindex="-1">Checking your link…</h1>
+    <p id="landing-lead" class="lead"></p>
+    <div id="landing-notice" class="notice-area" role="status" aria-live="polite"></div>
+    <div class="row">
+      <button id="landing-create" type="button" class="primary" hidden>Create your passkey</button>
+      <button id="landing-retry" type="button" hidden>Try again</button>
+      <button id="landing-leave" type="button">Go to the sign-in page</button>
+    </div>
+  </section>
+</div>
+
 <div id="view-signed-in" hidden>
   <h1 id="signed-in-title" tabindex="-1">Your account</h1>
 
@@ -126,6 +140,14 @@ ${gateway}<link rel="icon" href="data:,">
     </details>
   </section>
 
+  <section class="card" aria-labelledby="sessions-title">
+    <h2 id="sessions-title" tabindex="-1">Your sessions</h2>
+    <p>Everywhere this account is signed in: this browser, your other devices, and apps you signed in to with it. Sign out any you do not recognise.</p>
+    <div id="sessions-notice" class="notice-area" role="status" aria-live="polite"></div>
+    <ul id="session-list" class="items" aria-labelledby="sessions-title" aria-busy="true"></ul>
+    <div class="row"><button id="sign-out-others" type="button" class="danger" hidden>Sign out everywhere else</button></div>
+  </section>
+
   <section class="card" aria-labelledby="token-title">
     <h2 id="token-title">Your access token</h2>
     <p>Apps send this short-lived token to APIs to show who you are. Here is what it says:</p>
@@ -151,6 +173,14 @@ ${gateway}<link rel="icon" href="data:,">
     <div id="api-operations" class="operations" role="group" aria-label="Sample API calls"></div>
     <div id="api-result" class="api-result" tabindex="-1" role="status" aria-live="polite"></div>
     <div id="api-notice" class="notice-area" role="status" aria-live="polite"></div>
+  </section>
+
+  <section class="card danger-zone" aria-labelledby="delete-account-title">
+    <h2 id="delete-account-title">Delete your account</h2>
+    <p>Erases this account: its passkeys, sessions and roles. Every app signed in with it is signed out, and the username becomes free for someone else. There is no undo.</p>
+    <div id="delete-account-notice" class="notice-area" role="status" aria-live="polite"></div>
+    <div class="row"><button id="delete-account" type="button" class="danger">Delete my account…</button></div>
+    <div id="delete-account-confirm" hidden></div>
   </section>
 
   <section id="admin" class="card admin" aria-labelledby="admin-title" hidden>
@@ -181,6 +211,42 @@ ${gateway}<link rel="icon" href="data:,">
       <div id="user-result"></div>
     </section>
 
+    <section aria-labelledby="people-title">
+      <h3 id="people-title" tabindex="-1">People</h3>
+      <p class="hint">Everyone with an account, 100 a page. Disabling ends a person’s sessions and refuses their sign-ins until you enable them again. A recovery link lets someone who lost every passkey add a new one.</p>
+      <div id="people-notice" class="notice-area" role="status" aria-live="polite"></div>
+      <ul id="people-list" class="items" aria-labelledby="people-title" aria-busy="true"></ul>
+      <div class="row">
+        <button id="people-previous" type="button" hidden>Previous page</button>
+        <button id="people-next" type="button" hidden>Next page</button>
+        <span id="people-page" class="hint"></span>
+      </div>
+    </section>
+
+    <section id="invite" aria-labelledby="invite-title" hidden>
+      <h3 id="invite-title">Invite someone</h3>
+      <p class="hint">An invitation link lets one person create a passkey for the username you choose, with the roles you give, even while self-service sign-up is closed. The link is shown once.</p>
+      <form id="invite-form" class="stack" novalidate>
+        <label for="invite-username">Username</label>
+        <input id="invite-username" name="username" type="text" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="64">
+        <label for="invite-display-name">Display name <span class="optional">(optional)</span></label>
+        <input id="invite-display-name" name="displayName" type="text" autocomplete="off" maxlength="64">
+        <label for="invite-roles">Roles <span class="optional">(optional, comma separated)</span></label>
+        <input id="invite-roles" name="roles" type="text" autocomplete="off" spellcheck="false">
+        <label for="invite-ttl">Link valid for</label>
+        <select id="invite-ttl" name="ttl">
+          <option value="86400">1 day</option>
+          <option value="604800" selected>7 days</option>
+          <option value="2592000">30 days</option>
+        </select>
+        <div class="row"><button type="submit" class="primary">Create invitation link</button></div>
+      </form>
+      <div id="invite-notice" class="notice-area" role="status" aria-live="polite"></div>
+      <div id="invite-result"></div>
+      <h4 id="invitations-title" tabindex="-1">Pending invitations</h4>
+      <ul id="invitation-list" class="items" aria-labelledby="invitations-title"></ul>
+    </section>
+
     <section aria-labelledby="clients-title">
       <h3 id="clients-title">Register an application</h3>
       <p class="hint">An app people sign in to gets redirect URIs (authorization code with PKCE). A machine client gets its public keys as a JWKS (private_key_jwt: no secrets). Every app may ask for <code>openid</code> and <code>profile</code>; API scopes only as ticked here.</p>
@@ -198,6 +264,13 @@ ${gateway}<link rel="icon" href="data:,">
       </form>
       <div id="clients-notice" class="notice-area" role="status" aria-live="polite"></div>
       <div id="client-result"></div>
+    </section>
+
+    <section aria-labelledby="apps-title">
+      <h3 id="apps-title" tabindex="-1">Applications</h3>
+      <div id="apps-notice" class="notice-area" role="status" aria-live="polite"></div>
+      <ul id="app-list" class="items" aria-labelledby="apps-title" aria-busy="true"></ul>
+      <div class="row"><button id="apps-more" type="button" hidden>Show more applications</button></div>
     </section>
 
     <section id="audit" aria-labelledby="audit-title" hidden>

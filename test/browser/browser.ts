@@ -124,11 +124,12 @@ const RECORD_WEBAUTHN = () => {
 /** A fresh browser context and page with WebAuthn's virtual environment enabled. */
 export async function newPasskeyPage(
   browser: Browser,
-  opts: { viewport?: { width: number; height: number }; initScript?: () => void } = {},
+  opts: { viewport?: { width: number; height: number }; initScript?: () => void; userAgent?: string } = {},
 ): Promise<PasskeyPage> {
   const context = await browser.newContext({
     viewport: opts.viewport ?? DESKTOP,
     reducedMotion: 'reduce',
+    ...(opts.userAgent ? { userAgent: opts.userAgent } : {}),
   })
   const page = await context.newPage()
   page.setDefaultTimeout(10_000)
@@ -179,6 +180,22 @@ export async function newPasskeyPage(
     consoleProblems,
     close: () => context.close(),
   }
+}
+
+/**
+ * Copies every credential of one virtual authenticator into another (private key, user handle,
+ * counter): a synced passkey arriving on the person's other device.
+ */
+export async function copyCredentials(
+  from: PasskeyPage,
+  fromId: string,
+  to: PasskeyPage,
+  toId: string,
+): Promise<number> {
+  const { credentials } = await from.cdp.send('WebAuthn.getCredentials', { authenticatorId: fromId })
+  for (const credential of credentials)
+    await to.cdp.send('WebAuthn.addCredential', { authenticatorId: toId, credential })
+  return credentials.length
 }
 
 /**

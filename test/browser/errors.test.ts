@@ -110,7 +110,7 @@ describe('passkey page: errors people can act on', { skip: SKIP, timeout: 50_000
       await signUp(p.page, taken)
       // Signed out, the page offers the passkey through autofill: keep that request pending.
       await p.setPresence(platform, false)
-      await p.page.getByRole('button', { name: 'Sign out' }).click()
+      await p.page.getByRole('button', { name: 'Sign out', exact: true }).click()
       await signedOutView(p.page)
 
       await startSignUp(p.page, taken)

@@ -41,7 +41,7 @@ export async function signUp(page: Page, username: string, displayName?: string)
 }
 
 export async function signOut(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click()
   await signedOutView(page)
   await noticeText(page, 'page-notice', /You are signed out/)
 }
