@@ -1,9 +1,11 @@
 /**
  * Housekeeping, because Table Storage has no TTL: deletes expired challenge and client assertion
- * `jti` markers, expired sessions and expired invitations (docs/storage.md "Housekeeping"). Run by the Functions
+ * `jti` markers, expired sessions and expired invitations, and finishes interrupted account
+ * deletions (docs/storage.md "Housekeeping"). Run by the Functions
  * timer `housekeeping` (hourly) and by the local server every 10 minutes.
  */
 import type { Core } from './core.js'
+import { finishInterruptedDeletions } from './account/deletion.js'
 
 /**
  * Rows are deleted only once they have been expired for this long. Until then an expired
@@ -29,7 +31,12 @@ export interface SweepResult {
   sessions: number
   /** Invitation rows (pending, used or revoked) deleted once expired. */
   invitations: number
+  /** Account deletions interrupted after their first step, finished (shared/account/deletion.ts). */
+  deletions: number
 }
+
+/** Interrupted account deletions finished per run (each a few round trips; the rest next run). */
+export const DELETIONS_PER_RUN = 100
 
 /**
  * One housekeeping run at time `now`: deletes what expired before `now - SWEEP_GRACE_MS`, in
@@ -39,8 +46,9 @@ export interface SweepResult {
  * @example
  * const { challenges, sessions, invitations } = await sweep(core, core.clock.now())
  */
-export async function sweep(core: Pick<Core, 'store'>, now: number): Promise<SweepResult> {
-  const total = { challenges: 0, sessions: 0, invitations: 0 }
+export async function sweep(core: Core, now: number): Promise<SweepResult> {
+  const total = { challenges: 0, sessions: 0, invitations: 0, deletions: 0 }
+  total.deletions = await finishInterruptedDeletions(core, now, DELETIONS_PER_RUN)
   // Invitations: one partition query (a few rows a day at most), once a run.
   total.invitations = await core.store.sweepInvitations({ before: now - SWEEP_GRACE_MS, max: SWEEP_MAX })
   for (let batch = 0; batch < SWEEP_BATCHES; batch++) {
@@ -53,7 +61,8 @@ export async function sweep(core: Pick<Core, 'store'>, now: number): Promise<Swe
 }
 
 /** The log line of a run. */
-export function sweepLine({ challenges, sessions, invitations }: SweepResult): string {
-  const line = `housekeeping: deleted ${challenges} expired challenge/jti markers and ${sessions} expired sessions`
-  return invitations ? `${line} and ${invitations} expired invitations` : line
+export function sweepLine({ challenges, sessions, invitations, deletions }: SweepResult): string {
+  let line = `housekeeping: deleted ${challenges} expired challenge/jti markers and ${sessions} expired sessions`
+  if (invitations) line += ` and ${invitations} expired invitations`
+  return deletions ? `${line}; finished ${deletions} interrupted account deletions` : line
 }

@@ -83,12 +83,42 @@ export async function deleteAccount(
   })
   core.personal.forget(userId)
   core.authz.forgetUser(userId)
-  // Step 2.
-  for (const erase of ACCOUNT_ERASERS) await erase(core, { userId, username: user.username })
-  // Step 3.
-  await core.store.eraseAccount(userId)
-  core.authz.forgetUser(userId)
+  await finishDeletion(core, { userId, username: user.username })
   // Its key is gone: the event names the account by its id only, and a person's own deletion
   // keeps no IP or user agent (docs/audit.md "Personal data").
   await core.audit.record({ ...from, type: 'user.deleted', ...(by === 'self' ? { actor: { userId } } : {}), target: { userId }, detail: { by } })
+}
+
+/** Steps 2 and 3 of a deletion whose first step is done (the account is marked, its key gone). */
+async function finishDeletion(core: Core, account: ErasedAccount): Promise<void> {
+  for (const erase of ACCOUNT_ERASERS) await erase(core, account)
+  await core.store.eraseAccount(account.userId)
+  core.authz.forgetUser(account.userId)
+}
+
+/**
+ * A deletion begun this long ago and still not finished was interrupted (a DELETE runs for
+ * seconds): the housekeeping timer finishes it. This matters for `DELETE /api/me`, whose person
+ * cannot retry once step 1 has revoked their token.
+ */
+export const UNFINISHED_DELETION_MS = 10 * 60 * 1000
+
+/**
+ * Finishes deletions interrupted after their first step (at most `max`), each recorded as
+ * `user.deleted` with `detail.by` `housekeeping`. Returns how many accounts were erased.
+ *
+ * @example
+ * const erased = await finishInterruptedDeletions(core, core.clock.now(), 100)
+ */
+export async function finishInterruptedDeletions(core: Core, now: number, max: number): Promise<number> {
+  let erased = 0
+  for (const userId of await core.store.listDeletedAccounts({ before: now - UNFINISHED_DELETION_MS, max })) {
+    const user = await core.store.getUser(userId)
+    if (!user || user.deletedAt === undefined) continue
+    core.personal.forget(userId)
+    await finishDeletion(core, { userId, username: user.username })
+    await core.audit.record({ type: 'user.deleted', actor: { system: 'housekeeping' }, target: { userId }, detail: { by: 'housekeeping' } })
+    erased++
+  }
+  return erased
 }

@@ -181,6 +181,12 @@ export interface AccountStore {
    */
   eraseAccount(userId: string): Promise<boolean>
   /**
+   * Ids of accounts whose deletion began (`deletedAt`) before `before` and was never finished (the
+   * user row is still there), at most `max`: the housekeeping timer finishes them. A scan of the
+   * users table's account rows: for a timer, never for a request path.
+   */
+  listDeletedAccounts(opts: { before: number; max: number }): Promise<string[]>
+  /**
    * One page of people's accounts in id order, client principals (no username) left out: at most
    * `limit`, and `next` (url-safe, opaque) while more may follow. InvalidCursorError for a cursor
    * it did not make.

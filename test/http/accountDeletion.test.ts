@@ -12,6 +12,8 @@ import { TableClient } from '@azure/data-tables'
 import { deriveAuditKey } from '../../shared/audit/chain.js'
 import { auditId } from '../../shared/audit/events.js'
 import { verifyAuditChain } from '../../shared/audit/verify.js'
+import { sweep } from '../../shared/housekeeping.js'
+import { UNFINISHED_DELETION_MS } from '../../shared/account/deletion.js'
 import { keyEncryptionKeyId } from '../../shared/crypto/kek.js'
 import { ManualClock } from '../../shared/util/clock.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
@@ -290,6 +292,47 @@ describe('A deletion interrupted by a storage failure', () => {
       assert.equal(retry.status, 204, JSON.stringify(retry.body))
       await assertErased(p)
       assert.equal((await signUp(svc.url, new SoftAuthenticator(), p.username)).user.username, p.username)
+    } finally {
+      await flaky.close()
+    }
+  })
+})
+
+describe('A self-deletion interrupted after its first step (its person cannot retry: the token is revoked)', () => {
+  it('is finished by the housekeeping sweep once UNFINISHED_DELETION_MS has passed, and recorded as user.deleted by housekeeping', async () => {
+    let failUsernameRelease = false
+    const flaky = await startService({
+      connectionString: azurite.connectionString,
+      clock,
+      env: {
+        BOOTSTRAP_ADMINS: 'root-admin',
+        TABLE_PREFIX: svc.config.tablePrefix,
+        KEY_ENCRYPTION_KEY: Buffer.from(svc.config.keyEncryptionKey!).toString('base64'),
+      },
+      onRequest: (r) => {
+        if (failUsernameRelease && r.method === 'DELETE' && new URL(r.url).pathname.includes(`${svc.config.tablePrefix}usernames`))
+          throw new Error('injected: connection reset')
+      },
+    })
+    try {
+      const p = await person()
+      failUsernameRelease = true
+      const r = await call(flaky.url, 'DELETE', '/api/me', undefined, bearer(p.access))
+      failUsernameRelease = false
+      assert.deepEqual([r.status, r.body.code], [503, 'storage_unavailable'])
+      assert.equal((await call(flaky.url, 'DELETE', '/api/me', undefined, bearer(p.access))).status, 401, 'the person cannot retry')
+      assert.ok((await svc.store.getUser(p.id))?.deletedAt !== undefined, 'marked, not erased')
+      // Too recent: a DELETE may still be running.
+      assert.equal((await sweep(svc.core, clock.now())).deletions, 0)
+      assert.ok(await svc.store.getUser(p.id))
+      const head = (await svc.store.getAuditHead())!.seq
+      clock.advance(UNFINISHED_DELETION_MS + 1000)
+      const swept = await sweep(svc.core, clock.now())
+      assert.ok(swept.deletions >= 1, JSON.stringify(swept))
+      await assertErased(p)
+      const events = (await svc.store.listAudit(head + 1, 100)).filter((e) => e.type === 'user.deleted' && e.target.userId === p.id)
+      assert.deepEqual(events.map((e) => [e.actor.system, e.detail.by]), [['housekeeping', 'housekeeping']])
+      assert.equal((await sweep(svc.core, clock.now())).deletions, 0, 'nothing left to finish')
     } finally {
       await flaky.close()
     }

@@ -9,6 +9,7 @@ import { HOUSEKEEPING_EVERY_MS, startHousekeeping } from '../../local/housekeepi
 import { SWEEP_GRACE_MS } from '../../shared/housekeeping.js'
 import { createMemoryStore } from '../../shared/store/memory.js'
 import { ManualClock } from '../../shared/util/clock.js'
+import type { Core } from '../../shared/core.js'
 
 async function until(check: () => boolean, ms = 2_000) {
   const end = Date.now() + ms
@@ -30,7 +31,7 @@ describe('local housekeeping interval', () => {
     await store.putChallenge('grace', clock.now() - 1)
     const lines: string[] = []
     store.down = true
-    const stop = startHousekeeping({ core: { store, clock }, everyMs: 10, log: (l) => lines.push(l) })
+    const stop = startHousekeeping({ core: { store, clock } as unknown as Core, everyMs: 10, log: (l) => lines.push(l) })
     try {
       await until(() => lines.length >= 1)
       assert.match(lines[0]!, /^housekeeping: failed: /)

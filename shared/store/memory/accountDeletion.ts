@@ -2,7 +2,7 @@
 import { ConcurrencyError, type AccountStore } from '../types.js'
 import { copy, inner, type MemoryState } from './state.js'
 
-type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount'
+type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts'
 
 export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, DeletionVerbs> {
   const { usernames, credentialOwners, users, credentials, sessions, auditKeys, put, guardedReplace } = state
@@ -33,6 +33,13 @@ export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, Del
       const now = Date.now()
       const userSessions = inner(sessions, user.id)
       for (const [id, s] of userSessions) if (s.revokedAt === undefined) put(userSessions, id, { ...s, revokedAt: now, revokedReason: reason })
+    },
+
+    async listDeletedAccounts({ before, max }) {
+      return [...users.values()]
+        .filter((u) => u.deletedAt !== undefined && u.deletedAt < before)
+        .slice(0, Math.max(0, Math.trunc(max)))
+        .map((u) => u.id)
     },
 
     async eraseAccount(userId) {

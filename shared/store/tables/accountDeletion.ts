@@ -9,11 +9,11 @@ import type { AccountStore } from '../types.js'
 import { MAX_TX_OPS, odata, transactionError, type Calls, type TransactionAction } from './calls.js'
 import { int, type Row } from './codec.js'
 import type { IndexTable } from './claims.js'
-import { AUDIT_KEY_RK, CRED_PREFIX, k, USER_RK } from './keys.js'
+import { AUDIT_KEY_RK, CRED_PREFIX, k, unk, USER_RK } from './keys.js'
 import { auditKeyRow, userRow } from './rows.js'
 import { disableInPartition } from './users.js'
 
-type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount'
+type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts'
 
 export function accountDeletionVerbs(db: Calls): Pick<AccountStore, DeletionVerbs> {
   /** Deletes an index claim while it still points at `userId` (etag-guarded: a later taker's claim stays). */
@@ -67,6 +67,20 @@ export function accountDeletionVerbs(db: Calls): Pick<AccountStore, DeletionVerb
         // A transaction's delete is unconditional; gone meanwhile (another deletion): 404, read again.
         rows.filter((r) => r.rowKey === AUDIT_KEY_RK).map((r): TransactionAction => ['delete', { partitionKey: r.partitionKey, rowKey: r.rowKey }]),
       )
+    },
+
+    async listDeletedAccounts({ before, max }) {
+      const t = Math.trunc(before)
+      if (!Number.isSafeInteger(t)) throw new TypeError(`listDeletedAccounts: before must be a time in ms, got ${before}`)
+      const limit = Math.max(0, Math.trunc(max))
+      if (limit === 0) return []
+      // Rows without `deletedAt` never match a comparison; the Int64 literal as sweepFilters says.
+      const rows = await db.query('users', odata`RowKey eq ${USER_RK} and deletedAt lt ${t}L`, {
+        limit,
+        select: ['PartitionKey', 'RowKey', 'deletedAt'],
+        keep: (r) => r.rowKey === USER_RK && (userRow.get(r, 'deletedAt') ?? Infinity) < t,
+      })
+      return rows.map((r) => unk(r.partitionKey))
     },
 
     async eraseAccount(userId) {

@@ -21,6 +21,7 @@ type ElsewhereVerbs =
   | 'updateAuditKey'
   | 'shredUser'
   | 'eraseAccount'
+  | 'listDeletedAccounts'
 
 export function accountVerbs(db: Calls): Omit<AccountStore, ElsewhereVerbs> {
   const { claim, release, ownerOf } = createClaims(db)
