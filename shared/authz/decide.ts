@@ -26,6 +26,7 @@ import type { Permission, RoleRecord, Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { compileGlob, normalisePath, type PathMatcher } from './glob.js'
 import { LruTtl } from './lru.js'
+import { actorOf, decideDelegated } from './delegation.js'
 
 export interface AuthzRequest {
   method: string
@@ -39,6 +40,8 @@ export interface Decision {
   status: 200 | 401 | 403
   reason: string
   sub?: string
+  /** A delegated token's agent (shared/authz/delegation.ts). */
+  actor?: string
   roles: string[]
   scopes: string[]
   ttl: number
@@ -49,6 +52,7 @@ interface CompiledPermission {
   match: PathMatcher
   apiId?: string
   acr?: string
+  delegation?: Permission['delegation']
 }
 
 /** acr values in increasing strength: a permission asking for `phr` is met by `phrh`. */
@@ -123,7 +127,8 @@ export class Authorizer {
     if (!token) return deny(401, 'no bearer token')
     const claims = await this.verified(token, now)
     if (typeof claims === 'string') return deny(401, claims)
-    const [subject, session, client] = await Promise.all([this.rolesOf(claims.sub, now), this.sessionLive(claims.sub, claims.sid, now), this.clientLive(claims, now)])
+    const actor = actorOf(claims)
+    const [subject, session, client, agent] = await Promise.all([this.rolesOf(claims.sub, now), this.sessionLive(claims.sub, claims.sid, now), this.clientLive(claims, now), actor ? this.rolesOf(actor, now) : undefined])
     const roles = subject.roles
     const scopes = typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : []
     if (roles === null) return deny(401, 'subject no longer exists', claims.sub)
@@ -140,6 +145,7 @@ export class Authorizer {
       subject.until,
       session.until,
       client.until,
+      agent?.until ?? Infinity,
       (this.roleDefs?.at ?? now) + this.deps.config.authzCacheTtl * 1000,
     )
     const ttl = Math.max(0, Math.floor((until - now) / 1000))
@@ -147,6 +153,11 @@ export class Authorizer {
     if (!path.ok) return { allow: false, status: 403, reason: path.reason, sub: claims.sub, roles, scopes, ttl }
     const method = req.method.toUpperCase()
     const acrRank = ACR_RANK[claims.acr] ?? 0
+    if (actor)
+      return decideDelegated(this.deps.store, {
+        claims, actor, personRoles: roles, agentRoles: agent!.roles, defs, method, path, scopes, ttl, ...(req.apiId !== undefined ? { apiId: req.apiId } : {}),
+        acrMet: (p) => p.acr === undefined || (ACR_RANK[p.acr] ?? Infinity) <= acrRank || p.acr === claims.acr,
+      })
     for (const role of roles) {
       for (const p of defs.get(role) ?? []) {
         if (p.methods !== '*' && !p.methods.has(method)) continue
@@ -220,7 +231,9 @@ export class Authorizer {
     const hit = this.clients.entry(id, now)
     if (hit) return { live: hit.v, until: hit.exp }
     const epoch = this.epoch
-    const live = typeof id === 'string' && !!(await this.deps.store.getClient(id))
+    const registered = typeof id === 'string' ? await this.deps.store.getClient(id) : undefined
+    // A delegated token's client must still be an agent (shared/authz/delegation.ts).
+    const live = !!registered && (!actorOf(claims) || registered.agent === true)
     const until = now + this.deps.config.authzCacheTtl * 1000
     if (epoch === this.epoch) this.clients.set(id, live, until)
     return { live, until }
@@ -325,10 +338,13 @@ export function compilePermission(p: Permission): CompiledPermission {
     match: compileGlob(p.path),
     ...(p.apiId !== undefined ? { apiId: p.apiId } : {}),
     ...(p.acr !== undefined ? { acr: p.acr } : {}),
+    ...(p.delegation !== undefined ? { delegation: p.delegation } : {}),
   }
 }
 
 const METHOD = /^[A-Z]{1,16}$/
+/** CONTRACT v2 "Approval per action": how a permission applies to delegated tokens. */
+const DELEGATION_MODES = ['allow', 'approve', 'deny'] as const
 
 /** Validates an administrator's permission list (PUT /api/manage/roles/{role}). */
 export function parsePermissions(v: unknown): Permission[] {
@@ -336,7 +352,7 @@ export function parsePermissions(v: unknown): Permission[] {
   return v.map((p, i) => {
     const at = `permissions[${i}]`
     if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new ServiceError('invalid_request', `${at} must be an object`)
-    const { methods, path, apiId, acr, ...rest } = p as Record<string, unknown>
+    const { methods, path, apiId, acr, delegation, ...rest } = p as Record<string, unknown>
     if (Object.keys(rest).length) throw new ServiceError('invalid_request', `${at} has unknown fields: ${Object.keys(rest).join(', ')}`)
     if (!Array.isArray(methods) || methods.length === 0 || methods.length > 16 || !methods.every((m) => typeof m === 'string'))
       throw new ServiceError('invalid_request', `${at}.methods must be a non-empty list of HTTP methods or ["*"]`)
@@ -352,6 +368,14 @@ export function parsePermissions(v: unknown): Permission[] {
       throw new ServiceError('invalid_request', `${at}.apiId must be a non-empty string`)
     if (acr !== undefined && (typeof acr !== 'string' || !(acr in ACR_RANK)))
       throw new ServiceError('invalid_request', `${at}.acr must be one of ${Object.keys(ACR_RANK).join(', ')}`)
-    return { methods: [...new Set(ms)], path, ...(apiId !== undefined ? { apiId: apiId as string } : {}), ...(acr !== undefined ? { acr: acr as string } : {}) }
+    if (delegation !== undefined && !DELEGATION_MODES.includes(delegation as never))
+      throw new ServiceError('invalid_request', `${at}.delegation must be one of ${DELEGATION_MODES.join(', ')}`)
+    return {
+      methods: [...new Set(ms)],
+      path,
+      ...(apiId !== undefined ? { apiId: apiId as string } : {}),
+      ...(acr !== undefined ? { acr: acr as string } : {}),
+      ...(delegation !== undefined ? { delegation: delegation as Permission['delegation'] } : {}),
+    }
   })
 }

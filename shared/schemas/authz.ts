@@ -16,6 +16,12 @@ export const Permission = described(
     path: v.pipe(v.string(), v.examples(['/orders/*', '/admin/**'])),
     apiId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
     acr: v.optional(v.picklist(['phr', 'phrh'])),
+    delegation: v.optional(
+      described(
+        v.picklist(['allow', 'approve', 'deny']),
+        "For agents' delegated tokens: `allow` (default), `approve` (only a call the person approved one by one, once), `deny` (never).",
+      ),
+    ),
   }),
   'Allows `methods` on paths matching `path` (glob: `*` one segment, `**` any number), ' +
     'for the API `apiId` when given, and only to tokens whose `acr` satisfies `acr` when given ' +
@@ -53,6 +59,7 @@ export const AuthzDecision = v.object({
   ),
   reason: v.string(),
   sub: v.optional(v.string()),
+  actor: v.optional(described(v.string(), "A delegated token's agent (`act.sub`): the gateway sends it to the backend as X-Actor-Id.")),
   roles: StringList,
   scopes: StringList,
   ttl: described(v.pipe(Int, v.minValue(0)), "Seconds the gateway may cache this decision (never past the token's exp)."),

@@ -6,6 +6,7 @@
 import type {
   AccountStore,
   AuditStore,
+  BackchannelStore,
   ChallengeStore,
   ClientStore,
   Housekeeping,
@@ -25,6 +26,7 @@ export interface StoreParts {
   audit: AuditStore
   signingKeys: SigningKeyStore
   clients: ClientStore
+  backchannel: BackchannelStore
 }
 
 /**
@@ -43,5 +45,6 @@ export function composeStore(parts: StoreParts): Store {
     ...parts.audit,
     ...parts.signingKeys,
     ...parts.clients,
+    ...parts.backchannel,
   }
 }

@@ -12,6 +12,7 @@ import { composeStore } from '../compose.js'
 import type { Store } from '../types.js'
 import { accountVerbs } from './accounts.js'
 import { auditVerbs } from './audit.js'
+import { backchannelVerbs } from './backchannel.js'
 import { challengeVerbs } from './challenges.js'
 import { clientVerbs } from './clients.js'
 import { housekeepingVerbs } from './housekeeping.js'
@@ -55,6 +56,7 @@ export function createMemoryStore(): MemoryStore {
     audit: auditVerbs(state),
     signingKeys: signingKeyVerbs(state),
     clients: clientVerbs(state),
+    backchannel: backchannelVerbs(state),
   })
   const store: MemoryStore = {
     ...verbs,

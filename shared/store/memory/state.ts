@@ -3,6 +3,7 @@ import {
   ConcurrencyError,
   type AuditEventRecord,
   type AuditHead,
+  type BackchannelRequestRecord,
   type ClientRecord,
   type CredentialRecord,
   type RoleRecord,
@@ -19,6 +20,8 @@ export interface MemoryState {
   /** userId → credential id → record, like a user's partition. */
   credentials: Map<string, Map<string, CredentialRecord>>
   sessions: Map<string, Map<string, SessionRecord>>
+  /** userId → request id → backchannel authentication request (CIBA). */
+  backchannel: Map<string, Map<string, BackchannelRequestRecord>>
   signingKeys: Map<string, SigningKeyRecord>
   roles: Map<string, RoleRecord>
   clients: Map<string, ClientRecord>
@@ -56,6 +59,7 @@ export function createState(): MemoryState {
     users: new Map(),
     credentials: new Map(),
     sessions: new Map(),
+    backchannel: new Map(),
     signingKeys: new Map(),
     roles: new Map(),
     clients: new Map(),

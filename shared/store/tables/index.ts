@@ -21,6 +21,7 @@ import { composeStore } from '../compose.js'
 import type { Store } from '../types.js'
 import { accountVerbs } from './accounts.js'
 import { auditVerbs } from './audit.js'
+import { backchannelVerbs } from './backchannel.js'
 import { createCalls } from './calls.js'
 import { challengeVerbs } from './challenges.js'
 import { makeClients, type TablesStoreOptions } from './client.js'
@@ -56,5 +57,6 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
     audit: auditVerbs(db),
     signingKeys: signingKeyVerbs(db),
     clients: clientVerbs(db),
+    backchannel: backchannelVerbs(db),
   })
 }
