@@ -65,6 +65,7 @@ export function createEchoApp(): Hono {
       query: Object.fromEntries(url.searchParams),
       userId: c.req.header('x-user-id') ?? null,
       roles: c.req.header('x-user-roles') ?? null,
+      actorId: c.req.header('x-actor-id') ?? null,
       receivedAuthorization: c.req.header('authorization') !== undefined,
     }
     return c.json(body, 200, { 'cache-control': 'no-store' })
