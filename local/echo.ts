@@ -45,6 +45,8 @@ export interface EchoResponse {
   query: Record<string, string>
   userId: string | null
   roles: string | null
+  /** X-Actor-Id: the agent acting for the user (a delegated token), else null. */
+  actorId: string | null
   receivedAuthorization: boolean
 }
 

@@ -11,7 +11,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { ManualClock } from '../../shared/util/clock.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
-import { startAzurite, type Azurite } from '../helpers/azurite.js'
+import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
+import { startGateway, type Gateway } from '../../local/gateway.js'
+import { startEchoBackend } from '../../local/echo.js'
 import { bearer, call, decodeJwt, form, post, signIn, signUp, type Res } from '../helpers/client.js'
 import { keyPair } from '../helpers/keys.js'
 import { ORIGIN, startService, type TestService } from '../helpers/service.js'
@@ -33,6 +35,8 @@ let agent: string
 let narrowAgent: string
 /** A machine client that is not an agent. */
 let machine: string
+let gw: Gateway | undefined
+let echo: { url: string; close(): Promise<void> } | undefined
 let n = 0
 const uniq = () => `agt${process.pid}n${++n}`
 
@@ -121,11 +125,12 @@ async function audit(type: string) {
 before(async () => {
   azurite = await startAzurite()
   const env = { BOOTSTRAP_ADMINS: 'agents-admin', SCOPES: 'orders.read,orders.write' }
-  svc = await startService({ connectionString: azurite.connectionString, clock, env })
+  // On a port of its own: the issuer's discovery URLs point here (the dev gateway reads them).
+  svc = await startService({ connectionString: azurite.connectionString, clock, env, port: await freePort() })
   other = await startService({
     connectionString: azurite.connectionString,
     clock,
-    env: { ...env, TABLE_PREFIX: svc.config.tablePrefix, KEY_ENCRYPTION_KEY: Buffer.from(svc.config.keyEncryptionKey!).toString('base64') },
+    env: { ...env, ISSUER: svc.config.issuer, TABLE_PREFIX: svc.config.tablePrefix, KEY_ENCRYPTION_KEY: Buffer.from(svc.config.keyEncryptionKey!).toString('base64') },
   })
   await signUp(svc.url, adminKey, 'agents-admin')
   const token = await admin()
@@ -141,6 +146,8 @@ before(async () => {
   machine = (await registerClient(svc.url, token, { name: 'Batch', jwks: { keys: [jwk] }, roles: ['reader'], scopes: ['orders.read'] })).client_id
 })
 after(async () => {
+  await gw?.close()
+  await echo?.close()
   await other?.close()
   await svc?.close()
   await azurite?.stop()
@@ -536,6 +543,31 @@ describe('Approval per action (RFC 9396 api_request)', () => {
     const r = await check(other.access_token, 'POST', '/orders')
     assert.equal(r.body.status, 403)
     assert.equal(r.body.ttl, 0)
+  })
+})
+
+describe('Through the dev gateway (apim/policy.xml checks)', () => {
+  it("the backend gets X-Actor-Id = the agent for a delegated token, none for the person's own; a client-sent one is stripped", async () => {
+    echo = await startEchoBackend({ port: 0 })
+    gw = await startGateway({
+      port: 0,
+      issuer: svc.config.issuer,
+      discoveryUrl: `${svc.url}/api/.well-known/openid-configuration`,
+      audiences: [...svc.config.audiences],
+      authzUrl: `${svc.url}/api/authz/check`,
+      backendUrl: echo.url,
+      now: () => clock.now(),
+      log: () => {},
+    })
+    const p = await person(['reader'])
+    const t = await delegated(p)
+    const viaAgent = await call(gw.url, 'GET', '/sample/orders/7', undefined, { ...bearer(t.access_token), 'x-actor-id': 'forged' })
+    assert.equal(viaAgent.status, 200, JSON.stringify(viaAgent.body))
+    assert.equal(viaAgent.body.userId, p.id)
+    assert.equal(viaAgent.body.actorId, agent)
+    const own = await call(gw.url, 'GET', '/sample/orders/7', undefined, { ...bearer(await signedIn(p)), 'x-actor-id': 'forged' })
+    assert.equal(own.status, 200)
+    assert.equal(own.body.actorId, null)
   })
 })
 
