@@ -11,7 +11,8 @@
  *    ≤ 100 printable characters (`invalid_binding_message`); `authorization_details` (RFC 9396,
  *    `invalid_authorization_details`); `requested_expiry` a positive integer (capped at 600 s);
  * 4. `login_hint` names an enabled person (else `unknown_user_id`, §13: only registered agents
- *    authenticated with their keys can ask, so this does not enumerate accounts to the public).
+ *    authenticated with their keys can ask, so this does not enumerate accounts to the public);
+ * 5. this agent has fewer than MAX_PENDING requests waiting for this person (else `access_denied`).
  *
  * The request is stored in the person's partition with the hash of a secret; `auth_req_id` is a
  * sealed pointer to it that carries the secret (shared/oauth/seal.ts), so it names neither the
@@ -35,6 +36,16 @@ export const POLL_INTERVAL = 5
 /** How long a request waits for the person without `requested_expiry`, and at most (seconds). */
 export const DEFAULT_EXPIRY = 300
 export const MAX_EXPIRY = 600
+/**
+ * Requests one agent may have waiting for one person: more is refused (`access_denied`), so an
+ * agent cannot flood a person's list of approvals (or partition).
+ */
+export const MAX_PENDING = 10
+/** Decided or expired requests are deleted when the person is next asked, once this old (ms). */
+export const KEEP_DONE_MS = 60 * 60_000
+/** At most this many such deletions per request (the rest wait for the next one). */
+const CLEANUP_PER_REQUEST = 10
+
 /** CONTRACT: the binding message shown to the person, ≤ 100 characters. */
 export const MAX_BINDING_MESSAGE = 100
 
@@ -94,6 +105,7 @@ export async function backchannelAuthentication(
 
   const person = await findPerson(core, loginHint)
   const now = clock.now()
+  await limitPending(core, { userId: person, agentId: agent.id, now })
   const secret = randomId(32)
   const request: BackchannelRequestRecord = {
     id: randomId(16),
@@ -119,6 +131,19 @@ export async function backchannelAuthentication(
   })
   const auth_req_id = await sealJson(core.oauthKey, 'ciba-auth-req-v1', { u: person, q: request.id, s: secret } satisfies SealedAuthReq)
   return { auth_req_id, expires_in: expiresIn, interval: POLL_INTERVAL }
+}
+
+/**
+ * One partition query of the person's requests: refuses a new one while this agent has
+ * MAX_PENDING waiting, and deletes (best effort, etag-guarded) a few that expired more than
+ * KEEP_DONE_MS ago, so that the rows stay bounded by recent activity (Table Storage has no TTL).
+ */
+async function limitPending(core: Core, { userId, agentId, now }: { userId: string; agentId: string; now: number }): Promise<void> {
+  const rows = await core.store.listBackchannelRequests(userId)
+  if (rows.filter((r) => r.clientId === agentId && r.state === 'pending' && now < r.expiresAt).length >= MAX_PENDING)
+    throw new OAuthError('access_denied', `This agent already has ${MAX_PENDING} requests waiting for this person`)
+  const old = rows.filter((r) => r.expiresAt + KEEP_DONE_MS < now).slice(0, CLEANUP_PER_REQUEST)
+  await Promise.all(old.map((r) => core.store.deleteBackchannelRequest(r).catch(() => false)))
 }
 
 /** CIBA §7.1 `requested_expiry`: a positive integer of seconds; more than MAX_EXPIRY is capped. */

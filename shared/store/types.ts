@@ -181,6 +181,8 @@ export interface BackchannelStore {
   listBackchannelRequests(userId: string): Promise<BackchannelRequestRecord[]>
   /** Etag-guarded replace (a poll's lastPolledAt, a denial). ConcurrencyError when it lost. */
   updateBackchannelRequest(request: BackchannelRequestRecord): Promise<void>
+  /** Deletes a request if it still has the etag it was read with (clean-up); false when changed or gone. */
+  deleteBackchannelRequest(request: BackchannelRequestRecord): Promise<boolean>
   /**
    * The approval: replaces the passkey (counter, lastUsedAt) and the request, each guarded by the
    * etag it was read with, in one transaction. ConcurrencyError when either lost; nothing written.

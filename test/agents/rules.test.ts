@@ -10,6 +10,7 @@ import { describe, it } from 'node:test'
 import { createApp } from '../../shared/app.js'
 import { loadConfig } from '../../shared/config.js'
 import { createMemoryStore } from '../../shared/store/memory.js'
+import { ManualClock } from '../../shared/util/clock.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { keyPair } from '../helpers/keys.js'
 import { JWT_BEARER, clientAssertion } from '../oauth/helpers.js'
@@ -17,7 +18,8 @@ import { JWT_BEARER, clientAssertion } from '../oauth/helpers.js'
 const ORIGIN = 'http://localhost:7071'
 const config = loadConfig({ KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'), BOOTSTRAP_ADMINS: 'boss', RATE_LIMIT: '0', USER_VERIFICATION: 'preferred', AUTHZ_CACHE_TTL: '0', SCOPES: 'orders.read' }, { local: true })
 const store = createMemoryStore()
-const app = createApp({ config, store, logError: () => {} })
+const clock = new ManualClock(Date.now())
+const app = createApp({ config, store, clock, logError: () => {} })
 const env = { remoteAddr: '127.0.0.1' }
 const keys = keyPair('ec', { namedCurve: 'P-256' })
 
@@ -37,7 +39,10 @@ async function signUp(auth: SoftAuthenticator, username: string) {
   assert.equal(up.status, 201, JSON.stringify(up.body))
   return up.body as { user: { id: string }; tokens: { access_token: string } }
 }
-const auth = async (clientId: string) => ({ client_assertion_type: JWT_BEARER, client_assertion: await clientAssertion({ clientId, key: keys.privateKey, kid: 'k1', aud: config.issuer }) })
+const auth = async (clientId: string) => {
+  const now = Math.floor(clock.now() / 1000)
+  return { client_assertion_type: JWT_BEARER, client_assertion: await clientAssertion({ clientId, key: keys.privateKey, kid: 'k1', aud: config.issuer, claims: { iat: now, exp: now + 60 } }) }
+}
 
 describe('Agents: rules checked on the memory store', async () => {
   const admin = (await signUp(new SoftAuthenticator(), 'boss')).tokens.access_token
@@ -105,6 +110,16 @@ describe('Agents: rules checked on the memory store', async () => {
     assert.equal((await poll(agent, waiting.body.auth_req_id)).body.error, 'unauthorized_client')
   })
 
+  it('at most 10 requests of one agent wait for one person (access_denied); others may still ask', async () => {
+    const agent = await newAgent()
+    for (let i = 0; i < 10; i++) assert.equal((await ask(agent)).status, 200)
+    const refused = await ask(agent)
+    assert.equal(refused.status, 400)
+    assert.equal(refused.body.error, 'access_denied')
+    assert.equal((await ask(await newAgent())).status, 200, 'another agent is not limited by this one')
+    await json('DELETE', `/api/me/approvals/${await latest()}`, undefined, me.tokens.access_token)
+  })
+
   it('an agent deleted: its delegations are not listed, its tokens 401, its refresh token refused', async () => {
     const agent = await newAgent()
     const t = await delegated(agent)
@@ -116,5 +131,24 @@ describe('Agents: rules checked on the memory store', async () => {
     const r = await form('/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: t.refresh_token, ...(await auth(agent)) })
     assert.equal(r.status, 401)
     assert.equal(r.body.error, 'invalid_client')
+  })
+
+  it('requests expired over an hour ago are deleted when the person is next asked (no TTL in Table Storage)', async () => {
+    const agent = await newAgent()
+    await ask(agent)
+    const id = await latest()
+    const rows = () => store.listBackchannelRequests(me.user.id)
+    // Agents to ask with afterwards (registered now: the administrator's token expires below).
+    const others = await Promise.all(Array.from({ length: Math.ceil((await rows()).length / 10) }, () => newAgent()))
+    clock.advance(5 * 60_000 + 60 * 60_000 + 1_000)
+    const old = (await rows()).length // every one of them expired over an hour ago now
+    assert.ok(old > 10 && (await rows()).some((r) => r.id === id))
+    // At most 10 deletions per request: the partition shrinks by 10 (+1 new) per ask, until clean.
+    assert.equal((await ask(agent)).status, 200)
+    assert.equal((await rows()).length, old - 10 + 1)
+    for (const other of others) await ask(other)
+    const left = await rows()
+    assert.ok(!left.some((r) => r.id === id), 'the old request is gone')
+    assert.ok(left.every((r) => r.expiresAt > clock.now()), 'only live requests are left')
   })
 })

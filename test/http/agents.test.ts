@@ -594,3 +594,20 @@ describe('Audit (docs/audit.md): the agent as actor, the person as target', () =
     assert.doesNotMatch(all, /Reorder coffee/, 'no binding message (personal data) in the log')
   })
 })
+
+describe('Clean-up (Table Storage has no TTL)', () => {
+  it("requests expired over an hour ago are deleted when the person is next asked (etag-guarded, in the person's partition)", async () => {
+    const p = await person()
+    await ask(p.username, { requested_expiry: '1' })
+    const id = await requestId(p)
+    assert.ok(await svc.store.getBackchannelRequest(p.id, id))
+    clock.advance(61 * 60_000 + 2_000)
+    try {
+      assert.equal((await ask(p.username)).status, 200)
+      assert.equal(await svc.store.getBackchannelRequest(p.id, id), undefined)
+      assert.equal((await svc.store.listBackchannelRequests(p.id)).length, 1, 'the new request only')
+    } finally {
+      clock.advance(-(61 * 60_000 + 2_000))
+    }
+  })
+})

@@ -25,6 +25,12 @@ export function backchannelVerbs(state: MemoryState): BackchannelStore {
       guardedReplace(inner(backchannel, request.userId), request.id, request, `request ${request.id}`)
     },
 
+    async deleteBackchannelRequest(request) {
+      const rows = inner(backchannel, request.userId)
+      if (!request.etag || rows.get(request.id)?.etag !== request.etag) return false
+      return rows.delete(request.id)
+    },
+
     async recordApproval(credential, request) {
       const what = `approval of request ${request.id}`
       const creds = inner(credentials, credential.userId)

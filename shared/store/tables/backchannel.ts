@@ -29,6 +29,12 @@ export function backchannelVerbs(db: Calls): BackchannelStore {
       request.etag = await db.replace('users', backchannelRequestRow.entity(request), request.etag, `request ${request.id}`)
     },
 
+    async deleteBackchannelRequest(request) {
+      if (!request.etag) throw new TypeError('deleteBackchannelRequest: etag required (pass the record as read)')
+      const { partitionKey, rowKey } = backchannelRequestRow.entity(request)
+      return db.deleteUnchanged('users', { partitionKey, rowKey, etag: request.etag })
+    },
+
     async recordApproval(credential, request) {
       if (!credential.etag || !request.etag) throw new TypeError('recordApproval: etags required (pass the records as read)')
       if (credential.userId !== request.userId) throw new TypeError('recordApproval: the passkey must be the person\'s')
