@@ -99,6 +99,19 @@ describe('Agents: rules checked on the memory store', async () => {
     assert.equal((await poll(agent, asked.body.auth_req_id)).body.error, 'invalid_scope')
   })
 
+  it('the approving passkey revoked before the poll → access_denied (the delegation would outlive it)', async () => {
+    const agent = await newAgent()
+    const bob = new SoftAuthenticator()
+    const b = await signUp(bob, 'bob')
+    const asked = await form('/api/oauth2/bc-authorize', { login_hint: 'bob', scope: 'openid', binding_message: 'ok?', ...(await auth(agent)) })
+    const [req] = (await json('GET', '/api/me/approvals', undefined, b.tokens.access_token)).body as { id: string }[]
+    const o = await json('POST', `/api/me/approvals/${req!.id}/options`, {}, b.tokens.access_token)
+    const v = await json('POST', `/api/me/approvals/${req!.id}/verify`, { credential: await bob.getAssertion(o.body, { origin: ORIGIN }) }, b.tokens.access_token)
+    assert.equal(v.status, 204)
+    assert.equal((await json('DELETE', `/api/manage/credentials/${bob.credentials()[0]!.id}`, undefined, admin)).status, 204)
+    assert.equal((await poll(agent, asked.body.auth_req_id)).body.error, 'access_denied')
+  })
+
   it('an agent turned off: bc-authorize and polls unauthorized_client, its delegated tokens 401', async () => {
     const agent = await newAgent()
     const t = await delegated(agent)

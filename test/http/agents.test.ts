@@ -171,6 +171,14 @@ describe('Agents: clients registered with "agent": true (private_key_jwt only)',
     assert.equal(patched.status, 400, 'a public client cannot become an agent')
   })
 
+  it('a permission\'s delegation is allow, approve or deny (else 400)', async () => {
+    const r = await call(svc.url, 'PUT', '/api/manage/roles/odd', { permissions: [{ methods: ['GET'], path: '/x', delegation: 'maybe' }] }, bearer(await admin()))
+    assert.equal(r.status, 400)
+    assert.equal(r.body.code, 'invalid_request')
+    const roles = await call(svc.url, 'GET', '/api/manage/roles', undefined, bearer(await admin()))
+    assert.deepEqual(roles.body.find((x: any) => x.name === 'writer').permissions, [{ methods: ['POST'], path: '/orders', delegation: 'approve' }])
+  })
+
   it('only agents may call bc-authorize (unauthorized_client); an agent may not use client_credentials', async () => {
     const p = await person()
     const r = await ask(p.username, {}, machine)

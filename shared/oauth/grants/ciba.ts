@@ -9,8 +9,8 @@
  *    `access_denied`;
  * 3. still pending → `authorization_pending`, or `slow_down` when polled again within `interval`
  *    (RFC 8628 §3.5, on the request row itself, etag-guarded, so every instance sees it);
- * 4. approved → the person still enabled (`access_denied`), the scope still grantable to the agent
- *    (`invalid_scope`); then the delegated session is inserted and the request marked issued in one
+ * 4. approved → the person still enabled and the approving passkey still there, not revoked
+ *    (`access_denied`), the scope still grantable to the agent (`invalid_scope`); then the delegated session is inserted and the request marked issued in one
  *    transaction guarded by the request's etag: of two concurrent polls exactly one gets the token.
  *
  * The token: `sub` the person, `client_id` and `act.sub` the agent, `auth_time`/`amr`/`acr` of the
@@ -67,13 +67,16 @@ async function poll({ core, client }: GrantContext, request: BackchannelRequestR
     throw new OAuthError('authorization_pending', 'The person has not approved the request yet')
   }
 
-  const user = await store.getUser(request.userId)
+  const { approval } = request
+  const [user, passkey] = await Promise.all([store.getUser(request.userId), store.getCredential(request.userId, approval.credentialId)])
   if (!user || user.disabledAt !== undefined) throw new OAuthError('access_denied', 'The account of the person is disabled')
+  // The delegated session is tied to the approving passkey (deleting it revokes the session): one
+  // deleted or revoked since the approval approves nothing.
+  if (!passkey || passkey.flaggedAt !== undefined) throw new OAuthError('access_denied', 'The passkey that approved the request was deleted or revoked')
   const refused = ungrantable(request.scope, allowedScopes(config, agentOf(client)))
   if (refused.length) throw new OAuthError('invalid_scope', scopeRefusal(refused))
   // The signing key must be usable before the session is stored (no session without a token).
   await core.keyRing.signingKey()
-  const { approval } = request
   const perAction = request.authorizationDetails !== undefined
   const { session, refreshToken } = await sessions.create({
     user,
