@@ -8,7 +8,8 @@
  *
  * The helpers below are the policy's C# expressions, written again in TypeScript (Web APIs only):
  * `operationPath` (the path sent to the authorizer), `decisionCacheKey`, `readDecision` (how the
- * authorizer's answer is judged, fail closed) and `sanitizeParam` / `wwwAuthenticate`.
+ * authorizer's answer is judged, fail closed), `challengeOf` (the 401's WWW-Authenticate) and
+ * `sanitizeParam` / `wwwAuthenticate`.
  */
 
 /** APIM named values the policies reference as `{{name}}` (described in apim/named-values.json). */
@@ -85,6 +86,15 @@ export const POLICY = {
     fields: ['method', 'path', 'apiId', 'operationId'],
     /** Only 200 with a JSON decision counts as an answer; anything else fails closed (503). */
     okStatus: 200,
+    /**
+     * The decision member holding the `WWW-Authenticate` value of a 401 (CONTRACT v2 "Step-up",
+     * RFC 9470 §3: `Bearer error="insufficient_user_authentication", …, acr_values="…", max_age=…`).
+     * Sent as is once made printable ASCII; absent, empty or longer than `challengeMaxLength`, the
+     * policy sends `Bearer error="invalid_token", error_description="<reason>"` instead.
+     */
+    challengeField: 'wwwAuthenticate',
+    challengeVariable: 'authz-challenge',
+    challengeMaxLength: 2048,
   },
 
   /** What the backend receives on an allowed request. */
@@ -116,7 +126,11 @@ export const POLICY = {
       title: 'Unauthorized',
       error: 'invalid_token',
     },
-    /** The authorizer answered status 401 (revoked session, deleted user, typ not at+jwt…). */
+    /**
+     * The authorizer answered status 401 (revoked session, deleted user, typ not at+jwt…, or a
+     * step-up): the challenge is the decision's own (`authorizer.challengeField`), `error` only
+     * the fallback's.
+     */
     authzUnauthorized: { id: 'passkey-authz-401', status: 401, code: 'unauthorized', title: 'Unauthorized', error: 'invalid_token' },
     /** The authorizer answered status 403 (no role permits this method and path). */
     authzForbidden: { id: 'passkey-authz-403', status: 403, code: 'forbidden', title: 'Forbidden', error: 'insufficient_scope' },
@@ -200,7 +214,8 @@ export async function decisionCacheKey(input: {
 /** What the policy makes of the authorizer's answer. */
 export type Verdict =
   | { status: 200; reason: string; sub?: string; actor?: string; roles: string[]; ttl: number }
-  | { status: 401 | 403; reason: string; ttl: number }
+  | { status: 401; reason: string; ttl: number; wwwAuthenticate: string }
+  | { status: 403; reason: string; ttl: number }
   | { status: 503 }
 
 /**
@@ -232,8 +247,21 @@ export function readDecision(text: string): Verdict {
     const roles = Array.isArray(o.roles) ? o.roles.filter((r): r is string => typeof r === 'string') : []
     return { status: 200, reason, ...(sub ? { sub } : {}), ...(actor ? { actor } : {}), roles, ttl }
   }
-  if (o.status === 401 || o.status === 403) return { status: o.status, reason, ttl }
+  if (o.status === 401) return { status: 401, reason, ttl, wwwAuthenticate: challengeOf(o[POLICY.authorizer.challengeField], reason) }
+  if (o.status === 403) return { status: 403, reason, ttl }
   return { status: 503 }
+}
+
+/**
+ * The `WWW-Authenticate` value of the authorizer's 401 like the policy's `authz-challenge`
+ * expression: the decision's own, every character outside printable ASCII made `'` (no header
+ * injection); absent, empty or over `challengeMaxLength`, `Bearer error="invalid_token"` with the
+ * (already sanitised) reason as error_description.
+ */
+export function challengeOf(value: unknown, reason: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > POLICY.authorizer.challengeMaxLength)
+    return `${POLICY.jwt.scheme} error="${POLICY.failures.authzUnauthorized.error}", error_description="${reason}"`
+  return value.replace(/[^ -~]/g, "'")
 }
 
 /**

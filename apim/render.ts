@@ -37,8 +37,9 @@ const FUNCTION_KEY: Variant = {
     3. decision cache lookup, key = SHA-256(token, method, API id, operation path);
     4. on a miss, POST {{passkey-authz-url}} (timeout 5 s, errors ignored, then fail closed: no
        answer or not 200 means 503), and caches the decision for its ttl;
-    5. 401 / 403 as the authorizer says, else X-User-Id / X-User-Roles (and X-Actor-Id for an
-       agent's delegated token) for the backend.
+    5. 401 (with the decision's WWW-Authenticate, e.g. a step-up) / 403 as the authorizer says,
+       else X-User-Id / X-User-Roles (and X-Actor-Id for an agent's delegated token) for the
+       backend.
 
   Named values (all in apim/named-values.json): passkey-openid-config-url, passkey-issuer,
   passkey-audience, passkey-authz-url, passkey-authz-key (secret, preferably from Key Vault).
@@ -124,6 +125,8 @@ interface Failure {
 /** The authorizer's reason and validate-jwt's, each kept in a variable the policy set before. */
 const AUTHZ_REASON = '(string)context.Variables["authz-reason"]'
 const JWT_ERROR = '(string)context.Variables["jwt-error"]'
+/** The authorizer's WWW-Authenticate for a 401 (its decision's `wwwAuthenticate`, or invalid_token). */
+const AUTHZ_CHALLENGE = '(string)context.Variables["authz-challenge"]'
 
 /** A Bearer challenge with an error code (RFC 6750 §3): `description` is a C# string expression. */
 function bearerError(error: string, description: string): string {
@@ -320,6 +323,16 @@ ${failureResponse({
             var reason = (r == null || r.Type != JTokenType.String) ? &quot;&quot; : (string)r;
             return Regex.Replace(reason, &quot;[^ -~]|[\&quot;\\\\]&quot;, &quot;'&quot;);
         }" />
+        <!-- The 401's WWW-Authenticate: the decision's own (a step-up names acr_values / max_age,
+             RFC 9470), made printable ASCII; without one, invalid_token with the reason. -->
+        <set-variable name="authz-challenge" value="@{
+            var w = JObject.Parse((string)context.Variables[&quot;authz-decision&quot;])[&quot;wwwAuthenticate&quot;];
+            var challenge = (w == null || w.Type != JTokenType.String) ? &quot;&quot; : (string)w;
+            if (challenge.Length == 0 || challenge.Length > 2048) {
+                return &quot;Bearer error=\&quot;invalid_token\&quot;, error_description=\&quot;&quot; + (string)context.Variables[&quot;authz-reason&quot;] + &quot;\&quot;&quot;;
+            }
+            return Regex.Replace(challenge, &quot;[^ -~]&quot;, &quot;'&quot;);
+        }" />
         <choose>
             <when condition="@((int)context.Variables[&quot;authz-status&quot;] == 401)">
 ${failureResponse({
@@ -327,7 +340,7 @@ ${failureResponse({
   status: 401,
   title: 'Unauthorized',
   code: 'unauthorized',
-  challenge: bearerError('invalid_token', AUTHZ_REASON),
+  challenge: AUTHZ_CHALLENGE,
   detail: AUTHZ_REASON,
 })}            </when>
             <when condition="@((int)context.Variables[&quot;authz-status&quot;] == 403)">

@@ -12,9 +12,9 @@
  *   3. decision cache lookup (SHA-256 of token, method, API id, operation path);
  *   4. on a miss, POST the authorizer (timeout 5 s) with the same headers and body as the policy;
  *      no answer / not 200 / not a decision → 503; stores the decision for its ttl;
- *   5. 401 / 403 as the authorizer says, else forwards to the backend with X-User-Id,
- *      X-User-Roles and, for an agent's delegated token, X-Actor-Id (and the caller's
- *      Authorization, as APIM forwards it by default).
+ *   5. 401 (with the decision's WWW-Authenticate) / 403 as the authorizer says, else forwards
+ *      to the backend with X-User-Id, X-User-Roles and, for an agent's delegated token,
+ *      X-Actor-Id (and the caller's Authorization, as APIM forwards it by default).
  * Bound to loopback only.
  */
 import { getRequestListener } from '@hono/node-server'
@@ -242,9 +242,9 @@ function compileTemplate(template: string): (path: string) => boolean {
   }
 }
 
-function failureResponse(failure: Failure, detail: string): Response {
+/** A failure as the policy answers it; `challenge` replaces the failure's own WWW-Authenticate. */
+function failureResponse(failure: Failure, detail: string, challenge = wwwAuthenticate(failure, detail)): Response {
   const headers = new Headers({ 'content-type': POLICY.problemContentType })
-  const challenge = wwwAuthenticate(failure, detail)
   if (challenge) headers.set('www-authenticate', challenge)
   return new Response(JSON.stringify(problemBody(failure, detail)), { status: failure.status, headers })
 }
@@ -402,7 +402,8 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
 
   const app = new Hono()
   if (corsOrigins.length)
-    app.use('*', cors({ origin: [...corsOrigins], allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }))
+    // WWW-Authenticate is exposed so that the page can read a step-up challenge (RFC 9470).
+    app.use('*', cors({ origin: [...corsOrigins], allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['WWW-Authenticate'], maxAge: 600 }))
   app.all('*', async (c) => {
     const req = c.req.raw
     const url = new URL(req.url)
@@ -445,10 +446,9 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
     const verdict = readDecision(decision)
     if (verdict.status === 503) return failureResponse(POLICY.failures.authzUnavailable, POLICY.failures.authzUnavailable.detail)
     if (fresh && verdict.ttl > 0) decisions.set(key, decision, verdict.ttl, now())
-    if (verdict.status !== 200) {
-      const failure = verdict.status === 401 ? POLICY.failures.authzUnauthorized : POLICY.failures.authzForbidden
-      return failureResponse(failure, verdict.reason)
-    }
+    // 401 with the decision's own challenge (a step-up names acr_values / max_age), 403 as is.
+    if (verdict.status === 401) return failureResponse(POLICY.failures.authzUnauthorized, verdict.reason, verdict.wwwAuthenticate)
+    if (verdict.status === 403) return failureResponse(POLICY.failures.authzForbidden, verdict.reason)
 
     // 5. Allowed: tell the backend who is calling.
     const { userIdHeader, rolesHeader, actorHeader, rolesSeparator, forwardAuthorization } = POLICY.backend

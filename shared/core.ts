@@ -13,6 +13,7 @@ import { Challenges } from './webauthn/challenges.js'
 import { webauthnLib } from './webauthn/lib.js'
 import { Authorizer } from './authz/decide.js'
 import { AuditLog } from './audit/log.js'
+import { PersonalDataKeys } from './audit/personal.js'
 import { noTelemetry, type Telemetry } from './telemetry.js'
 
 export interface Core {
@@ -28,6 +29,8 @@ export interface Core {
   enumerationKey: Promise<CryptoKey>
   /** The hash-chained audit log (shared/audit/log.ts, docs/audit.md). */
   audit: AuditLog
+  /** Each account's personal-data key, which encrypts its audit fields (shared/audit/personal.ts). */
+  personal: PersonalDataKeys
   /** Seals OAuth authorization request handles and codes (shared/oauth/seal.ts). */
   oauthKey: Promise<SealKey>
   /** Spans and metrics (shared/telemetry.ts): the no-op unless APPLICATIONINSIGHTS_CONNECTION_STRING is set. */
@@ -60,6 +63,8 @@ export function createCore({ config, store, clock, telemetry = noTelemetry }: { 
   const tokens = new AccessTokens({ config, keyRing, clock })
   const authz = new Authorizer({ config, store, clock, accessTokens: tokens, keyRing })
   const sessions = new Sessions({ config, store, clock, tokens, onRevoke: (userId) => authz.forgetUser(userId) })
+  // Wrapped like the signing keys: opened with either KEK during a change, re-wrapped when read.
+  const personal = new PersonalDataKeys({ store, clock, wrapKey: rotating('audit-pd-wrap-v1') })
   return {
     config,
     store,
@@ -72,7 +77,14 @@ export function createCore({ config, store, clock, telemetry = noTelemetry }: { 
     // Always the current KEK's: decoys change with it (docs/security.md "Changing KEY_ENCRYPTION_KEY").
     enumerationKey: deriveKey(kek, 'user-enumeration-v1'),
     // The current KEK's only: the chain's events record its key id (previous events keep theirs).
-    audit: new AuditLog({ store, clock, key: rotating('audit-chain-v1').then((k): VersionedKey => k.current), ready: () => keyRing.signingKey().then(() => undefined) }),
+    audit: new AuditLog({
+      store,
+      clock,
+      key: rotating('audit-chain-v1').then((k): VersionedKey => k.current),
+      ready: () => keyRing.signingKey().then(() => undefined),
+      personal,
+    }),
+    personal,
     oauthKey: rotating('oauth-seal-v1'),
     telemetry,
   }

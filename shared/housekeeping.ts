@@ -1,6 +1,6 @@
 /**
  * Housekeeping, because Table Storage has no TTL: deletes expired challenge and client assertion
- * `jti` markers and expired sessions (docs/storage.md "Housekeeping"). Run by the Functions
+ * `jti` markers, expired sessions and expired invitations (docs/storage.md "Housekeeping"). Run by the Functions
  * timer `housekeeping` (hourly) and by the local server every 10 minutes.
  */
 import type { Core } from './core.js'
@@ -27,6 +27,8 @@ export interface SweepResult {
   challenges: number
   /** Session rows deleted. */
   sessions: number
+  /** Invitation rows (pending, used or revoked) deleted once expired. */
+  invitations: number
 }
 
 /**
@@ -35,10 +37,12 @@ export interface SweepResult {
  * has not expired is touched.
  *
  * @example
- * const { challenges, sessions } = await sweep(core, core.clock.now())
+ * const { challenges, sessions, invitations } = await sweep(core, core.clock.now())
  */
 export async function sweep(core: Pick<Core, 'store'>, now: number): Promise<SweepResult> {
-  const total = { challenges: 0, sessions: 0 }
+  const total = { challenges: 0, sessions: 0, invitations: 0 }
+  // Invitations: one partition query (a few rows a day at most), once a run.
+  total.invitations = await core.store.sweepInvitations({ before: now - SWEEP_GRACE_MS, max: SWEEP_MAX })
   for (let batch = 0; batch < SWEEP_BATCHES; batch++) {
     const { challenges, sessions } = await core.store.sweepExpired({ before: now - SWEEP_GRACE_MS, max: SWEEP_MAX })
     total.challenges += challenges
@@ -49,6 +53,7 @@ export async function sweep(core: Pick<Core, 'store'>, now: number): Promise<Swe
 }
 
 /** The log line of a run. */
-export function sweepLine({ challenges, sessions }: SweepResult): string {
-  return `housekeeping: deleted ${challenges} expired challenge/jti markers and ${sessions} expired sessions`
+export function sweepLine({ challenges, sessions, invitations }: SweepResult): string {
+  const line = `housekeeping: deleted ${challenges} expired challenge/jti markers and ${sessions} expired sessions`
+  return invitations ? `${line} and ${invitations} expired invitations` : line
 }

@@ -41,6 +41,7 @@ const CONTRACT_ROUTES = [
   'POST /oauth2/revoke',
   'POST /authz/check',
   'GET /me',
+  'DELETE /me',
   'GET /me/credentials',
   'PATCH /me/credentials/{id}',
   'DELETE /me/credentials/{id}',
@@ -60,6 +61,7 @@ const CONTRACT_ROUTES = [
   'PUT /manage/users/{userId}/roles/{role}',
   'DELETE /manage/users/{userId}/roles/{role}',
   'GET /manage/users',
+  'DELETE /manage/users/{userId}',
   'DELETE /manage/credentials/{id}',
   'GET /manage/users/{userId}/sessions',
   'DELETE /manage/users/{userId}/sessions',
@@ -68,6 +70,10 @@ const CONTRACT_ROUTES = [
   'POST /manage/keys/rotate',
   'DELETE /manage/keys/{kid}',
   'GET /manage/audit',
+  'POST /manage/invitations',
+  'GET /manage/invitations',
+  'DELETE /manage/invitations/{id}',
+  'POST /manage/users/{userId}/recovery',
 ]
 
 /** CONTRACT "Errors" codes. */
@@ -89,6 +95,8 @@ const CONTRACT_CODES = [
   'forbidden',
   'username_taken',
   'storage_unavailable',
+  'invitation_invalid',
+  'recovery_invalid',
 ]
 
 /**
@@ -398,8 +406,10 @@ describe('openApiDocument: shape', () => {
     assert.ok(decision.properties.sub)
     assert.ok(decision.properties.actor, 'CONTRACT v2: a delegated token\'s agent')
     const permission = doc.components.schemas.Permission
-    assert.deepEqual(new Set(Object.keys(permission.properties)), new Set(['methods', 'path', 'apiId', 'acr', 'delegation']))
+    assert.deepEqual(new Set(Object.keys(permission.properties)), new Set(['methods', 'path', 'apiId', 'acr', 'maxAge', 'delegation']))
     assert.deepEqual(permission.properties.delegation.enum, ['allow', 'approve', 'deny'])
+    // CONTRACT v2 Step-up: the members of a 401 step-up answer.
+    for (const m of ['error', 'acr_values', 'max_age', 'wwwAuthenticate']) assert.ok(decision.properties[m], `AuthzDecision.${m}`)
     assert.deepEqual(permission.required, ['methods', 'path'])
   })
 
@@ -684,6 +694,33 @@ describe('openApiDocument: real responses of a signed-in walk conform to it', ()
     assert.equal((await call('DELETE /manage/roles/{role}', { params: { role: 'reader' }, token: admin })).status, 204)
     assert.equal((await call('DELETE /manage/roles/{role}', { params: { role: 'reader' }, token: admin })).status, 404)
 
+    // Invitations and recovery (CONTRACT v2 "People and sessions"): invite, list, enrol, revoke; recover.
+    const invited = await call('POST /manage/invitations', { json: { username: 'grace', displayName: 'Grace H.', ttl: 3600 }, token: admin })
+    assert.equal(invited.status, 201)
+    assert.equal((await call('POST /manage/invitations', { json: { username: 'ada' }, token: admin })).status, 409)
+    assert.equal((await call('POST /manage/invitations', { json: { username: 'x1y', ttl: 1 }, token: admin })).status, 400)
+    assert.equal((await call('POST /manage/invitations', { json: { username: 'x1y', roles: ['nope'] }, token: admin })).status, 404)
+    assert.equal((await call('GET /manage/invitations', { token: admin })).body.length, 1)
+    const io = await call('POST /webauthn/registration/options', { json: { invitation: invited.body.token } })
+    assert.equal(io.status, 200)
+    const key = new SoftAuthenticator()
+    const iv = await call('POST /webauthn/registration/verify', { json: { credential: await key.createCredential(io.body, { origin }) } })
+    assert.equal(iv.status, 201)
+    assert.ok(iv.body.tokens)
+    assert.equal((await call('POST /webauthn/registration/options', { json: { invitation: invited.body.token } })).status, 400)
+    const other = await call('POST /manage/invitations', { json: { username: 'linus' }, token: admin })
+    assert.equal((await call('DELETE /manage/invitations/{id}', { params: { id: other.body.id }, token: admin })).status, 204)
+    assert.equal((await call('DELETE /manage/invitations/{id}', { params: { id: other.body.id }, token: admin })).status, 404)
+    const rec = await call('POST /manage/users/{userId}/recovery', { params: { userId: iv.body.user.id }, json: {}, token: admin })
+    assert.equal(rec.status, 201)
+    assert.equal((await call('POST /manage/users/{userId}/recovery', { params: { userId: 'nope' }, token: admin })).status, 404)
+    assert.equal((await call('POST /manage/users/{userId}/recovery', { params: { userId }, json: { ttl: 'soon' }, token: admin })).status, 400)
+    const ro = await call('POST /webauthn/registration/options', { json: { recovery: rec.body.token } })
+    assert.equal(ro.status, 200)
+    const rv = await call('POST /webauthn/registration/verify', { json: { credential: await new SoftAuthenticator().createCredential(ro.body, { origin }) } })
+    assert.equal(rv.status, 201)
+    assert.equal((await call('POST /webauthn/registration/options', { json: { recovery: rec.body.token } })).status, 400)
+
     // OAuth clients: a machine client (private_key_jwt, client_credentials, introspection) and a
     // public client (authorization code + PKCE through the hosted page).
     const { publicKey, privateKey } = keyPair('ec', { namedCurve: 'P-256' })
@@ -751,9 +788,25 @@ describe('openApiDocument: real responses of a signed-in walk conform to it', ()
     assert.equal((await call('DELETE /manage/keys/{kid}', { params: { kid: next }, token: admin })).status, 204)
     assert.equal((await call('DELETE /manage/keys/{kid}', { params: { kid: 'nope' }, token: admin })).status, 404)
 
+    // Deleting an account (CONTRACT v2): then its audit events show their personal fields erased.
+    const bob = new SoftAuthenticator()
+    const ob = await call('POST /webauthn/registration/options', { json: { username: 'bob' } })
+    const vb = await call('POST /webauthn/registration/verify', { json: { credential: await bob.createCredential(ob.body, { origin }) } })
+    assert.equal((await call('DELETE /manage/users/{userId}', { params: { userId: vb.body.user.id }, token: admin })).status, 204)
+    assert.equal((await call('DELETE /manage/users/{userId}', { params: { userId: vb.body.user.id }, token: admin })).status, 404)
+    assert.equal((await call('DELETE /manage/users/{userId}', { params: { userId }, token: admin })).status, 409)
+    // A person deletes their own account (signed up just now).
+    const cy = new SoftAuthenticator()
+    const oc = await call('POST /webauthn/registration/options', { json: { username: 'cyd' } })
+    assert.equal(oc.status, 200, JSON.stringify(oc.body))
+    const vc = await call('POST /webauthn/registration/verify', { json: { credential: await cy.createCredential(oc.body, { origin }) } })
+    assert.equal((await call('DELETE /me', { token: vc.body.tokens.access_token })).status, 204)
+    assert.equal((await call('DELETE /me', { token: vc.body.tokens.access_token })).status, 401)
+
     // The audit log of all of the above, in pages.
     const audit = await call('GET /manage/audit', { query: '?limit=1000', token: admin })
     assert.ok(audit.body.length > 10)
+    assert.ok(audit.body.some((e: Json) => e.target.userId === vb.body.user.id && e.erased?.includes('target.username')))
     assert.equal((await call('GET /manage/audit', { query: `?since=${audit.body[2].id}&limit=2`, token: admin })).body[0].seq, 4)
     assert.equal((await call('GET /manage/audit', { query: '?since=nope', token: admin })).status, 400)
 
@@ -762,5 +815,6 @@ describe('openApiDocument: real responses of a signed-in walk conform to it', ()
     assert.equal((await call('DELETE /me/credentials/{id}', { params: { id: cred1 }, token: admin })).status, 409)
     assert.equal((await call('POST /oauth2/revoke', { form: { token: refreshed.body.refresh_token } })).status, 200)
     assert.equal((await call('GET /me', { token: admin })).status, 401)
+
   })
 })

@@ -141,6 +141,8 @@ new SampleApiView({
   buttons: byId('api-operations'),
   result: byId('api-result'),
   notice: new Notice(byId('api-notice')),
+  // A step-up the gateway asks for (RFC 9470): the same passkey confirmation as account changes.
+  stepUp: (notice) => confirmWithPasskey(notice, 'Confirm it is you with one of your passkeys…'),
 })
 byId('gateway-url').textContent = config.gatewayUrl ?? 'none configured'
 byId('decision-ttl-note').textContent =
@@ -189,16 +191,19 @@ onTokensChanged(() => {
 // Adding, renaming or deleting a passkey needs a recent sign-in (REAUTH_MAX_AGE): when the
 // service asks for one, sign in again with one of this account's passkeys, then the change is
 // retried (session.ts `authed`).
-onStepUpNeeded(async () => {
+onStepUpNeeded(() => confirmWithPasskey(notices.passkeys, 'This change needs a recent sign-in: confirm it is you with one of your passkeys…'))
+
+/** A passkey sign-in of this account that replaces the page's session (a step-up). */
+async function confirmWithPasskey(notice: Notice, busy: string): Promise<void> {
   if (!me) throw new ApiError(401, 'Not signed in', 'Sign in again.')
-  notices.passkeys.busy('This change needs a recent sign-in: confirm it is you with one of your passkeys…')
+  notice.busy(busy)
   const result = await signIn(me.username)
   if (decodeClaims(result.tokens.access_token).sub !== me.id) {
     await request('/oauth2/revoke', { form: { token: result.tokens.refresh_token ?? '', token_type_hint: 'refresh_token' } }).catch(() => {})
     throw new ApiError(403, 'That passkey belongs to another account', `Confirm with a passkey of ${me.username}.`)
   }
   await replaceSession(result.tokens, result.credentialId)
-})
+}
 
 onSessionEnded((reason) => {
   showSignedOut()

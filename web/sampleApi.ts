@@ -3,8 +3,15 @@
  * APIM stand-in) with the access token, and shows whether the gateway let the call through.
  * The gateway validates the token and asks the authorizer (POST /api/authz/check) about the
  * method and path, with live roles: an administrator's change flips the answer.
+ *
+ * Step-up (CONTRACT v2, RFC 9470): when a permission needs a more recent sign-in (`maxAge`) or a
+ * stronger passkey (`acr`), the gateway answers 401 with `WWW-Authenticate: Bearer
+ * error="insufficient_user_authentication", …`. Refreshing cannot help (a refreshed token keeps
+ * its sign-in time), so the view offers "Confirm with your passkey": a passkey sign-in that
+ * replaces the session, then the same call again with the fresh token.
  */
 import { Notice, append, focusOn, h, type Child } from './dom.js'
+import { explain } from './explain.js'
 import { currentAccessToken, refresh } from './session.js'
 import { SAMPLE_API_SUFFIX, SAMPLE_OPERATIONS } from '../shared/sampleApi.js'
 
@@ -41,6 +48,19 @@ export interface SampleApiDeps {
   buttons: HTMLElement
   result: HTMLElement
   notice: Notice
+  /**
+   * A passkey sign-in of the signed-in account that replaces the page's session (the page's
+   * step-up, main.ts); throws when cancelled or refused. Without it, no step-up is offered.
+   */
+  stepUp?: (notice: Notice) => Promise<void>
+}
+
+/** What an RFC 9470 §3 challenge asks for, or undefined when the header is not one. */
+export function stepUpChallenge(header: string | null): { acrValues?: string; maxAge?: number } | undefined {
+  if (!header || !/^Bearer\b/i.test(header) || !/\berror="insufficient_user_authentication"/.test(header)) return undefined
+  const acr = /\bacr_values="([^"]*)"/.exec(header)?.[1]
+  const maxAge = /\bmax_age=(\d+)/.exec(header)?.[1]
+  return { ...(acr ? { acrValues: acr } : {}), ...(maxAge ? { maxAge: Number(maxAge) } : {}) }
 }
 
 const REASONS: Record<number, string> = {
@@ -95,8 +115,9 @@ export class SampleApiView {
     let res: Response
     try {
       res = await this.send(op, url)
-      // An expired access token: refresh once and call again (a new token also skips any cached decision).
-      if (res.status === 401) {
+      // An expired access token: refresh once and call again (a new token also skips any cached
+      // decision). Not for a step-up: the refreshed token would keep the same sign-in time.
+      if (res.status === 401 && !stepUpChallenge(res.headers.get('www-authenticate'))) {
         await refresh().catch(() => {})
         res = await this.send(op, url)
       }
@@ -122,7 +143,9 @@ export class SampleApiView {
       .filter((x) => typeof x === 'string' && x)
       .join(': ')
     const refusal = REFUSALS[res.status]
-    if (res.ok)
+    const stepUp = res.status === 401 ? stepUpChallenge(res.headers.get('www-authenticate')) : undefined
+    if (stepUp && this.d.stepUp) this.offerStepUp(op, status, stepUp, body)
+    else if (res.ok)
       this.show(
         'allowed',
         `Allowed: ${op.method} ${op.path} answered ${status}.`,
@@ -132,6 +155,36 @@ export class SampleApiView {
     else if (refusal)
       this.show(refusal.kind, refusal.headline(status), detail || refusal.reason, body)
     else this.show('denied', `${op.method} ${op.path} answered ${status}.`, detail, body)
+  }
+
+  /** The 401 step-up: why, and a button that signs in with a passkey and retries the call. */
+  private offerStepUp(op: Operation, status: string, need: { acrValues?: string; maxAge?: number }, body: unknown): void {
+    const why = [
+      need.maxAge !== undefined ? `a sign-in within the last ${need.maxAge} seconds` : '',
+      need.acrValues ? `a passkey of level ${need.acrValues} (a device-bound security key whose model the service trusts)` : '',
+    ]
+      .filter(Boolean)
+      .join(' and ')
+    const button = h('button', { type: 'button', class: 'step-up' }, 'Confirm with your passkey')
+    button.addEventListener('click', () => void this.confirm(op, button))
+    this.show('denied', `${op.method} ${op.path} needs you to confirm it is you: ${status}.`, `This call needs ${why || 'a more recent sign-in'}.`, body)
+    append(this.d.result, h('p', {}, button))
+  }
+
+  private async confirm(op: Operation, button: HTMLButtonElement): Promise<void> {
+    const { notice, stepUp } = this.d
+    if (!stepUp) return
+    button.disabled = true
+    try {
+      await stepUp(notice)
+    } catch (e) {
+      button.disabled = false
+      const { title, detail } = explain(e)
+      notice.show('error', title, detail)
+      return
+    }
+    notice.clear()
+    await this.call(op)
   }
 
   private send(op: Operation, url: string): Promise<Response> {

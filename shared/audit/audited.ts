@@ -17,11 +17,13 @@ import { ceremonyFailed, recordRegistration, recordSignIn } from './ceremonies.j
 import { auditContext } from './context.js'
 import { recordRevocation } from './tokenEvents.js'
 
-/** POST /webauthn/registration/verify: the new passkey (and account), audited. */
+/** POST /webauthn/registration/verify: the new passkey (and account), audited (the invitation or recovery used too). */
 export async function register(core: Core, c: Context, body: Record<string, unknown>, principal?: Principal) {
-  const result = await completeRegistration(core, body, principal, auditContext(c)).catch(ceremonyFailed(core, c, 'registration', body))
+  const { enrolment, ...result } = await completeRegistration(core, body, principal, auditContext(c)).catch(
+    ceremonyFailed(core, c, 'registration', body),
+  )
   core.telemetry.count('passkey.ceremonies', { ceremony: 'registration', outcome: 'success' })
-  await recordRegistration(core, c, result, principal)
+  await recordRegistration(core, c, result, principal, enrolment)
   return result
 }
 

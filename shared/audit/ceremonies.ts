@@ -13,6 +13,7 @@ import { ServiceError } from '../errors.js'
 import type { Principal } from '../middleware/bearer.js'
 import type { IssuedTokens } from './tokenIds.js'
 import type { RegistrationResult } from '../webauthn/registration.js'
+import type { Enrolment } from '../webauthn/enrolment.js'
 import { auditContext } from './context.js'
 import { tokenIds } from './tokenIds.js'
 
@@ -56,11 +57,32 @@ export function ceremonyFailed(core: Core, c: Context, ceremony: Ceremony, body:
   }
 }
 
-/** `user.signed_up` (result with tokens) or `passkey.added` (a signed-in account's new passkey). */
-export async function recordRegistration(core: Core, c: Context, result: RegistrationResult, principal?: Principal) {
+/**
+ * `user.signed_up` (result with tokens; then `invitation.used` too when an invitation made the
+ * account), `recovery.used` (a recovery link added the passkey), or `passkey.added` (a signed-in
+ * account's new passkey). Never the link's token.
+ */
+export async function recordRegistration(core: Core, c: Context, result: RegistrationResult, principal?: Principal, enrolment?: Enrolment) {
   const { user, credential, tokens } = result
   const ids = tokenIds(tokens)
   const who = { userId: user.id, username: user.username }
+  if (enrolment && 'recovery' in enrolment) {
+    await core.audit.record({
+      ...auditContext(c),
+      type: 'recovery.used',
+      actor: who,
+      target: { ...who, credentialId: credential.id, ...(ids.sessionId ? { sessionId: ids.sessionId } : {}) },
+      detail: {
+        label: credential.label,
+        aaguid: credential.aaguid,
+        backupEligible: credential.backupEligible,
+        revokedSessions: enrolment.recovery.revokedSessions,
+        ...(ids.acr ? { acr: ids.acr, amr: ids.amr ?? [] } : {}),
+      },
+    })
+    return
+  }
+  if (enrolment) await core.audit.record({ ...auditContext(c), type: 'invitation.used', actor: who, target: who, detail: { invitationId: enrolment.invitationId } })
   await core.audit.record({
     ...auditContext(c),
     type: tokens ? 'user.signed_up' : 'passkey.added',

@@ -130,8 +130,25 @@ export interface AuditInput extends AuditOrigin {
   detail?: Record<string, unknown>
 }
 
-/** An event as `GET /api/manage/audit` shows it: the record with its id, and time as ISO 8601. */
-export type AuditEventView = Omit<AuditEventRecord, 'at'> & { id: string; time: string }
+/**
+ * An event as `GET /api/manage/audit` shows it: the record with its id, time as ISO 8601, and its
+ * personal fields decrypted (shared/audit/personal.ts `revealPersonal`): those whose key was
+ * destroyed with their account are absent and named in `erased`, those that do not decrypt
+ * (altered or moved) absent and named in `undecryptable`.
+ */
+export type AuditEventView = Omit<AuditEventRecord, 'at'> & {
+  id: string
+  time: string
+  erased?: PersonalField[]
+  undecryptable?: PersonalField[]
+}
+
+/**
+ * The fields that hold a person's data, encrypted under their account's key (shared/audit/
+ * personal.ts): named so in the encryption's additional data and in a view's `erased` list.
+ */
+export const PERSONAL_FIELDS = ['actor.username', 'target.username', 'ip', 'userAgent'] as const
+export type PersonalField = (typeof PERSONAL_FIELDS)[number]
 
 /** Width of the zero-padded sequence: ids and row keys sort like the numbers. */
 export const AUDIT_ID_DIGITS = 16
@@ -139,7 +156,7 @@ export const AUDIT_ID_DIGITS = 16
 /** The event id: its sequence number, zero-padded (also its row key). */
 export const auditId = (seq: number): string => String(seq).padStart(AUDIT_ID_DIGITS, '0')
 
-export function auditView(e: AuditEventRecord): AuditEventView {
+export function auditView(e: AuditEventRecord & { erased?: PersonalField[]; undecryptable?: PersonalField[] }): AuditEventView {
   const v: AuditEventView = {
     id: auditId(e.seq),
     seq: e.seq,
@@ -155,6 +172,8 @@ export function auditView(e: AuditEventRecord): AuditEventView {
   if (e.ip !== undefined) v.ip = e.ip
   if (e.userAgent !== undefined) v.userAgent = e.userAgent
   if (e.keyId !== undefined) v.keyId = e.keyId
+  if (e.erased?.length) v.erased = e.erased
+  if (e.undecryptable?.length) v.undecryptable = e.undecryptable
   return v
 }
 
@@ -173,8 +192,14 @@ const MAX_DETAIL_JSON = 8192
 
 /** Detail keys that would name a secret: dropped whatever their value. */
 const SECRET_KEY = /token|secret|assertion|attestation|signature|password|private|authorization|cookie|^jwks?$|^d$|^kek$/i
-/** A JWS/JWT (compact, header starting `ey`) or our refresh token shape `<id>.<id>.<secret>`. */
-const TOKEN_SHAPE = /^(ey[\w-]+\.[\w-]+\.[\w-]*|[\w-]{8,}\.[\w-]{8,}\.[\w-]{20,})$/
+/**
+ * A JWS/JWT (compact, header starting `ey`), our refresh token shape `<id>.<id>.<secret>`, or an
+ * invitation or recovery token `<16-byte id>.<32-byte secret>` (shared/util/linkToken.ts; 66
+ * characters, longer than any username).
+ */
+const TOKEN_SHAPE = /^(ey[\w-]+\.[\w-]+\.[\w-]*|[\w-]{8,}\.[\w-]{8,}\.[\w-]{20,}|[\w-]{22}\.[\w-]{43})$/
+/** A link that carries an invitation or recovery token in its fragment (or query). */
+const TOKEN_LINK = /[#?&](invitation|recovery)=/
 export const REDACTED = '[redacted]'
 
 const ACTOR_KEYS = ['userId', 'username', 'clientId', 'system'] as const
@@ -186,7 +211,7 @@ function clip(v: string, max: number): string {
 
 /** A string value, unless it looks like a token: then `[redacted]`. */
 function safeString(v: string, max: number): string {
-  return TOKEN_SHAPE.test(v.trim()) ? REDACTED : clip(v, max)
+  return TOKEN_SHAPE.test(v.trim()) || TOKEN_LINK.test(v) ? REDACTED : clip(v, max)
 }
 
 function pick(obj: object | undefined, keys: readonly string[]): Record<string, string> {

@@ -17,6 +17,7 @@ import type { Clock } from '../util/clock.js'
 import type { VersionedKey } from '../crypto/kek.js'
 import { GENESIS, chainHash } from './chain.js'
 import { sanitizeAuditInput, type AuditInput } from './events.js'
+import { planPersonal, sealPersonal, type PersonalDataKeys, type PersonalPlan } from './personal.js'
 
 /** Events per transaction: 100 operations at most, one of them the head. */
 const MAX_BATCH = 99
@@ -31,6 +32,8 @@ const RETRY_BUDGET_MS = 5_000
 
 interface Pending {
   input: ReturnType<typeof sanitizeAuditInput>
+  /** Whose keys its personal fields go under (encrypted once its seq is known, in `build`). */
+  plan?: PersonalPlan
   at: number
   resolve(e: AuditEventRecord): void
   reject(err: unknown): void
@@ -62,6 +65,11 @@ export class AuditLog {
        * Checked before every head read.
        */
       ready?: () => Promise<void>
+      /**
+       * The accounts' personal-data keys (shared/audit/personal.ts): with them, usernames, IPs and
+       * user agents are stored encrypted under their person's key (docs/audit.md "Personal data").
+       */
+      personal?: PersonalDataKeys
       logError?: (msg: string) => void
     },
   ) {
@@ -75,15 +83,13 @@ export class AuditLog {
    * @example
    * await core.audit.append({ type: 'key.rotated', actor: { system: 'rotation' }, target: { kid } })
    */
-  append(input: AuditInput): Promise<AuditEventRecord> {
-    let clean: Pending['input']
-    try {
-      clean = sanitizeAuditInput(input)
-    } catch (err) {
-      return Promise.reject(err)
-    }
+  async append(input: AuditInput): Promise<AuditEventRecord> {
+    const clean = sanitizeAuditInput(input)
+    const at = this.deps.clock.now()
+    // The keys are found (or made) before the event queues: a transaction never waits for them.
+    const plan = this.deps.personal ? await planPersonal(this.deps.personal, clean) : undefined
     return new Promise((resolve, reject) => {
-      this.queue.push({ input: clean, at: this.deps.clock.now(), resolve, reject })
+      this.queue.push({ input: clean, ...(plan ? { plan } : {}), at, resolve, reject })
       void this.drain()
     })
   }
@@ -192,7 +198,10 @@ export class AuditLog {
     const [hmacKey, keyId] = 'id' in key ? [key.key, key.id] : [key, undefined]
     for (const p of batch) {
       at = Math.max(at, p.at)
-      const e = { ...p.input, seq: ++seq, at, prev, ...(keyId ? { keyId } : {}) }
+      seq++
+      // Personal fields encrypted for this seq (their AAD names it), before the hash covers them.
+      const content = p.plan ? sealPersonal(p.input, p.plan, seq) : p.input
+      const e = { ...content, seq, at, prev, ...(keyId ? { keyId } : {}) }
       const hash = await chainHash(hmacKey, e)
       events.push({ ...e, hash })
       prev = hash

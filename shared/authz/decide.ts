@@ -15,6 +15,13 @@
  * adds at most the answer's `ttl` (≤ AUTHZ_CACHE_TTL). A revoked signing key: cached tokens and
  * decisions carry their kid and are served only while the key ring still trusts it, so at once
  * on the revoking instance and within the key ring's refresh (REFRESH_MS, 60 s) on the others.
+ *
+ * Step-up (CONTRACT v2 "Step-up authentication", RFC 9470): a permission may ask for an `acr` and
+ * a `maxAge`. When no permission allows the request but one would, were the token's acr stronger
+ * or its auth_time more recent, the answer is 401 `insufficient_user_authentication` with the
+ * `acr_values` / `max_age` a new sign-in must meet and the ready `WWW-Authenticate` value. An allow
+ * that rests on a `maxAge` is never cached (here or, through `ttl`, at the gateway) past
+ * `auth_time + maxAge`.
  */
 import { decodeProtectedHeader } from 'jose'
 import type { Config } from '../config.js'
@@ -24,9 +31,12 @@ import type { KeyRing } from '../tokens/keyRing.js'
 import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
 import type { Permission, RoleRecord, Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
+import { MAX_AGE_LIMIT } from '../schemas/authz.js'
+import { ACR_VALUES, acrRank } from '../webauthn/assurance.js'
 import { compileGlob, normalisePath, type PathMatcher } from './glob.js'
 import { LruTtl } from './lru.js'
 import { actorOf, decideDelegated } from './delegation.js'
+import { assess, INSUFFICIENT, INVALID_TOKEN_CHALLENGE, lighter, NO_TOKEN_CHALLENGE, stepUpRefusal, type Shortfall } from './stepUp.js'
 
 export interface AuthzRequest {
   method: string
@@ -35,10 +45,19 @@ export interface AuthzRequest {
   operationId?: string
 }
 
+/** The answer's members, in the order they are sent; `ttl` stays last (decideJson relies on it). */
 export interface Decision {
   allow: boolean
   status: 200 | 401 | 403
   reason: string
+  /** RFC 9470 §3: the token's authentication is too weak or too old for this request. */
+  error?: typeof INSUFFICIENT
+  /** The weakest acr that would satisfy (when the acr was short). */
+  acr_values?: string
+  /** The permission's maxAge (when auth_time was too old, or absent). */
+  max_age?: number
+  /** On every 401: the `WWW-Authenticate` value the gateway sends (RFC 6750 §3, RFC 9470 §3). */
+  wwwAuthenticate?: string
   sub?: string
   /** A delegated token's agent (shared/authz/delegation.ts). */
   actor?: string
@@ -52,11 +71,11 @@ interface CompiledPermission {
   match: PathMatcher
   apiId?: string
   acr?: string
+  maxAge?: number
   delegation?: Permission['delegation']
 }
 
-/** acr values in increasing strength: a permission asking for `phr` is met by `phrh`. */
-const ACR_RANK: Record<string, number> = { phr: 1, phrh: 2 }
+export { INVALID_TOKEN_CHALLENGE, NO_TOKEN_CHALLENGE, stepUpChallenge } from './stepUp.js'
 
 export class Authorizer {
   private readonly tokens: LruTtl<AccessTokenClaims & { [KID]?: string }>
@@ -124,7 +143,7 @@ export class Authorizer {
   /** Decides one request. Throws ServiceError storage_unavailable when it cannot decide. */
   async decide(token: string | undefined, req: AuthzRequest): Promise<Decision> {
     const now = this.deps.clock.now()
-    if (!token) return deny(401, 'no bearer token')
+    if (!token) return deny(401, 'no bearer token', undefined, NO_TOKEN_CHALLENGE)
     const claims = await this.verified(token, now)
     if (typeof claims === 'string') return deny(401, claims)
     const actor = actorOf(claims)
@@ -148,26 +167,36 @@ export class Authorizer {
       agent?.until ?? Infinity,
       (this.roleDefs?.at ?? now) + this.deps.config.authzCacheTtl * 1000,
     )
-    const ttl = Math.max(0, Math.floor((until - now) / 1000))
+    const ttlUntil = (t: number) => Math.max(0, Math.floor((t - now) / 1000))
+    const ttl = ttlUntil(until)
+    const who = { sub: claims.sub, roles, scopes }
     const path = normalisePath(req.path)
-    if (!path.ok) return { allow: false, status: 403, reason: path.reason, sub: claims.sub, roles, scopes, ttl }
+    if (!path.ok) return { allow: false, status: 403, reason: path.reason, ...who, ttl }
     const method = req.method.toUpperCase()
-    const acrRank = ACR_RANK[claims.acr] ?? 0
     if (actor)
       return decideDelegated(this.deps.store, {
-        claims, actor, personRoles: roles, agentRoles: agent!.roles, defs, method, path, scopes, ttl, ...(req.apiId !== undefined ? { apiId: req.apiId } : {}),
-        acrMet: (p) => p.acr === undefined || (ACR_RANK[p.acr] ?? Infinity) <= acrRank || p.acr === claims.acr,
+        claims, actor, personRoles: roles, agentRoles: agent!.roles, defs, method, path, scopes, ttl, now, ...(req.apiId !== undefined ? { apiId: req.apiId } : {}),
       })
+    // The allow that lasts longest (a permission without maxAge: as long as the facts above).
+    let granted: { role: string; until: number } | undefined
+    let shortfall: Shortfall | undefined
     for (const role of roles) {
       for (const p of defs.get(role) ?? []) {
         if (p.methods !== '*' && !p.methods.has(method)) continue
         if (p.apiId !== undefined && p.apiId !== req.apiId) continue
-        if (p.acr !== undefined && (ACR_RANK[p.acr] ?? Infinity) > acrRank && p.acr !== claims.acr) continue
         if (!p.match(path.segments)) continue
-        return { allow: true, status: 200, reason: `granted by role ${role}`, sub: claims.sub, roles, scopes, ttl }
+        const fit = assess(p, claims, now)
+        if (fit.met) {
+          if (!granted || fit.until > granted.until) granted = { role, until: fit.until }
+          continue
+        }
+        const miss: Shortfall = { role, ...fit.miss }
+        if (!shortfall || lighter(miss, shortfall)) shortfall = miss
       }
     }
-    return { allow: false, status: 403, reason: 'no role permits this method and path', sub: claims.sub, roles, scopes, ttl }
+    if (granted) return { allow: true, status: 200, reason: `granted by role ${granted.role}`, ...who, ttl: ttlUntil(Math.min(until, granted.until)) }
+    if (shortfall) return { ...stepUpRefusal(shortfall), ...who, ttl }
+    return { allow: false, status: 403, reason: 'no role permits this method and path', ...who, ttl }
   }
 
   /** Cached verification: the claims, or the reason the token is refused. */
@@ -312,8 +341,9 @@ function kidOf(token: string): string | undefined {
   }
 }
 
-function deny(status: 401 | 403, reason: string, sub?: string): Decision {
-  return { allow: false, status, reason, ...(sub ? { sub } : {}), roles: [], scopes: [], ttl: 0 }
+/** A refusal that is never cached; a 401 names its challenge (invalid_token unless given). */
+function deny(status: 401 | 403, reason: string, sub?: string, challenge = INVALID_TOKEN_CHALLENGE): Decision {
+  return { allow: false, status, reason, ...(status === 401 ? { wwwAuthenticate: challenge } : {}), ...(sub ? { sub } : {}), roles: [], scopes: [], ttl: 0 }
 }
 
 function compileRoles(list: RoleRecord[]): Map<string, CompiledPermission[]> {
@@ -338,6 +368,7 @@ export function compilePermission(p: Permission): CompiledPermission {
     match: compileGlob(p.path),
     ...(p.apiId !== undefined ? { apiId: p.apiId } : {}),
     ...(p.acr !== undefined ? { acr: p.acr } : {}),
+    ...(p.maxAge !== undefined ? { maxAge: p.maxAge } : {}),
     ...(p.delegation !== undefined ? { delegation: p.delegation } : {}),
   }
 }
@@ -352,7 +383,7 @@ export function parsePermissions(v: unknown): Permission[] {
   return v.map((p, i) => {
     const at = `permissions[${i}]`
     if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new ServiceError('invalid_request', `${at} must be an object`)
-    const { methods, path, apiId, acr, delegation, ...rest } = p as Record<string, unknown>
+    const { methods, path, apiId, acr, maxAge, delegation, ...rest } = p as Record<string, unknown>
     if (Object.keys(rest).length) throw new ServiceError('invalid_request', `${at} has unknown fields: ${Object.keys(rest).join(', ')}`)
     if (!Array.isArray(methods) || methods.length === 0 || methods.length > 16 || !methods.every((m) => typeof m === 'string'))
       throw new ServiceError('invalid_request', `${at}.methods must be a non-empty list of HTTP methods or ["*"]`)
@@ -366,8 +397,10 @@ export function parsePermissions(v: unknown): Permission[] {
     }
     if (apiId !== undefined && (typeof apiId !== 'string' || apiId.length === 0 || apiId.length > 256))
       throw new ServiceError('invalid_request', `${at}.apiId must be a non-empty string`)
-    if (acr !== undefined && (typeof acr !== 'string' || !(acr in ACR_RANK)))
-      throw new ServiceError('invalid_request', `${at}.acr must be one of ${Object.keys(ACR_RANK).join(', ')}`)
+    if (acr !== undefined && (typeof acr !== 'string' || acrRank(acr) === 0))
+      throw new ServiceError('invalid_request', `${at}.acr must be one of ${ACR_VALUES.join(', ')}`)
+    if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 1 || maxAge > MAX_AGE_LIMIT))
+      throw new ServiceError('invalid_request', `${at}.maxAge must be a whole number of seconds from 1 to ${MAX_AGE_LIMIT} (a year)`)
     if (delegation !== undefined && !DELEGATION_MODES.includes(delegation as never))
       throw new ServiceError('invalid_request', `${at}.delegation must be one of ${DELEGATION_MODES.join(', ')}`)
     return {
@@ -375,6 +408,7 @@ export function parsePermissions(v: unknown): Permission[] {
       path,
       ...(apiId !== undefined ? { apiId: apiId as string } : {}),
       ...(acr !== undefined ? { acr: acr as string } : {}),
+      ...(maxAge !== undefined ? { maxAge: maxAge as number } : {}),
       ...(delegation !== undefined ? { delegation: delegation as Permission['delegation'] } : {}),
     }
   })

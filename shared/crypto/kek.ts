@@ -17,6 +17,7 @@ export type KeyPurpose =
   | 'oauth-seal-v1'
   | 'user-enumeration-v1'
   | 'audit-chain-v1'
+  | 'audit-pd-wrap-v1'
 
 /** What each label's key does: AES-256-GCM seals, HMAC-SHA-256 for values that must not be guessable. */
 const KEY_USE = {
@@ -25,6 +26,8 @@ const KEY_USE = {
   'oauth-seal-v1': 'seal',
   'user-enumeration-v1': 'mac',
   'audit-chain-v1': 'mac',
+  /** Wraps each account's personal-data key (shared/audit/personal.ts). */
+  'audit-pd-wrap-v1': 'seal',
 } as const satisfies Record<KeyPurpose, 'seal' | 'mac'>
 
 const te = new TextEncoder()

@@ -11,6 +11,8 @@ import { RESPONSE_MODES, RESPONSE_TYPES } from './authorization/checkResponseTyp
 import { GRANT_TYPES } from './token.js'
 import { grantableScopes } from './scopes.js'
 import { AUTHORIZATION_DETAILS_TYPES } from '../agents/authorizationDetails.js'
+import { ACR_VALUES } from '../webauthn/assurance.js'
+import { PROMPT_VALUES } from './authorization/checkScope.js'
 
 /** Claims of our ID tokens (shared/tokens/accessToken.ts signIdToken, sessions.ts respond). */
 export const ID_TOKEN_CLAIMS = [
@@ -53,8 +55,8 @@ export function discovery(config: Config) {
     claims_supported: [...ID_TOKEN_CLAIMS],
     id_token_signing_alg_values_supported: [config.tokenAlg],
     subject_types_supported: ['public'],
-    acr_values_supported: ['phr', 'phrh'],
-    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+    acr_values_supported: [...ACR_VALUES],
+    prompt_values_supported: [...PROMPT_VALUES],
     // RFC 9207: the authorization response carries `iss`.
     authorization_response_iss_parameter_supported: true,
     request_parameter_supported: false,

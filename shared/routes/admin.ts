@@ -6,6 +6,7 @@ import { requireRole } from '../middleware/requireRole.js'
 import { manageRoutes } from './manage.js'
 import { manageAuditRoutes } from './manageAudit.js'
 import { manageClientsRoutes } from './manageClients.js'
+import { manageInvitationsRoutes } from './manageInvitations.js'
 import { manageKeysRoutes } from './manageKeys.js'
 import { manageUsersRoutes } from './manageUsers.js'
 import { adminSessionsRoutes } from './sessions.js'
@@ -25,6 +26,7 @@ export function adminRoutes(core: Core) {
   r.route('/', manageAuditRoutes(core))
   r.route('/', manageClientsRoutes(core))
   r.route('/', manageUsersRoutes(core))
+  r.route('/', manageInvitationsRoutes(core))
   r.route('/', adminSessionsRoutes(core))
   r.route('/', manageRoutes(core))
   return r

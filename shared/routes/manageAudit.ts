@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env.js'
 import { auditView } from '../audit/events.js'
+import { revealPersonal } from '../audit/personal.js'
 import type { AuditSince } from '../audit/log.js'
 import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
@@ -41,7 +42,8 @@ export function manageAuditRoutes(core: Core) {
   r.get('/audit', noStore(), async (c) => {
     const since = parseSince(c.req.query('since'))
     const limit = parseLimit(c.req.query('limit'))
-    const events = (await core.audit.list(since, limit)).map(auditView)
+    // Personal fields decrypted for display; the stored events (and the chain) keep the ciphertext.
+    const events = (await revealPersonal(core.personal, await core.audit.list(since, limit))).map(auditView)
     const headers: Record<string, string> = {}
     const last = events[events.length - 1]
     if (last && events.length === limit) headers.link = `<${c.req.path}?since=${last.id}&limit=${limit}>; rel="next"`

@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
+import { deleteAccount } from '../account/deletion.js'
 import { setDisabled } from '../admin/disable.js'
 import { listUsers } from '../admin/users.js'
 import { auditContext } from '../audit/context.js'
@@ -21,7 +22,7 @@ const summaryView = (u: UserRecord): ManagedUserSummaryBody => ({
 
 /**
  * /api/manage/users — CONTRACT v2 "Users and clients" and "Disabling and deleting accounts" (behind
- * adminRoutes' guard): the paged list and PATCH `{ disabled }`. Mounted before manage.ts, whose
+ * adminRoutes' guard): the paged list, PATCH `{ disabled }` and DELETE. Mounted before manage.ts, whose
  * lookup by `?username=` still answers that form (an array, as before).
  */
 export function manageUsersRoutes(core: Core) {
@@ -36,6 +37,12 @@ export function manageUsersRoutes(core: Core) {
   r.patch('/users/:userId', noStore(), validJson(UserStatusUpdate), async (c) => {
     const { disabled } = c.req.valid('json')
     return c.json(summaryView(await setDisabled(core, { userId: c.req.param('userId'), disabled, from: auditContext(c) })))
+  })
+
+  // Erases the account; its personal audit fields become unreadable (shared/account/deletion.ts).
+  r.delete('/users/:userId', async (c) => {
+    await deleteAccount(core, { userId: c.req.param('userId'), by: 'admin', from: auditContext(c) })
+    return c.body(null, 204)
   })
 
   return r

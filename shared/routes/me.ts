@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
+import { deleteAccount } from '../account/deletion.js'
 import { accountOf, deletePasskey, listPasskeys, renamePasskey } from '../account/passkeys.js'
 import { auditContext } from '../audit/context.js'
 import { requireBearer } from '../middleware/bearer.js'
@@ -18,6 +19,12 @@ export function meRoutes(core: Core) {
   r.get('/', person, noStore(), async (c) => {
     const { user } = await accountOf(core, c.var.principal.userId)
     return c.json({ id: user.id, username: user.username, displayName: user.displayName, roles: user.roles, ...(user.disabledAt !== undefined ? { disabled: true } : {}) })
+  })
+
+  // CONTRACT v2 "Disabling and deleting accounts": the account's own token, signed in recently.
+  r.delete('/', person, requireRecentSignIn(core, 'account.delete'), async (c) => {
+    await deleteAccount(core, { userId: c.var.principal.userId, by: 'self', from: auditContext(c) })
+    return c.body(null, 204)
   })
 
   r.get('/credentials', person, noStore(), async (c) => c.json((await listPasskeys(core, c.var.principal.userId)).map(credentialView)))

@@ -4,10 +4,10 @@
  * key import, SCOPES, glob compilation), which these schemas document and type.
  */
 import * as v from 'valibot'
-import { AUDIT_EVENT_TYPES } from '../audit/events.js'
-import { DateTime, described, ROLE_NAME, StringList } from './common.js'
+import { AUDIT_EVENT_TYPES, PERSONAL_FIELDS } from '../audit/events.js'
+import { DateTime, described, ROLE_NAME, ROLE_NAME_RULE, StringList } from './common.js'
 import { Permission } from './authz.js'
-import { Credential } from './webauthn.js'
+import { Credential, text, Username } from './webauthn.js'
 
 const Uri = v.pipe(v.string(), v.metadata({ format: 'uri' }))
 const Disabled = described(v.boolean(), 'true while an administrator has disabled the account (absent: enabled).')
@@ -102,8 +102,20 @@ export const AuditEvent = described(
     keyId: v.optional(
       described(v.string(), 'Key id of the KEY_ENCRYPTION_KEY whose chain key made `hash` (absent: the key in use before key ids were recorded).'),
     ),
+    erased: v.optional(
+      described(
+        v.array(v.picklist(PERSONAL_FIELDS)),
+        'Personal fields left out because their account was deleted and their key destroyed (crypto-shredding, docs/audit.md).',
+      ),
+    ),
+    undecryptable: v.optional(
+      described(
+        v.array(v.picklist(PERSONAL_FIELDS)),
+        'Personal fields left out because they do not decrypt under their key: altered, or moved from another field or event.',
+      ),
+    ),
   }),
-  'One hash-chained audit event (docs/audit.md). Ids and usernames, never a token, assertion or key.',
+  'One hash-chained audit event (docs/audit.md). Ids, and personal fields decrypted for display; never a token, assertion or key.',
 )
 export const AuditEventList = described(v.array(AuditEvent), 'Oldest first.')
 
@@ -206,8 +218,83 @@ export const ClientList = described(
   'Clients, oldest first, 100 a page.',
 )
 
+// --- Invitations and recovery (CONTRACT v2 "People and sessions") ----------------------------
+
+const DAY = 86_400
+/** Invitation lifetimes, seconds: CONTRACT v2 "Invitations" (default 7 days, at most 30). */
+export const INVITATION_TTL = { min: 60, default: 7 * DAY, max: 30 * DAY } as const
+/** Recovery link lifetimes, seconds: CONTRACT v2 "Recovery" (default 24 hours, at most 7 days). */
+export const RECOVERY_TTL = { min: 60, default: DAY, max: 7 * DAY } as const
+
+const ttl = (limits: { min: number; default: number; max: number }, what: string) => {
+  const rule = `ttl must be a whole number of seconds from ${limits.min} to ${limits.max}`
+  return v.optional(
+    described(
+      v.pipe(v.number(rule), v.integer(rule), v.minValue(limits.min, rule), v.maxValue(limits.max, rule)),
+      `Lifetime of the ${what}, seconds (default ${limits.default}, at most ${limits.max}).`,
+    ),
+  )
+}
+const ROLE_LIST_RULE = `roles must be a list of at most 32 role names (${ROLE_NAME_RULE})`
+const InvitedRoles = v.optional(
+  described(
+    v.pipe(v.array(v.pipe(v.string(ROLE_LIST_RULE), v.regex(ROLE_NAME, ROLE_LIST_RULE)), ROLE_LIST_RULE), v.maxLength(32, ROLE_LIST_RULE)),
+    'Roles the account gets when it is made (each defined with PUT /manage/roles/{role}, or `admin`).',
+  ),
+)
+const LinkToken = described(
+  v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/)),
+  'Shown only in this answer (stored as a hash); single use.',
+)
+const PageLink = described(Uri, 'The page with the token in the fragment, which never reaches a server log.')
+
+export const InvitationCreate = described(
+  v.object({ username: Username, displayName: text('displayName'), roles: InvitedRoles, ttl: ttl(INVITATION_TTL, 'invitation') }),
+  'Who is invited: the username the account will have (taken → 409 `username_taken`), its display name and roles.',
+)
+export const Invitation = described(
+  v.object({
+    id: v.string(),
+    username: v.string(),
+    displayName: v.optional(v.string()),
+    roles: StringList,
+    createdAt: DateTime,
+    expiresAt: DateTime,
+  }),
+  'A pending invitation (not used, not revoked, not expired). No token: it is shown only when made.',
+)
+export const InvitationList = described(v.array(Invitation), 'Pending invitations, oldest first.')
+export const InvitationCreated = described(
+  v.object({
+    id: v.string(),
+    username: v.string(),
+    displayName: v.optional(v.string()),
+    roles: StringList,
+    expiresAt: DateTime,
+    token: LinkToken,
+    url: described(PageLink, 'The page with `#invitation=<token>`: send it to the person.'),
+  }),
+  'The invitation, with its token and link (shown this once).',
+)
+export const RecoveryIssue = described(
+  v.object({ ttl: ttl(RECOVERY_TTL, 'recovery link') }),
+  'A recovery link for the account: the person adds a passkey without signing in.',
+)
+export const RecoveryIssued = described(
+  v.object({
+    token: LinkToken,
+    url: described(PageLink, 'The page with `#recovery=<token>`: send it to the person.'),
+    expiresAt: DateTime,
+  }),
+  'The recovery link (shown this once); it replaces any earlier one of the account.',
+)
+
 export type RoleBody = v.InferOutput<typeof Role>
 export type ManagedUserBody = v.InferOutput<typeof ManagedUser>
 export type ManagedUserSummaryBody = v.InferOutput<typeof ManagedUserSummary>
 export type AuditEventBody = v.InferOutput<typeof AuditEvent>
 export type ClientCreatedBody = v.InferOutput<typeof ClientCreated>
+export type InvitationCreateBody = v.InferOutput<typeof InvitationCreate>
+export type InvitationBody = v.InferOutput<typeof Invitation>
+export type InvitationCreatedBody = v.InferOutput<typeof InvitationCreated>
+export type RecoveryIssuedBody = v.InferOutput<typeof RecoveryIssued>

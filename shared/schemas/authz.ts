@@ -1,8 +1,12 @@
 /** The authorizer's wire shapes (CONTRACT "Authorizer") and the permissions roles grant. */
 import * as v from 'valibot'
 import { described, StringList } from './common.js'
+import { ACR_VALUES } from '../webauthn/assurance.js'
 
 const Int = v.pipe(v.number(), v.integer())
+
+/** Upper bound of a permission's `maxAge` (seconds): a year. */
+export const MAX_AGE_LIMIT = 365 * 24 * 3600
 
 export const Permission = described(
   v.strictObject({
@@ -15,7 +19,14 @@ export const Permission = described(
     ),
     path: v.pipe(v.string(), v.examples(['/orders/*', '/admin/**'])),
     apiId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
-    acr: v.optional(v.picklist(['phr', 'phrh'])),
+    acr: v.optional(v.picklist(ACR_VALUES)),
+    maxAge: v.optional(
+      described(
+        v.pipe(Int, v.minValue(1), v.maxValue(MAX_AGE_LIMIT)),
+        "Seconds: only tokens whose `auth_time` is at most this old (machine clients' tokens have none, so never). " +
+          'Too weak an `acr` or too old a sign-in answers 401 `insufficient_user_authentication` (RFC 9470).',
+      ),
+    ),
     delegation: v.optional(
       described(
         v.picklist(['allow', 'approve', 'deny']),
@@ -25,7 +36,7 @@ export const Permission = described(
   }),
   'Allows `methods` on paths matching `path` (glob: `*` one segment, `**` any number), ' +
     'for the API `apiId` when given, and only to tokens whose `acr` satisfies `acr` when given ' +
-    '(`phrh` satisfies `phr`).',
+    '(`phrh` satisfies `phr`) and whose sign-in is within `maxAge` seconds when given.',
 )
 export type PermissionBody = v.InferOutput<typeof Permission>
 
@@ -55,13 +66,31 @@ export const AuthzDecision = v.object({
   allow: v.boolean(),
   status: described(
     v.picklist([200, 401, 403]),
-    'What the gateway should answer: 401 no/bad/expired/revoked token, 403 no permitting role.',
+    'What the gateway should answer: 401 no/bad/expired/revoked token, or a step-up (`error`); 403 no permitting role.',
   ),
   reason: v.string(),
+  error: v.optional(
+    described(
+      v.picklist(['insufficient_user_authentication']),
+      'RFC 9470: a permission would allow this with a stronger `acr` or a more recent sign-in.',
+    ),
+  ),
+  acr_values: v.optional(described(v.picklist(ACR_VALUES), 'The weakest acr that would satisfy (when the acr was short).')),
+  max_age: v.optional(described(v.pipe(Int, v.minValue(1)), 'Seconds: the sign-in must be at most this old (when auth_time was too old or absent).')),
+  wwwAuthenticate: v.optional(
+    described(
+      v.string(),
+      'On every 401: the `WWW-Authenticate` value the gateway answers with — `Bearer` (no token), `Bearer error="invalid_token"`, ' +
+        'or `Bearer error="insufficient_user_authentication", error_description="…", acr_values="…", max_age=…`.',
+    ),
+  ),
   sub: v.optional(v.string()),
   actor: v.optional(described(v.string(), "A delegated token's agent (`act.sub`): the gateway sends it to the backend as X-Actor-Id.")),
   roles: StringList,
   scopes: StringList,
-  ttl: described(v.pipe(Int, v.minValue(0)), "Seconds the gateway may cache this decision (never past the token's exp)."),
+  ttl: described(
+    v.pipe(Int, v.minValue(0)),
+    "Seconds the gateway may cache this decision (never past the token's exp, nor past `auth_time + maxAge` for an allow that rests on one).",
+  ),
 })
 export type AuthzDecisionBody = v.InferOutput<typeof AuthzDecision>

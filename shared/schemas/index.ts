@@ -91,4 +91,10 @@ export const COMPONENTS = {
   ApprovalVerifyRequest: agents.ApprovalVerifyRequest,
   Delegation: agents.Delegation,
   DelegationList: agents.DelegationList,
+  InvitationCreate: admin.InvitationCreate,
+  Invitation: admin.Invitation,
+  InvitationList: admin.InvitationList,
+  InvitationCreated: admin.InvitationCreated,
+  RecoveryIssue: admin.RecoveryIssue,
+  RecoveryIssued: admin.RecoveryIssued,
 }

@@ -27,7 +27,7 @@ export type TokenResponseBody = v.InferOutput<typeof TokenResponse>
 export const RegistrationResult = v.object({
   user: UserRef,
   credential: Credential,
-  tokens: v.optional(about(TokenResponse, 'Present when this call created the account (sign-up signs in).')),
+  tokens: v.optional(about(TokenResponse, 'Present when this call created the account (sign-up and invitations sign in) or recovered it.')),
 })
 
 export const RefreshTokenGrantRequest = described(

@@ -173,10 +173,21 @@ export const AuthenticationResponseJSON = described(
 
 // --- Ceremony requests and results ------------------------------------------------------------
 
+/** An invitation or recovery token as sent: any string (a wrong one is `invitation_invalid` / `recovery_invalid`). */
+const LinkTokenInput = (name: string) =>
+  v.optional(described(v.pipe(v.string(`${name} must be a string (the token of the link)`), v.maxLength(128, `${name} is not a token this service gave out`)), `The token from the link's \`#${name}=\`.`))
+
 export const RegistrationOptionsRequest = described(
-  v.object({ username: v.optional(Username), displayName: text('displayName') }),
-  'Sign-up: `username` (and optionally `displayName`), when registration is open. ' +
-    'Adding a passkey to the signed-in account: a bearer token and `{}` (an empty body is accepted).',
+  v.object({
+    username: v.optional(Username),
+    displayName: text('displayName'),
+    invitation: LinkTokenInput('invitation'),
+    recovery: LinkTokenInput('recovery'),
+  }),
+  'Exactly one of: `username` (and optionally `displayName`) to sign up, when registration is open; `invitation` ' +
+    '(also when it is closed; `displayName` is used when the invitation has none); `recovery` to add a passkey to the ' +
+    "link's account without signing in. Or, to add a passkey to the signed-in account: a bearer token and `{}` " +
+    '(an empty body is accepted). Combinations are refused (400).',
 )
 export const RegistrationVerifyRequest = v.object({
   credential: RegistrationResponseJSON,

@@ -10,6 +10,8 @@ import type {
   ChallengeStore,
   ClientStore,
   Housekeeping,
+  InvitationStore,
+  RecoveryStore,
   RoleStore,
   SessionStore,
   SigningKeyStore,
@@ -27,6 +29,8 @@ export interface StoreParts {
   signingKeys: SigningKeyStore
   clients: ClientStore
   backchannel: BackchannelStore
+  invitations: InvitationStore
+  recovery: RecoveryStore
 }
 
 /**
@@ -46,5 +50,7 @@ export function composeStore(parts: StoreParts): Store {
     ...parts.signingKeys,
     ...parts.clients,
     ...parts.backchannel,
+    ...parts.invitations,
+    ...parts.recovery,
   }
 }

@@ -18,6 +18,28 @@ export interface UserRecord {
    * accounts"): its sign-ins answer user_disabled, its refresh tokens invalid_grant.
    */
   disabledAt?: number
+  /**
+   * Set when the account's deletion began (shared/account/deletion.ts): its audit key is gone, its
+   * sessions are revoked (`disabledAt` is set with it) and its rows are being erased. A DELETE
+   * that finds it finishes the job.
+   */
+  deletedAt?: number
+  etag?: string
+}
+
+/**
+ * The account's personal-data key (docs/audit.md "Personal data"): a random AES-256 key that
+ * encrypts the person's username, IP addresses and user agents in audit events, wrapped under
+ * the KEK's `audit-pd-wrap-v1` key. Row `pdkey` of the account's `users` partition, so erasing the
+ * account destroys it (crypto-shredding).
+ */
+export interface AuditKeyRecord {
+  userId: string
+  /** base64url(iv ‖ AES-256-GCM(raw key) ‖ tag), AAD `audit-pd-key:<userId>`. */
+  wrappedKey: string
+  /** Key id of the KEY_ENCRYPTION_KEY that wrapped it (shared/crypto/kek.ts `keyEncryptionKeyId`). */
+  wrappedBy?: string
+  createdAt: number
   etag?: string
 }
 
@@ -137,6 +159,55 @@ export interface BackchannelRequestRecord {
   etag?: string
 }
 
+// --- Invitations and recovery (CONTRACT v2 "People and sessions") -------------------------------
+
+/**
+ * An invitation: an administrator makes room for one person's account (shared/admin/invitations.ts).
+ * Its token `<id>.<secret>` is shown once; only SHA-256 of the secret is kept. Pending while not
+ * used, not revoked and not expired; kept after that until the housekeeping sweep deletes it.
+ */
+export interface InvitationRecord {
+  /** base64url of 16 random bytes: the token's first part and the row key. */
+  id: string
+  /** Normalised username the account will get. */
+  username: string
+  displayName?: string
+  /** Role names the account gets (each defined, or `admin`, when invited). */
+  roles: string[]
+  /**
+   * The id the account will have (its WebAuthn user handle), drawn when invited: every enrolment
+   * with this invitation makes the same account, so the username claim lets at most one through.
+   */
+  userId: string
+  /** base64url SHA-256 of the token's secret. */
+  secretHash: string
+  createdAt: number
+  expiresAt: number
+  /** The administrator who invited (user id). */
+  createdBy?: string
+  usedAt?: number
+  revokedAt?: number
+  etag?: string
+}
+
+/**
+ * An account's recovery link (shared/admin/recovery.ts): at most one per account, in the account's
+ * own partition, replaced by a new issue and marked used by its use (an etag-guarded Replace: a
+ * transaction's delete cannot be guarded). Its token is `<userId>.<secret>`.
+ */
+export interface RecoveryRecord {
+  userId: string
+  /** base64url of 16 random bytes, new with every issue: the challenge names the issue it was made for. */
+  id: string
+  /** base64url SHA-256 of the token's secret. */
+  secretHash: string
+  createdAt: number
+  expiresAt: number
+  /** Set by the use that added a passkey with it. */
+  usedAt?: number
+  etag?: string
+}
+
 // --- OAuth clients and authorization codes (shared/oauth/**) -----------------------------------
 
 /**
@@ -148,6 +219,10 @@ export interface AuthorizationCodeBinding {
   /** BASE64URL(SHA-256(code_verifier)): S256 only. */
   codeChallenge: string
   nonce?: string
+  /** What the authorization request asked of the sign-in (OIDC Core §3.1.2.1), as it was met. */
+  maxAge?: number
+  acrValues?: string[]
+  promptLogin?: true
   /** ms; codes live 60 s. */
   expiresAt: number
   /** Set by the one exchange that succeeds; a second exchange revokes the session. */
@@ -217,6 +292,8 @@ export interface Permission {
   acr?: string
   /** For delegated tokens (CONTRACT v2 "Approval per action"): default `allow`. */
   delegation?: 'allow' | 'approve' | 'deny'
+  /** Seconds: the token's auth_time must be at most this old (CONTRACT v2 "Step-up"). */
+  maxAge?: number
 }
 
 export interface RoleRecord {

@@ -15,10 +15,13 @@
 import type {
   Account,
   AuditEventRecord,
+  AuditKeyRecord,
   AuditHead,
   BackchannelRequestRecord,
   ClientRecord,
   CredentialRecord,
+  InvitationRecord,
+  RecoveryRecord,
   RoleRecord,
   SessionRecord,
   SigningKeyRecord,
@@ -117,6 +120,8 @@ export interface AccountStore {
     user: UserRecord
     credential: CredentialRecord
     session?: SessionRecord
+    /** The account's personal-data key (docs/audit.md "Personal data"), in the same transaction. */
+    auditKey?: AuditKeyRecord
   }): Promise<void>
   /** Adds a passkey to an existing user: claims the credential id, then writes the row. */
   addCredential(credential: CredentialRecord): Promise<void>
@@ -150,6 +155,32 @@ export interface AccountStore {
    * lost; then nothing was written. Sessions beyond one transaction are revoked right after.
    */
   disableUser(user: UserRecord, reason: string): Promise<void>
+  /** The account's personal-data key (row `pdkey`); undefined when it has none, or no longer. */
+  getAuditKey(userId: string): Promise<AuditKeyRecord | undefined>
+  /**
+   * Adds a personal-data key to an existing account that has none, in one partition transaction
+   * with an etag-guarded touch of the user row as read (`user`), so that no key can be added once
+   * the account's deletion has begun (shredUser replaces that row). ConcurrencyError when the user
+   * row changed or a key exists already (read it again: the winner's); then nothing was written.
+   */
+  createAuditKey(key: AuditKeyRecord, user: UserRecord): Promise<void>
+  /** Etag-guarded replace of a personal-data key (re-wrapping under a new KEK). ConcurrencyError when it lost. */
+  updateAuditKey(key: AuditKeyRecord): Promise<void>
+  /**
+   * The first step of deleting an account (shared/account/deletion.ts): as disableUser (the user
+   * row replaced, here with `deletedAt` and `disabledAt` set, guarded by its etag; every passkey
+   * row guarded; live sessions revoked), and the account's personal-data key deleted, in the same
+   * partition transaction. ConcurrencyError when a guard lost; then nothing was written.
+   */
+  shredUser(user: UserRecord, reason: string): Promise<void>
+  /**
+   * The last step of deleting an account: the credential-id index rows that point at it, every
+   * row of its partition but the user row (sessions, passkeys, anything else), the username claim
+   * while it is still the account's, and last the user row. Each step can be repeated: a failure
+   * midway (StorageUnavailableError) leaves the user row for a retry to find and finish. Returns
+   * false when there was no user row.
+   */
+  eraseAccount(userId: string): Promise<boolean>
   /**
    * One page of people's accounts in id order, client principals (no username) left out: at most
    * `limit`, and `next` (url-safe, opaque) while more may follow. InvalidCursorError for a cursor
@@ -265,6 +296,56 @@ export interface ClientStore {
   deleteClient(clientId: string): Promise<ClientRecord | undefined>
 }
 
+/**
+ * Invitations (CONTRACT v2 "Invitations"): partition 'invitations' of the `roles` table (the
+ * administration's table), one row per invitation keyed by its id.
+ */
+export interface InvitationStore {
+  /** Insert; ConcurrencyError if the id exists. */
+  createInvitation(invitation: InvitationRecord): Promise<void>
+  /** Point read. */
+  getInvitation(id: string): Promise<InvitationRecord | undefined>
+  /** Every invitation row (pending, used, revoked and expired ones not swept yet): one partition query. */
+  listInvitations(): Promise<InvitationRecord[]>
+  /** Etag-guarded replace (used, revoked). ConcurrencyError when it lost. */
+  updateInvitation(invitation: InvitationRecord): Promise<void>
+  /** Deletes one invitation row whatever its state (account deletion); false when it was not there. */
+  deleteInvitation(id: string): Promise<boolean>
+  /**
+   * Deletes invitations whose `expiresAt` is before `before`, at most `max`, each guarded by the
+   * etag it was read with (the housekeeping timer; one partition query). Returns how many.
+   */
+  sweepInvitations(opts: { before: number; max: number }): Promise<number>
+}
+
+/**
+ * Recovery links (CONTRACT v2 "Recovery"): one row per account, RowKey 'recovery' in the account's
+ * `users` partition, so its use is one transaction with the passkey and the session it makes.
+ */
+export interface RecoveryStore {
+  /** Insert or replace the account's recovery row: a new issue replaces the last (its token stops working). */
+  putRecovery(recovery: RecoveryRecord): Promise<void>
+  /** Point read. */
+  getRecovery(userId: string): Promise<RecoveryRecord | undefined>
+  /**
+   * A recovery's use, all or nothing: claims the credential id (UniquenessError('credential') if
+   * taken), then in one partition transaction replaces the recovery row (`usedAt` set) guarded by
+   * its etag, guards
+   * the user row by its etag (a disabling that committed meanwhile makes it lose), inserts the
+   * passkey and the new session, and revokes the account's first live sessions; the claim is
+   * released when that fails. ConcurrencyError when a guard lost: then nothing was written. The
+   * other live sessions made before `session` are revoked right after. Returns how many sessions
+   * were revoked.
+   */
+  recoverAccount(input: {
+    user: UserRecord
+    recovery: RecoveryRecord
+    credential: CredentialRecord
+    session: SessionRecord
+    reason: string
+  }): Promise<{ revoked: number }>
+}
+
 /** `listClients` cursors: the creation time (16 digits), then the client id. */
 export const clientCursor = (c: Pick<ClientRecord, 'id' | 'createdAt'>) => `${String(Math.trunc(c.createdAt)).padStart(16, '0')}.${c.id}`
 export const CLIENT_CURSOR = /^\d{16}\.[A-Za-z0-9_-]{1,64}$/
@@ -279,4 +360,6 @@ export interface Store
     AuditStore,
     SigningKeyStore,
     ClientStore,
-    BackchannelStore {}
+    BackchannelStore,
+    InvitationStore,
+    RecoveryStore {}

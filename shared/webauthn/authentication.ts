@@ -15,7 +15,7 @@ import type { ChallengeContext } from './challenges.js'
 import { parseWith } from '../middleware/validate.js'
 import { AuthenticationVerifyRequest, type AuthenticationOptionsInput } from '../schemas/webauthn.js'
 import { allowedScopes, scopeRefusal, ungrantable } from '../oauth/scopes.js'
-import { acrFor, amrFor } from './assurance.js'
+import { acrFor, acrSatisfies, amrFor } from './assurance.js'
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import { forLibrary } from './shape.js'
 import { webauthnLib } from './lib.js'
@@ -122,6 +122,7 @@ export async function signInWithPasskey(
     scope,
     authorizationCode,
     userAgent,
+    acceptAcr,
   }: {
     response: AuthenticationResponseJSON
     /** The challenge, when the caller consumed it already (otherwise it is consumed here). */
@@ -132,6 +133,8 @@ export async function signInWithPasskey(
     authorizationCode?: SessionRecord['authorizationCode']
     /** The sign-in request's User-Agent, kept on the session. */
     userAgent?: string
+    /** acr values of which the passkey's must reach one (the authorization request's acr_values). */
+    acceptAcr?: readonly string[]
   },
 ): Promise<{ user: UserRecord; session: SessionRecord; refreshToken: string }> {
   const { challenges, sessions, store } = core
@@ -141,6 +144,12 @@ export async function signInWithPasskey(
   const challenge = consumed?.challenge ?? decodeClientData(response.response.clientDataJSON).challenge
   const ctx = consumed?.ctx ?? (await challenges.consume(challenge, 'authentication'))
   const { account, credential, verified } = await verifyPasskeyAssertion(core, { response, challenge, ctx })
+  const acr = acrFor(credential)
+  if (acceptAcr && !acceptAcr.some((want) => acrSatisfies(acr, want)))
+    throw new ServiceError(
+      'insufficient_user_authentication',
+      `The application asks for a sign-in of level ${acceptAcr.join(' or ')}; this passkey gives ${acr}. Use a device-bound passkey (a security key) whose model this service trusts.`,
+    )
 
   const { session, refreshToken } = await sessions.create({
     user: account.user,
@@ -149,7 +158,7 @@ export async function signInWithPasskey(
     audience,
     scope,
     amr: amrFor(credential, verified),
-    acr: acrFor(credential),
+    acr,
     userAgent,
   })
   if (authorizationCode) session.authorizationCode = authorizationCode

@@ -37,6 +37,10 @@ export interface ChallengeContext {
   addToAccount?: boolean
   /** Approval: the backchannel authentication request it approves. */
   requestId?: string
+  /** Sign-up with an invitation: its id (the verify reads it again and consumes it). */
+  invitationId?: string
+  /** Recovery: the id of the recovery link's issue (a newer issue makes this challenge's use fail). */
+  recoveryId?: string
   /** Absolute expiry, ms. */
   expiresAt: number
 }
@@ -50,6 +54,8 @@ interface Sealed {
   n?: string
   d?: string
   a?: 1
+  i?: string
+  x?: string
 }
 
 const AAD = 'webauthn-challenge'
@@ -75,6 +81,8 @@ export class Challenges {
     if (ctx.displayName !== undefined) body.d = ctx.displayName
     if (ctx.addToAccount) body.a = 1
     if (ctx.requestId !== undefined) body.q = ctx.requestId
+    if (ctx.invitationId) body.i = ctx.invitationId
+    if (ctx.recoveryId) body.x = ctx.recoveryId
     const challenge = await seal(await this.deps.key, te.encode(JSON.stringify(body)), AAD)
     await this.deps.store.putChallenge(markerId(body.r), expiresAt)
     return { challenge, expiresAt }
@@ -106,6 +114,8 @@ export class Challenges {
       displayName: body.d,
       addToAccount: body.a === 1,
       ...(body.q !== undefined ? { requestId: body.q } : {}),
+      ...(typeof body.i === 'string' ? { invitationId: body.i } : {}),
+      ...(typeof body.x === 'string' ? { recoveryId: body.x } : {}),
       expiresAt: body.e,
     }
   }

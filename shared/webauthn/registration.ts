@@ -1,7 +1,8 @@
 /**
- * Registration ceremonies (CONTRACT "WebAuthn ceremonies"): sign-up, and adding a passkey to the
- * signed-in account. Options: one read + one challenge write. Verify (sign-up): consume the
- * challenge (1), createAccount (3: username claim, credential claim, partition transaction).
+ * Registration ceremonies (CONTRACT "WebAuthn ceremonies", v2 "People and sessions"): sign-up,
+ * adding a passkey to the signed-in account, and the enrolments by link (an invitation, a
+ * recovery: ./enrolment.ts). Options: one read + one challenge write. Verify (sign-up): consume
+ * the challenge (1), createAccount (3: username claim, credential claim, partition transaction).
  */
 import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
@@ -9,7 +10,7 @@ import type { Principal } from '../middleware/bearer.js'
 import { UniquenessError, type CredentialRecord, type UserRecord } from '../store/types.js'
 import { MAX_KEY_ID, decode, isKeyId } from '../util/base64url.js'
 import { randomId } from '../util/random.js'
-import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/sessions.js'
+import type { TokenResponse } from '../tokens/sessions.js'
 import { challengeOf } from './checks.js'
 import { parseWith } from '../middleware/validate.js'
 import { RegistrationVerifyRequest, USERNAME_REQUIRED, type RegistrationOptionsInput } from '../schemas/webauthn.js'
@@ -20,11 +21,31 @@ import { forLibrary } from './shape.js'
 import { webauthnLib } from './lib.js'
 import { SUPPORTED_ALGS, verifyRegistration } from './verifyRegistration.js'
 import { refuseDisabled } from '../admin/disable.js'
+import { completeInvitation, completeRecovery, invitationChallenge, recoveryChallenge, type Enrolment } from './enrolment.js'
+import { createAccountSignedIn } from './signUp.js'
+
+/** Which registration a body asks for: CONTRACT v2 allows exactly one of these members (or a bearer and `{}`). */
+const MODES = ['username', 'invitation', 'recovery'] as const
 
 export async function registrationOptions(core: Core, input: RegistrationOptionsInput, principal?: Principal) {
   const { config, store, challenges } = core
   let user: { id: string; name: string; displayName: string }
   let exclude: { id: string; transports?: string[] }[] = []
+  const modes = MODES.filter((m) => input[m] !== undefined)
+  if (principal && modes.length)
+    throw new ServiceError(
+      'invalid_request',
+      `With a bearer token the body is {} (a passkey for the signed-in account); ${modes.join(' and ')} is for registering without one`,
+    )
+  if (modes.length > 1) throw new ServiceError('invalid_request', `Send one of username, invitation or recovery, not ${modes.join(' and ')} together`)
+  if (input.invitation !== undefined) {
+    const enrol = await invitationChallenge(core, input.invitation, input.displayName)
+    return build(core, enrol.user, [], enrol.challenge)
+  }
+  if (input.recovery !== undefined) {
+    const enrol = await recoveryChallenge(core, input.recovery)
+    return build(core, enrol.user, enrol.exclude, enrol.challenge)
+  }
   if (principal) {
     // Add a passkey to the signed-in account.
     const account = await store.getAccount(principal.userId)
@@ -89,14 +110,18 @@ export interface RegistrationResult {
   tokens?: TokenResponse
 }
 
+/**
+ * Verifies a registration and stores what it makes. `enrolment` (not part of the answer: the
+ * audit reads it) says when an invitation or a recovery link was used.
+ */
 export async function completeRegistration(
   core: Core,
   body: Record<string, unknown>,
   principal?: Principal,
   /** The request's User-Agent, kept on a sign-up's first session. */
   { userAgent }: { userAgent?: string } = {},
-): Promise<RegistrationResult> {
-  const { config, store, challenges, sessions, clock } = core
+): Promise<RegistrationResult & { enrolment?: Enrolment }> {
+  const { config, store, challenges, clock } = core
   // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
   const challenge = challengeOf(body.credential)
   const ctx = await challenges.consume(challenge, 'registration')
@@ -148,6 +173,11 @@ export async function completeRegistration(
     return { user: { id: user.id, username: user.username }, credential: credentialView(credential) }
   }
 
+  const assurance = { amr: amrFor(credential, reg), acr: acrFor(credential), userAgent }
+  if (ctx.recoveryId !== undefined) return completeRecovery(core, { userId: ctx.userId, recoveryId: ctx.recoveryId, credential, ...assurance })
+  if (ctx.invitationId !== undefined)
+    return completeInvitation(core, { userId: ctx.userId, invitationId: ctx.invitationId, displayName: ctx.displayName, credential, ...assurance })
+
   // Sign-up: account, passkey and first session are written together or not at all.
   const username = ctx.username ?? ''
   if (!signUpAllowed(core, username)) throw new ServiceError('registration_closed', 'Sign-up is closed on this service')
@@ -158,26 +188,6 @@ export async function completeRegistration(
     roles: config.bootstrapAdmins.includes(username) ? ['admin'] : [],
     createdAt: now,
   }
-  const { session, refreshToken } = await sessions.create({
-    user,
-    credentialId: credential.id,
-    clientId: FIRST_PARTY_CLIENT,
-    audience: config.audiences[0]!,
-    scope: 'openid',
-    amr: amrFor(credential, reg),
-    acr: acrFor(credential),
-    userAgent,
-  })
-  // Sign first: a signing failure (e.g. KeyEncryptionKeyMismatch) then leaves no account behind.
-  const tokens = await sessions.respond(user, session, refreshToken)
-  try {
-    await store.createAccount({ user, credential, session })
-  } catch (e) {
-    if (e instanceof UniquenessError)
-      throw e.field === 'username'
-        ? new ServiceError('username_taken', 'That username was taken meanwhile')
-        : new ServiceError('credential_exists', 'This passkey is already registered')
-    throw e
-  }
+  const tokens = await createAccountSignedIn(core, { user, credential, ...assurance })
   return { user: { id: user.id, username }, credential: credentialView(credential), tokens }
 }

@@ -324,6 +324,39 @@ describe('dev gateway: the authorizer decides', () => {
     await assertUnauthorized(await w.call('/sample/orders', { token: await w.token(keyA) }), "session 'revoked'")
   })
 
+  it('CONTRACT v2 Step-up (RFC 9470 §3): a 401 carries the decision\'s wwwAuthenticate, the problem body as before', async () => {
+    const w = world([keyA])
+    const challenge = 'Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", max_age=300'
+    w.answer(() =>
+      Response.json({ allow: false, status: 401, reason: 'role fresh permits this with a sign-in within 300 s', error: 'insufficient_user_authentication', max_age: 300, wwwAuthenticate: challenge, sub: 'user-1', roles: ['fresh'], scopes: [], ttl: 30 }),
+    )
+    const token = await w.token(keyA)
+    const res = await w.call('/sample/orders/7', { token })
+    assert.equal(res.status, 401)
+    assert.equal(res.headers.get('www-authenticate'), challenge)
+    assert.deepEqual(await res.json(), {
+      type: 'https://passkey-edge.dev/problems/unauthorized',
+      title: 'Unauthorized',
+      status: 401,
+      detail: 'role fresh permits this with a sign-in within 300 s',
+      code: 'unauthorized',
+    })
+    // Cached for its ttl like any decision, and answered the same from the cache.
+    const again = await w.call('/sample/orders/7', { token })
+    assert.equal(again.headers.get('www-authenticate'), challenge)
+    assert.equal(w.authzCalls.length, 1)
+  })
+
+  it('a 401 challenge is made printable ASCII (no header injection); a missing or oversized one falls back to invalid_token', async () => {
+    const w = world([keyA])
+    let challenge: unknown = 'Bearer error="invalid_token"\r\nSet-Cookie: x=1'
+    w.answer(() => Response.json({ allow: false, status: 401, reason: 'session revoked', wwwAuthenticate: challenge, roles: [], scopes: [], ttl: 0 }))
+    const token = await w.token(keyA)
+    assert.equal((await w.call('/sample/orders', { token })).headers.get('www-authenticate'), `Bearer error="invalid_token"''Set-Cookie: x=1`)
+    for (challenge of ['', 'B'.repeat(POLICY.authorizer.challengeMaxLength + 1), 42])
+      await assertUnauthorized(await w.call('/sample/orders', { token }), 'session revoked')
+  })
+
   it('should fail closed (503) when the authorizer is down, errs, times out or answers nonsense', async () => {
     const cases: [string, (w: ReturnType<typeof world>) => void][] = [
       ['down', (w) => w.authzDown()],

@@ -328,7 +328,9 @@ describe('inbound step 5: acting on the decision', () => {
       assert.ok(body.includes(`new JProperty("status", ${f.status})`), f.id)
       assert.ok(body.includes(`new JProperty("code", ${csharp(f.code)})`), f.id)
       const challenge = header(rr, 'WWW-Authenticate')
-      if (f.error) {
+      if (f === POLICY.failures.authzUnauthorized)
+        assert.equal(textOf(challenge[0]!).trim(), `@((string)context.Variables[${csharp(POLICY.authorizer.challengeVariable)}])`, f.id)
+      else if (f.error) {
         const prefix = csharp(`${POLICY.jwt.scheme} error="${f.error}", error_description="`).slice(0, -1)
         assert.ok(textOf(challenge[0]!).includes(prefix), `${f.id} challenge ${prefix}`)
       } else assert.equal(challenge.length, 0, f.id)
@@ -338,6 +340,26 @@ describe('inbound step 5: acting on the decision', () => {
     // The conditions that lead to them.
     const whens = findAll(inbound, (e) => e.name === 'when').map((e) => e.attrs.condition)
     for (const s of [503, 401, 403]) assert.ok(whens.includes(`@((int)context.Variables["authz-status"] == ${s})`), `when status ${s}`)
+  })
+
+  it('CONTRACT v2 Step-up: a 401 sends the decision\'s wwwAuthenticate, printable, else invalid_token with the reason', () => {
+    const expr = variable(policy, POLICY.authorizer.challengeVariable)
+    assert.ok(expr.includes(`[${csharp(POLICY.authorizer.challengeField)}]`), expr)
+    assert.ok(expr.includes('w.Type != JTokenType.String'))
+    assert.ok(expr.includes(`challenge.Length == 0 || challenge.Length > ${POLICY.authorizer.challengeMaxLength}`))
+    assert.ok(expr.includes(`return Regex.Replace(challenge, ${csharp('[^ -~]')}, "'");`))
+    const fallback = csharp(`${POLICY.jwt.scheme} error="${POLICY.failures.authzUnauthorized.error}", error_description="`)
+    assert.ok(expr.includes(`return ${fallback} + (string)context.Variables["authz-reason"] + "\\"";`), expr)
+    // The challenge is computed after the reason it falls back on.
+    const inbound = elements(section(policy, 'inbound')).filter((e) => e.name === 'set-variable').map((e) => e.attrs.name)
+    assert.ok(inbound.indexOf('authz-reason') < inbound.indexOf(POLICY.authorizer.challengeVariable))
+    // readDecision does the same.
+    const step = 'Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", max_age=300'
+    const v401 = (extra: Record<string, unknown>) => readDecision(JSON.stringify({ status: 401, allow: false, reason: 'why "not"', ttl: 0, ...extra }))
+    assert.deepEqual(v401({ wwwAuthenticate: step }), { status: 401, reason: "why 'not'", ttl: 0, wwwAuthenticate: step })
+    assert.equal((v401({ wwwAuthenticate: 'Bearer\r\nX: y' }) as { wwwAuthenticate: string }).wwwAuthenticate, "Bearer''X: y")
+    for (const w of [undefined, '', 7, 'x'.repeat(POLICY.authorizer.challengeMaxLength + 1)])
+      assert.equal((v401({ wwwAuthenticate: w }) as { wwwAuthenticate: string }).wwwAuthenticate, `Bearer error="invalid_token", error_description="why 'not'"`)
   })
 
   it('should make the reason safe for a quoted-string the same way', () => {

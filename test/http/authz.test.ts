@@ -126,11 +126,11 @@ describe('Authorizer decisions (POST /api/authz/check)', () => {
     assert.equal((await check(u.token, 'GET', '/reports/q3')).body.allow, false)
   })
 
-  it('acr: phrh is required where the permission says so (a none-attested passkey gives phr)', async () => {
+  it('acr: phrh is required where the permission says so (a none-attested passkey gives phr): a step-up 401 (CONTRACT v2)', async () => {
     const u = await user(['vault'])
     assert.equal(decodeJwt(u.token).payload.acr, 'phr')
     const r = await check(u.token, 'GET', '/vault/keys')
-    assert.deepEqual([r.body.allow, r.body.status], [false, 403])
+    assert.deepEqual([r.body.allow, r.body.status, r.body.error, r.body.acr_values], [false, 401, 'insufficient_user_authentication', 'phrh'])
   })
 })
 
@@ -144,6 +144,7 @@ describe('Authorizer token checks → 401 without consulting roles', () => {
     assert.equal(r.status, 200, why)
     assert.deepEqual([r.body.allow, r.body.status], [false, 401], why)
     assert.equal(r.body.ttl, 0, why)
+    assert.equal(r.body.wwwAuthenticate, token === undefined ? 'Bearer' : 'Bearer error="invalid_token"', why)
   }
 
   it('no token', () => expect401(undefined, 'none'))

@@ -147,6 +147,32 @@ describe('Through the dev gateway (apim/policy.xml checks)', () => {
     }
   })
 
+  it('CONTRACT v2 Step-up: a maxAge permission → 401 with the RFC 9470 challenge once the sign-in is older; the gateway cache does not outlive auth_time + maxAge', async () => {
+    const r = await call(svc.url, 'PUT', '/api/manage/roles/approver', { permissions: [{ methods: ['DELETE'], path: '/orders/*', maxAge: 10 }] }, bearer(admin))
+    assert.equal(r.status, 200)
+    const u = await user(['approver'])
+    const authTime = decodeJwt(u.token).payload.auth_time as number
+    const start = clock.now()
+    try {
+      assert.equal((await api('/orders/5', bearer(u.token), 'DELETE')).status, 200, 'a fresh sign-in passes (and the gateway caches the allow)')
+      clock.set((authTime + 10) * 1000)
+      const late = await api('/orders/5', bearer(u.token), 'DELETE')
+      assert.equal(late.status, 401, 'not the cached allow')
+      assert.equal(late.headers.get('www-authenticate'), 'Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", max_age=10')
+      assert.equal(late.body.code, 'unauthorized')
+      assert.match(late.body.detail, /within 10 s/)
+      const stepped = (await signIn(svc.url, u.auth)).body.access_token
+      assert.equal((await api('/orders/5', bearer(stepped), 'DELETE')).status, 200, 'the fresh sign-in is the step-up')
+      // A revoked session's 401 carries the authorizer's invalid_token challenge.
+      await call(svc.url, 'DELETE', `/api/manage/users/${u.id}/sessions`, undefined, bearer(admin))
+      const revoked = await api('/orders/6', bearer(stepped), 'DELETE')
+      assert.equal(revoked.status, 401)
+      assert.equal(revoked.headers.get('www-authenticate'), 'Bearer error="invalid_token"')
+    } finally {
+      clock.set(start)
+    }
+  })
+
   it('storage stopped → 503 (fail closed)', async () => {
     const u = await user(['reader'])
     const fresh = (await signIn(svc.url, u.auth)).body.access_token

@@ -80,16 +80,16 @@ describe('Housekeeping (sweep) over HTTP', () => {
     assert.equal(sessions.length, 4, `admin, alice twice, the machine client: ${sessions}`)
 
     // Nothing has expired for an hour yet: a sweep now touches nothing.
-    assert.deepEqual(await sweep(svc.core, clock.now()), { challenges: 0, sessions: 0 })
+    assert.deepEqual(await sweep(svc.core, clock.now()), { challenges: 0, sessions: 0, invitations: 0 })
     // Just past the refresh token lifetime: expired, but still within the grace period.
     clock.advance(svc.config.refreshTokenTtl * 1000 + 1000)
-    assert.deepEqual(await sweep(svc.core, clock.now()), { challenges: 3, sessions: 1 }, 'only the machine session')
+    assert.deepEqual(await sweep(svc.core, clock.now()), { challenges: 3, sessions: 1, invitations: 0 }, 'only the machine session')
     clock.advance(SWEEP_GRACE_MS)
-    assert.deepEqual(await sweep(svc.core, clock.now()), { challenges: 0, sessions: 3 })
+    assert.deepEqual(await sweep(svc.core, clock.now()), { challenges: 0, sessions: 3, invitations: 0 })
     assert.deepEqual(await rows('challenges'), [])
     assert.deepEqual(await sessionRows(), [])
-    assert.deepEqual(await rows('users'), others, 'users, passkeys and the client stay')
-    assert.equal(others.length, 6, `admin and alice with a passkey each, the client's principal and registration: ${others}`)
+    assert.deepEqual(await rows('users'), others, 'users, passkeys, personal-data keys and the client stay')
+    assert.equal(others.length, 8, `admin and alice with a passkey and a personal-data key each, the client's principal and registration: ${others}`)
 
     // The old refresh token now finds no session; the accounts still work.
     const refresh = await form(svc.url, '/api/oauth2/token', {

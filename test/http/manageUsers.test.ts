@@ -85,7 +85,10 @@ describe('PATCH /api/manage/users/{userId} { disabled }', () => {
     await patch(u.id, { disabled: false })
     const events = (await svc.store.listAudit(head + 1, 100)).filter((x) => x.type.startsWith('user.'))
     assert.deepEqual(events.map((x) => x.type), ['user.disabled', 'user.enabled'])
-    for (const x of events) assert.deepEqual([x.actor.userId, x.target.userId, x.target.username], [admin.id, u.id, u.username])
+    // Stored rows hold the username encrypted under the person's key (docs/audit.md "Personal data").
+    for (const x of events) assert.deepEqual([x.actor.userId, x.target.userId, x.target.username?.startsWith(`pd1:${u.id}:`)], [admin.id, u.id, true])
+    const shown = (await call(svc.url, 'GET', `/api/manage/audit?since=${head}`, undefined, bearer(admin.token))).body.filter((x: any) => x.type.startsWith('user.'))
+    for (const x of shown) assert.equal(x.target.username, u.username)
   })
 
   it('the authorization code flow: /authorize/complete 403 user_disabled; a code issued before, invalid_grant', async () => {

@@ -120,9 +120,24 @@ const event: records.AuditEventRecord = {
   keyId: 'kId00001',
 }
 
+const invitation: records.InvitationRecord = {
+  id: 'i1',
+  username: 'ada',
+  displayName: 'Ada',
+  roles: ['reader'],
+  userId: 'u2',
+  secretHash: 'h',
+  createdAt: T0,
+  expiresAt: T0 + 1,
+  createdBy: 'u1',
+  usedAt: T0 + 2,
+  revokedAt: T0 + 3,
+}
+
 /** Each row with a record that sets every field, and the fields the keys hold. */
 const cases = [
-  ['user', rows.userRow, { ...user, disabledAt: T0 + 5 }, ['id']],
+  ['user', rows.userRow, { ...user, disabledAt: T0 + 5, deletedAt: T0 + 6 }, ['id']],
+  ['audit key', rows.auditKeyRow, { userId: 'u1', wrappedKey: 'w'.repeat(80), wrappedBy: 'kId00001', createdAt: T0 }, ['userId']],
   ['credential', rows.credentialRow, credential, ['id', 'userId']],
   ['session', rows.sessionRow, session, ['id', 'userId']],
   ['client', rows.clientRow, client, ['id']],
@@ -133,6 +148,8 @@ const cases = [
   ['audit head', rows.auditHeadRow, { seq: 42, hash: 'h', at: T0 }, []],
   ['challenge', rows.challengeRow, { id: 'ch1', expiresAt: T0 }, ['id']],
   ['claim', rows.claimRow, { key: 'a%2Fb', userId: 'u1', createdAt: T0 }, ['key']],
+  ['invitation', rows.invitationRow, invitation, ['id']],
+  ['recovery', rows.recoveryRow, { userId: 'u1', id: 'r1', secretHash: 'h', createdAt: T0, expiresAt: T0 + 1, usedAt: T0 + 2 }, ['userId']],
 ] as const
 
 describe('Table store column codec (tables/rows.ts)', () => {

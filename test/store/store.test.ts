@@ -21,6 +21,8 @@ import {
   LastCredentialError,
   UniquenessError,
   type CredentialRecord,
+  type InvitationRecord,
+  type RecoveryRecord,
   type SessionRecord,
   type SigningKeyRecord,
   type Store,
@@ -593,6 +595,62 @@ for (const [name, subject] of Object.entries(subjects)) {
       assert.equal((await store.getSession(user, raced.id))?.revokedReason, 'raced', 'the changed row is kept')
       // The next run deletes it: it is still expired.
       assert.deepEqual(await store.sweepExpired({ before: T0 + 1000, max: 10 }), { challenges: 0, sessions: 1 })
+    })
+
+    it('invitations: create (unique id), point read, partition list, etag-guarded update, sweep of expired ones only', async () => {
+      const store = await subject.fresh()
+      const make = (expiresAt: number): InvitationRecord => ({ id: randomId(), username: `inv-${randomId(4)}`.toLowerCase(), roles: ['reader'], userId: randomId(), secretHash: randomId(32), createdAt: T0, expiresAt })
+      const a = make(T0 + 1000)
+      const b = make(T0 + 5000)
+      await store.createInvitation(a)
+      await store.createInvitation(b)
+      await rejectsWith(store.createInvitation({ ...a, etag: undefined }), ConcurrencyError)
+      assert.deepEqual(without(await store.getInvitation(a.id)), without(a))
+      assert.deepEqual((await store.listInvitations()).map((i) => i.id).sort(), [a.id, b.id].sort())
+      const read = (await store.getInvitation(a.id))!
+      await store.updateInvitation({ ...read, usedAt: T0 + 1 })
+      await rejectsWith(store.updateInvitation({ ...read, revokedAt: T0 + 2 }), ConcurrencyError)
+      assert.equal((await store.getInvitation(a.id))?.usedAt, T0 + 1)
+      assert.equal(await store.sweepInvitations({ before: T0 + 2000, max: 10 }), 1)
+      assert.equal(await store.getInvitation(a.id), undefined)
+      assert.ok(await store.getInvitation(b.id), 'not expired: kept')
+    })
+
+    it('recoverAccount: one step adds the passkey and session, uses the link, revokes the earlier sessions', async () => {
+      const store = await subject.fresh()
+      const { user, session: earlier } = await signUp(store)
+      const recovery: RecoveryRecord = { userId: user.id, id: randomId(), secretHash: randomId(32), createdAt: T0, expiresAt: T0 + 1000 }
+      await store.putRecovery(recovery)
+      const [u, r] = [(await store.getUser(user.id))!, (await store.getRecovery(user.id))!]
+      const credential = newCredential(user.id)
+      const session = { ...newSession(user.id, credential.id), createdAt: T0 + 10 }
+      assert.deepEqual(await store.recoverAccount({ user: u, recovery: r, credential, session, reason: 'recovered' }), { revoked: 1 })
+      assert.equal((await store.getSession(user.id, earlier.id))?.revokedReason, 'recovered')
+      assert.equal((await store.getSession(user.id, session.id))?.revokedAt, undefined)
+      assert.equal((await store.getAccount(user.id))?.credentials.length, 2)
+      assert.equal(await store.findCredentialOwner(credential.id), user.id)
+      assert.equal((await store.getRecovery(user.id))?.usedAt, T0 + 10)
+    })
+
+    it('recoverAccount loses (ConcurrencyError, nothing written, claim released) when the link was replaced or the user row changed', async () => {
+      const store = await subject.fresh()
+      const { user, session: earlier } = await signUp(store)
+      await store.putRecovery({ userId: user.id, id: randomId(), secretHash: 'h1', createdAt: T0, expiresAt: T0 + 1000 })
+      const attempt = async (change: (u: UserRecord) => Promise<void>) => {
+        const [u, r] = [(await store.getUser(user.id))!, (await store.getRecovery(user.id))!]
+        await change(u)
+        const credential = newCredential(user.id)
+        await rejectsWith(store.recoverAccount({ user: u, recovery: r, credential, session: newSession(user.id, credential.id), reason: 'x' }), ConcurrencyError)
+        assert.equal(await store.findCredentialOwner(credential.id), undefined, 'claim released')
+      }
+      // A new issue replaced the link between the read and the use.
+      await attempt(async () => store.putRecovery({ userId: user.id, id: randomId(), secretHash: 'h2', createdAt: T0, expiresAt: T0 + 1000 }))
+      // A disabling (any write of the user row) committed between the read and the use.
+      await attempt(async (u) => store.disableUser({ ...u }, 'disabled'))
+      assert.equal((await store.getAccount(user.id))?.credentials.length, 1)
+      assert.equal((await store.getRecovery(user.id))?.usedAt, undefined)
+      assert.equal((await store.listSessions(user.id)).length, 1)
+      assert.equal((await store.getSession(user.id, earlier.id))?.revokedReason, 'disabled')
     })
   })
 }

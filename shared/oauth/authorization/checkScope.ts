@@ -35,6 +35,8 @@ export function checkScope(core: Core, ctx: CheckContext): void {
     throw new AuthorizationError('invalid_request', `prompt must be among ${PROMPT_VALUES.join(', ')}`, true)
   if (prompt.includes('none'))
     throw new AuthorizationError('login_required', 'Signing in needs a passkey: prompt=none cannot be met', true)
+  // Met by every sign-in here (a fresh passkey assertion, never an existing session); remembered.
+  if (prompt.includes('login')) ctx.request.promptLogin = true
   const hint = single(ctx, 'login_hint', true)
   if (hint !== undefined && hint.length <= 64 && PRINTABLE.test(hint)) ctx.request.loginHint = hint
 }

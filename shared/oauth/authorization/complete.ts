@@ -64,10 +64,16 @@ export async function completeAuthorization(
     audience: config.audiences[0]!,
     scope: request.scope,
     userAgent,
+    // acr_values (RFC 9470 §4): a passkey whose acr reaches none of them is refused before any
+    // session exists; max_age and prompt=login are met by this very assertion.
+    ...(request.acrValues ? { acceptAcr: request.acrValues } : {}),
     authorizationCode: {
       redirectUri: request.redirectUri,
       codeChallenge: request.codeChallenge,
       ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
+      ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
+      ...(request.acrValues ? { acrValues: request.acrValues } : {}),
+      ...(request.promptLogin ? { promptLogin: true as const } : {}),
       expiresAt: clock.now() + CODE_TTL_SECONDS * 1000,
     },
   })

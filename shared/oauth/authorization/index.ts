@@ -12,8 +12,10 @@
  * | checkResponseType  | response_type=code, response_mode=query                           |
  * | checkPkce          | code_challenge + S256                                             |
  * | checkScope         | scope, state, nonce, prompt, login_hint                           |
+ * | checkAuthentication| max_age, acr_values (OIDC Core §3.1.2.1, RFC 9470 §4)             |
  */
 import type { Core } from '../../core.js'
+import { checkAuthentication } from './checkAuthentication.js'
 import { checkClient } from './checkClient.js'
 import { checkParameters } from './checkParameters.js'
 import { checkPkce } from './checkPkce.js'
@@ -30,6 +32,7 @@ const CHECKS: ((core: Core, ctx: CheckContext) => void | Promise<void>)[] = [
   (_, ctx) => checkResponseType(ctx),
   (_, ctx) => checkPkce(ctx),
   checkScope,
+  (_, ctx) => checkAuthentication(ctx),
 ]
 
 /**

@@ -9,6 +9,12 @@ export interface AuthorizationRequest {
   state?: string
   nonce?: string
   loginHint?: string
+  /** OIDC Core §3.1.2.1 `max_age` (seconds; 0: like prompt=login). */
+  maxAge?: number
+  /** `acr_values` we issue, in the client's order: the assertion must reach one of them. */
+  acrValues?: string[]
+  /** `prompt=login`: a fresh passkey assertion (every sign-in on this page is one). */
+  promptLogin?: true
 }
 
 /** What the checks share: the raw query, the client once known, and the request so far. */

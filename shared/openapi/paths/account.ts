@@ -16,6 +16,22 @@ export const accountPaths: Json = {
         ...STORAGE,
       },
     },
+    delete: {
+      operationId: 'delete-me',
+      summary: 'Delete my account',
+      description:
+        'Needs the account\'s own first-party token with a sign-in within REAUTH_MAX_AGE seconds; older → 401 ' +
+        '`insufficient_user_authentication` with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=<n>`. ' +
+        'Erases passkeys, sessions, roles and invitations; the username can be taken again; the username, IP addresses and ' +
+        'user agents of the audit events can no longer be read.',
+      tags: ['account'],
+      security: BEARER,
+      responses: {
+        '204': { description: 'Deleted.' },
+        ...SIGNED_IN,
+        ...STORAGE,
+      },
+    },
   },
   '/me/credentials': {
     get: {

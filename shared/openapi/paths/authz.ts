@@ -10,7 +10,9 @@ export const authzPaths: Json = {
       summary: 'Authorize a gateway request',
       description:
         'Called by APIM `send-request`. 200 whenever a decision was made (the decision\'s `status` is what the gateway answers); ' +
-        '400 for a malformed call; 503 when no decision can be made (the gateway fails closed).',
+        '400 for a malformed call; 503 when no decision can be made (the gateway fails closed). ' +
+        'Every 401 decision carries `wwwAuthenticate`; a step-up (RFC 9470: a permission\'s `acr` or `maxAge` not met) ' +
+        'also `error: "insufficient_user_authentication"` with `acr_values` and/or `max_age`.',
       tags: ['authorizer'],
       // The function key always; the caller's token as the forwarded bearer header, or in the body's `token`.
       security: [{ functionKey: [], bearer: [] }, { functionKey: [] }],

@@ -1,11 +1,14 @@
 /** Paths: Administration (CONTRACT "Administration", role admin). */
-import { ADMIN, BEARER, JSON_BODY, NO_STORE, STORAGE, jsonRequest, jsonResponse, parameter, response, schema, type Json } from '../build.js'
+import { ADMIN, BEARER, JSON_BODY, NO_STORE, STORAGE, jsonRequest, jsonResponse, parameter, problem, response, schema, type Json } from '../build.js'
 
 /** Every administration operation: listed under `manage`, called with an admin's bearer token. */
 const MANAGE = { tags: ['manage'], security: BEARER }
 
 /** The `{clientId}` path parameter. */
 const CLIENT_ID = [{ name: 'clientId', in: 'path', required: true, description: 'The client_id.', schema: { type: 'string' } }]
+
+/** The `{id}` path parameter of an invitation. */
+const INVITATION_ID = [{ name: 'id', in: 'path', required: true, description: 'The invitation id.', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' } }]
 
 /**
  * An administration operation's answers: its own, then what every one of them may answer, 401 and
@@ -96,6 +99,83 @@ export const managePaths: Json = {
         ...JSON_BODY,
         '404': response('NotFound'),
         '409': response('Conflict'),
+      }),
+    },
+    delete: {
+      operationId: 'manage-delete-user',
+      summary: 'Delete a user',
+      description:
+        'Erases the account: passkeys, sessions, roles and invitations; the username can be taken again. Its refresh tokens ' +
+        'answer `invalid_grant` and introspection `active: false` at once, the authorizer 401 within AUTHZ_CACHE_TTL. The ' +
+        "person's username, IP addresses and user agents in the audit log can no longer be read (their key is destroyed); the " +
+        'log still verifies. A deletion interrupted by a storage failure (503) is finished by the next DELETE. A machine ' +
+        'client is refused (400: delete the client instead); an administrator deleting their own account here is refused ' +
+        '(409: use DELETE /me).',
+      ...MANAGE,
+      responses: adminAnswers({
+        '204': { description: 'Deleted.' },
+        '400': response('BadRequest'),
+        '404': response('NotFound'),
+        '409': response('Conflict'),
+      }),
+    },
+  },
+  '/manage/users/{userId}/recovery': {
+    parameters: [parameter('UserId')],
+    post: {
+      operationId: 'manage-issue-recovery',
+      summary: 'Issue a recovery link for a user',
+      description:
+        'For a person who lost every passkey: with the link they add a passkey without signing in ' +
+        '(`POST /webauthn/registration/options` `{ recovery }`), which revokes every earlier session of the account. ' +
+        'Single use; a new link replaces the last. The old passkeys stay. A disabled account\'s link answers ' +
+        '403 `user_disabled` until the account is enabled.',
+      ...MANAGE,
+      requestBody: jsonRequest('RecoveryIssue', 'The lifetime (optional; an empty body is accepted).', false),
+      responses: adminAnswers({
+        '201': jsonResponse('RecoveryIssued', 'The link; its token is shown only here.', NO_STORE),
+        ...JSON_BODY,
+        '404': response('NotFound'),
+      }),
+    },
+  },
+  '/manage/invitations': {
+    get: {
+      operationId: 'manage-list-invitations',
+      summary: 'List pending invitations',
+      description: 'Not used, not revoked, not expired; oldest first. No tokens.',
+      ...MANAGE,
+      responses: adminAnswers({
+        '200': jsonResponse('InvitationList', 'Pending invitations.', NO_STORE),
+      }),
+    },
+    post: {
+      operationId: 'manage-create-invitation',
+      summary: 'Invite a person',
+      description:
+        'The person signs up with the link (`POST /webauthn/registration/options` `{ invitation }`), also while ' +
+        'REGISTRATION=closed, and gets the username, display name and roles given here. Single use; lives `ttl` ' +
+        'seconds (default 7 days, at most 30 days).',
+      ...MANAGE,
+      requestBody: jsonRequest('InvitationCreate', 'Who is invited.'),
+      responses: adminAnswers({
+        '201': jsonResponse('InvitationCreated', 'Invited; the token is shown only here.', NO_STORE),
+        ...JSON_BODY,
+        '404': problem('A role that is not defined (`not_found`).'),
+        '409': problem('The username is taken (`username_taken`).'),
+      }),
+    },
+  },
+  '/manage/invitations/{id}': {
+    parameters: INVITATION_ID,
+    delete: {
+      operationId: 'manage-revoke-invitation',
+      summary: 'Revoke a pending invitation',
+      description: 'Its token then answers `invitation_invalid`. Unknown, used, revoked or expired: 404.',
+      ...MANAGE,
+      responses: adminAnswers({
+        '204': { description: 'Revoked.' },
+        '404': response('NotFound'),
       }),
     },
   },

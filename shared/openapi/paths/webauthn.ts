@@ -9,8 +9,10 @@ export const webauthnPaths: Json = {
       operationId: 'webauthn-registration-options',
       summary: 'Start passkey registration',
       description:
-        'Without a bearer token: sign-up with `{ username, displayName? }` (when registration is open). ' +
-        'With a bearer token and `{}`: add a passkey to the signed-in account.',
+        'Without a bearer token, exactly one of: sign-up with `{ username, displayName? }` (when registration is open); ' +
+        '`{ invitation }`, the token of an invitation link (also when registration is closed); `{ recovery }`, the token ' +
+        "of a recovery link (a passkey for that account, without signing in; `excludeCredentials` lists the account's). " +
+        'With a bearer token and `{}`: add a passkey to the signed-in account. Combinations: 400 `invalid_request`.',
       tags: ['webauthn'],
       security: OPTIONAL_BEARER,
       requestBody: jsonRequest('RegistrationOptionsRequest', 'Who registers.', false),
@@ -18,7 +20,7 @@ export const webauthnPaths: Json = {
         '200': jsonResponse('PublicKeyCredentialCreationOptionsJSON', 'Creation options; the challenge lives `CHALLENGE_TTL` seconds.', NO_STORE),
         ...JSON_BODY,
         '401': response('Unauthorized'),
-        '403': problem('Registration is closed (`registration_closed`).'),
+        '403': problem('Registration is closed (`registration_closed`), or the recovered account is disabled (`user_disabled`).'),
         '409': problem('Username already taken (`username_taken`).'),
         ...STORAGE,
       },
@@ -28,7 +30,12 @@ export const webauthnPaths: Json = {
     post: {
       operationId: 'webauthn-registration-verify',
       summary: 'Finish passkey registration',
-      description: 'Verifies the attestation; consumes the challenge whatever the outcome. Sign-up also signs in (`tokens`).',
+      description:
+        'Verifies the attestation; consumes the challenge whatever the outcome. Sign-up also signs in (`tokens`): by ' +
+        'username, or by invitation (the account gets the invitation\'s roles; the invitation is used up only when the ' +
+        'account is made, `invitation_invalid` once it is used, revoked or expired). A recovery adds the passkey, uses the ' +
+        'link up, revokes every earlier session of the account and signs in (`tokens`; `recovery_invalid` once it is used, ' +
+        'replaced or expired).',
       tags: ['webauthn'],
       security: OPTIONAL_BEARER,
       requestBody: jsonRequest('RegistrationVerifyRequest', 'The new credential.'),
@@ -36,8 +43,8 @@ export const webauthnPaths: Json = {
         '201': jsonResponse('RegistrationResult', 'Passkey registered.', NO_STORE),
         ...JSON_BODY,
         '401': response('Unauthorized'),
-        '403': problem('Registration is closed, or the challenge was issued to another account (`registration_closed`, `forbidden`).'),
-        '409': problem('Username or credential already registered (`username_taken`, `credential_exists`).'),
+        '403': problem('Registration is closed, the challenge was issued to another account, or the account is disabled (`registration_closed`, `forbidden`, `user_disabled`).'),
+        '409': problem('Username or credential already registered (`username_taken`, `credential_exists`), or a recovery kept losing races (`conflict`).'),
         ...STORAGE,
       },
     },

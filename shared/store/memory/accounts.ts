@@ -2,8 +2,10 @@
 import { ConcurrencyError, LastCredentialError, UniquenessError, type AccountStore } from '../types.js'
 import { copy, inner, type MemoryState } from './state.js'
 
-export function accountVerbs(state: MemoryState): Omit<AccountStore, 'disableUser' | 'listUsers'> {
-  const { usernames, credentialOwners, users, credentials, sessions, put, guardedReplace } = state
+type ElsewhereVerbs = 'disableUser' | 'listUsers' | 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount'
+
+export function accountVerbs(state: MemoryState): Omit<AccountStore, ElsewhereVerbs> {
+  const { usernames, credentialOwners, users, credentials, sessions, auditKeys, put, guardedReplace } = state
 
   function revokeSessionsOf(userId: string, credentialId: string, reason: string): void {
     const now = Date.now()
@@ -43,9 +45,9 @@ export function accountVerbs(state: MemoryState): Omit<AccountStore, 'disableUse
       return credentialOwners.get(credentialId)
     },
 
-    async createAccount({ user, credential, session }) {
-      if (credential.userId !== user.id || (session && session.userId !== user.id))
-        throw new TypeError('createAccount: credential and session must belong to the user')
+    async createAccount({ user, credential, session, auditKey }) {
+      if (credential.userId !== user.id || (session && session.userId !== user.id) || (auditKey && auditKey.userId !== user.id))
+        throw new TypeError('createAccount: credential, session and audit key must belong to the user')
       if (usernames.has(user.username)) throw new UniquenessError('username')
       if (credentialOwners.has(credential.id)) throw new UniquenessError('credential')
       if (users.has(user.id)) throw new ConcurrencyError(`user ${user.id} exists`)
@@ -56,6 +58,7 @@ export function accountVerbs(state: MemoryState): Omit<AccountStore, 'disableUse
       put(users, user.id, user)
       put(inner(credentials, user.id), credential.id, credential)
       if (session) put(inner(sessions, user.id), session.id, session)
+      if (auditKey) put(auditKeys, user.id, auditKey)
     },
 
     async addCredential(credential) {

@@ -10,12 +10,15 @@
 import { StorageUnavailableError } from '../../errors.js'
 import { composeStore } from '../compose.js'
 import type { Store } from '../types.js'
+import { accountDeletionVerbs } from './accountDeletion.js'
 import { accountVerbs } from './accounts.js'
 import { auditVerbs } from './audit.js'
 import { backchannelVerbs } from './backchannel.js'
 import { challengeVerbs } from './challenges.js'
 import { clientVerbs } from './clients.js'
 import { housekeepingVerbs } from './housekeeping.js'
+import { invitationVerbs } from './invitations.js'
+import { recoveryVerbs } from './recovery.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
 import { signingKeyVerbs } from './signingKeys.js'
@@ -50,13 +53,15 @@ export function createMemoryStore(): MemoryStore {
   const verbs = composeStore({
     housekeeping: housekeepingVerbs(state, () => store),
     challenges: challengeVerbs(state),
-    accounts: { ...accountVerbs(state), ...userVerbs(state) },
+    accounts: { ...accountVerbs(state), ...userVerbs(state), ...accountDeletionVerbs(state) },
     sessions: sessionVerbs(state),
     roles: roleVerbs(state),
     audit: auditVerbs(state),
     signingKeys: signingKeyVerbs(state),
     clients: clientVerbs(state),
     backchannel: backchannelVerbs(state),
+    invitations: invitationVerbs(state),
+    recovery: recoveryVerbs(state),
   })
   const store: MemoryStore = {
     ...verbs,

@@ -4,8 +4,11 @@ import {
   type AuditEventRecord,
   type AuditHead,
   type BackchannelRequestRecord,
+  type AuditKeyRecord,
   type ClientRecord,
   type CredentialRecord,
+  type InvitationRecord,
+  type RecoveryRecord,
   type RoleRecord,
   type SessionRecord,
   type SigningKeyRecord,
@@ -22,9 +25,14 @@ export interface MemoryState {
   sessions: Map<string, Map<string, SessionRecord>>
   /** userId → request id → backchannel authentication request (CIBA). */
   backchannel: Map<string, Map<string, BackchannelRequestRecord>>
+  /** userId → the account's personal-data key (its partition's `pdkey` row). */
+  auditKeys: Map<string, AuditKeyRecord>
   signingKeys: Map<string, SigningKeyRecord>
   roles: Map<string, RoleRecord>
   clients: Map<string, ClientRecord>
+  invitations: Map<string, InvitationRecord>
+  /** userId → the account's recovery link. */
+  recoveries: Map<string, RecoveryRecord>
   auditEvents: Map<number, AuditEventRecord>
   audit: { head?: AuditHead }
   /** A fresh etag, never seen before. */
@@ -60,9 +68,12 @@ export function createState(): MemoryState {
     credentials: new Map(),
     sessions: new Map(),
     backchannel: new Map(),
+    auditKeys: new Map(),
     signingKeys: new Map(),
     roles: new Map(),
     clients: new Map(),
+    invitations: new Map(),
+    recoveries: new Map(),
     auditEvents: new Map(),
     audit: {},
     etag,

@@ -8,9 +8,21 @@ import { UniquenessError, type AccountStore } from '../types.js'
 import { notApplied, transactionError, type Calls, type TransactionAction } from './calls.js'
 import { createClaims } from './claims.js'
 import { ACCT_END, CRED_PREFIX, credRowKey, k, USER_RK } from './keys.js'
-import { credentialRow, sessionRow, userRow } from './rows.js'
+import { auditKeyRow, credentialRow, sessionRow, userRow } from './rows.js'
 
-export function accountVerbs(db: Calls): Omit<AccountStore, 'deleteCredential' | 'revokeCredential' | 'disableUser' | 'listUsers'> {
+/** The verbs of other files (credentialRemoval.ts, users.ts, accountDeletion.ts). */
+type ElsewhereVerbs =
+  | 'deleteCredential'
+  | 'revokeCredential'
+  | 'disableUser'
+  | 'listUsers'
+  | 'getAuditKey'
+  | 'createAuditKey'
+  | 'updateAuditKey'
+  | 'shredUser'
+  | 'eraseAccount'
+
+export function accountVerbs(db: Calls): Omit<AccountStore, ElsewhereVerbs> {
   const { claim, release, ownerOf } = createClaims(db)
   return {
     findUserIdByUsername: (username) => ownerOf('usernames', k(username)),
@@ -39,9 +51,9 @@ export function accountVerbs(db: Calls): Omit<AccountStore, 'deleteCredential' |
       return row && credentialRow.record(row)
     },
 
-    async createAccount({ user, credential, session }) {
-      if (credential.userId !== user.id || (session && session.userId !== user.id))
-        throw new TypeError('createAccount: credential and session must belong to the user')
+    async createAccount({ user, credential, session, auditKey }) {
+      if (credential.userId !== user.id || (session && session.userId !== user.id) || (auditKey && auditKey.userId !== user.id))
+        throw new TypeError('createAccount: credential, session and audit key must belong to the user')
       const nameKey = k(user.username)
       const credKey = k(credential.id)
       const nameEtag = await claim('usernames', nameKey, user.id, USER_RK, 'username')
@@ -57,6 +69,7 @@ export function accountVerbs(db: Calls): Omit<AccountStore, 'deleteCredential' |
         ['create', credentialRow.entity(credential)],
       ]
       if (session) actions.push(['create', sessionRow.entity(session)])
+      if (auditKey) actions.push(['create', auditKeyRow.entity(auditKey)])
       let etags: (string | undefined)[]
       try {
         etags = await db.transact('users', actions)
@@ -71,6 +84,7 @@ export function accountVerbs(db: Calls): Omit<AccountStore, 'deleteCredential' |
       user.etag = etags[0]
       credential.etag = etags[1]
       if (session) session.etag = etags[2]
+      if (auditKey) auditKey.etag = etags[session ? 3 : 2]
     },
 
     async addCredential(credential) {

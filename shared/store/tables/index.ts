@@ -19,6 +19,7 @@
  */
 import { composeStore } from '../compose.js'
 import type { Store } from '../types.js'
+import { accountDeletionVerbs } from './accountDeletion.js'
 import { accountVerbs } from './accounts.js'
 import { auditVerbs } from './audit.js'
 import { backchannelVerbs } from './backchannel.js'
@@ -28,6 +29,8 @@ import { makeClients, type TablesStoreOptions } from './client.js'
 import { clientVerbs } from './clients.js'
 import { credentialRemovalVerbs } from './credentialRemoval.js'
 import { housekeepingVerbs } from './housekeeping.js'
+import { invitationVerbs } from './invitations.js'
+import { recoveryVerbs } from './recovery.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
 import { signingKeyVerbs } from './signingKeys.js'
@@ -49,14 +52,16 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
   return composeStore({
     housekeeping: housekeepingVerbs(db),
     challenges: challengeVerbs(db),
-    // Taking a passkey out of use (credentialRemoval.ts), disabling and listing accounts (users.ts):
-    // files of their own.
-    accounts: { ...accountVerbs(db), ...credentialRemovalVerbs(db), ...userVerbs(db) },
+    // Taking a passkey out of use (credentialRemoval.ts), disabling and listing accounts (users.ts),
+    // personal-data keys and deleting accounts (accountDeletion.ts): files of their own.
+    accounts: { ...accountVerbs(db), ...credentialRemovalVerbs(db), ...userVerbs(db), ...accountDeletionVerbs(db) },
     sessions: sessionVerbs(db),
     roles: roleVerbs(db),
     audit: auditVerbs(db),
     signingKeys: signingKeyVerbs(db),
     clients: clientVerbs(db),
     backchannel: backchannelVerbs(db),
+    invitations: invitationVerbs(db),
+    recovery: recoveryVerbs(db),
   })
 }

@@ -27,6 +27,11 @@ export const SESS_PREFIX = 'sess:'
 /** The end of the `acct` range (the account row and its passkeys) and of the `sess:` range. */
 export const ACCT_END = 'acct;'
 export const SESS_END = 'sess;'
+/**
+ * A person's personal-data key (audit crypto-shredding): between the passkeys and the sessions in
+ * key order ('acct;' < 'pdkey' < 'sess:'), outside both prefixes, inside [CRED_PREFIX, SESS_END).
+ */
+export const AUDIT_KEY_RK = 'pdkey'
 /** OAuth clients: row 'client' beside the client's principal row ('acct'). */
 export const CLIENT_RK = 'client'
 /** The end of a client partition's registration rows: [`acct`, `client;`) is principal + registration. */
@@ -47,6 +52,17 @@ export const CLIENT_INDEX_END = ':'
 export const BCREQ_PREFIX = 'bcreq:'
 export const BCREQ_END = 'bcreq;'
 export const bcreqRowKey = (requestId: string) => BCREQ_PREFIX + k(requestId)
+
+/**
+ * Invitations: partition 'invitations' of `roles` (the administration's table, beside 'roles' and
+ * 'clients'), the invitation id as row key.
+ */
+export const INVITATIONS_PK = 'invitations'
+/**
+ * An account's recovery link: row 'recovery' in its `users` partition. It sorts between the
+ * passkeys (`acct:cred:`) and the sessions (`sess:`): every range over that span filters by prefix.
+ */
+export const RECOVERY_RK = 'recovery'
 
 export const credRowKey = (credentialId: string) => CRED_PREFIX + k(credentialId)
 export const sessRowKey = (sessionId: string) => SESS_PREFIX + k(sessionId)

@@ -6,13 +6,16 @@
 import type {
   ApiRequestDetail,
   AuditEventRecord,
+  AuditKeyRecord,
   AuditHead,
   AuthorizationCodeBinding,
   BackchannelRequestRecord,
   DelegationBinding,
   ClientRecord,
   CredentialRecord,
+  InvitationRecord,
   Permission,
+  RecoveryRecord,
   RoleRecord,
   SessionRecord,
   SigningKeyRecord,
@@ -21,6 +24,7 @@ import type {
 import { bool, int64, json, optInt64, optJson, optText, rowCodec, text, textAs, type Column, type RowCodec, type RowSpec } from './codec.js'
 import {
   AUDIT_HEAD_RK,
+  AUDIT_KEY_RK,
   AUDIT_PK,
   auditRowKey,
   BCREQ_PREFIX,
@@ -29,8 +33,10 @@ import {
   CLIENTS_PK,
   CRED_PREFIX,
   credRowKey,
+  INVITATIONS_PK,
   k,
   KEYS_PK,
+  RECOVERY_RK,
   ROLES_PK,
   SESS_PREFIX,
   sessRowKey,
@@ -61,7 +67,14 @@ function userPartitionRow<R extends { id: string; userId: string }>(
 export const userRow = rowCodec<UserRecord, 'id'>({
   keys: (u) => ({ partitionKey: k(u.id), rowKey: USER_RK }),
   fromKeys: (row) => ({ id: unk(row.partitionKey) }),
-  columns: { username: text, displayName: text, roles: strings(), createdAt: int64, disabledAt: optInt64 },
+  columns: { username: text, displayName: text, roles: strings(), createdAt: int64, disabledAt: optInt64, deletedAt: optInt64 },
+})
+
+/** `users` (userId, 'pdkey'): the account's wrapped personal-data key. */
+export const auditKeyRow = rowCodec<AuditKeyRecord, 'userId'>({
+  keys: (r) => ({ partitionKey: k(r.userId), rowKey: AUDIT_KEY_RK }),
+  fromKeys: (row) => ({ userId: unk(row.partitionKey) }),
+  columns: { wrappedKey: text, wrappedBy: optText, createdAt: int64 },
 })
 
 /** `users` (userId, 'acct:cred:<id>'): one passkey. */
@@ -118,6 +131,31 @@ export const backchannelRequestRow = userPartitionRow<BackchannelRequestRecord>(
   state: textAs<BackchannelRequestRecord['state']>(),
   approval: optJson<NonNullable<BackchannelRequestRecord['approval']>>(),
   sessionId: optText,
+})
+
+/** `roles` ('invitations', id): one invitation. */
+export const invitationRow = rowCodec<InvitationRecord, 'id'>({
+  keys: (i) => ({ partitionKey: INVITATIONS_PK, rowKey: k(i.id) }),
+  fromKeys: (row) => ({ id: unk(row.rowKey) }),
+  columns: {
+    username: text,
+    displayName: optText,
+    roles: strings(),
+    userId: text,
+    secretHash: text,
+    createdAt: int64,
+    expiresAt: int64,
+    createdBy: optText,
+    usedAt: optInt64,
+    revokedAt: optInt64,
+  },
+})
+
+/** `users` (userId, 'recovery'): the account's recovery link. */
+export const recoveryRow = rowCodec<RecoveryRecord, 'userId'>({
+  keys: (r) => ({ partitionKey: k(r.userId), rowKey: RECOVERY_RK }),
+  fromKeys: (row) => ({ userId: unk(row.partitionKey) }),
+  columns: { id: text, secretHash: text, createdAt: int64, expiresAt: int64, usedAt: optInt64 },
 })
 
 /** Anything but 'confidential' reads as 'public', the kind that may do less. */

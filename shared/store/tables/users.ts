@@ -16,29 +16,40 @@ const FILL_REQUESTS = 4
 /** People only: the account row of each partition, with a username (client principals have none). */
 const PEOPLE = odata`RowKey eq ${USER_RK} and username gt ${''}`
 
+/**
+ * disableUser, and shredUser's first step (`extra`: more actions of the same partition, from the
+ * rows read, e.g. deleting the personal-data key).
+ */
+export async function disableInPartition(
+  db: Calls,
+  user: UserRecord,
+  reason: string,
+  extra: (rows: Row[]) => TransactionAction[] = () => [],
+): Promise<void> {
+  if (!user.etag) throw new TypeError(`disableUser ${user.id}: etag required (pass the record as read)`)
+  const rows = await db.range(user.id, CRED_PREFIX, SESS_END)
+  // Each passkey row is rewritten under the etag it was read with: a sign-in that commits
+  // between this read and the transaction changed one, so the transaction loses (read again);
+  // one that would commit after it finds its etag gone. Either way no live session is left.
+  // `guardedAt` is written only to change the row's etag; no record reads it.
+  const guards: TransactionAction[] = rows
+    .filter((r) => r.rowKey.startsWith(CRED_PREFIX))
+    .map((r) => ['update', { partitionKey: r.partitionKey, rowKey: r.rowKey, guardedAt: int(Date.now()) }, 'Merge', { etag: r.etag }])
+  const sessions = liveSessions(rows)
+  const actions: TransactionAction[] = [['update', userRow.entity(user), 'Replace', { etag: user.etag }], ...extra(rows), ...guards]
+  actions.push(...sessions.splice(0, Math.max(0, MAX_TX_OPS - actions.length)).map((r) => revokeAction(r, reason)))
+  const tx = await db.attempt(() => db.transact('users', actions.slice(0, MAX_TX_OPS)), 404, 412)
+  if (tx.status !== undefined) throw new ConcurrencyError(`user ${user.id}`)
+  user.etag = tx.value[0]
+  await revokeAll(db, sessions, reason)
+  // One more read, as revokeCredential does: a session written since the first read by a path
+  // the passkey guards do not stop (none is known today) does not stay live either.
+  await revokeAll(db, liveSessions(await db.range(user.id, SESS_PREFIX, SESS_END)), reason)
+}
+
 export function userVerbs(db: Calls): Pick<AccountStore, 'disableUser' | 'listUsers'> {
   return {
-    async disableUser(user, reason) {
-      if (!user.etag) throw new TypeError(`disableUser ${user.id}: etag required (pass the record as read)`)
-      const rows = await db.range(user.id, CRED_PREFIX, SESS_END)
-      // Each passkey row is rewritten under the etag it was read with: a sign-in that commits
-      // between this read and the transaction changed one, so the transaction loses (read again);
-      // one that would commit after it finds its etag gone. Either way no live session is left.
-      // `guardedAt` is written only to change the row's etag; no record reads it.
-      const guards: TransactionAction[] = rows
-        .filter((r) => r.rowKey.startsWith(CRED_PREFIX))
-        .map((r) => ['update', { partitionKey: r.partitionKey, rowKey: r.rowKey, guardedAt: int(Date.now()) }, 'Merge', { etag: r.etag }])
-      const sessions = liveSessions(rows)
-      const actions: TransactionAction[] = [['update', userRow.entity(user), 'Replace', { etag: user.etag }], ...guards]
-      actions.push(...sessions.splice(0, Math.max(0, MAX_TX_OPS - actions.length)).map((r) => revokeAction(r, reason)))
-      const tx = await db.attempt(() => db.transact('users', actions.slice(0, MAX_TX_OPS)), 404, 412)
-      if (tx.status !== undefined) throw new ConcurrencyError(`user ${user.id}`)
-      user.etag = tx.value[0]
-      await revokeAll(db, sessions, reason)
-      // One more read, as revokeCredential does: a session written since the first read by a path
-      // the passkey guards do not stop (none is known today) does not stay live either.
-      await revokeAll(db, liveSessions(await db.range(user.id, SESS_PREFIX, SESS_END)), reason)
-    },
+    disableUser: (user, reason) => disableInPartition(db, user, reason),
 
     async listUsers({ limit, cursor }) {
       let token = cursor === undefined ? undefined : continuationOf(cursor)
