@@ -511,6 +511,55 @@ describe('Authorizer decisions for delegated tokens (CONTRACT v2)', () => {
   })
 })
 
+describe('Step-up for delegated tokens (RFC 9470, CONTRACT v2 "Step-up authentication")', () => {
+  const STALE = 'Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", max_age=10'
+  /** An agent whose roles are `roles`, and a person holding `personRoles`, with a standing delegation. */
+  async function setUp(personRoles: string[], roles: string[]) {
+    const token = await admin()
+    for (const [role, permissions] of Object.entries({
+      recent: [{ methods: ['GET'], path: '/payroll/**', maxAge: 10 }],
+      'recent-reader': [{ methods: ['GET'], path: '/orders/**', maxAge: 10 }],
+    }))
+      assert.equal((await call(svc.url, 'PUT', `/api/manage/roles/${role}`, { permissions }, bearer(token))).status, 200)
+    const agentId = (await registerClient(svc.url, token, { name: 'Payroll', jwks: { keys: [jwk] }, roles, scopes: ['orders.read'], agent: true })).client_id
+    const p = await person(personRoles)
+    const t = await delegated(p, {}, agentId)
+    return { agentId, p, t, authTime: decodeJwt(t.access_token).payload.auth_time as number }
+  }
+
+  it("maxAge counts from the approval's auth_time: fresh → allow, ttl bound at auth_time + maxAge; older → 401 insufficient_user_authentication with max_age and wwwAuthenticate; a new approval is the step-up", async () => {
+    const { agentId, p, t, authTime } = await setUp(['recent'], ['recent'])
+    await svc.core.authz.loadRoles() // a stale role snapshot answers with ttl 0 while it refreshes
+    const fresh = await check(t.access_token, 'GET', '/payroll/1')
+    assert.deepEqual([fresh.body.allow, fresh.body.status, fresh.body.actor], [true, 200, agentId], JSON.stringify(fresh.body))
+    assert.equal(fresh.body.wwwAuthenticate, undefined)
+    const bound = authTime + 10 - Math.floor(clock.now() / 1000)
+    assert.ok(fresh.body.ttl > 0 && fresh.body.ttl <= bound && fresh.body.ttl < 30, `ttl ${fresh.body.ttl} ≤ ${bound} (AUTHZ_CACHE_TTL 30)`)
+
+    clock.set((authTime + 10) * 1000)
+    const late = await check(t.access_token, 'GET', '/payroll/1')
+    assert.equal(late.status, 200)
+    assert.deepEqual([late.body.allow, late.body.status, late.body.error, late.body.max_age], [false, 401, 'insufficient_user_authentication', 10], JSON.stringify(late.body))
+    assert.equal('acr_values' in late.body, false, 'the acr was not short')
+    assert.equal(late.body.wwwAuthenticate, STALE)
+    assert.deepEqual([late.body.sub, late.body.actor], [p.id, agentId])
+    // A path no permission matches is no step-up: 403 as before.
+    assert.equal((await check(t.access_token, 'GET', '/elsewhere/1')).body.status, 403)
+    // The step-up: the person approves again; the new token's auth_time is now.
+    const again = await delegated(p, {}, agentId)
+    assert.equal((await check(again.access_token, 'GET', '/payroll/1')).body.allow, true)
+  })
+
+  it("the agent's side alone: the person's permission has no maxAge, the agent's has → 401 naming the agent's role", async () => {
+    const { t, authTime } = await setUp(['reader'], ['recent-reader'])
+    assert.equal((await check(t.access_token, 'GET', '/orders/1')).body.allow, true)
+    clock.set((authTime + 11) * 1000)
+    const late = await check(t.access_token, 'GET', '/orders/2')
+    assert.deepEqual([late.body.status, late.body.error, late.body.max_age, late.body.wwwAuthenticate], [401, 'insufficient_user_authentication', 10, STALE])
+    assert.match(late.body.reason, /recent-reader \(agent\)/)
+  })
+})
+
 describe('Approval per action (RFC 9396 api_request)', () => {
   const detail = JSON.stringify([{ type: 'api_request', method: 'post', path: '/orders' }])
 
@@ -600,6 +649,45 @@ describe('Audit (docs/audit.md): the agent as actor, the person as target', () =
     assert.ok(!failed.some((e) => ['authorization_pending', 'slow_down'].includes(e.detail.error)), 'polls are not failures')
     const all = JSON.stringify(await audit('delegation.requested'))
     assert.doesNotMatch(all, /Reorder coffee/, 'no binding message (personal data) in the log')
+  })
+})
+
+describe('Deleting the person (DELETE /api/manage/users/{userId}): their requests and delegations go with the partition', () => {
+  it('a pending and an approved request → invalid_grant at the poll; the standing delegation: refresh invalid_grant, introspection inactive, the authorizer 401; nothing of them stored', async () => {
+    const p = await person(['reader'])
+    const standing = await delegated(p)
+    const pending = await ask(p.username)
+    const approved = await ask(p.username)
+    const list = (await approvals(p)).body as { id: string }[]
+    assert.equal(list.length, 2)
+    assert.equal((await approve(p, list.at(-1)!.id)).status, 204)
+    assert.equal((await check(standing.access_token, 'GET', '/orders/1')).body.allow, true)
+    const introspect = async (token: string) => (await form(svc.url, '/api/oauth2/introspect', { token, ...(await auth(agent)) })).body
+    assert.equal((await introspect(standing.access_token)).active, true, "the agent may introspect its own token")
+    assert.equal((await svc.store.listBackchannelRequests(p.id)).length, 3)
+
+    const d = await call(svc.url, 'DELETE', `/api/manage/users/${p.id}`, undefined, bearer(await admin()))
+    assert.equal(d.status, 204, JSON.stringify(d.body))
+    assert.deepEqual(await svc.store.listBackchannelRequests(p.id), [], 'the bcreq rows are erased with the partition')
+    clock.advance(5_000)
+    for (const asked of [pending, approved, { body: { auth_req_id: standing.authReqId } }]) {
+      const r = await poll(asked.body.auth_req_id)
+      assert.deepEqual([r.status, r.body.error], [400, 'invalid_grant'])
+    }
+    const refreshed = await form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: standing.refresh_token, ...(await auth(agent)) })
+    assert.deepEqual([refreshed.status, refreshed.body.error], [400, 'invalid_grant'])
+    assert.deepEqual(await introspect(standing.access_token), { active: false })
+    for (const base of [svc.url, other.url]) {
+      const r = await check(standing.access_token, 'GET', '/orders/1', base)
+      assert.deepEqual([r.body.allow, r.body.status, r.body.wwwAuthenticate], [false, 401, 'Bearer error="invalid_token"'], JSON.stringify(r.body))
+    }
+    // The username is free: an agent asking for it now finds nobody.
+    assert.equal((await ask(p.username)).body.error, 'unknown_user_id')
+    const deleted = (await audit('user.deleted')).find((e) => e.target.userId === p.id)
+    assert.ok(deleted, 'user.deleted recorded')
+    const mine = JSON.stringify((await audit('delegation.requested')).filter((e) => e.target.userId === p.id))
+    assert.doesNotMatch(mine, /Reorder coffee/, 'no binding message')
+    assert.ok(!mine.includes(p.username), 'the username is not in the delegation events')
   })
 })
 
