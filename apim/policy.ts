@@ -29,9 +29,9 @@ export const POLICY = {
   /**
    * Deleted from the client's request before anything else. APIM's `set-header` takes one literal
    * name (no prefix match), so the policy deletes exactly the headers it sets; a backend must trust
-   * no other `X-User-*` header.
+   * no other `X-User-*` (or `X-Actor-Id`) header.
    */
-  stripHeaders: ['X-User-Id', 'X-User-Roles'],
+  stripHeaders: ['X-User-Id', 'X-User-Roles', 'X-Actor-Id'],
 
   /** `validate-jwt` attributes, and APIM's documented key-refresh behaviour for `openid-config`. */
   jwt: {
@@ -101,6 +101,8 @@ export const POLICY = {
   backend: {
     userIdHeader: 'X-User-Id',
     rolesHeader: 'X-User-Roles',
+    /** A delegated token's agent (the decision's `actor`, CONTRACT v2 "Agents acting for people"); absent otherwise. */
+    actorHeader: 'X-Actor-Id',
     rolesSeparator: ',',
     /** APIM forwards the caller's Authorization header unless a policy removes it; this one does not. */
     forwardAuthorization: true,
@@ -211,14 +213,14 @@ export async function decisionCacheKey(input: {
 
 /** What the policy makes of the authorizer's answer. */
 export type Verdict =
-  | { status: 200; reason: string; sub?: string; roles: string[]; ttl: number }
+  | { status: 200; reason: string; sub?: string; actor?: string; roles: string[]; ttl: number }
   | { status: 401; reason: string; ttl: number; wwwAuthenticate: string }
   | { status: 403; reason: string; ttl: number }
   | { status: 503 }
 
 /**
  * Judges the authorizer's answer (compact JSON text, `''` when there was none) like the policy's
- * `authz-status`, `authz-store-ttl`, `authz-reason`, `authz-sub` and `authz-roles` expressions:
+ * `authz-status`, `authz-store-ttl`, `authz-reason`, `authz-sub`, `authz-actor` and `authz-roles` expressions:
  * `status` must be the integer 200, 401 or 403, and 200 counts only with `allow: true`;
  * anything else is 503 (fail closed). `ttl` is floored to whole seconds (0 when absent or not a
  * number) and capped at `POLICY.cache.maxTtlSeconds`; a non-string `reason` counts as `''`.
@@ -241,8 +243,9 @@ export function readDecision(text: string): Verdict {
   if (o.status === 200) {
     if (o.allow !== true) return { status: 503 }
     const sub = typeof o.sub === 'string' && o.sub ? o.sub : undefined
+    const actor = typeof o.actor === 'string' && o.actor ? o.actor : undefined
     const roles = Array.isArray(o.roles) ? o.roles.filter((r): r is string => typeof r === 'string') : []
-    return { status: 200, reason, ...(sub ? { sub } : {}), roles, ttl }
+    return { status: 200, reason, ...(sub ? { sub } : {}), ...(actor ? { actor } : {}), roles, ttl }
   }
   if (o.status === 401) return { status: 401, reason, ttl, wwwAuthenticate: challengeOf(o[POLICY.authorizer.challengeField], reason) }
   if (o.status === 403) return { status: 403, reason, ttl }

@@ -31,14 +31,15 @@ const FUNCTION_KEY: Variant = {
 
   What it does, in order (docs/apim.md walks through it; apim/policy.ts holds the same values as
   data, and test/gateway/policy.test.ts checks this file against them):
-    1. deletes the client's X-User-Id and X-User-Roles headers (the backend trusts only ours);
+    1. deletes the client's X-User-Id, X-User-Roles and X-Actor-Id headers (the backend trusts only ours);
     2. validate-jwt: Bearer token in Authorization, RS256/PS256/RS512 signature against the keys
        of the discovery document, iss, aud, exp/nbf with 30 s clock skew;
     3. decision cache lookup, key = SHA-256(token, method, API id, operation path);
     4. on a miss, POST {{passkey-authz-url}} (timeout 5 s, errors ignored, then fail closed: no
        answer or not 200 means 503), and caches the decision for its ttl;
     5. 401 (with the decision's WWW-Authenticate, e.g. a step-up) / 403 as the authorizer says,
-       else X-User-Id / X-User-Roles for the backend.
+       else X-User-Id / X-User-Roles (and X-Actor-Id for an agent's delegated token) for the
+       backend.
 
   Named values (all in apim/named-values.json): passkey-openid-config-url, passkey-issuer,
   passkey-audience, passkey-authz-url, passkey-authz-key (secret, preferably from Key Vault).
@@ -181,6 +182,7 @@ export function renderPolicy(file: PolicyFile): string {
         <!-- 1. Never let a client choose the identity the backend sees. -->
         <set-header name="X-User-Id" exists-action="delete" />
         <set-header name="X-User-Roles" exists-action="delete" />
+        <set-header name="X-Actor-Id" exists-action="delete" />
         <base />
         <!-- 2. Token validation at the edge. With openid-config APIM takes the issuer and keys from
              the discovery document, pulls it every hour and again on an unknown kid (at most
@@ -364,7 +366,12 @@ ${failureResponse({
             }
             return string.Join(&quot;,&quot;, roles.Where(t => t.Type == JTokenType.String).Select(t => (string)t));
         }" />
-${backendHeader('X-User-Id', 'authz-sub')}${backendHeader('X-User-Roles', 'authz-roles')}    </inbound>
+        <!-- An agent acting for the user (a delegated token): its client id, else nothing. -->
+        <set-variable name="authz-actor" value="@{
+            var a = JObject.Parse((string)context.Variables[&quot;authz-decision&quot;])[&quot;actor&quot;];
+            return (a == null || a.Type != JTokenType.String) ? &quot;&quot; : (string)a;
+        }" />
+${backendHeader('X-User-Id', 'authz-sub')}${backendHeader('X-User-Roles', 'authz-roles')}${backendHeader('X-Actor-Id', 'authz-actor')}    </inbound>
     <backend>
         <base />
     </backend>

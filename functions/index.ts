@@ -77,7 +77,7 @@ app.http('wellknown', {
   handler,
 })
 
-// GET /api/oauth2/authorize (the hosted sign-in page), POST /api/oauth2/{token,introspect,revoke}
+// GET /api/oauth2/authorize (the hosted sign-in page), POST /api/oauth2/{token,introspect,revoke,bc-authorize}
 app.http('oauth2', {
   route: 'oauth2/{*rest}',
   methods: ['GET', 'POST'],
@@ -85,10 +85,12 @@ app.http('oauth2', {
   handler,
 })
 
-// GET /api/me, GET /api/me/credentials, PATCH|DELETE /api/me/credentials/{id}
+// GET /api/me, GET /api/me/credentials, PATCH|DELETE /api/me/credentials/{id}; agents' requests:
+// GET /api/me/approvals, POST /api/me/approvals/{id}/options|verify, DELETE /api/me/approvals/{id},
+// GET /api/me/delegations, DELETE /api/me/delegations/{id}
 app.http('me', {
   route: 'me/{*rest}',
-  methods: ['GET', 'PATCH', 'DELETE'],
+  methods: ['GET', 'POST', 'PATCH', 'DELETE'],
   authLevel: 'anonymous',
   handler,
 })

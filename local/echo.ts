@@ -45,6 +45,8 @@ export interface EchoResponse {
   query: Record<string, string>
   userId: string | null
   roles: string | null
+  /** X-Actor-Id: the agent acting for the user (a delegated token), else null. */
+  actorId: string | null
   receivedAuthorization: boolean
 }
 
@@ -65,6 +67,7 @@ export function createEchoApp(): Hono {
       query: Object.fromEntries(url.searchParams),
       userId: c.req.header('x-user-id') ?? null,
       roles: c.req.header('x-user-roles') ?? null,
+      actorId: c.req.header('x-actor-id') ?? null,
       receivedAuthorization: c.req.header('authorization') !== undefined,
     }
     return c.json(body, 200, { 'cache-control': 'no-store' })

@@ -4,7 +4,7 @@
  * It applies apim/policy.xml, step for step, with every name and number taken from `POLICY`
  * (apim/policy.ts), which test/gateway/policy.test.ts checks against the XML:
  *   0. API and operation matching (APIM's built-in steps): `/{suffix}/...`, else 404;
- *   1. deletes the client's X-User-Id / X-User-Roles;
+ *   1. deletes the client's X-User-Id / X-User-Roles / X-Actor-Id;
  *   2. validate-jwt: Bearer scheme, RS256/PS256/RS512 only, signature against the keys of the
  *      discovery document's jwks_uri (pulled every hour, again on an unknown kid at most once per
  *      5 minutes), iss exactly, aud in the list, exp required, exp/nbf with clock skew; a failure
@@ -12,8 +12,9 @@
  *   3. decision cache lookup (SHA-256 of token, method, API id, operation path);
  *   4. on a miss, POST the authorizer (timeout 5 s) with the same headers and body as the policy;
  *      no answer / not 200 / not a decision → 503; stores the decision for its ttl;
- *   5. 401 (with the decision's WWW-Authenticate) / 403 as the authorizer says, else forwards to the backend with X-User-Id and
- *      X-User-Roles (and the caller's Authorization, as APIM forwards it by default).
+ *   5. 401 (with the decision's WWW-Authenticate) / 403 as the authorizer says, else forwards
+ *      to the backend with X-User-Id, X-User-Roles and, for an agent's delegated token,
+ *      X-Actor-Id (and the caller's Authorization, as APIM forwards it by default).
  * Bound to loopback only.
  */
 import { getRequestListener } from '@hono/node-server'
@@ -450,8 +451,9 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
     if (verdict.status === 403) return failureResponse(POLICY.failures.authzForbidden, verdict.reason)
 
     // 5. Allowed: tell the backend who is calling.
-    const { userIdHeader, rolesHeader, rolesSeparator, forwardAuthorization } = POLICY.backend
+    const { userIdHeader, rolesHeader, actorHeader, rolesSeparator, forwardAuthorization } = POLICY.backend
     if (verdict.sub) headers.set(userIdHeader, verdict.sub)
+    if (verdict.actor) headers.set(actorHeader, verdict.actor)
     if (verdict.roles.length > 0) headers.set(rolesHeader, verdict.roles.join(rolesSeparator))
     if (!forwardAuthorization) headers.delete(POLICY.jwt.headerName)
     return forward(req, opPath, headers)

@@ -6,6 +6,7 @@ import { authzRoutes } from './routes/authz.js'
 import { adminRoutes } from './routes/admin.js'
 import { meRoutes } from './routes/me.js'
 import { meSessionsRoutes } from './routes/sessions.js'
+import { meAgentsRoutes } from './routes/agents.js'
 import { oauthRoutes } from './routes/oauth.js'
 import { webauthnRoutes } from './routes/webauthn.js'
 import { wellKnownRoutes } from './routes/wellKnown.js'
@@ -81,6 +82,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
   app.route('/api/oauth2', oauthRoutes(core, { logError }))
   app.route('/api/me', meRoutes(core))
   app.route('/api/me', meSessionsRoutes(core))
+  app.route('/api/me', meAgentsRoutes(core))
   app.route('/api/authz', authzRoutes(core))
   app.route('/api/manage', adminRoutes(core))
   app.route('/', pageRoutes(core))

@@ -173,6 +173,15 @@ export const OAUTH_ERROR_STATUS = {
   invalid_scope: 400,
   invalid_target: 400,
   unsupported_token_type: 400,
+  // OpenID CIBA Core §13 (backchannel authentication) and §11 (token endpoint, poll mode).
+  unknown_user_id: 400,
+  invalid_binding_message: 400,
+  authorization_pending: 400,
+  slow_down: 400,
+  access_denied: 400,
+  expired_token: 400,
+  // RFC 9396 §5.
+  invalid_authorization_details: 400,
   server_error: 500,
   temporarily_unavailable: 503,
 } as const

@@ -46,6 +46,13 @@ const CONTRACT_ROUTES = [
   'PATCH /me/credentials/{id}',
   'DELETE /me/credentials/{id}',
   'GET /me/sessions',
+  'POST /oauth2/bc-authorize',
+  'GET /me/approvals',
+  'POST /me/approvals/{id}/options',
+  'POST /me/approvals/{id}/verify',
+  'DELETE /me/approvals/{id}',
+  'GET /me/delegations',
+  'DELETE /me/delegations/{id}',
   'DELETE /me/sessions',
   'DELETE /me/sessions/{id}',
   'PUT /manage/roles/{role}',
@@ -344,7 +351,7 @@ describe('openApiDocument: shape', () => {
   })
 
   it('4xx/5xx bodies are problem+json, except RFC 6749 errors of the OAuth endpoints', () => {
-    const oauthJson = new Set(['POST /oauth2/token', 'POST /oauth2/revoke', 'POST /oauth2/introspect'])
+    const oauthJson = new Set(['POST /oauth2/token', 'POST /oauth2/revoke', 'POST /oauth2/introspect', 'POST /oauth2/bc-authorize'])
     for (const { key, op } of ops) {
       for (const [c, r] of Object.entries(op.responses as Json)) {
         if (Number(c) < 400) continue
@@ -397,8 +404,10 @@ describe('openApiDocument: shape', () => {
     assert.deepEqual(decision.properties.status.enum, [200, 401, 403])
     assert.deepEqual(new Set(decision.required), new Set(['allow', 'status', 'reason', 'roles', 'scopes', 'ttl']))
     assert.ok(decision.properties.sub)
+    assert.ok(decision.properties.actor, 'CONTRACT v2: a delegated token\'s agent')
     const permission = doc.components.schemas.Permission
-    assert.deepEqual(new Set(Object.keys(permission.properties)), new Set(['methods', 'path', 'apiId', 'acr', 'maxAge']))
+    assert.deepEqual(new Set(Object.keys(permission.properties)), new Set(['methods', 'path', 'apiId', 'acr', 'maxAge', 'delegation']))
+    assert.deepEqual(permission.properties.delegation.enum, ['allow', 'approve', 'deny'])
     // CONTRACT v2 Step-up: the members of a 401 step-up answer.
     for (const m of ['error', 'acr_values', 'max_age', 'wwwAuthenticate']) assert.ok(decision.properties[m], `AuthzDecision.${m}`)
     assert.deepEqual(permission.required, ['methods', 'path'])
@@ -422,14 +431,15 @@ describe('openApiDocument: shape', () => {
     }
   })
 
-  it('the token endpoint takes a form with the three grants and their parameters', () => {
+  it('the token endpoint takes a form with the four grants and their parameters', () => {
     const token = doc.paths['/oauth2/token'].post
     const content = token.requestBody.content
     assert.deepEqual(Object.keys(content), ['application/x-www-form-urlencoded'])
     const union = deref(content['application/x-www-form-urlencoded'].schema)
     const grants = (union.oneOf as Json[]).map(deref)
     const byGrant = new Map(grants.map((g) => [g.properties.grant_type.enum[0], g]))
-    assert.deepEqual(new Set(byGrant.keys()), new Set(['refresh_token', 'authorization_code', 'client_credentials']))
+    assert.deepEqual(new Set(byGrant.keys()), new Set(['refresh_token', 'authorization_code', 'client_credentials', 'urn:openid:params:grant-type:ciba']))
+    assert.ok(byGrant.get('urn:openid:params:grant-type:ciba')!.required.includes('auth_req_id'))
     assert.ok(byGrant.get('refresh_token')!.required.includes('refresh_token'))
     for (const p of ['code', 'redirect_uri', 'code_verifier', 'client_id'])
       assert.ok(byGrant.get('authorization_code')!.required.includes(p), `authorization_code: ${p}`)

@@ -44,7 +44,7 @@ export async function listClients(core: Core, { cursor }: { cursor?: string | un
 }
 
 /** Wire names of the registration fields, for the audit event's `detail.changed`. */
-const WIRE: Record<keyof ClientUpdate, string> = { name: 'name', jwks: 'jwks', jwksUri: 'jwks_uri', redirectUris: 'redirect_uris', roles: 'roles', scopes: 'scopes' }
+const WIRE: Record<keyof ClientUpdate, string> = { name: 'name', jwks: 'jwks', jwksUri: 'jwks_uri', redirectUris: 'redirect_uris', roles: 'roles', scopes: 'scopes', agent: 'agent' }
 
 /**
  * Applies a PATCH (`client.changed`, naming the fields that changed; never key material).
@@ -117,11 +117,14 @@ function applyChange({ client, principal }: Stored, change: ClientUpdate): Store
     if (change.scopes.length) next.scopes = change.scopes
     else delete next.scopes
   }
+  if (change.agent === true) next.agent = true
+  if (change.agent === false) delete next.agent
   const p = principal && { ...principal, ...(change.name !== undefined ? { displayName: change.name } : {}), ...(change.roles ? { roles: change.roles } : {}) }
   return { client: next, ...(p ? { principal: p } : {}) }
 }
 
 function differs(field: keyof ClientUpdate, before: Stored, after: Stored): boolean {
+  if (field === 'agent') return (before.client.agent === true) !== (after.client.agent === true)
   if (field === 'roles') return JSON.stringify(before.principal?.roles ?? []) !== JSON.stringify(after.principal?.roles ?? [])
   if (field === 'jwks' || field === 'jwksUri') return JSON.stringify([before.client.jwks, before.client.jwksUri]) !== JSON.stringify([after.client.jwks, after.client.jwksUri])
   return JSON.stringify(before.client[field] ?? []) !== JSON.stringify(after.client[field] ?? [])

@@ -34,6 +34,7 @@ export async function registerClient(core: Core, { reg, from }: { reg: ClientReg
       ...(reg.jwksUri ? { jwksUri: reg.jwksUri } : {}),
       redirectUris: reg.redirectUris,
       ...(reg.scopes.length ? { scopes: reg.scopes } : {}),
+      ...(reg.agent ? { agent: true } : {}),
       createdAt: now,
     }
     // The client's principal: no username (it cannot be looked up or sign in by name).
@@ -45,7 +46,7 @@ export async function registerClient(core: Core, { reg, from }: { reg: ClientReg
       if (draw < ID_DRAWS) continue // the id collided: draw again
       throw new ServiceError('conflict', 'Could not allocate a client id; retry')
     }
-    await core.audit.record({ ...from, type: 'client.registered', target: { clientId: id }, detail: { name: reg.name, kind: reg.kind, roles: reg.roles, scopes: reg.scopes } })
+    await core.audit.record({ ...from, type: 'client.registered', target: { clientId: id }, detail: { name: reg.name, kind: reg.kind, roles: reg.roles, scopes: reg.scopes, ...(reg.agent ? { agent: true } : {}) } })
     return { client, roles: principal.roles }
   }
 }

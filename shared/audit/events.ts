@@ -70,6 +70,17 @@ export const AUDIT_EVENT_TYPES = [
   'client.changed',
   /** A client and its principal deleted; its tokens stop being accepted. */
   'client.deleted',
+  /**
+   * An agent asked to act for a person (OpenID CIBA, POST /api/oauth2/bc-authorize): `actor.clientId`
+   * the agent, `target.userId` the person; `detail.requestId`, `scope`, `perAction`, `expiresIn`.
+   */
+  'delegation.requested',
+  /** The person approved an agent's request with a passkey (`target.clientId` the agent, `credentialId`). */
+  'delegation.approved',
+  /** The person denied an agent's request (`target.clientId` the agent). */
+  'delegation.denied',
+  /** The person revoked a standing delegation (`target.clientId` the agent, `sessionId`). */
+  'delegation.revoked',
   /** A signing key promoted (`target.kid`; `detail.previousKid`, `detail.reason`). */
   'key.rotated',
   /** A signing key revoked at once (compromise). */

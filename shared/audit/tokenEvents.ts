@@ -45,7 +45,8 @@ export async function recordTokenEvent(core: Core, c: Context, e: TokenEvent): P
   const userId = e.session?.userId ?? ids.userId
   const sessionId = e.session?.id ?? ids.sessionId
   const clientId = e.session?.clientId ?? ids.clientId
-  const actor: AuditActor = e.actor ?? {
+  // A delegated token (CIBA): the agent acted, for the person (the target).
+  const actor: AuditActor = e.actor ?? (ids.actor ? { clientId: ids.actor } : undefined) ?? {
     ...(e.type !== 'token.revoked' && userId && userId !== clientId ? { userId } : {}),
     ...(ids.username ? { username: ids.username } : {}),
     ...(clientId ? { clientId } : {}),
@@ -91,7 +92,8 @@ export async function auditTokenRequest<T extends IssuedTokens>(
     tokens = await pending
   } catch (err) {
     core.telemetry.count('passkey.token.grants', { grant_type: grantLabel(grant), outcome: 'failure', error: err instanceof OAuthError ? err.error : 'server_error' })
-    if (err instanceof OAuthError) {
+    // A CIBA poll before the person decided is the protocol working, not a failure to record.
+    if (err instanceof OAuthError && err.error !== 'authorization_pending' && err.error !== 'slow_down') {
       await recordTokenEvent(core, c, {
         type: 'token.failed',
         grant,

@@ -20,6 +20,8 @@ export interface TokenIds {
   scope?: string
   amr?: string[]
   acr?: string
+  /** A delegated token's actor (`act.sub`, RFC 8693 §4.1): the agent acting for `userId`. */
+  actor?: string
 }
 
 export function tokenIds(res: IssuedTokens | undefined): TokenIds {
@@ -32,6 +34,7 @@ export function tokenIds(res: IssuedTokens | undefined): TokenIds {
   out.audience = Array.isArray(at.aud) ? str(at.aud[0]) : str(at.aud)
   out.scope = str(at.scope)
   out.acr = str(at.acr)
+  out.actor = str((at.act as { sub?: unknown } | undefined)?.sub)
   if (Array.isArray(at.amr) && at.amr.every((x) => typeof x === 'string')) out.amr = at.amr as string[]
   const id = claims(res?.id_token)
   out.username = str(id.preferred_username) ?? str(id.username) // OIDC Core §5.1; older tokens: username

@@ -32,9 +32,11 @@ import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
 import type { Permission, RoleRecord, Store } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { MAX_AGE_LIMIT } from '../schemas/authz.js'
-import { ACR_VALUES, acrRank, acrSatisfies } from '../webauthn/assurance.js'
+import { ACR_VALUES, acrRank } from '../webauthn/assurance.js'
 import { compileGlob, normalisePath, type PathMatcher } from './glob.js'
 import { LruTtl } from './lru.js'
+import { actorOf, decideDelegated } from './delegation.js'
+import { assess, INSUFFICIENT, INVALID_TOKEN_CHALLENGE, lighter, NO_TOKEN_CHALLENGE, stepUpRefusal, type Shortfall } from './stepUp.js'
 
 export interface AuthzRequest {
   method: string
@@ -57,6 +59,8 @@ export interface Decision {
   /** On every 401: the `WWW-Authenticate` value the gateway sends (RFC 6750 §3, RFC 9470 §3). */
   wwwAuthenticate?: string
   sub?: string
+  /** A delegated token's agent (shared/authz/delegation.ts). */
+  actor?: string
   roles: string[]
   scopes: string[]
   ttl: number
@@ -68,43 +72,10 @@ interface CompiledPermission {
   apiId?: string
   acr?: string
   maxAge?: number
+  delegation?: Permission['delegation']
 }
 
-const INSUFFICIENT = 'insufficient_user_authentication'
-/** RFC 6750 §3.1: a request without a token gets a challenge without an error code. */
-export const NO_TOKEN_CHALLENGE = 'Bearer'
-/** RFC 6750 §3.1: a bad, expired or revoked token. */
-export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'
-
-/**
- * The RFC 9470 §3 challenge for a step-up: only the members that apply. acr values are ours
- * (ACR_VALUES) and maxAge an integer, so nothing here needs quoting beyond what is written.
- *
- * @example
- * stepUpChallenge('phrh', 300) // 'Bearer error="insufficient_user_authentication", error_description="…", acr_values="phrh", max_age=300'
- */
-export function stepUpChallenge(acr: string | undefined, maxAge: number | undefined): string {
-  const description =
-    acr !== undefined && maxAge !== undefined
-      ? 'A stronger and more recent authentication is required'
-      : acr !== undefined
-        ? 'A different authentication level is required'
-        : 'More recent authentication is required'
-  return (
-    `Bearer error="${INSUFFICIENT}", error_description="${description}"` +
-    (acr !== undefined ? `, acr_values="${acr}"` : '') +
-    (maxAge !== undefined ? `, max_age=${maxAge}` : '')
-  )
-}
-
-/** What a permission that matches method, path and apiId still asks of the token's sign-in. */
-interface Shortfall {
-  role: string
-  /** The permission's acr, when the token's is weaker (or absent). */
-  acr?: string
-  /** The permission's maxAge, when auth_time is older than that (or absent). */
-  maxAge?: number
-}
+export { INVALID_TOKEN_CHALLENGE, NO_TOKEN_CHALLENGE, stepUpChallenge } from './stepUp.js'
 
 export class Authorizer {
   private readonly tokens: LruTtl<AccessTokenClaims & { [KID]?: string }>
@@ -175,7 +146,8 @@ export class Authorizer {
     if (!token) return deny(401, 'no bearer token', undefined, NO_TOKEN_CHALLENGE)
     const claims = await this.verified(token, now)
     if (typeof claims === 'string') return deny(401, claims)
-    const [subject, session, client] = await Promise.all([this.rolesOf(claims.sub, now), this.sessionLive(claims.sub, claims.sid, now), this.clientLive(claims, now)])
+    const actor = actorOf(claims)
+    const [subject, session, client, agent] = await Promise.all([this.rolesOf(claims.sub, now), this.sessionLive(claims.sub, claims.sid, now), this.clientLive(claims, now), actor ? this.rolesOf(actor, now) : undefined])
     const roles = subject.roles
     const scopes = typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : []
     if (roles === null) return deny(401, 'subject no longer exists', claims.sub)
@@ -192,6 +164,7 @@ export class Authorizer {
       subject.until,
       session.until,
       client.until,
+      agent?.until ?? Infinity,
       (this.roleDefs?.at ?? now) + this.deps.config.authzCacheTtl * 1000,
     )
     const ttlUntil = (t: number) => Math.max(0, Math.floor((t - now) / 1000))
@@ -200,8 +173,10 @@ export class Authorizer {
     const path = normalisePath(req.path)
     if (!path.ok) return { allow: false, status: 403, reason: path.reason, ...who, ttl }
     const method = req.method.toUpperCase()
-    // auth_time in ms; machine clients' tokens have none, so they never meet a maxAge.
-    const authTime = typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : undefined
+    if (actor)
+      return decideDelegated(this.deps.store, {
+        claims, actor, personRoles: roles, agentRoles: agent!.roles, defs, method, path, scopes, ttl, now, ...(req.apiId !== undefined ? { apiId: req.apiId } : {}),
+      })
     // The allow that lasts longest (a permission without maxAge: as long as the facts above).
     let granted: { role: string; until: number } | undefined
     let shortfall: Shortfall | undefined
@@ -210,33 +185,17 @@ export class Authorizer {
         if (p.methods !== '*' && !p.methods.has(method)) continue
         if (p.apiId !== undefined && p.apiId !== req.apiId) continue
         if (!p.match(path.segments)) continue
-        const acrShort = p.acr !== undefined && !acrSatisfies(claims.acr, p.acr)
-        const freshUntil = p.maxAge === undefined ? Infinity : authTime === undefined ? -Infinity : authTime + p.maxAge * 1000
-        const stale = freshUntil <= now
-        if (!acrShort && !stale) {
-          if (!granted || freshUntil > granted.until) granted = { role, until: freshUntil }
+        const fit = assess(p, claims, now)
+        if (fit.met) {
+          if (!granted || fit.until > granted.until) granted = { role, until: fit.until }
           continue
         }
-        const miss: Shortfall = { role, ...(acrShort ? { acr: p.acr } : {}), ...(stale ? { maxAge: p.maxAge } : {}) }
+        const miss: Shortfall = { role, ...fit.miss }
         if (!shortfall || lighter(miss, shortfall)) shortfall = miss
       }
     }
     if (granted) return { allow: true, status: 200, reason: `granted by role ${granted.role}`, ...who, ttl: ttlUntil(Math.min(until, granted.until)) }
-    if (shortfall) {
-      const { acr, maxAge } = shortfall
-      const needs = [acr !== undefined ? `acr ${acr}` : '', maxAge !== undefined ? `a sign-in within ${maxAge} s` : ''].filter(Boolean).join(' and ')
-      return {
-        allow: false,
-        status: 401,
-        reason: `role ${shortfall.role} permits this with ${needs}`,
-        error: INSUFFICIENT,
-        ...(acr !== undefined ? { acr_values: acr } : {}),
-        ...(maxAge !== undefined ? { max_age: maxAge } : {}),
-        wwwAuthenticate: stepUpChallenge(acr, maxAge),
-        ...who,
-        ttl,
-      }
-    }
+    if (shortfall) return { ...stepUpRefusal(shortfall), ...who, ttl }
     return { allow: false, status: 403, reason: 'no role permits this method and path', ...who, ttl }
   }
 
@@ -301,7 +260,9 @@ export class Authorizer {
     const hit = this.clients.entry(id, now)
     if (hit) return { live: hit.v, until: hit.exp }
     const epoch = this.epoch
-    const live = typeof id === 'string' && !!(await this.deps.store.getClient(id))
+    const registered = typeof id === 'string' ? await this.deps.store.getClient(id) : undefined
+    // A delegated token's client must still be an agent (shared/authz/delegation.ts).
+    const live = !!registered && (!actorOf(claims) || registered.agent === true)
     const until = now + this.deps.config.authzCacheTtl * 1000
     if (epoch === this.epoch) this.clients.set(id, live, until)
     return { live, until }
@@ -385,18 +346,6 @@ function deny(status: 401 | 403, reason: string, sub?: string, challenge = INVAL
   return { allow: false, status, reason, ...(status === 401 ? { wwwAuthenticate: challenge } : {}), ...(sub ? { sub } : {}), roles: [], scopes: [], ttl: 0 }
 }
 
-/**
- * Of two shortfalls, whether `a` is the easier one to meet: no acr to reach beats the weakest
- * acr, which beats a stronger one; then not needing a fresh sign-in beats needing one (any fresh
- * sign-in meets every maxAge).
- */
-function lighter(a: Shortfall, b: Shortfall): boolean {
-  const ra = a.acr === undefined ? 0 : acrRank(a.acr)
-  const rb = b.acr === undefined ? 0 : acrRank(b.acr)
-  if (ra !== rb) return ra < rb
-  return a.maxAge === undefined && b.maxAge !== undefined
-}
-
 function compileRoles(list: RoleRecord[]): Map<string, CompiledPermission[]> {
   const out = new Map<string, CompiledPermission[]>()
   for (const role of list) {
@@ -420,10 +369,13 @@ export function compilePermission(p: Permission): CompiledPermission {
     ...(p.apiId !== undefined ? { apiId: p.apiId } : {}),
     ...(p.acr !== undefined ? { acr: p.acr } : {}),
     ...(p.maxAge !== undefined ? { maxAge: p.maxAge } : {}),
+    ...(p.delegation !== undefined ? { delegation: p.delegation } : {}),
   }
 }
 
 const METHOD = /^[A-Z]{1,16}$/
+/** CONTRACT v2 "Approval per action": how a permission applies to delegated tokens. */
+const DELEGATION_MODES = ['allow', 'approve', 'deny'] as const
 
 /** Validates an administrator's permission list (PUT /api/manage/roles/{role}). */
 export function parsePermissions(v: unknown): Permission[] {
@@ -431,7 +383,7 @@ export function parsePermissions(v: unknown): Permission[] {
   return v.map((p, i) => {
     const at = `permissions[${i}]`
     if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new ServiceError('invalid_request', `${at} must be an object`)
-    const { methods, path, apiId, acr, maxAge, ...rest } = p as Record<string, unknown>
+    const { methods, path, apiId, acr, maxAge, delegation, ...rest } = p as Record<string, unknown>
     if (Object.keys(rest).length) throw new ServiceError('invalid_request', `${at} has unknown fields: ${Object.keys(rest).join(', ')}`)
     if (!Array.isArray(methods) || methods.length === 0 || methods.length > 16 || !methods.every((m) => typeof m === 'string'))
       throw new ServiceError('invalid_request', `${at}.methods must be a non-empty list of HTTP methods or ["*"]`)
@@ -449,12 +401,15 @@ export function parsePermissions(v: unknown): Permission[] {
       throw new ServiceError('invalid_request', `${at}.acr must be one of ${ACR_VALUES.join(', ')}`)
     if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 1 || maxAge > MAX_AGE_LIMIT))
       throw new ServiceError('invalid_request', `${at}.maxAge must be a whole number of seconds from 1 to ${MAX_AGE_LIMIT} (a year)`)
+    if (delegation !== undefined && !DELEGATION_MODES.includes(delegation as never))
+      throw new ServiceError('invalid_request', `${at}.delegation must be one of ${DELEGATION_MODES.join(', ')}`)
     return {
       methods: [...new Set(ms)],
       path,
       ...(apiId !== undefined ? { apiId: apiId as string } : {}),
       ...(acr !== undefined ? { acr: acr as string } : {}),
       ...(maxAge !== undefined ? { maxAge: maxAge as number } : {}),
+      ...(delegation !== undefined ? { delegation: delegation as Permission['delegation'] } : {}),
     }
   })
 }

@@ -21,7 +21,7 @@ export type ClientAuthentication =
   | { method: 'none'; clientId: string | undefined; client?: ClientRecord }
 
 /** The endpoints that take client authentication, by their path under the issuer. */
-export type AuthEndpoint = 'token' | 'introspect' | 'revoke'
+export type AuthEndpoint = 'token' | 'introspect' | 'revoke' | 'bc-authorize'
 
 /**
  * Authenticates (or identifies) the calling client from the form and the Authorization header.

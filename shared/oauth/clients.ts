@@ -45,6 +45,8 @@ export interface ClientRegistration {
   roles: string[]
   /** API scopes from SCOPES this client may be granted (besides openid and profile). */
   scopes: string[]
+  /** An agent acting for people (CIBA); confidential clients only. */
+  agent: boolean
 }
 
 /** 127.0.0.0/8, [::1] and `localhost`: the hosts http is allowed for. */
@@ -59,9 +61,10 @@ export function isLoopbackHost(hostname: string): boolean {
  * const reg = await parseClientRegistration(body, config) // { name, kind: 'public', redirectUris, roles: [] }
  */
 export async function parseClientRegistration(body: Record<string, unknown>, config: Config): Promise<ClientRegistration> {
-  const { name, jwks, jwks_uri, roles, redirect_uris, scopes, ...rest } = body
+  const { name, jwks, jwks_uri, roles, redirect_uris, scopes, agent, ...rest } = body
   const unknown = Object.keys(rest)
   if (unknown.length) throw new ServiceError('invalid_request', `Unknown fields: ${unknown.join(', ')}`)
+  const isAgent = parseAgent(agent)
   const clientName = parseText(name, 'name', 100)
   if (!clientName) throw new ServiceError('invalid_request', 'name is required (a string of at most 100 characters)')
   if (jwks !== undefined && jwks_uri !== undefined)
@@ -70,15 +73,16 @@ export async function parseClientRegistration(body: Record<string, unknown>, con
   const roleNames = parseRoleList(roles)
   const scopeNames = parseClientScopes(scopes, config)
   if (!confidential) {
+    if (isAgent) throw new ServiceError('invalid_request', 'An agent authenticates with private_key_jwt: register it with jwks or jwks_uri')
     if (redirect_uris === undefined)
       throw new ServiceError('invalid_request', 'A public client (no jwks or jwks_uri) needs redirect_uris for the authorization code flow')
     // CONTRACT allows roles on any client. A public client's own principal never gets a token
     // (code-flow tokens carry the user's roles), so they are kept but grant nothing today.
-    return { name: clientName, kind: 'public', redirectUris: parseRedirectUris(redirect_uris), roles: roleNames, scopes: scopeNames }
+    return { name: clientName, kind: 'public', redirectUris: parseRedirectUris(redirect_uris), roles: roleNames, scopes: scopeNames, agent: false }
   }
   if (redirect_uris !== undefined)
     throw new ServiceError('invalid_request', 'redirect_uris are for public clients: a client with keys uses client_credentials')
-  const reg: ClientRegistration = { name: clientName, kind: 'confidential', redirectUris: [], roles: roleNames, scopes: scopeNames }
+  const reg: ClientRegistration = { name: clientName, kind: 'confidential', redirectUris: [], roles: roleNames, scopes: scopeNames, agent: isAgent }
   if (jwks !== undefined) reg.jwks = await parseJwks(jwks)
   else reg.jwksUri = parseJwksUri(jwks_uri, config)
   return reg
@@ -92,10 +96,11 @@ export interface ClientUpdate {
   redirectUris?: string[]
   roles?: string[]
   scopes?: string[]
+  agent?: boolean
 }
 
 /** The fields a PATCH may carry, by their wire names. */
-export const CLIENT_UPDATE_FIELDS = ['name', 'jwks', 'jwks_uri', 'roles', 'redirect_uris', 'scopes'] as const
+export const CLIENT_UPDATE_FIELDS = ['name', 'jwks', 'jwks_uri', 'roles', 'redirect_uris', 'scopes', 'agent'] as const
 
 /**
  * Validates a PATCH body for a client of `kind`: the rules of registration for each field given,
@@ -105,7 +110,7 @@ export const CLIENT_UPDATE_FIELDS = ['name', 'jwks', 'jwks_uri', 'roles', 'redir
  * const change = await parseClientUpdate({ roles: ['reader'] }, 'confidential', config) // { roles: ['reader'] }
  */
 export async function parseClientUpdate(body: Record<string, unknown>, kind: ClientRecord['kind'], config: Config): Promise<ClientUpdate> {
-  const { name, jwks, jwks_uri, roles, redirect_uris, scopes, ...rest } = body
+  const { name, jwks, jwks_uri, roles, redirect_uris, scopes, agent, ...rest } = body
   const unknown = Object.keys(rest)
   if (unknown.length) throw new ServiceError('invalid_request', `Unknown fields: ${unknown.join(', ')}`)
   if (!CLIENT_UPDATE_FIELDS.some((f) => body[f] !== undefined))
@@ -128,7 +133,19 @@ export async function parseClientUpdate(body: Record<string, unknown>, kind: Cli
   if (redirect_uris !== undefined) change.redirectUris = parseRedirectUris(redirect_uris)
   if (roles !== undefined) change.roles = parseRoleList(roles)
   if (scopes !== undefined) change.scopes = parseClientScopes(scopes, config)
+  if (agent !== undefined) {
+    change.agent = parseAgent(agent)
+    if (change.agent && kind !== 'confidential')
+      throw new ServiceError('invalid_request', 'Only a client with keys (jwks or jwks_uri) can be an agent: agents authenticate with private_key_jwt')
+  }
   return change
+}
+
+/** `agent`: a boolean (CONTRACT v2 "Agents acting for people"). */
+function parseAgent(v: unknown): boolean {
+  if (v === undefined || v === false) return false
+  if (v === true) return true
+  throw new ServiceError('invalid_request', 'agent must be true or false')
 }
 
 /**
@@ -269,7 +286,13 @@ export function clientView(client: ClientRecord, roles: string[]) {
     client_id: client.id,
     name: client.name,
     token_endpoint_auth_method: client.kind === 'confidential' ? 'private_key_jwt' : 'none',
-    grant_types: client.kind === 'confidential' ? ['client_credentials'] : ['authorization_code', 'refresh_token'],
+    // An agent gets tokens only for the people who approve it (CIBA), and refreshes standing ones.
+    grant_types: client.agent
+      ? ['urn:openid:params:grant-type:ciba', 'refresh_token']
+      : client.kind === 'confidential'
+        ? ['client_credentials']
+        : ['authorization_code', 'refresh_token'],
+    ...(client.agent ? { agent: true, backchannel_token_delivery_mode: 'poll' } : {}),
     ...(client.kind === 'public' ? { response_types: ['code'], redirect_uris: client.redirectUris } : {}),
     ...(client.jwks ? { jwks: client.jwks } : {}),
     ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),

@@ -10,6 +10,7 @@ import { CLIENT_ASSERTION_ALGS } from './clients.js'
 import { RESPONSE_MODES, RESPONSE_TYPES } from './authorization/checkResponseType.js'
 import { GRANT_TYPES } from './token.js'
 import { grantableScopes } from './scopes.js'
+import { AUTHORIZATION_DETAILS_TYPES } from '../agents/authorizationDetails.js'
 import { ACR_VALUES } from '../webauthn/assurance.js'
 import { PROMPT_VALUES } from './authorization/checkScope.js'
 
@@ -61,5 +62,11 @@ export function discovery(config: Config) {
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     claims_parameter_supported: false,
+    // OpenID CIBA Core §4 (agents acting for people, poll mode; docs/agents.md) and RFC 9396 §10.
+    backchannel_authentication_endpoint: `${base}/oauth2/bc-authorize`,
+    backchannel_token_delivery_modes_supported: ['poll'],
+    backchannel_user_code_parameter_supported: false,
+    backchannel_authentication_request_signing_alg_values_supported: [],
+    authorization_details_types_supported: [...AUTHORIZATION_DETAILS_TYPES],
   }
 }

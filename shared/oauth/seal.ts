@@ -11,7 +11,7 @@ import { open, seal, type SealKey } from '../crypto/kek.js'
 const te = new TextEncoder()
 const td = new TextDecoder()
 
-export type SealKind = 'oauth-authorization-request-v1' | 'oauth-authorization-code-v1'
+export type SealKind = 'oauth-authorization-request-v1' | 'oauth-authorization-code-v1' | 'ciba-auth-req-v1'
 
 /** base64url(iv ‖ AES-GCM(JSON(value))), bound to `kind`. */
 export async function sealJson(key: Promise<SealKey>, kind: SealKind, value: unknown): Promise<string> {

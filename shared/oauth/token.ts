@@ -1,6 +1,6 @@
 /**
  * POST /api/oauth2/token (RFC 6749 §3.2), dispatched on the literal grant_type to
- * grants/<grant_type>.ts. The client is authenticated (private_key_jwt) or identified (client_id)
+ * grants/<grant_type>.ts (grants/ciba.ts for urn:openid:params:grant-type:ciba). The client is authenticated (private_key_jwt) or identified (client_id)
  * first, see clientAuth.ts. Errors are RFC 6749 §5.2 JSON, rendered by the app's error handler
  * from OAuthError.
  */
@@ -11,7 +11,7 @@ import * as grants from './grants/index.js'
 import type { GrantHandler, TokenEndpointResponse } from './grants/types.js'
 
 export const GRANTS: Readonly<Record<string, GrantHandler>> = Object.freeze(
-  Object.fromEntries(Object.entries(grants).map(([name, g]) => [name, g.handler])),
+  Object.fromEntries(Object.values(grants).map((g) => [g.grantType, g.handler])),
 )
 
 /** The grant types token() serves, for discovery (`grant_types_supported`). */

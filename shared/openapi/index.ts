@@ -19,6 +19,7 @@ import { LIMITED } from '../middleware/rateLimit.js'
 import { oauthProblem, problem, type Json } from './build.js'
 import { components } from './components.js'
 import { accountPaths } from './paths/account.js'
+import { agentPaths } from './paths/agents.js'
 import { authzPaths } from './paths/authz.js'
 import { managePaths } from './paths/manage.js'
 import { metaPaths } from './paths/meta.js'
@@ -29,7 +30,7 @@ import { webauthnPaths } from './paths/webauthn.js'
 /** Every path, in the order the document lists them. */
 function paths(): Json {
   // A fresh copy: withRateLimits adds to it.
-  return structuredClone({ ...metaPaths, ...webauthnPaths, ...oauthPaths, ...authzPaths, ...accountPaths, ...sessionPaths, ...managePaths })
+  return structuredClone({ ...metaPaths, ...webauthnPaths, ...oauthPaths, ...authzPaths, ...accountPaths, ...sessionPaths, ...agentPaths, ...managePaths })
 }
 
 
@@ -41,7 +42,7 @@ function withRateLimits(all: Json): Json {
     for (const op of Object.values(ops))
       if (op.responses)
         op.responses['429'] =
-          path === '/oauth2/token'
+          path === '/oauth2/token' || path === '/oauth2/bc-authorize'
             ? { ...oauthProblem('More than RATE_LIMIT requests a minute from this address (`rate_limited`).'), headers: retryAfter }
             : problem('More than RATE_LIMIT requests a minute from this address (`rate_limited`).', retryAfter)
   }

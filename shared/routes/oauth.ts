@@ -15,6 +15,9 @@ import { renderOAuthErrors, type LogError } from '../middleware/onError.js'
 import { authorizePageSecurity, PAGE_HEADERS } from '../oauth/authorization/page.js'
 import { loadAssets } from '../web/lazyAssets.js'
 import { token } from '../oauth/token.js'
+import { authenticateClient } from '../oauth/clientAuth.js'
+import { backchannelAuthentication } from '../agents/backchannel.js'
+import { auditContext } from '../audit/context.js'
 
 /** RFC 6749 §5.1: token responses, and every JSON answer of these endpoints, are not stored. */
 const noStoreToken = () => noStore({ pragma: true })
@@ -43,6 +46,13 @@ export function oauthRoutes(core: Core, { logError }: { logError: LogError }) {
   endpoints.post('/token', noStoreToken(), async (c) => {
     const params = await oauthForm(c)
     return c.json(await auditTokenRequest(core, c, params, token(core, params, { authorization: header(c, 'authorization') })))
+  })
+
+  // OpenID CIBA (poll mode): an agent asks to act for a person (shared/agents/backchannel.ts).
+  endpoints.post('/bc-authorize', noStoreToken(), async (c) => {
+    const params = await oauthForm(c)
+    const client = await authenticateClient(core, { params, authorization: header(c, 'authorization'), endpoint: 'bc-authorize' })
+    return c.json(await backchannelAuthentication(core, { params, client, from: auditContext(c) }))
   })
 
   // Authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636): the hosted passkey page.

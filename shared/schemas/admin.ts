@@ -165,6 +165,12 @@ export const ClientRegistration = described(
         'API scopes (from the SCOPES setting) this client may be granted besides openid and profile; others are refused with invalid_scope.',
       ),
     ),
+    agent: v.optional(
+      described(
+        v.boolean(),
+        'An agent acting for people who approve it with a passkey (OpenID CIBA); needs `jwks` or `jwks_uri`. Its `roles` are the ceiling of any delegation.',
+      ),
+    ),
   }),
   'With `jwks` or `jwks_uri` (not both): a confidential machine client (private_key_jwt, client_credentials). ' +
     'Without keys: a public client for the authorization code flow (PKCE required, `redirect_uris` needed).',
@@ -175,7 +181,9 @@ export const ClientCreated = described(
     client_id: v.string(),
     name: v.string(),
     token_endpoint_auth_method: v.picklist(['private_key_jwt', 'none']),
-    grant_types: v.array(v.picklist(['client_credentials', 'authorization_code', 'refresh_token'])),
+    grant_types: v.array(v.picklist(['client_credentials', 'authorization_code', 'refresh_token', 'urn:openid:params:grant-type:ciba'])),
+    agent: v.optional(described(v.boolean(), 'An agent (CIBA): true; absent for other clients.')),
+    backchannel_token_delivery_mode: v.optional(described(v.picklist(['poll']), 'Agents: CIBA poll mode.')),
     response_types: v.optional(v.array(v.picklist(['code']))),
     redirect_uris: v.optional(v.array(Uri)),
     jwks: v.optional(ClientJsonWebKeySet),
@@ -195,6 +203,7 @@ export const ClientUpdate = described(
     roles: v.optional(described(StringList, 'Replaces the roles (each defined, or `admin`); the authorizer uses them at once.')),
     redirect_uris: v.optional(described(v.array(Uri), 'Public clients only: replaces the redirect URIs (rules as at registration).')),
     scopes: v.optional(described(StringList, 'Replaces the API scopes the client may be granted.')),
+    agent: v.optional(described(v.boolean(), 'Makes a client with keys an agent (CIBA), or not.')),
   }),
   'Only the members given change, each checked as at registration. `jwks` and `jwks_uri` (not both) replace the keys of a ' +
     'confidential client; a public client cannot get keys and a confidential client cannot get `redirect_uris` (the kind ' +

@@ -27,6 +27,12 @@ export const Permission = described(
           'Too weak an `acr` or too old a sign-in answers 401 `insufficient_user_authentication` (RFC 9470).',
       ),
     ),
+    delegation: v.optional(
+      described(
+        v.picklist(['allow', 'approve', 'deny']),
+        "For agents' delegated tokens: `allow` (default), `approve` (only a call the person approved one by one, once), `deny` (never).",
+      ),
+    ),
   }),
   'Allows `methods` on paths matching `path` (glob: `*` one segment, `**` any number), ' +
     'for the API `apiId` when given, and only to tokens whose `acr` satisfies `acr` when given ' +
@@ -79,6 +85,7 @@ export const AuthzDecision = v.object({
     ),
   ),
   sub: v.optional(v.string()),
+  actor: v.optional(described(v.string(), "A delegated token's agent (`act.sub`): the gateway sends it to the backend as X-Actor-Id.")),
   roles: StringList,
   scopes: StringList,
   ttl: described(

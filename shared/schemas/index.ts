@@ -10,6 +10,7 @@ import * as account from './account.js'
 import * as authz from './authz.js'
 import * as admin from './admin.js'
 import * as sessions from './sessions.js'
+import * as agents from './agents.js'
 
 export const COMPONENTS = {
   Base64URL: common.Base64URL,
@@ -41,6 +42,7 @@ export const COMPONENTS = {
   RefreshTokenGrantRequest: oauth.RefreshTokenGrantRequest,
   AuthorizationCodeGrantRequest: oauth.AuthorizationCodeGrantRequest,
   ClientCredentialsGrantRequest: oauth.ClientCredentialsGrantRequest,
+  CibaGrantRequest: agents.CibaGrantRequest,
   TokenRequest: oauth.TokenRequest,
   IntrospectionRequest: oauth.IntrospectionRequest,
   IntrospectionResponse: oauth.IntrospectionResponse,
@@ -81,6 +83,14 @@ export const COMPONENTS = {
   ClientCreated: admin.ClientCreated,
   ClientUpdate: admin.ClientUpdate,
   ClientList: admin.ClientList,
+  ApiRequestDetail: agents.ApiRequestDetail,
+  BackchannelAuthenticationRequest: agents.BackchannelAuthenticationRequest,
+  BackchannelAuthenticationResponse: agents.BackchannelAuthenticationResponse,
+  Approval: agents.Approval,
+  ApprovalList: agents.ApprovalList,
+  ApprovalVerifyRequest: agents.ApprovalVerifyRequest,
+  Delegation: agents.Delegation,
+  DelegationList: agents.DelegationList,
   InvitationCreate: admin.InvitationCreate,
   Invitation: admin.Invitation,
   InvitationList: admin.InvitationList,

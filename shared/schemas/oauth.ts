@@ -1,6 +1,7 @@
 /** OAuth 2.0 and discovery wire shapes (CONTRACT "Tokens"; docs/oauth.md). Form bodies are documented here; the grants parse them. */
 import * as v from 'valibot'
 import { about, described, StringList } from './common.js'
+import { CibaGrantRequest } from './agents.js'
 import { AuthenticationOptionsRequest, AuthenticationResponseJSON, Credential, PublicKeyCredentialRequestOptionsJSON, UserRef } from './webauthn.js'
 
 const Int = v.pipe(v.number(), v.integer())
@@ -61,7 +62,7 @@ export const ClientCredentialsGrantRequest = described(
 )
 /** One of the grants, chosen by `grant_type` (rendered as oneOf with a discriminator). */
 export const TokenRequest = described(
-  v.variant('grant_type', [RefreshTokenGrantRequest, AuthorizationCodeGrantRequest, ClientCredentialsGrantRequest]),
+  v.variant('grant_type', [RefreshTokenGrantRequest, AuthorizationCodeGrantRequest, ClientCredentialsGrantRequest, CibaGrantRequest]),
   'One of the supported grants, chosen by `grant_type`.',
 )
 
@@ -156,6 +157,12 @@ export const AuthorizationServerMetadata = described(
     request_parameter_supported: Flag,
     request_uri_parameter_supported: Flag,
     claims_parameter_supported: Flag,
+    // --- Agents (OpenID CIBA Core §4, RFC 9396 §10) ---
+    backchannel_authentication_endpoint: v.optional(Uri),
+    backchannel_token_delivery_modes_supported: v.optional(v.array(v.picklist(['poll']))),
+    backchannel_user_code_parameter_supported: Flag,
+    backchannel_authentication_request_signing_alg_values_supported: List,
+    authorization_details_types_supported: List,
   }),
   'OpenID Connect Discovery 1.0 §3 / RFC 8414 §2. Clients ignore members they do not know.',
 )

@@ -6,6 +6,7 @@
 import type {
   AccountStore,
   AuditStore,
+  BackchannelStore,
   ChallengeStore,
   ClientStore,
   Housekeeping,
@@ -27,6 +28,7 @@ export interface StoreParts {
   audit: AuditStore
   signingKeys: SigningKeyStore
   clients: ClientStore
+  backchannel: BackchannelStore
   invitations: InvitationStore
   recovery: RecoveryStore
 }
@@ -47,6 +49,7 @@ export function composeStore(parts: StoreParts): Store {
     ...parts.audit,
     ...parts.signingKeys,
     ...parts.clients,
+    ...parts.backchannel,
     ...parts.invitations,
     ...parts.recovery,
   }

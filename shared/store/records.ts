@@ -98,6 +98,64 @@ export interface SessionRecord {
   previousRefreshHashes: string[]
   /** Sessions made by the authorization endpoint: the code that hands them to the client. */
   authorizationCode?: AuthorizationCodeBinding
+  /**
+   * A delegated session (CONTRACT v2 "Agents acting for people"): `clientId` is the agent, the
+   * user the person who approved. Standing (no `authorizationDetails`): a refresh token, listed
+   * as a delegation; per action: no refresh token, lives as long as its access token.
+   */
+  delegation?: DelegationBinding
+  etag?: string
+}
+
+/** What a delegated session was approved for (shared/agents/). */
+export interface DelegationBinding {
+  /** The backchannel authentication request the person approved. */
+  requestId: string
+  /** RFC 9396 details, per action: each allowed once at the authorizer. */
+  authorizationDetails?: ApiRequestDetail[]
+}
+
+/** RFC 9396 `authorization_details` entry of type `api_request` (CONTRACT v2 "Approval per action"). */
+export interface ApiRequestDetail {
+  type: 'api_request'
+  /** Upper-case HTTP method. */
+  method: string
+  /** The path as normalised by the authorizer (shared/authz/glob.ts normalisePath). */
+  path: string
+  apiId?: string
+}
+
+/**
+ * A backchannel authentication request (OpenID CIBA Core §7, poll mode): an agent asks, the
+ * person approves with a passkey or denies, the agent polls the token endpoint. Lives in the
+ * person's `users` partition (row `bcreq:<id>`), so listing, approving (with the passkey's
+ * counter) and issuing (with the new session) are single-partition operations.
+ *
+ * state: pending → approved → issued, or pending → denied. `expiresAt` bounds all of them.
+ */
+export interface BackchannelRequestRecord {
+  id: string
+  /** The person (login_hint). */
+  userId: string
+  /** The agent. */
+  clientId: string
+  /** The agent's name when it asked (shown to the person). */
+  clientName: string
+  scope: string
+  bindingMessage: string
+  authorizationDetails?: ApiRequestDetail[]
+  /** base64url SHA-256 of the secret part of `auth_req_id`. */
+  secretHash: string
+  createdAt: number
+  expiresAt: number
+  /** Seconds the agent waits between polls (CIBA §7.3 `interval`). */
+  interval: number
+  lastPolledAt?: number
+  state: 'pending' | 'approved' | 'denied' | 'issued'
+  /** The approving passkey assertion (CONTRACT: the token's auth_time, amr, acr). */
+  approval?: { at: number; authTime: number; amr: string[]; acr: string; credentialId: string }
+  /** The session issued (state issued). */
+  sessionId?: string
   etag?: string
 }
 
@@ -189,6 +247,11 @@ export interface ClientRecord {
   redirectUris: string[]
   /** API scopes (from SCOPES) this client may be granted besides openid and profile. */
   scopes?: string[]
+  /**
+   * An agent (CONTRACT v2 "Agents acting for people"): a confidential client that acts for
+   * people who approve it (CIBA); its roles are the ceiling of what they can delegate.
+   */
+  agent?: boolean
   createdAt: number
   etag?: string
 }
@@ -227,6 +290,8 @@ export interface Permission {
   path: string
   apiId?: string
   acr?: string
+  /** For delegated tokens (CONTRACT v2 "Approval per action"): default `allow`. */
+  delegation?: 'allow' | 'approve' | 'deny'
   /** Seconds: the token's auth_time must be at most this old (CONTRACT v2 "Step-up"). */
   maxAge?: number
 }

@@ -17,6 +17,7 @@ import type {
   AuditEventRecord,
   AuditKeyRecord,
   AuditHead,
+  BackchannelRequestRecord,
   ClientRecord,
   CredentialRecord,
   InvitationRecord,
@@ -204,6 +205,34 @@ export interface SessionStore {
   createSession(session: SessionRecord): Promise<void>
 }
 
+/**
+ * Agents' backchannel authentication requests (OpenID CIBA, shared/agents/): rows `bcreq:<id>` in
+ * the person's `users` partition, beside the passkeys and sessions they are approved with and
+ * issue, so each step is one point operation or one partition transaction.
+ */
+export interface BackchannelStore {
+  /** Inserts a new request; ConcurrencyError if the id exists. */
+  createBackchannelRequest(request: BackchannelRequestRecord): Promise<void>
+  getBackchannelRequest(userId: string, requestId: string): Promise<BackchannelRequestRecord | undefined>
+  /** The person's requests, any state (one partition range query). */
+  listBackchannelRequests(userId: string): Promise<BackchannelRequestRecord[]>
+  /** Etag-guarded replace (a poll's lastPolledAt, a denial). ConcurrencyError when it lost. */
+  updateBackchannelRequest(request: BackchannelRequestRecord): Promise<void>
+  /** Deletes a request if it still has the etag it was read with (clean-up); false when changed or gone. */
+  deleteBackchannelRequest(request: BackchannelRequestRecord): Promise<boolean>
+  /**
+   * The approval: replaces the passkey (counter, lastUsedAt) and the request, each guarded by the
+   * etag it was read with, in one transaction. ConcurrencyError when either lost; nothing written.
+   */
+  recordApproval(credential: CredentialRecord, request: BackchannelRequestRecord): Promise<void>
+  /**
+   * The token: replaces the request (state issued) guarded by its etag and inserts the delegated
+   * session, in one transaction, so that of two concurrent polls exactly one issues.
+   * ConcurrencyError when the etag lost (or the session id exists); nothing written.
+   */
+  issueBackchannel(request: BackchannelRequestRecord, session: SessionRecord): Promise<void>
+}
+
 /** Role definitions (partition 'roles'): a few dozen rows, read whole and cached by the authorizer. */
 export interface RoleStore {
   listRoles(): Promise<RoleRecord[]>
@@ -337,5 +366,6 @@ export interface Store
     AuditStore,
     SigningKeyStore,
     ClientStore,
+    BackchannelStore,
     InvitationStore,
     RecoveryStore {}

@@ -80,17 +80,7 @@ export class Sessions {
    * the ID token of an authorization code exchange (OIDC Core §3.1.3.6).
    */
   async respond(user: UserRecord, session: SessionRecord, refreshToken: string, { nonce }: { nonce?: string } = {}): Promise<TokenResponse> {
-    const { token, expiresIn } = await this.deps.tokens.sign({
-      sub: user.id,
-      aud: session.audience,
-      client_id: session.clientId,
-      scope: session.scope,
-      auth_time: session.authTime,
-      amr: session.amr,
-      acr: session.acr,
-      roles: user.roles,
-      sid: session.id,
-    })
+    const { token, expiresIn } = await this.accessToken(user, session)
     const res: TokenResponse = {
       access_token: token,
       token_type: 'Bearer',
@@ -111,6 +101,28 @@ export class Sessions {
         ...(nonce !== undefined ? { nonce } : {}),
       })
     return res
+  }
+
+  /**
+   * The access token of a session (RFC 9068). A delegated session's (CONTRACT v2 "Agents acting
+   * for people") also names the agent as the actor, `act: { sub: <agent> }` (RFC 8693 §4.1), and
+   * carries the approved RFC 9396 `authorization_details` of a per-action approval.
+   */
+  accessToken(user: UserRecord, session: SessionRecord): Promise<{ token: string; expiresIn: number; exp: number }> {
+    const d = session.delegation
+    return this.deps.tokens.sign({
+      sub: user.id,
+      aud: session.audience,
+      client_id: session.clientId,
+      scope: session.scope,
+      auth_time: session.authTime,
+      amr: session.amr,
+      acr: session.acr,
+      roles: user.roles,
+      sid: session.id,
+      ...(d ? { act: { sub: session.clientId } } : {}),
+      ...(d?.authorizationDetails ? { authorization_details: d.authorizationDetails } : {}),
+    })
   }
 
   /** grant_type=refresh_token (RFC 6749 §6) with rotation and reuse detection. */

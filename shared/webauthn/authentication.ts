@@ -7,7 +7,7 @@ import type { Core } from '../core.js'
 import { hmac } from '../crypto/kek.js'
 import { ServiceError } from '../errors.js'
 import { inHandFirst, updateWithRetry } from '../store/retry.js'
-import { ConcurrencyError, type CredentialRecord, type SessionRecord, type UserRecord } from '../store/types.js'
+import { ConcurrencyError, type Account, type CredentialRecord, type SessionRecord, type UserRecord } from '../store/types.js'
 import { decode, encode } from '../util/base64url.js'
 import { FIRST_PARTY_CLIENT, type TokenResponse } from '../tokens/sessions.js'
 import { challengeOf, decodeClientData } from './checks.js'
@@ -137,40 +137,13 @@ export async function signInWithPasskey(
     acceptAcr?: readonly string[]
   },
 ): Promise<{ user: UserRecord; session: SessionRecord; refreshToken: string }> {
-  const { config, store, challenges, sessions, clock } = core
+  const { challenges, sessions, store } = core
 
   // Stateful checks first: consume the challenge, then find the credential.
   // verifyAuthentication checks that the response's clientData carries exactly this challenge.
   const challenge = consumed?.challenge ?? decodeClientData(response.response.clientDataJSON).challenge
   const ctx = consumed?.ctx ?? (await challenges.consume(challenge, 'authentication'))
-  const userHandle = response.response.userHandle || undefined
-  // §7.2 step 6: the user handle, when both are known, must be the challenge's account.
-  if (ctx.userId && userHandle && userHandle !== ctx.userId)
-    throw new ServiceError('credential_unknown', 'This passkey does not belong to the account that was asked for')
-  const userId = ctx.userId ?? userHandle
-  if (!userId) throw new ServiceError('credential_unknown', 'The authenticator returned no user handle')
-  const account = await store.getAccount(userId)
-  const credential = account?.credentials.find((c) => c.id === response.id)
-  if (!account || !credential) throw new ServiceError('credential_unknown', 'This passkey is not registered here')
-  if (credential.flaggedAt)
-    throw new ServiceError('credential_revoked', `This passkey was revoked (${credential.flagReason ?? 'flagged'})`)
-
-  const expected = {
-    response,
-    expectedChallenge: challenge,
-    expectedOrigins: config.allowedOrigins,
-    expectedRPID: config.rpId,
-    requireUserVerification: config.userVerification === 'required',
-  }
-  let verified
-  try {
-    verified = await verifyAuthentication({ ...expected, credential })
-  } catch (e) {
-    if (e instanceof ServiceError && e.code === 'counter_regression') await flag(core, credential, 'counter regression')
-    throw e
-  }
-  // After the assertion verified: only the account's own passkey learns that it is disabled.
-  refuseDisabled(account.user)
+  const { account, credential, verified } = await verifyPasskeyAssertion(core, { response, challenge, ctx })
   const acr = acrFor(credential)
   if (acceptAcr && !acceptAcr.some((want) => acrSatisfies(acr, want)))
     throw new ServiceError(
@@ -189,9 +162,86 @@ export async function signInWithPasskey(
     userAgent,
   })
   if (authorizationCode) session.authorizationCode = authorizationCode
-  // Record the counter and the session together; a concurrent sign-in with the same passkey
-  // makes the etag lose, then the counter is checked again against the winner's.
-  await updateWithRetry({
+  // Record the counter and the session together.
+  await commitAssertion(core, { credential, verified, write: (updated) => store.recordSignIn(updated, session) })
+  return { user: account.user, session, refreshToken }
+}
+
+/** What a verified assertion gives: the account, its passkey as read, and the library's result. */
+export interface VerifiedAssertion {
+  account: Account
+  credential: CredentialRecord
+  verified: Awaited<ReturnType<typeof verifyAuthentication>>
+}
+
+/**
+ * Verifies a passkey assertion over a challenge the caller consumed (`ctx`): the user handle is
+ * the challenge's account when both are known (§7.2 step 6), the passkey is one of that
+ * account's and not revoked, then signature, origin, RP ID, flags and counter
+ * (verifyAuthentication; a counter regression flags the passkey), and the account is not disabled.
+ * Nothing is written but a flag: the caller commits with `commitAssertion`.
+ */
+export async function verifyPasskeyAssertion(
+  core: Core,
+  {
+    response,
+    challenge,
+    ctx,
+    requireUserVerification = core.config.userVerification === 'required',
+  }: {
+    response: AuthenticationResponseJSON
+    challenge: string
+    ctx: ChallengeContext
+    /** Default: per USER_VERIFICATION; approvals always require it. */
+    requireUserVerification?: boolean
+  },
+): Promise<VerifiedAssertion> {
+  const { config, store } = core
+  const userHandle = response.response.userHandle || undefined
+  // §7.2 step 6: the user handle, when both are known, must be the challenge's account.
+  if (ctx.userId && userHandle && userHandle !== ctx.userId)
+    throw new ServiceError('credential_unknown', 'This passkey does not belong to the account that was asked for')
+  const userId = ctx.userId ?? userHandle
+  if (!userId) throw new ServiceError('credential_unknown', 'The authenticator returned no user handle')
+  const account = await store.getAccount(userId)
+  const credential = account?.credentials.find((c) => c.id === response.id)
+  if (!account || !credential) throw new ServiceError('credential_unknown', 'This passkey is not registered here')
+  if (credential.flaggedAt)
+    throw new ServiceError('credential_revoked', `This passkey was revoked (${credential.flagReason ?? 'flagged'})`)
+
+  const expected = {
+    response,
+    expectedChallenge: challenge,
+    expectedOrigins: config.allowedOrigins,
+    expectedRPID: config.rpId,
+    requireUserVerification,
+  }
+  let verified
+  try {
+    verified = await verifyAuthentication({ ...expected, credential })
+  } catch (e) {
+    if (e instanceof ServiceError && e.code === 'counter_regression') await flag(core, credential, 'counter regression')
+    throw e
+  }
+  // After the assertion verified: only the account's own passkey learns that it is disabled.
+  refuseDisabled(account.user)
+  return { account, credential, verified }
+}
+
+/**
+ * Records a verified assertion: the passkey's new counter, backup state and lastUsedAt, written
+ * by `write` (with whatever the ceremony records in the same transaction) under the passkey's
+ * etag. A concurrent use of the same passkey makes the etag lose: the passkey is read again, the
+ * counter checked against the winner's, the account checked not disabled meanwhile, and `write`
+ * tried again (3 tries).
+ */
+export async function commitAssertion(
+  core: Core,
+  { credential, verified, write }: Pick<VerifiedAssertion, 'credential' | 'verified'> & { write: (updated: CredentialRecord) => Promise<void> },
+): Promise<CredentialRecord> {
+  const { store, clock } = core
+  const userId = credential.userId
+  return updateWithRetry({
     read: inHandFirst<CredentialRecord>(credential, async () => {
       const fresh = await store.getCredential(userId, credential.id)
       if (!fresh) throw new ServiceError('credential_unknown', 'This passkey was deleted meanwhile')
@@ -207,10 +257,9 @@ export async function signInWithPasskey(
       return fresh
     }),
     change: (cred): CredentialRecord => ({ ...cred, counter: verified.newCounter, backedUp: verified.backedUp, lastUsedAt: clock.now() }),
-    write: (updated) => store.recordSignIn(updated, session),
+    write: (updated) => write(updated),
     attempts: 3,
   })
-  return { user: account.user, session, refreshToken }
 }
 
 /** Flags a credential (refused from now on). Best effort: the caller's error is what matters. */

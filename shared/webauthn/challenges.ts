@@ -16,7 +16,15 @@ import type { Clock } from '../util/clock.js'
 import { randomBytes } from '../util/random.js'
 import { open, seal, type SealKey } from '../crypto/kek.js'
 
-export type Ceremony = 'registration' | 'authentication'
+/**
+ * `approval`: a passkey assertion that approves one agent's request (CIBA, shared/agents/): bound
+ * to that request and its person, so neither a sign-in assertion nor another request's can
+ * approve it, and an approval assertion cannot sign in.
+ */
+export type Ceremony = 'registration' | 'authentication' | 'approval'
+
+const CODE: Record<Ceremony, Sealed['c']> = { registration: 'r', authentication: 'a', approval: 'p' }
+const CEREMONY: Record<Sealed['c'], Ceremony> = { r: 'registration', a: 'authentication', p: 'approval' }
 
 export interface ChallengeContext {
   ceremony: Ceremony
@@ -27,6 +35,8 @@ export interface ChallengeContext {
   displayName?: string
   /** Registration that adds a passkey to an existing account. */
   addToAccount?: boolean
+  /** Approval: the backchannel authentication request it approves. */
+  requestId?: string
   /** Sign-up with an invitation: its id (the verify reads it again and consumes it). */
   invitationId?: string
   /** Recovery: the id of the recovery link's issue (a newer issue makes this challenge's use fail). */
@@ -37,8 +47,9 @@ export interface ChallengeContext {
 
 interface Sealed {
   r: string // 32 random bytes
-  c: 'r' | 'a'
+  c: 'r' | 'a' | 'p'
   e: number
+  q?: string
   u?: string
   n?: string
   d?: string
@@ -64,11 +75,12 @@ export class Challenges {
   async issue(ctx: Omit<ChallengeContext, 'expiresAt'>): Promise<{ challenge: string; expiresAt: number }> {
     const expiresAt = this.deps.clock.now() + this.deps.ttlSeconds * 1000
     const nonce = randomBytes(32)
-    const body: Sealed = { r: encode(nonce), c: ctx.ceremony === 'registration' ? 'r' : 'a', e: expiresAt }
+    const body: Sealed = { r: encode(nonce), c: CODE[ctx.ceremony], e: expiresAt }
     if (ctx.userId) body.u = ctx.userId
     if (ctx.username !== undefined) body.n = ctx.username
     if (ctx.displayName !== undefined) body.d = ctx.displayName
     if (ctx.addToAccount) body.a = 1
+    if (ctx.requestId !== undefined) body.q = ctx.requestId
     if (ctx.invitationId) body.i = ctx.invitationId
     if (ctx.recoveryId) body.x = ctx.recoveryId
     const challenge = await seal(await this.deps.key, te.encode(JSON.stringify(body)), AAD)
@@ -92,7 +104,7 @@ export class Challenges {
     // (housekeeping deletes expired markers).
     if (this.deps.clock.now() > body.e) throw new ServiceError('challenge_expired', 'The challenge expired; start again')
     if (!fresh) throw new ServiceError('challenge_unknown', 'The challenge was already used')
-    const ceremony: Ceremony = body.c === 'r' ? 'registration' : 'authentication'
+    const ceremony: Ceremony = CEREMONY[body.c] ?? 'authentication'
     if (ceremony !== expected)
       throw new ServiceError('challenge_unknown', `The challenge was issued for ${ceremony}, not ${expected}`)
     return {
@@ -101,6 +113,7 @@ export class Challenges {
       username: body.n,
       displayName: body.d,
       addToAccount: body.a === 1,
+      ...(body.q !== undefined ? { requestId: body.q } : {}),
       ...(typeof body.i === 'string' ? { invitationId: body.i } : {}),
       ...(typeof body.x === 'string' ? { recoveryId: body.x } : {}),
       expiresAt: body.e,

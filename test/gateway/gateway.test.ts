@@ -159,6 +159,7 @@ describe('dev gateway: allowed requests reach the backend', () => {
       query: { expand: 'lines' },
       userId: 'user-1',
       roles: 'reader,writer',
+      actorId: null,
       receivedAuthorization: true,
     })
     assert.equal(w.authzCalls.length, 1)
@@ -193,6 +194,17 @@ describe('dev gateway: allowed requests reach the backend', () => {
     const again = (await (await w.call('/sample/orders', { token: await w.token(keyA), headers: { 'x-user-id': 'admin' } })).json()) as Record<string, unknown>
     assert.equal(again.userId, 'user-1')
     assert.equal(again.roles, 'reader')
+  })
+
+  it('should forward the decision\'s actor as X-Actor-Id (CONTRACT v2 agents) and strip a client-sent one', async () => {
+    const w = world([keyA])
+    w.answer(() => Response.json({ allow: true, status: 200, reason: 'ok', sub: 'user-1', roles: ['reader'], scopes: [], ttl: 0 }))
+    const plain = (await (await w.call('/sample/orders', { token: await w.token(keyA), headers: { 'X-Actor-Id': 'forged-agent' } })).json()) as Record<string, unknown>
+    assert.equal(plain.actorId, null, 'no actor in the decision: none for the backend, whatever the client sent')
+    w.answer(() => Response.json({ allow: true, status: 200, reason: 'ok', sub: 'user-1', actor: 'agent-7', roles: ['reader'], scopes: [], ttl: 0 }))
+    const delegated = (await (await w.call('/sample/orders', { token: await w.token(keyA), headers: { 'x-actor-id': 'forged-agent' } })).json()) as Record<string, unknown>
+    assert.equal(delegated.userId, 'user-1')
+    assert.equal(delegated.actorId, 'agent-7')
   })
 
   it('should match APIM operations: unknown API or operation is 404 before any check', async () => {
@@ -556,6 +568,7 @@ describe('startGateway / startEchoBackend', () => {
         query: {},
         userId: 'user-9',
         roles: 'a,b',
+        actorId: null,
         receivedAuthorization: true,
       })
       const denied = await fetch(`http://127.0.0.1:${gw.port}/sample/orders`)

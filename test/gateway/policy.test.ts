@@ -99,7 +99,7 @@ describe('inbound step 1: client X-User-* headers', () => {
     const jwtAt = inbound.findIndex((e) => e.name === 'validate-jwt')
     assert.ok(jwtAt > POLICY.stripHeaders.length - 1)
     // The headers the policy sets for the backend are exactly the ones it strips.
-    assert.deepEqual([...POLICY.stripHeaders].sort(), [POLICY.backend.userIdHeader, POLICY.backend.rolesHeader].sort())
+    assert.deepEqual([...POLICY.stripHeaders].sort(), [POLICY.backend.userIdHeader, POLICY.backend.rolesHeader, POLICY.backend.actorHeader].sort())
   })
 })
 
@@ -373,7 +373,7 @@ describe('inbound step 5: acting on the decision', () => {
     assert.equal(wwwAuthenticate(POLICY.failures.authzUnavailable, 'x'), undefined)
   })
 
-  it('should set X-User-Id and X-User-Roles for the backend and keep Authorization', () => {
+  it('should set X-User-Id, X-User-Roles and (for an agent) X-Actor-Id for the backend and keep Authorization', () => {
     const ids = header(inbound, POLICY.backend.userIdHeader).filter((h) => h.attrs['exists-action'] === 'override')
     assert.equal(ids.length, 1)
     assert.equal(textOf(ids[0]!).trim(), '@((string)context.Variables["authz-sub"])')
@@ -382,6 +382,11 @@ describe('inbound step 5: acting on the decision', () => {
     assert.equal(textOf(roles[0]!).trim(), '@((string)context.Variables["authz-roles"])')
     assert.ok(variable(policy, 'authz-roles').includes(`string.Join(${csharp(POLICY.backend.rolesSeparator)}, `))
     assert.ok(variable(policy, 'authz-sub').includes('["sub"]'))
+    // CONTRACT v2 agents: the decision's actor, only when it has one (the when-condition below).
+    const actors = header(inbound, POLICY.backend.actorHeader).filter((h) => h.attrs['exists-action'] === 'override')
+    assert.equal(actors.length, 1)
+    assert.equal(textOf(actors[0]!).trim(), '@((string)context.Variables["authz-actor"])')
+    assert.ok(variable(policy, 'authz-actor').includes('["actor"]'))
     // forwardAuthorization: nothing deletes the caller's Authorization on its way to the backend.
     assert.equal(POLICY.backend.forwardAuthorization, true)
     assert.equal(

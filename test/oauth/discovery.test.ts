@@ -119,7 +119,8 @@ describe('Discovery cross-checked against the routes and grants', () => {
     const files = readdirSync(new URL('../../shared/oauth/grants/', import.meta.url))
       .filter((f) => f.endsWith('.ts') && !['index.ts', 'types.ts'].includes(f))
       .map((f) => f.slice(0, -3))
-    assert.deepEqual([...meta.grant_types_supported].sort(), [...files].sort())
+    // One file per grant, named after its grant_type (a URN's last part: ciba.ts).
+    assert.deepEqual([...meta.grant_types_supported].map((g: string) => g.split(':').pop()).sort(), [...files].sort())
     assert.deepEqual([...meta.grant_types_supported].sort(), [...GRANT_TYPES].sort())
     for (const g of meta.grant_types_supported) {
       const body = (await (await form('/api/oauth2/token', { grant_type: g })).json()) as { error: string }
@@ -203,6 +204,36 @@ describe('Discovery cross-checked against the routes and grants', () => {
     assert.deepEqual(meta.claims_supported, [...ID_TOKEN_CLAIMS]) // test/http/oauth.test.ts checks a real ID token against it
     assert.deepEqual(meta.subject_types_supported, ['public'])
     assert.deepEqual(meta.acr_values_supported, ['phr', 'phrh'])
+  })
+
+  it('OpenID CIBA §4 (poll mode) and RFC 9396 §10: what bc-authorize takes', async () => {
+    check(
+      'backchannel_authentication_endpoint',
+      'backchannel_token_delivery_modes_supported',
+      'backchannel_user_code_parameter_supported',
+      'backchannel_authentication_request_signing_alg_values_supported',
+      'authorization_details_types_supported',
+    )
+    assert.ok(meta.grant_types_supported.includes('urn:openid:params:grant-type:ciba'))
+    assert.deepEqual(meta.backchannel_token_delivery_modes_supported, ['poll'])
+    assert.equal(meta.backchannel_user_code_parameter_supported, false)
+    assert.deepEqual(meta.backchannel_authentication_request_signing_alg_values_supported, [])
+    assert.deepEqual(meta.authorization_details_types_supported, ['api_request'])
+    const agentId = 'agentAAAAAAAAAAAAAAAAA'
+    await store.createClient(
+      { id: agentId, name: 'agent', kind: 'confidential', agent: true, jwks: { keys: [{ ...KEYS.ES256!.publicKey.export({ format: 'jwk' }), kid: 'ES256', alg: 'ES256' }] }, redirectUris: [], createdAt: Date.now() },
+      { id: agentId, username: '', displayName: 'agent', roles: [], createdAt: Date.now() },
+    )
+    const ask = async (extra: Record<string, string>) => {
+      const jwt = await new SignJWT({ jti: randomBytes(12).toString('hex') }).setProtectedHeader({ alg: 'ES256', kid: 'ES256' }).setIssuer(agentId).setSubject(agentId).setAudience(config.issuer).setIssuedAt().setExpirationTime('1m').sign(KEYS.ES256!.privateKey)
+      const res = await form(local(meta.backchannel_authentication_endpoint), { client_assertion_type: JWT_BEARER, client_assertion: jwt, login_hint: 'nobody', scope: 'openid', binding_message: 'hi', ...extra })
+      return (await res.json()) as { error: string }
+    }
+    // A signed request object, a user code or another delivery mode are refused; only api_request details are understood.
+    assert.equal((await ask({ client_notification_token: 'x' })).error, 'invalid_request')
+    assert.equal((await ask({ id_token_hint: 'x' })).error, 'invalid_request')
+    assert.equal((await ask({ authorization_details: '[{"type":"payment_initiation"}]' })).error, 'invalid_authorization_details')
+    assert.equal((await ask({ authorization_details: '[{"type":"api_request","method":"GET","path":"/x"}]' })).error, 'unknown_user_id')
   })
 
   it('every metadata member has a check above', () => {

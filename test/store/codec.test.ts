@@ -58,6 +58,7 @@ const session: records.SessionRecord = {
   refreshHash: 'h1',
   previousRefreshHashes: ['h0'],
   authorizationCode: { redirectUri: 'https://app/cb', codeChallenge: 'cc', nonce: 'n', expiresAt: T0 + 60_000, usedAt: T0 + 7 },
+  delegation: { requestId: 'r1', authorizationDetails: [{ type: 'api_request', method: 'POST', path: '/orders', apiId: 'sample' }] },
 }
 const client: records.ClientRecord = {
   id: 'c1',
@@ -67,7 +68,25 @@ const client: records.ClientRecord = {
   jwksUri: 'https://example.com/jwks',
   redirectUris: ['https://app/cb'],
   scopes: ['orders.read'],
+  agent: true,
   createdAt: T0,
+}
+const backchannelRequest: records.BackchannelRequestRecord = {
+  id: 'r1',
+  userId: 'u1',
+  clientId: 'c1',
+  clientName: 'Agent',
+  scope: 'openid orders.read',
+  bindingMessage: 'Order 42?',
+  authorizationDetails: [{ type: 'api_request', method: 'POST', path: '/orders' }],
+  secretHash: 'h',
+  createdAt: T0,
+  expiresAt: T0 + 300_000,
+  interval: 5,
+  lastPolledAt: T0 + 5_000,
+  state: 'approved',
+  approval: { at: T0 + 1, authTime: Math.floor(T0 / 1000), amr: ['hwk', 'user', 'mfa'], acr: 'phr', credentialId: 'cred-1' },
+  sessionId: 's1',
 }
 const role: records.RoleRecord = {
   name: 'ops/team',
@@ -122,6 +141,7 @@ const cases = [
   ['credential', rows.credentialRow, credential, ['id', 'userId']],
   ['session', rows.sessionRow, session, ['id', 'userId']],
   ['client', rows.clientRow, client, ['id']],
+  ['backchannel request', rows.backchannelRequestRow, backchannelRequest, ['id', 'userId']],
   ['role', rows.roleRow, role, ['name']],
   ['signing key', rows.signingKeyRow, key, ['kid']],
   ['audit event', rows.auditEventRow, event, ['seq']],

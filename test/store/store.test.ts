@@ -20,6 +20,7 @@ import {
   ConcurrencyError,
   LastCredentialError,
   UniquenessError,
+  type BackchannelRequestRecord,
   type CredentialRecord,
   type InvitationRecord,
   type RecoveryRecord,
@@ -222,6 +223,33 @@ for (const [name, subject] of Object.entries(subjects)) {
       assert.equal(await store.consumeChallenge(randomId(32)), false)
       assert.equal(await store.deleteCredential(user.id, randomId(32), 'test'), false)
       await store.ping()
+    })
+
+    it("eraseAccount erases the person's backchannel requests (rows bcreq: of the partition) and no one else's", async () => {
+      const store = await subject.fresh()
+      const a = await signUp(store)
+      const b = await signUp(store)
+      const request = (userId: string): BackchannelRequestRecord => ({
+        id: randomId(),
+        userId,
+        clientId: 'agent-1',
+        clientName: 'Assistant',
+        scope: 'openid',
+        bindingMessage: 'ok?',
+        secretHash: randomId(32),
+        createdAt: T0,
+        expiresAt: T0 + 300_000,
+        interval: 5,
+        state: 'pending',
+      })
+      for (const r of [request(a.user.id), request(a.user.id), request(b.user.id)]) await store.createBackchannelRequest(r)
+      const user = (await store.getUser(a.user.id))!
+      user.deletedAt = T0
+      user.disabledAt = T0
+      await store.shredUser(user, 'account deleted')
+      assert.equal(await store.eraseAccount(a.user.id), true)
+      assert.deepEqual(await store.listBackchannelRequests(a.user.id), [])
+      assert.equal((await store.listBackchannelRequests(b.user.id)).length, 1)
     })
 
     it('concurrent sign-ups with one username: exactly one wins, the others get UniquenessError(username) and leave no claim', async () => {

@@ -22,6 +22,9 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
   const { config, store, sessions, tokens, clock } = core
   if (client.method !== 'private_key_jwt')
     throw new OAuthError('invalid_client', 'client_credentials needs client authentication with private_key_jwt (client_assertion)')
+  // An agent acts only for people who approve it (CIBA): its roles are their ceiling, never its own grant.
+  if (client.client.agent === true)
+    throw new OAuthError('unauthorized_client', 'An agent gets tokens only for the people who approve it (urn:openid:params:grant-type:ciba)')
   let scope: string
   try {
     scope = parseScope(params.get('scope')) ?? ''

@@ -1,4 +1,8 @@
-/** Every grant, exported under its literal grant_type (token.ts dispatches on it; discovery lists it). */
+/**
+ * Every grant, exported under its literal grant_type, or its last part for a URN (`ciba`); token.ts
+ * dispatches on each one's `grantType`, discovery lists them.
+ */
 export * as authorization_code from './authorization_code.js'
+export * as ciba from './ciba.js'
 export * as client_credentials from './client_credentials.js'
 export * as refresh_token from './refresh_token.js'

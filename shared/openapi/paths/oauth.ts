@@ -42,7 +42,8 @@ export const oauthPaths: Json = {
       operationId: 'oauth2-token',
       summary: 'Token endpoint',
       description:
-        'Grants: `refresh_token`; `authorization_code` with PKCE S256; `client_credentials` with private_key_jwt (RFC 7523). ' +
+        'Grants: `refresh_token`; `authorization_code` with PKCE S256; `client_credentials` with private_key_jwt (RFC 7523); ' +
+        '`urn:openid:params:grant-type:ciba` for agents (poll mode: `authorization_pending`, `slow_down`, `access_denied`, `expired_token`). ' +
         'Errors are RFC 6749 §5.2 JSON.',
       tags: ['oauth2'],
       security: PUBLIC,

@@ -5,7 +5,7 @@ import { copy, inner, type MemoryState } from './state.js'
 type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts'
 
 export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, DeletionVerbs> {
-  const { usernames, credentialOwners, users, credentials, sessions, auditKeys, put, guardedReplace } = state
+  const { usernames, credentialOwners, users, credentials, sessions, auditKeys, backchannel, put, guardedReplace } = state
   return {
     async getAuditKey(userId) {
       const key = auditKeys.get(userId)
@@ -48,6 +48,8 @@ export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, Del
       for (const id of credentials.get(userId)?.keys() ?? []) if (credentialOwners.get(id) === userId) credentialOwners.delete(id)
       credentials.delete(userId)
       sessions.delete(userId)
+      // The agents' requests to the person (rows `bcreq:` of the partition in the Table store).
+      backchannel.delete(userId)
       auditKeys.delete(userId)
       if (usernames.get(user.username) === userId) usernames.delete(user.username)
       users.delete(userId)

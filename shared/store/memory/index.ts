@@ -13,6 +13,7 @@ import type { Store } from '../types.js'
 import { accountDeletionVerbs } from './accountDeletion.js'
 import { accountVerbs } from './accounts.js'
 import { auditVerbs } from './audit.js'
+import { backchannelVerbs } from './backchannel.js'
 import { challengeVerbs } from './challenges.js'
 import { clientVerbs } from './clients.js'
 import { housekeepingVerbs } from './housekeeping.js'
@@ -58,6 +59,7 @@ export function createMemoryStore(): MemoryStore {
     audit: auditVerbs(state),
     signingKeys: signingKeyVerbs(state),
     clients: clientVerbs(state),
+    backchannel: backchannelVerbs(state),
     invitations: invitationVerbs(state),
     recovery: recoveryVerbs(state),
   })

@@ -3,6 +3,7 @@ import {
   ConcurrencyError,
   type AuditEventRecord,
   type AuditHead,
+  type BackchannelRequestRecord,
   type AuditKeyRecord,
   type ClientRecord,
   type CredentialRecord,
@@ -22,6 +23,8 @@ export interface MemoryState {
   /** userId → credential id → record, like a user's partition. */
   credentials: Map<string, Map<string, CredentialRecord>>
   sessions: Map<string, Map<string, SessionRecord>>
+  /** userId → request id → backchannel authentication request (CIBA). */
+  backchannel: Map<string, Map<string, BackchannelRequestRecord>>
   /** userId → the account's personal-data key (its partition's `pdkey` row). */
   auditKeys: Map<string, AuditKeyRecord>
   signingKeys: Map<string, SigningKeyRecord>
@@ -64,6 +67,7 @@ export function createState(): MemoryState {
     users: new Map(),
     credentials: new Map(),
     sessions: new Map(),
+    backchannel: new Map(),
     auditKeys: new Map(),
     signingKeys: new Map(),
     roles: new Map(),

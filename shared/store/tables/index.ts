@@ -22,6 +22,7 @@ import type { Store } from '../types.js'
 import { accountDeletionVerbs } from './accountDeletion.js'
 import { accountVerbs } from './accounts.js'
 import { auditVerbs } from './audit.js'
+import { backchannelVerbs } from './backchannel.js'
 import { createCalls } from './calls.js'
 import { challengeVerbs } from './challenges.js'
 import { makeClients, type TablesStoreOptions } from './client.js'
@@ -59,6 +60,7 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
     audit: auditVerbs(db),
     signingKeys: signingKeyVerbs(db),
     clients: clientVerbs(db),
+    backchannel: backchannelVerbs(db),
     invitations: invitationVerbs(db),
     recovery: recoveryVerbs(db),
   })

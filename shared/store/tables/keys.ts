@@ -48,6 +48,11 @@ export const CLIENTS_INDEXED_RK = 'indexed'
 export const CLIENT_INDEX_FROM = '0'
 export const CLIENT_INDEX_END = ':'
 
+/** Agents' backchannel authentication requests (CIBA) in the person's partition. */
+export const BCREQ_PREFIX = 'bcreq:'
+export const BCREQ_END = 'bcreq;'
+export const bcreqRowKey = (requestId: string) => BCREQ_PREFIX + k(requestId)
+
 /**
  * Invitations: partition 'invitations' of `roles` (the administration's table, beside 'roles' and
  * 'clients'), the invitation id as row key.

@@ -4,10 +4,13 @@
  * one would leave stored data unread.
  */
 import type {
+  ApiRequestDetail,
   AuditEventRecord,
   AuditKeyRecord,
   AuditHead,
   AuthorizationCodeBinding,
+  BackchannelRequestRecord,
+  DelegationBinding,
   ClientRecord,
   CredentialRecord,
   InvitationRecord,
@@ -24,6 +27,8 @@ import {
   AUDIT_KEY_RK,
   AUDIT_PK,
   auditRowKey,
+  BCREQ_PREFIX,
+  bcreqRowKey,
   CLIENT_RK,
   CLIENTS_PK,
   CRED_PREFIX,
@@ -108,6 +113,24 @@ export const sessionRow = userPartitionRow<SessionRecord>(SESS_PREFIX, sessRowKe
   refreshHash: text,
   previousRefreshHashes: strings(),
   authorizationCode: optJson<AuthorizationCodeBinding>(),
+  delegation: optJson<DelegationBinding>(),
+})
+
+/** `users` (userId, 'bcreq:<id>'): an agent's backchannel authentication request (CIBA). */
+export const backchannelRequestRow = userPartitionRow<BackchannelRequestRecord>(BCREQ_PREFIX, bcreqRowKey, {
+  clientId: text,
+  clientName: text,
+  scope: text,
+  bindingMessage: text,
+  authorizationDetails: optJson<ApiRequestDetail[]>(),
+  secretHash: text,
+  createdAt: int64,
+  expiresAt: int64,
+  interval: int64,
+  lastPolledAt: optInt64,
+  state: textAs<BackchannelRequestRecord['state']>(),
+  approval: optJson<NonNullable<BackchannelRequestRecord['approval']>>(),
+  sessionId: optText,
 })
 
 /** `roles` ('invitations', id): one invitation. */
@@ -152,6 +175,7 @@ export const clientRow = rowCodec<ClientRecord, 'id'>({
     jwksUri: optText,
     redirectUris: strings(),
     scopes: optJson<string[]>(),
+    agent: optJson<boolean>(),
     createdAt: int64,
   },
 })
