@@ -23,6 +23,7 @@ import { updateWithRetry } from '../store/retry.js'
 import type { UserRecord } from '../store/types.js'
 import { isKeyId } from '../util/base64url.js'
 import { eraseInvitationsFor } from '../admin/invitations.js'
+import { readPerson } from '../admin/users.js'
 
 /** What an eraser is told of the account being deleted. */
 export interface ErasedAccount {
@@ -67,14 +68,8 @@ export async function deleteAccount(
     throw new ServiceError('conflict', 'You cannot delete your own account here; use DELETE /api/me, or ask another administrator')
   // Step 1, also when an earlier deletion marked it already: the key and live sessions go again.
   const user = await updateWithRetry<UserRecord>({
-    read: async () => {
-      const user = await core.store.getUser(userId)
-      if (!user) throw new ServiceError('not_found', 'No such user')
-      return user
-    },
+    read: () => readPerson(core, userId),
     change: (user) => {
-      if (user.username === '')
-        throw new ServiceError('invalid_request', `${userId} is an OAuth client: delete it with DELETE /api/manage/clients/${userId} instead`)
       const now = core.clock.now()
       return { ...user, deletedAt: user.deletedAt ?? now, disabledAt: user.disabledAt ?? now }
     },

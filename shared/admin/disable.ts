@@ -12,6 +12,7 @@ import { ServiceError } from '../errors.js'
 import { updateWithRetry } from '../store/retry.js'
 import type { UserRecord } from '../store/types.js'
 import { isKeyId } from '../util/base64url.js'
+import { readPerson } from './users.js'
 
 /** The sessions' revocation reason (GET …/sessions shows it). */
 const REASON = 'account disabled by an administrator'
@@ -36,14 +37,8 @@ export async function setDisabled(
   if (disabled && from.actor?.userId === userId)
     throw new ServiceError('conflict', 'You cannot disable your own account; another administrator can')
   const { user, changed } = await updateWithRetry({
-    read: async () => {
-      const user = await core.store.getUser(userId)
-      if (!user) throw new ServiceError('not_found', 'No such user')
-      return user
-    },
+    read: () => readPerson(core, userId),
     change: (user) => {
-      if (user.username === '')
-        throw new ServiceError('invalid_request', `${userId} is an OAuth client: delete it with DELETE /api/manage/clients/${userId} instead`)
       if (disabled === (user.disabledAt !== undefined)) return { user, changed: false }
       const { disabledAt: _, ...rest } = user
       return { user: disabled ? { ...rest, disabledAt: core.clock.now() } : rest, changed: true }

@@ -15,6 +15,18 @@ export async function findAccount(core: Core, username: string): Promise<Account
 }
 
 /** Users a page holds (CONTRACT v2 "Users and clients"). */
+/**
+ * A person's user row for an administrator's change (disable, delete): unknown id → 404; a
+ * machine client's principal (no username) → 400 naming the route that deletes clients.
+ */
+export async function readPerson(core: Pick<Core, 'store'>, userId: string): Promise<UserRecord> {
+  const user = isKeyId(userId) ? await core.store.getUser(userId) : undefined
+  if (!user) throw new ServiceError('not_found', 'No such user')
+  if (user.username === '')
+    throw new ServiceError('invalid_request', `${userId} is an OAuth client: delete it with DELETE /api/manage/clients/${userId} instead`)
+  return user
+}
+
 export const USERS_PAGE = 100
 
 /**

@@ -257,28 +257,36 @@ describe('DELETE /api/me (the account\'s own token, a sign-in within REAUTH_MAX_
   })
 })
 
+/**
+ * A second instance on the same tables whose release of a username claim (step 3 of
+ * eraseAccount) loses its answer while `failUsernameRelease` is set.
+ */
+async function flakyService() {
+  const state = { failUsernameRelease: false }
+  const service = await startService({
+    connectionString: azurite.connectionString,
+    clock,
+    env: {
+      BOOTSTRAP_ADMINS: 'root-admin',
+      TABLE_PREFIX: svc.config.tablePrefix,
+      KEY_ENCRYPTION_KEY: Buffer.from(svc.config.keyEncryptionKey!).toString('base64'),
+    },
+    onRequest: (r) => {
+      if (state.failUsernameRelease && r.method === 'DELETE' && new URL(r.url).pathname.includes(`${svc.config.tablePrefix}usernames`))
+        throw new Error('injected: connection reset')
+    },
+  })
+  return Object.assign(state, { url: service.url, close: () => service.close() })
+}
+
 describe('A deletion interrupted by a storage failure', () => {
   it('answers 503; the account is unusable (signed out, key destroyed); a retried DELETE completes', async () => {
-    let failUsernameRelease = false
-    const flaky = await startService({
-      connectionString: azurite.connectionString,
-      clock,
-      env: {
-        BOOTSTRAP_ADMINS: 'root-admin',
-        TABLE_PREFIX: svc.config.tablePrefix,
-        KEY_ENCRYPTION_KEY: Buffer.from(svc.config.keyEncryptionKey!).toString('base64'),
-      },
-      onRequest: (r) => {
-        // The release of the username claim (step 3 of eraseAccount) loses its answer.
-        if (failUsernameRelease && r.method === 'DELETE' && new URL(r.url).pathname.includes(`${svc.config.tablePrefix}usernames`))
-          throw new Error('injected: connection reset')
-      },
-    })
+    const flaky = await flakyService()
     try {
       const p = await person()
-      failUsernameRelease = true
+      flaky.failUsernameRelease = true
       const r = await call(flaky.url, 'DELETE', `/api/manage/users/${p.id}`, undefined, bearer(await admin()))
-      failUsernameRelease = false
+      flaky.failUsernameRelease = false
       assert.deepEqual([r.status, r.body.code], [503, 'storage_unavailable'])
       const marked = await svc.store.getUser(p.id)
       assert.ok(marked?.deletedAt !== undefined && marked.disabledAt !== undefined, 'the user row stays, marked')
@@ -300,25 +308,12 @@ describe('A deletion interrupted by a storage failure', () => {
 
 describe('A self-deletion interrupted after its first step (its person cannot retry: the token is revoked)', () => {
   it('is finished by the housekeeping sweep once UNFINISHED_DELETION_MS has passed, and recorded as user.deleted by housekeeping', async () => {
-    let failUsernameRelease = false
-    const flaky = await startService({
-      connectionString: azurite.connectionString,
-      clock,
-      env: {
-        BOOTSTRAP_ADMINS: 'root-admin',
-        TABLE_PREFIX: svc.config.tablePrefix,
-        KEY_ENCRYPTION_KEY: Buffer.from(svc.config.keyEncryptionKey!).toString('base64'),
-      },
-      onRequest: (r) => {
-        if (failUsernameRelease && r.method === 'DELETE' && new URL(r.url).pathname.includes(`${svc.config.tablePrefix}usernames`))
-          throw new Error('injected: connection reset')
-      },
-    })
+    const flaky = await flakyService()
     try {
       const p = await person()
-      failUsernameRelease = true
+      flaky.failUsernameRelease = true
       const r = await call(flaky.url, 'DELETE', '/api/me', undefined, bearer(p.access))
-      failUsernameRelease = false
+      flaky.failUsernameRelease = false
       assert.deepEqual([r.status, r.body.code], [503, 'storage_unavailable'])
       assert.equal((await call(flaky.url, 'DELETE', '/api/me', undefined, bearer(p.access))).status, 401, 'the person cannot retry')
       assert.ok((await svc.store.getUser(p.id))?.deletedAt !== undefined, 'marked, not erased')
