@@ -4,7 +4,7 @@
  *
  * Signed out: sign in (modal prompt, with or without a username, or from the browser's autofill
  * through conditional mediation, started on load) or create an account.
- * Signed in: passkeys, the access token's claims, the sample API through the gateway, sign out;
+ * Signed in: passkeys, agents' requests and delegations, the access token's claims, the sample API through the gateway, sign out;
  * administration for the `admin` role.
  */
 import {
@@ -13,6 +13,7 @@ import {
   sendSignal,
 } from '@simplewebauthn/browser'
 import { AdminView, type AdminDeps } from './admin.js'
+import { AgentsView } from './agents.js'
 import { ClientsView, type ClientsDeps } from './clients.js'
 import { autofillSignIn, prompt, signIn, signUp, type SignedIn } from './ceremonies.js'
 import { renderClaims } from './claims.js'
@@ -108,6 +109,7 @@ function showSignedOut(): void {
     'who-name',
   ])
     byId(id).replaceChildren()
+  agents.stop()
   el.claims.querySelector('tbody')?.remove()
   for (const n of Object.values(notices)) if (n !== notices.page) n.clear()
   el.admin.hidden = true
@@ -134,6 +136,16 @@ const passkeys = new PasskeysView({
       ),
     )
   },
+})
+
+const agents = new AgentsView({
+  approvalsList: byId<HTMLUListElement>('approval-list'),
+  approvalsHeading: byId('approvals-title'),
+  approvalsNotice: new Notice(byId('approvals-notice')),
+  checkButton: byId<HTMLButtonElement>('approvals-check'),
+  delegationsList: byId<HTMLUListElement>('delegation-list'),
+  delegationsHeading: byId('delegations-title'),
+  delegationsNotice: new Notice(byId('delegations-notice')),
 })
 
 new SampleApiView({
@@ -236,7 +248,7 @@ async function enterAccount(
   notices.page.show('success', message)
   focusOn(el.signedInTitle)
   try {
-    await Promise.all([loadMe(), passkeys.load()])
+    await Promise.all([loadMe(), passkeys.load(), agents.start()])
     if (me) {
       sendSignal({
         signalName: 'currentUserDetails',
@@ -458,7 +470,7 @@ async function start(): Promise<void> {
   if (await restore()) {
     showView('signed-in')
     try {
-      await Promise.all([loadMe(), passkeys.load()])
+      await Promise.all([loadMe(), passkeys.load(), agents.start()])
       return
     } catch (e) {
       if (isSignedIn()) {
