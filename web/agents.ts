@@ -207,6 +207,7 @@ export class AgentsView {
 
   /** Runs `work` with checks held back, then reloads; errors go to `notice`. */
   private async change(notice: Notice, work: () => Promise<unknown>, { gone, ceremony = false }: { gone: string; ceremony?: boolean }): Promise<boolean> {
+    if (this.busy) return false // one change at a time (a second press while a prompt is open)
     this.busy = true
     try {
       await work()
@@ -255,8 +256,7 @@ export class AgentsView {
 
   private async deny(a: ApprovalView): Promise<void> {
     const { approvalsNotice: notice } = this.d
-    notice.busy('Denying the request…')
-    const ok = await this.change(notice, () => authed(`/me/approvals/${encodeURIComponent(a.id)}`, { method: 'DELETE' }), {
+    const ok = await this.change(notice, () => (notice.busy('Denying the request…'), authed(`/me/approvals/${encodeURIComponent(a.id)}`, { method: 'DELETE' })), {
       gone: 'That request is no longer waiting (it was decided, or it expired).',
     })
     if (ok) focusOn(notice.show('success', `Denied: ${a.clientName} gets no access.`))
@@ -264,8 +264,7 @@ export class AgentsView {
 
   private async revoke(x: DelegationView): Promise<void> {
     const { delegationsNotice: notice } = this.d
-    notice.busy(`Revoking ${x.clientName}’s access…`)
-    const ok = await this.change(notice, () => authed(`/me/delegations/${encodeURIComponent(x.id)}`, { method: 'DELETE' }), {
+    const ok = await this.change(notice, () => (notice.busy(`Revoking ${x.clientName}’s access…`), authed(`/me/delegations/${encodeURIComponent(x.id)}`, { method: 'DELETE' })), {
       gone: 'That agent no longer acts for you (it was revoked or ended already).',
     })
     if (ok) {
