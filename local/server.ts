@@ -14,6 +14,7 @@ import { loadOrCreateLocalKek, localKekDir } from '../runtime/node/kek.js'
 import { startKeyRotation } from './keyRotation.js'
 import { startHousekeeping } from './housekeeping.js'
 import { startDevGateway } from './gateway.js'
+import { seedSampleAgent } from './sampleAgent.js'
 import type { Permission } from '../shared/store/types.js'
 
 export interface LocalServer {
@@ -22,6 +23,8 @@ export interface LocalServer {
   port: number
   /** The dev gateway (APIM stand-in) in front of the sample API, unless `gateway: false`. */
   gateway?: { url: string; backendUrl: string }
+  /** The sample agent (`sampleAgent: true`): its client id and key file (local/sampleAgent.ts). */
+  sampleAgent?: { clientId: string; created: boolean; path: string }
   close(): Promise<void>
 }
 
@@ -57,6 +60,11 @@ export async function startLocalServer(opts: {
   hostname?: string
   /** Start the dev gateway and the sample backend too (default true). */
   gateway?: boolean
+  /**
+   * Register the sample agent once and keep its key in `<AZURITE_LOCATION>/sample-agent.json`
+   * (`npm start` does; default false, so tests see only the clients they register).
+   */
+  sampleAgent?: boolean
 }): Promise<LocalServer> {
   const { hostname } = opts
   assertLoopback(hostname, 'the local server')
@@ -79,6 +87,7 @@ export async function startLocalServer(opts: {
   const servers: Server[] = []
   const closers: (() => Promise<void>)[] = []
   let gateway: LocalServer['gateway']
+  let sampleAgent: LocalServer['sampleAgent']
   const close = async () => {
     await Promise.all([...servers.splice(0).map(stop), ...closers.splice(0).map((f) => f())])
   }
@@ -89,6 +98,12 @@ export async function startLocalServer(opts: {
       gateway = { url: gw.url, backendUrl: gw.backendUrl }
       closers.push(gw.close)
     }
+    if (opts.sampleAgent)
+      sampleAgent = await seedSampleAgent(service.core, {
+        dir: localKekDir(env),
+        pageUrl: `http://localhost:${port}/`,
+        ...(gateway ? { gatewayUrl: gateway.url } : {}),
+      })
   } catch (err) {
     await close()
     throw err
@@ -97,7 +112,7 @@ export async function startLocalServer(opts: {
   closers.push(startKeyRotation({ core: service.core }))
   // Expired challenge/jti markers and sessions, as the Functions app's `housekeeping` timer does.
   closers.push(startHousekeeping({ core: service.core }))
-  return { url: `http://localhost:${port}`, port, ...(gateway ? { gateway } : {}), close }
+  return { url: `http://localhost:${port}`, port, ...(gateway ? { gateway } : {}), ...(sampleAgent ? { sampleAgent } : {}), close }
 }
 
 
@@ -127,7 +142,7 @@ function startupMessage(err: unknown, env: Env): string | undefined {
 async function main() {
   let server: LocalServer
   try {
-    server = await startLocalServer({ env: process.env })
+    server = await startLocalServer({ env: process.env, sampleAgent: true })
   } catch (err) {
     const line = startupMessage(err, process.env)
     if (line === undefined) console.error('local server failed to start:', err)
@@ -145,6 +160,11 @@ async function main() {
       `  health     ${api}/health`,
       ...(server.gateway
         ? [`  gateway    ${server.gateway.url}/sample/orders  (APIM stand-in → sample backend)`]
+        : []),
+      ...(server.sampleAgent
+        ? [
+            `  agent      npm run agent -- --user <username> "<message>"  (sample agent ${server.sampleAgent.clientId}${server.sampleAgent.created ? ', registered now' : ''}; key in ${server.sampleAgent.path})`,
+          ]
         : []),
     ].join('\n'),
   )

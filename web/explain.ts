@@ -16,7 +16,7 @@ export interface CeremonyContext {
   startedAt?: number
   /** The options' `timeout`, milliseconds. */
   timeoutMs?: number
-  what?: 'sign-up' | 'sign-in' | 'add'
+  what?: 'sign-up' | 'sign-in' | 'add' | 'approve'
 }
 
 /** The WebAuthn error underneath @simplewebauthn/browser's wrapper, if any. */
@@ -81,7 +81,9 @@ export function explain(err: unknown, ctx: CeremonyContext = {}): Explained {
       detail:
         ctx.what === 'sign-in'
           ? 'Nothing was sent. Try again, or if this device has no passkey for this site, use another device or create an account.'
-          : 'No passkey was created. Try again when you are ready.',
+          : ctx.what === 'approve'
+            ? 'Nothing was approved: the request is still waiting. Approve it when you are ready, or deny it.'
+            : 'No passkey was created. Try again when you are ready.',
     }
   }
   if (name === 'InvalidStateError')

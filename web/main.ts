@@ -4,9 +4,9 @@
  *
  * Signed out: sign in (modal prompt, with or without a username, or from the browser's autofill
  * through conditional mediation, started on load) or create an account.
- * Signed in: passkeys, sessions, the access token's claims, the sample API through the gateway,
- * sign out, delete the account; administration for the `admin` role (people, invitations,
- * applications).
+ * Signed in: passkeys, sessions, agents' requests and delegations, the access token's claims,
+ * the sample API through the gateway, sign out, delete the account; administration for the
+ * `admin` role (people, invitations, applications).
  * Opened from an invitation or recovery link (`#invitation=…`, `#recovery=…`): the landing view.
  */
 import {
@@ -15,6 +15,7 @@ import {
   sendSignal,
 } from '@simplewebauthn/browser'
 import { AdminView, type AdminDeps } from './admin.js'
+import { AgentsView } from './agents.js'
 import { ClientsView, type ClientsDeps } from './clients.js'
 import { DeleteAccountView } from './deleteAccount.js'
 import { InvitationsView, type InvitationsDeps } from './invitations.js'
@@ -126,6 +127,7 @@ function showSignedOut(): void {
     byId(id).replaceChildren()
   for (const view of [sessions, people, invitations, clients]) view.clear()
   deleteAccount.reset()
+  agents.stop()
   el.claims.querySelector('tbody')?.remove()
   for (const n of Object.values(notices)) if (n !== notices.page) n.clear()
   el.admin.hidden = true
@@ -193,6 +195,16 @@ const deleteAccount = new DeleteAccountView({
       ),
     )
   },
+})
+
+const agents = new AgentsView({
+  approvalsList: byId<HTMLUListElement>('approval-list'),
+  approvalsHeading: byId('approvals-title'),
+  approvalsNotice: new Notice(byId('approvals-notice')),
+  checkButton: byId<HTMLButtonElement>('approvals-check'),
+  delegationsList: byId<HTMLUListElement>('delegation-list'),
+  delegationsHeading: byId('delegations-title'),
+  delegationsNotice: new Notice(byId('delegations-notice')),
 })
 
 new SampleApiView({
@@ -345,7 +357,7 @@ async function loadMe(): Promise<void> {
 
 /** The signed-in view's data: the account, its passkeys, then its sessions (which name them). */
 async function loadAccount(): Promise<void> {
-  await Promise.all([loadMe(), passkeys.load().then(() => sessions.load())])
+  await Promise.all([loadMe(), passkeys.load().then(() => sessions.load()), agents.start()])
 }
 
 /** After any sign-in: the signed-in view, filled, with focus on its heading. */

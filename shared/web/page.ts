@@ -1,7 +1,8 @@
 /**
  * The passkey page's HTML: sign up, sign in (with a username, without one, or from autofill),
- * the landing view of an invitation or recovery link, manage passkeys and sessions, see the
- * access token, try the sample API, delete the account, and administration for admins.
+ * the landing view of an invitation or recovery link, manage passkeys and sessions, approve
+ * agents' requests and revoke their delegations, see the access token, try the sample API,
+ * delete the account, and administration for admins.
  *
  * The markup is static; web/main.ts (bundled into assets.generated.json by scripts/build.mjs)
  * brings it to life. No inline script or style: the page's CSP allows only its own files. Values
@@ -146,6 +147,21 @@ ${gateway}<link rel="icon" href="data:,">
     <div id="sessions-notice" class="notice-area" role="status" aria-live="polite"></div>
     <ul id="session-list" class="items" aria-labelledby="sessions-title" aria-busy="true"></ul>
     <div class="row"><button id="sign-out-others" type="button" class="danger" hidden>Sign out everywhere else</button></div>
+  </section>
+
+  <section class="card" aria-labelledby="approvals-title">
+    <h2 id="approvals-title" tabindex="-1">Requests from agents</h2>
+    <p>An agent (an assistant or another program) that an administrator registered can ask to act for you. Check who asks and what for: approve only what you expect, with one of your passkeys.</p>
+    <div id="approvals-notice" class="notice-area" role="status" aria-live="polite"></div>
+    <ul id="approval-list" class="passkeys" aria-labelledby="approvals-title" aria-busy="true"></ul>
+    <div class="row"><button id="approvals-check" type="button">Check for requests</button></div>
+  </section>
+
+  <section class="card" aria-labelledby="delegations-title">
+    <h2 id="delegations-title" tabindex="-1">Agents acting for you</h2>
+    <p>Agents you approved without limiting them to single calls keep acting for you, within your roles and theirs, until you revoke them.</p>
+    <div id="delegations-notice" class="notice-area" role="status" aria-live="polite"></div>
+    <ul id="delegation-list" class="passkeys" aria-labelledby="delegations-title" aria-busy="true"></ul>
   </section>
 
   <section class="card" aria-labelledby="token-title">
