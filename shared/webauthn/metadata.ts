@@ -40,6 +40,7 @@ export class AuthenticatorMetadata {
   readonly #log: MetadataLog
   #current: MetadataBlob | undefined
   #loading: Promise<boolean> | undefined
+  #first: Promise<boolean> | undefined
   #lastAttempt = 0
 
   constructor({ config, clock, read = fetchMetadataBlob, log }: { config: Pick<Config, 'metadataBlob' | 'metadataRoot'>; clock: Clock; read?: ReadMetadataBlob; log: MetadataLog }) {
@@ -68,10 +69,14 @@ export class AuthenticatorMetadata {
    */
   async lookup(aaguid: string): Promise<MetadataEntry | undefined> {
     if (!this.configured) return undefined
+    // Every use waits for the first read (settled: at once). After a failed one, the source is
+    // tried again in the background at most once a minute: no ceremony waits on an unreachable
+    // MDS but the first ones.
+    this.#first ??= this.refresh()
+    await this.#first
     const now = this.#clock.now()
-    // Nothing in use yet: read now (a failed first read is tried again after a minute, not on every ceremony).
     if (!this.#current) {
-      if (this.#lastAttempt === 0 || now - this.#lastAttempt >= FIRST_RETRY_MS) await this.refresh()
+      if (now - this.#lastAttempt >= FIRST_RETRY_MS) void this.refresh()
     } else if (this.#current.nextUpdateAt <= now && now - this.#lastAttempt >= RETRY_MS) void this.refresh()
     return this.#current?.entries.get(aaguid.toLowerCase())
   }

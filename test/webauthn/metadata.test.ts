@@ -5,7 +5,11 @@
  * root and BLOBs (test/helpers/mds.ts).
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { loadConfig } from '../../shared/config.js'
 import { ManualClock } from '../../shared/util/clock.js'
@@ -13,6 +17,7 @@ import { AuthenticatorMetadata } from '../../shared/webauthn/metadata.js'
 import { FIDO_MDS_ROOT_PEM } from '../../shared/webauthn/mdsRoot.js'
 import { MetadataBlobError, verifyMetadataBlob } from '../../shared/webauthn/verifyMetadataBlob.js'
 import { createTestMds, mdsEntry, mdsPayload, otherSigningKey } from '../helpers/mds.js'
+import { readMetadataBlob } from '../../runtime/node/metadataBlob.js'
 
 const KEY = 'cb69481e-8ff7-4039-93ec-0a2729a154a8'
 const OTHER = 'ee882879-721c-4913-9775-3dfcce97072a'
@@ -184,5 +189,57 @@ describe('AuthenticatorMetadata: the last good BLOB', () => {
     staleText = await stale.mds.sign(mdsPayload([], { no: 1, nextUpdate: '2025-12-01' }))
     await stale.md.lookup(KEY)
     assert.match(stale.logs.join('\n'), /BLOB no 1 is past its nextUpdate 2025-12-01; still used/)
+  })
+
+  it('concurrent first lookups share one read and all see the BLOB', async () => {
+    let reads = 0
+    let text = ''
+    const { mds, md } = await setup(async () => {
+      reads++
+      await new Promise((r) => setTimeout(r, 20))
+      return text
+    })
+    text = await mds.sign(mdsPayload([await mdsEntry({ aaguid: KEY })]))
+    const found = await Promise.all([md.lookup(KEY), md.lookup(KEY), md.lookup(KEY)])
+    assert.deepEqual(found.map((e) => e?.aaguid), [KEY, KEY, KEY])
+    assert.equal(reads, 1)
+  })
+
+  it('after a failed first read, ceremonies do not wait: the source is read again in the background, at most once a minute', async () => {
+    let reads = 0
+    let text = 'not yet'
+    const { mds, md, clock } = await setup(async () => {
+      reads++
+      return text
+    })
+    assert.equal(await md.lookup(KEY), undefined)
+    text = await mds.sign(mdsPayload([await mdsEntry({ aaguid: KEY })]))
+    assert.equal(await md.lookup(KEY), undefined)
+    assert.equal(reads, 1, 'not read again within the minute')
+    clock.advance(60_000)
+    assert.equal(await md.lookup(KEY), undefined, 'the read runs in the background')
+    await md.refresh()
+    assert.equal((await md.lookup(KEY))?.aaguid, KEY)
+  })
+})
+
+describe('runtime/node/metadataBlob.ts: METADATA_BLOB from a file or a URL', () => {
+  it('reads a file, and a URL (http on loopback here; https in Azure); a URL that does not answer 200 is a MetadataBlobError', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mds-'))
+    const server = createServer((req, res) => {
+      if (req.url === '/blob') res.end('the-blob')
+      else res.writeHead(404).end()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      writeFileSync(join(dir, 'b.jwt'), 'file-blob')
+      assert.equal(await readMetadataBlob({ kind: 'file', path: join(dir, 'b.jwt') }), 'file-blob')
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      assert.equal(await readMetadataBlob({ kind: 'url', url: `${base}/blob` }), 'the-blob')
+      await assert.rejects(readMetadataBlob({ kind: 'url', url: `${base}/missing` }), (e: Error) => e instanceof MetadataBlobError && /404/.test(e.message))
+    } finally {
+      server.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
