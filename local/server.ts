@@ -11,6 +11,7 @@ import { nodeBindings } from '../runtime/node/bindings.js'
 import { createService } from '../shared/bootstrap.js'
 import { KeyEncryptionKeyMismatch, StorageUnavailableError } from '../shared/errors.js'
 import { loadOrCreateLocalKek, localKekDir } from '../runtime/node/kek.js'
+import { readMetadataBlob } from '../runtime/node/metadataBlob.js'
 import { startKeyRotation } from './keyRotation.js'
 import { startHousekeeping } from './housekeeping.js'
 import { startDevGateway } from './gateway.js'
@@ -75,7 +76,7 @@ export async function startLocalServer(opts: {
   const storage = [env.TABLES_CONNECTION_STRING, env.AzureWebJobsStorage, env.TABLES_ENDPOINT]
   if (!storage.some((v) => v?.trim())) env.TABLES_CONNECTION_STRING = 'UseDevelopmentStorage=true'
 
-  const service = await createService({ env, local: true })
+  const service = await createService({ env, local: true, readMetadataBlob })
   // The signing keys must open with KEY_ENCRYPTION_KEY: say so now, naming the setting, rather
   // than answering every sign-in with an error (KeyEncryptionKeyMismatch).
   await service.core.keyRing.signingKey()

@@ -20,6 +20,7 @@ import type { AppEnv } from './env.js'
 import { systemClock } from './util/clock.js'
 import type { Telemetry } from './telemetry.js'
 import { requestTelemetry } from './middleware/telemetry.js'
+import type { ReadMetadataBlob } from './webauthn/metadata.js'
 
 export interface AppDeps {
   config: Config
@@ -29,6 +30,8 @@ export interface AppDeps {
   logError?: LogError
   /** Spans and metrics (shared/telemetry.ts, loaded by shared/bootstrap.ts); default: none. */
   telemetry?: Telemetry
+  /** Reads METADATA_BLOB: runtime/node/metadataBlob.ts (files and https); default https only. */
+  readMetadataBlob?: ReadMetadataBlob
 }
 
 export type { AppBindings, AppEnv } from './env.js'
@@ -41,8 +44,15 @@ export type { AppBindings, AppEnv } from './env.js'
  * const res = await app.request('/api/health')
  */
 export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
-  const core = createCore({ config: deps.config, store: deps.store, clock: deps.clock ?? systemClock, telemetry: deps.telemetry })
   const logError = deps.logError ?? ((msg) => console.error(msg))
+  const core = createCore({
+    config: deps.config,
+    store: deps.store,
+    clock: deps.clock ?? systemClock,
+    telemetry: deps.telemetry,
+    readMetadataBlob: deps.readMetadataBlob,
+    log: logError,
+  })
   const app = new Hono<AppEnv>()
 
   // Only with telemetry on: otherwise no request pays for it.

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from './config.js'
 import type { Store } from './store/types.js'
 import { systemClock, type Clock } from './util/clock.js'
 import { loadTelemetry } from './telemetry.js'
+import type { ReadMetadataBlob } from './webauthn/metadata.js'
 
 /** How long after start (in Azure) the tables are checked: past a cold start's first request. */
 const TABLE_CHECK_DELAY_MS = 2000
@@ -26,6 +27,8 @@ export async function createService(opts: {
   local: boolean
   clock?: Clock
   store?: Store
+  /** Reads METADATA_BLOB (runtime/node/metadataBlob.ts: a file or an https URL). */
+  readMetadataBlob?: ReadMetadataBlob
 }): Promise<Service> {
   const config = loadConfig(opts.env, { local: opts.local })
   const clock = opts.clock ?? systemClock
@@ -43,6 +46,6 @@ export async function createService(opts: {
       () => void store.init().catch((err: unknown) => console.error(`table check failed: ${err instanceof Error ? err.name : 'unknown error'}`)),
       TABLE_CHECK_DELAY_MS,
     ).unref?.()
-  const app = createApp({ config, store, clock, telemetry })
+  const app = createApp({ config, store, clock, telemetry, readMetadataBlob: opts.readMetadataBlob })
   return { app, config, store, core: app.core }
 }

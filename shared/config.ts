@@ -15,6 +15,7 @@
 
 export const TOKEN_ALGS = ['RS256', 'PS256', 'ES256'] as const
 export type TokenAlg = (typeof TOKEN_ALGS)[number]
+import { FIDO_MDS_ROOT_PEM } from './webauthn/mdsRoot.js'
 import { PEM, SCOPE_TOKEN, decodeKey, fail, httpsOrLocalHttp, int, isUrl, list, oneOf, origin, parsePemCertificates, required, setting, type Context, type Env, type Follows, type Setting, type SettingDoc } from './config/parse.js'
 
 export type { SettingDoc } from './config/parse.js'
@@ -233,6 +234,48 @@ const TABLE = {
     localDefault: '(empty)',
     parse: (raw) => Object.freeze(parsePemCertificates(raw)),
   }),
+  /**
+   * Where the FIDO Metadata Service BLOB comes from (CONTRACT "Authenticator trust"): a file path,
+   * or an https URL (fetched again daily). Unset: no metadata, no authenticator policy by model.
+   */
+  metadataBlob: setting({
+    name: 'METADATA_BLOB',
+    meaning: 'FIDO Metadata Service (MDS3) BLOB: a file path, or its https URL (fetched again daily, e.g. https://mds.fidoalliance.org/); verified against METADATA_ROOT, then each model\'s attestation roots, status reports and certification are used (docs/authenticators.md)',
+    localDefault: '(empty: no metadata)',
+    parse: (raw, name, { local }): MetadataSource | undefined => {
+      const v = raw?.trim()
+      if (!v) return undefined
+      if (!v.includes('://')) return Object.freeze({ kind: 'file' as const, path: v })
+      if (!isUrl(v, httpsOrLocalHttp(local))) fail(name, 'a file path or an https URL', v)
+      return Object.freeze({ kind: 'url' as const, url: v })
+    },
+  }),
+  /** PEM root(s) the BLOB's x5c chain must reach; the FIDO Alliance's by default (./webauthn/mds-root.pem). */
+  metadataRoot: setting({
+    name: 'METADATA_ROOT',
+    meaning: 'PEM root certificate(s) the METADATA_BLOB signature chain must reach',
+    localDefault: 'the FIDO Alliance MDS root (GlobalSign Root CA - R3, shared/webauthn/mds-root.pem)',
+    parse: (raw, name) => Object.freeze(parsePemCertificates(raw?.trim() ? raw : FIDO_MDS_ROOT_PEM, name)),
+  }),
+  /** Which authenticator models may register and sign in (CONTRACT "Authenticator trust"). */
+  authenticatorPolicy: setting({
+    name: 'AUTHENTICATOR_POLICY',
+    meaning: 'any; certified (only models with a FIDO certification status in the metadata, proven by their attestation); or a comma list of AAGUIDs (only those models, proven by their attestation). Models with a compromise or revocation status report are refused whatever the policy',
+    localDefault: 'any',
+    parse: (raw, name, ctx): AuthenticatorPolicy => {
+      const v = raw?.trim().toLowerCase()
+      if (!v || v === 'any') return Object.freeze({ kind: 'any' as const })
+      // A model is only proven by its attestation: without asking for one, nothing could register.
+      if (ctx.env.ATTESTATION?.trim() !== 'direct') fail(name, 'any unless ATTESTATION is direct (a model is proven by its attestation)', v)
+      if (v === 'certified') {
+        if (!ctx.env.METADATA_BLOB?.trim()) fail(name, 'any, or with METADATA_BLOB set, certified', v)
+        return Object.freeze({ kind: 'certified' as const })
+      }
+      const aaguids = [...new Set(list(v) ?? [])]
+      for (const a of aaguids) if (!AAGUID.test(a)) fail(name, 'any, certified, or a comma list of AAGUIDs (8-4-4-4-12 hex)', a)
+      return Object.freeze({ kind: 'aaguids' as const, aaguids: Object.freeze(aaguids) })
+    },
+  }),
   /** Seconds since sign-in within which passkeys may be added, renamed or deleted (CONTRACT v2). */
   reauthMaxAge: setting({
     name: 'REAUTH_MAX_AGE',
@@ -307,6 +350,18 @@ const TABLE = {
     },
   }),
 }
+
+/** METADATA_BLOB: where the BLOB is read from. */
+export type MetadataSource = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'url'; readonly url: string }
+
+/** AUTHENTICATOR_POLICY, parsed (AAGUIDs lower-case). */
+export type AuthenticatorPolicy =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'certified' }
+  | { readonly kind: 'aaguids'; readonly aaguids: readonly string[] }
+
+/** An AAGUID as FIDO MDS writes it (RFC 9562 text form, lower-case after parsing). */
+const AAGUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 type Table = typeof TABLE
 

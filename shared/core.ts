@@ -15,6 +15,7 @@ import { Authorizer } from './authz/decide.js'
 import { AuditLog } from './audit/log.js'
 import { PersonalDataKeys } from './audit/personal.js'
 import { noTelemetry, type Telemetry } from './telemetry.js'
+import { AuthenticatorMetadata, type ReadMetadataBlob } from './webauthn/metadata.js'
 
 export interface Core {
   config: Config
@@ -35,12 +36,30 @@ export interface Core {
   oauthKey: Promise<SealKey>
   /** Spans and metrics (shared/telemetry.ts): the no-op unless APPLICATIONINSIGHTS_CONNECTION_STRING is set. */
   telemetry: Telemetry
+  /** The FIDO metadata in use (METADATA_BLOB, CONTRACT "Authenticator trust"): the last good BLOB. */
+  metadata: AuthenticatorMetadata
 }
 
 /** Attestation formats whose roots ATTESTATION_ROOTS supplies (Apple's and Google's are built in). */
 const ROOTED_FORMATS = ['packed', 'fido-u2f', 'tpm'] as const
 
-export function createCore({ config, store, clock, telemetry = noTelemetry }: { config: Config; store: Store; clock: Clock; telemetry?: Telemetry }): Core {
+export function createCore({
+  config,
+  store,
+  clock,
+  telemetry = noTelemetry,
+  readMetadataBlob,
+  log = (line) => console.log(line),
+}: {
+  config: Config
+  store: Store
+  clock: Clock
+  telemetry?: Telemetry
+  /** Reads METADATA_BLOB (a file needs the runtime's reader; default: https only). */
+  readMetadataBlob?: ReadMetadataBlob
+  /** The service's log lines (metadata ignored or taken). */
+  log?: (line: string) => void
+}): Core {
   // @simplewebauthn/server keeps trusted roots process-wide: set them once, only when configured.
   // Set once the library is loaded (webauthn/lib.ts): this reaction runs before any ceremony's.
   if (config.attestationRoots.length)
@@ -87,5 +106,6 @@ export function createCore({ config, store, clock, telemetry = noTelemetry }: { 
     personal,
     oauthKey: rotating('oauth-seal-v1'),
     telemetry,
+    metadata: new AuthenticatorMetadata({ config, clock, read: readMetadataBlob, log }),
   }
 }

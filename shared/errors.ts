@@ -28,6 +28,8 @@ export const ERROR_STATUS = {
   recovery_invalid: 400,
   user_disabled: 403,
   backup_eligibility_changed: 400,
+  /** CONTRACT "Authenticator trust": the model's metadata status, or AUTHENTICATOR_POLICY, refuses it. */
+  authenticator_not_allowed: 400,
   invalid_scope: 400,
   insufficient_user_authentication: 401,
   rate_limited: 429,
@@ -66,6 +68,7 @@ const TITLES: Record<ErrorCode, string> = {
   recovery_invalid: 'Recovery link unknown, used or expired',
   user_disabled: 'This account is disabled',
   backup_eligibility_changed: 'Backup eligibility changed since registration',
+  authenticator_not_allowed: 'Authenticator model not allowed',
   invalid_scope: 'Scope may not be granted',
   insufficient_user_authentication: 'Sign in again with your passkey',
   rate_limited: 'Too many requests',

@@ -117,6 +117,48 @@ describe('loadConfig', () => {
   })
 })
 
+describe('CONTRACT "Authenticator trust" settings: METADATA_BLOB, METADATA_ROOT, AUTHENTICATOR_POLICY', () => {
+  it('defaults: no BLOB, the FIDO Alliance MDS root (GlobalSign Root CA - R3), policy any', () => {
+    const c = loadConfig({}, { local: true })
+    assert.equal(c.metadataBlob, undefined)
+    assert.equal(c.metadataRoot.length, 1)
+    assert.match(c.metadataRoot[0]!, /^-----BEGIN CERTIFICATE-----\nMIIDXzCCAkegAwIBAgILBAAAAAABIVhTCKIw/)
+    assert.deepEqual(c.authenticatorPolicy, { kind: 'any' })
+  })
+
+  it('METADATA_BLOB: a file path or an https URL (http only locally)', () => {
+    assert.deepEqual(loadConfig({ METADATA_BLOB: ' /data/blob.jwt ' }, { local: true }).metadataBlob, { kind: 'file', path: '/data/blob.jwt' })
+    assert.deepEqual(loadConfig({ METADATA_BLOB: 'https://mds.fidoalliance.org/' }, { local: true }).metadataBlob, { kind: 'url', url: 'https://mds.fidoalliance.org/' })
+    const azure = { RP_ID: 'example.com', ALLOWED_ORIGINS: 'https://app.example.com', ISSUER: 'https://id.example.com/api', KEY_ENCRYPTION_KEY: KEK, TABLES_ENDPOINT: 'https://a.table.core.windows.net' }
+    assert.throws(() => loadConfig({ ...azure, METADATA_BLOB: 'http://mds.example.com/' }, { local: false }), (e: Error) => e instanceof TypeError && /METADATA_BLOB/.test(e.message))
+    assert.throws(() => loadConfig({ METADATA_BLOB: 'ftp://mds.example.com/' }, { local: true }), /METADATA_BLOB/)
+  })
+
+  it('METADATA_ROOT: PEM certificates, anything else refused naming METADATA_ROOT', () => {
+    const pem = loadConfig({}, { local: true }).metadataRoot[0]!
+    assert.deepEqual(loadConfig({ METADATA_ROOT: pem.replace(/\n/g, '\\n') }, { local: true }).metadataRoot, [pem])
+    assert.throws(() => loadConfig({ METADATA_ROOT: 'not a certificate' }, { local: true }), (e: Error) => e instanceof TypeError && /METADATA_ROOT/.test(e.message))
+  })
+
+  it('AUTHENTICATOR_POLICY: any, certified (needs METADATA_BLOB), or AAGUIDs; not any needs ATTESTATION=direct', () => {
+    const direct = { ATTESTATION: 'direct' }
+    assert.deepEqual(loadConfig({ ...direct, METADATA_BLOB: 'blob.jwt', AUTHENTICATOR_POLICY: 'Certified' }, { local: true }).authenticatorPolicy, { kind: 'certified' })
+    const a = 'CB69481E-8FF7-4039-93EC-0A2729A154A8'
+    assert.deepEqual(loadConfig({ ...direct, AUTHENTICATOR_POLICY: `${a}, ee882879-721c-4913-9775-3dfcce97072a,${a}` }, { local: true }).authenticatorPolicy, {
+      kind: 'aaguids',
+      aaguids: [a.toLowerCase(), 'ee882879-721c-4913-9775-3dfcce97072a'],
+    })
+    for (const env of [
+      { ...direct, AUTHENTICATOR_POLICY: 'certified' },
+      { ...direct, AUTHENTICATOR_POLICY: 'yubikeys' },
+      { ...direct, AUTHENTICATOR_POLICY: 'cb69481e8ff7403993ec0a2729a154a8' },
+      { METADATA_BLOB: 'blob.jwt', AUTHENTICATOR_POLICY: 'certified' },
+      { AUTHENTICATOR_POLICY: a },
+    ])
+      assert.throws(() => loadConfig(env, { local: true }), (e: Error) => e instanceof TypeError && /AUTHENTICATOR_POLICY/.test(e.message), JSON.stringify(env))
+  })
+})
+
 describe('SETTINGS documentation', () => {
   /** The names in README's "## Settings" table, in order. */
   function readmeSettings(): string[] {

@@ -473,7 +473,7 @@ describe('openApiDocument: shape', () => {
       assert.ok(s[n], `schema ${n}`)
     assert.deepEqual(
       new Set(Object.keys(s.Credential.properties)),
-      new Set(['id', 'label', 'createdAt', 'lastUsedAt', 'aaguid', 'backupEligible', 'backedUp', 'transports', 'deviceBound', 'authenticatorName', 'flagged']),
+      new Set(['id', 'label', 'createdAt', 'lastUsedAt', 'aaguid', 'backupEligible', 'backedUp', 'transports', 'deviceBound', 'authenticatorName', 'authenticator', 'flagged']),
     )
     for (const st of ['next', 'active', 'retired']) assert.ok(s.SigningKey.properties.state.enum.includes(st))
     assert.deepEqual(new Set(s.TokenResponse.properties.token_type.enum), new Set(['Bearer']))

@@ -112,13 +112,13 @@ export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 export const PEM = /-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----/g
 
-/** ATTESTATION_ROOTS: one or more PEM certificates (literal newlines or `\n` escapes). */
-export function parsePemCertificates(raw: string | undefined): string[] {
+/** ATTESTATION_ROOTS, METADATA_ROOT: one or more PEM certificates (literal newlines or `\n` escapes). */
+export function parsePemCertificates(raw: string | undefined, name = 'ATTESTATION_ROOTS'): string[] {
   const text = raw?.replace(/\\n/g, '\n').trim()
   if (!text) return []
   const certs = [...text.matchAll(PEM)].map((m) => `-----BEGIN CERTIFICATE-----\n${m[1]!.replace(/\s+/g, '')}\n-----END CERTIFICATE-----`)
   const leftover = text.replace(PEM, '').trim()
-  if (certs.length === 0 || leftover) fail('ATTESTATION_ROOTS', 'PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)', '(not PEM)')
+  if (certs.length === 0 || leftover) fail(name, 'PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)', '(not PEM)')
   return certs
 }
 

@@ -11,7 +11,7 @@ import { noStore } from '../middleware/noStore.js'
 import type { RoleRecord, UserRecord } from '../store/types.js'
 import { parseUsername } from '../webauthn/input.js'
 import { ROLE_NAME, ROLE_NAME_RULE } from '../schemas/names.js'
-import { credentialView } from '../webauthn/credentialView.js'
+import { credentialViews } from '../webauthn/credentialView.js'
 
 export { ADMIN_ROLE } from '../admin/roles.js'
 
@@ -59,7 +59,7 @@ export function manageRoutes(core: Core) {
     if (!account) return c.json([])
     const { user, credentials } = account
     return c.json([
-      { id: user.id, username: user.username, displayName: user.displayName, roles: user.roles, createdAt: new Date(user.createdAt).toISOString(), credentials: credentials.map(credentialView), ...(user.disabledAt !== undefined ? { disabled: true } : {}) },
+      { id: user.id, username: user.username, displayName: user.displayName, roles: user.roles, createdAt: new Date(user.createdAt).toISOString(), credentials: await credentialViews(core.metadata, credentials), ...(user.disabledAt !== undefined ? { disabled: true } : {}) },
     ])
   })
 

@@ -9,7 +9,7 @@ import { noStore } from '../middleware/noStore.js'
 import { requireRecentSignIn } from '../middleware/reauth.js'
 import { validJson } from '../middleware/validate.js'
 import { CredentialLabelUpdate } from '../schemas/account.js'
-import { credentialView } from '../webauthn/credentialView.js'
+import { credentialView, credentialViews } from '../webauthn/credentialView.js'
 
 /** /api/me* — CONTRACT "Account self-service". */
 export function meRoutes(core: Core) {
@@ -27,12 +27,12 @@ export function meRoutes(core: Core) {
     return c.body(null, 204)
   })
 
-  r.get('/credentials', person, noStore(), async (c) => c.json((await listPasskeys(core, c.var.principal.userId)).map(credentialView)))
+  r.get('/credentials', person, noStore(), async (c) => c.json(await credentialViews(core.metadata, await listPasskeys(core, c.var.principal.userId))))
 
   r.patch('/credentials/:id', person, requireRecentSignIn(core, 'passkey.rename'), noStore(), validJson(CredentialLabelUpdate), async (c) => {
     const { label } = c.req.valid('json')
     const cred = await renamePasskey(core, { userId: c.var.principal.userId, credentialId: c.req.param('id'), label, from: auditContext(c) })
-    return c.json(credentialView(cred))
+    return c.json(credentialView(cred, await core.metadata.lookup(cred.aaguid)))
   })
 
   r.delete('/credentials/:id', person, requireRecentSignIn(core, 'passkey.delete'), async (c) => {

@@ -234,6 +234,15 @@ export const Credential = described(
     transports: v.array(AuthenticatorTransport),
     deviceBound: described(v.boolean(), 'Not backup-eligible: the key cannot leave the authenticator.'),
     authenticatorName: v.optional(described(v.string(), 'The authenticator model, when its AAGUID is a known one.')),
+    authenticator: v.optional(
+      described(
+        v.object({
+          name: described(v.string(), "The model's name in the FIDO metadata (metadataStatement.description)."),
+          certified: described(v.boolean(), 'The model has a FIDO certification status in the metadata.'),
+        }),
+        'The authenticator model, when the FIDO metadata in use (METADATA_BLOB) knows its AAGUID.',
+      ),
+    ),
     flagged: v.optional(described(v.string(), 'Present when the passkey was flagged (e.g. counter regression) and is refused.')),
   }),
   'A passkey of an account.',

@@ -21,6 +21,7 @@ import { forLibrary } from './shape.js'
 import { webauthnLib } from './lib.js'
 import { verifyAuthentication } from './verifyAuthentication.js'
 import { refuseDisabled } from '../admin/disable.js'
+import { checkAuthenticator } from './authenticatorPolicy.js'
 
 export async function authenticationOptions(core: Core, input: AuthenticationOptionsInput) {
   const { config, store, challenges } = core
@@ -225,6 +226,14 @@ export async function verifyPasskeyAssertion(
   }
   // After the assertion verified: only the account's own passkey learns that it is disabled.
   refuseDisabled(account.user)
+  // CONTRACT "Authenticator trust": a model refused since (status report, AUTHENTICATOR_POLICY);
+  // for sign-in and for an agent's approval alike.
+  checkAuthenticator({
+    policy: core.config.authenticatorPolicy,
+    aaguid: credential.aaguid,
+    model: await core.metadata.lookup(credential.aaguid),
+    attestationTrusted: credential.attestationTrusted,
+  })
   return { account, credential, verified }
 }
 

@@ -1,9 +1,14 @@
 /** The public view of a passkey (what self-service and administration show), and its default label. */
 import type { CredentialRecord } from '../store/types.js'
 import type { CredentialView } from '../schemas/webauthn.js'
+import type { MetadataEntry } from './verifyMetadataBlob.js'
 
-/** The public view of a passkey (CONTRACT: registration 201 `credential`, GET /api/me/credentials). */
-export function credentialView(c: CredentialRecord): CredentialView {
+/**
+ * The public view of a passkey (CONTRACT: registration 201 `credential`, GET /api/me/credentials);
+ * `model` is its metadata entry (CONTRACT "Authenticator trust": `authenticator` when known).
+ */
+export function credentialView(c: CredentialRecord, model?: Pick<MetadataEntry, 'name' | 'certified'>): CredentialView {
+  const name = model?.name ?? AAGUID_NAMES[c.aaguid.toLowerCase()]
   return {
     id: c.id,
     label: c.label,
@@ -14,9 +19,15 @@ export function credentialView(c: CredentialRecord): CredentialView {
     backedUp: c.backedUp,
     transports: c.transports,
     deviceBound: !c.backupEligible,
-    ...(AAGUID_NAMES[c.aaguid.toLowerCase()] ? { authenticatorName: AAGUID_NAMES[c.aaguid.toLowerCase()] } : {}),
+    ...(name ? { authenticatorName: name } : {}),
+    ...(model ? { authenticator: { name: model.name, certified: model.certified } } : {}),
     ...(c.flaggedAt ? { flagged: c.flagReason ?? 'flagged' } : {}),
   }
+}
+
+/** The views of an account's passkeys, each with its model from the metadata in use. */
+export async function credentialViews(metadata: { lookup(aaguid: string): Promise<MetadataEntry | undefined> }, creds: CredentialRecord[]): Promise<CredentialView[]> {
+  return Promise.all(creds.map(async (c) => credentialView(c, await metadata.lookup(c.aaguid))))
 }
 
 /** A few well-known authenticator models by AAGUID (FIDO MDS / passkey-authenticator-aaguids). */

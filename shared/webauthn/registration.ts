@@ -16,6 +16,7 @@ import { parseWith } from '../middleware/validate.js'
 import { RegistrationVerifyRequest, USERNAME_REQUIRED, type RegistrationOptionsInput } from '../schemas/webauthn.js'
 import { acrFor, amrFor } from './assurance.js'
 import { credentialView, defaultLabel } from './credentialView.js'
+import { checkAuthenticator } from './authenticatorPolicy.js'
 import type { RegistrationResponseJSON } from '@simplewebauthn/server'
 import { forLibrary } from './shape.js'
 import { webauthnLib } from './lib.js'
@@ -134,7 +135,10 @@ export async function completeRegistration(
     expectedOrigins: config.allowedOrigins,
     expectedRPID: config.rpId,
     requireUserVerification: config.userVerification === 'required',
+    metadata: core.metadata,
   })
+  // CONTRACT "Authenticator trust": the model's metadata status and AUTHENTICATOR_POLICY.
+  checkAuthenticator({ policy: config.authenticatorPolicy, aaguid: reg.aaguid, model: reg.model, attestationTrusted: reg.attestationTrusted })
   if (!ctx.userId) throw new ServiceError('challenge_unknown', 'The challenge is not bound to an account')
   // Stored under Table Storage keys (≤ 1 KiB): refuse, as bad input, ids no real passkey has.
   if (!isKeyId(reg.credentialId))
@@ -152,7 +156,7 @@ export async function completeRegistration(
     backupEligible: reg.backupEligible,
     backedUp: reg.backedUp,
     attestationTrusted: reg.attestationTrusted,
-    label: label ?? defaultLabel(reg.aaguid, reg.backupEligible),
+    label: label ?? reg.model?.name ?? defaultLabel(reg.aaguid, reg.backupEligible),
     createdAt: now,
   }
 
@@ -170,13 +174,14 @@ export async function completeRegistration(
       if (e instanceof UniquenessError) throw new ServiceError('credential_exists', 'This passkey is already registered')
       throw e
     }
-    return { user: { id: user.id, username: user.username }, credential: credentialView(credential) }
+    return { user: { id: user.id, username: user.username }, credential: credentialView(credential, reg.model) }
   }
 
   const assurance = { amr: amrFor(credential, reg), acr: acrFor(credential), userAgent }
-  if (ctx.recoveryId !== undefined) return completeRecovery(core, { userId: ctx.userId, recoveryId: ctx.recoveryId, credential, ...assurance })
+  const withModel = <R extends RegistrationResult>(r: R): R => ({ ...r, credential: credentialView(credential, reg.model) })
+  if (ctx.recoveryId !== undefined) return withModel(await completeRecovery(core, { userId: ctx.userId, recoveryId: ctx.recoveryId, credential, ...assurance }))
   if (ctx.invitationId !== undefined)
-    return completeInvitation(core, { userId: ctx.userId, invitationId: ctx.invitationId, displayName: ctx.displayName, credential, ...assurance })
+    return withModel(await completeInvitation(core, { userId: ctx.userId, invitationId: ctx.invitationId, displayName: ctx.displayName, credential, ...assurance }))
 
   // Sign-up: account, passkey and first session are written together or not at all.
   const username = ctx.username ?? ''
@@ -189,5 +194,5 @@ export async function completeRegistration(
     createdAt: now,
   }
   const tokens = await createAccountSignedIn(core, { user, credential, ...assurance })
-  return { user: { id: user.id, username }, credential: credentialView(credential), tokens }
+  return { user: { id: user.id, username }, credential: credentialView(credential, reg.model), tokens }
 }

@@ -9,6 +9,7 @@ import { webauthnLib } from './lib.js'
 import { ServiceError } from '../errors.js'
 import { encode } from '../util/base64url.js'
 import { checkAuthenticatorData, checkClientData, decodeField, type ExpectedRelyingParty } from './checks.js'
+import type { MetadataEntry } from './verifyMetadataBlob.js'
 
 /** ES256, EdDSA, RS256 (COSE ids, IANA "COSE Algorithms"), in the contract's order. */
 export const SUPPORTED_ALGS = [-7, -8, -257] as const
@@ -27,8 +28,13 @@ export interface VerifiedRegistration {
   userVerified: boolean
   backupEligible: boolean
   backedUp: boolean
-  /** An attestation chain was verified against configured roots for its format. */
+  /**
+   * An attestation chain was verified: against the model's attestationRootCertificates when the
+   * metadata knows the model, else against the configured roots for its format.
+   */
   attestationTrusted: boolean
+  /** The model's metadata entry (METADATA_BLOB), when known. */
+  model?: MetadataEntry
 }
 
 /**
@@ -37,21 +43,27 @@ export interface VerifiedRegistration {
  *   expectedRPID: 'example.com', requireUserVerification: true })
  */
 export async function verifyRegistration(
-  opts: ExpectedRelyingParty & { response: RegistrationResponseJSON; expectedChallenge: string },
+  opts: ExpectedRelyingParty & {
+    response: RegistrationResponseJSON
+    expectedChallenge: string
+    /** The authenticator metadata in use (./metadata.ts); none: roots by format only. */
+    metadata?: { lookup(aaguid: string): Promise<MetadataEntry | undefined> }
+  },
 ): Promise<VerifiedRegistration> {
-  const { response, expectedChallenge, expectedOrigins, expectedRPID, requireUserVerification = true } = opts
+  const { response, expectedChallenge, expectedOrigins, expectedRPID, requireUserVerification = true, metadata } = opts
   const { lib, helpers } = await webauthnLib()
   // Steps 5–9: clientDataJSON type, challenge, origin.
   checkClientData(response.response.clientDataJSON, { expectedType: 'webauthn.create', expectedChallenge, expectedOrigins })
   // Step 12: decode the attestation object (CBOR, by the library).
   let fmt: string
   let authData: Uint8Array<ArrayBuffer>
-  let hasX5c = false
+  let x5c: Uint8Array[] = []
   try {
     const att = helpers.decodeAttestationObject(decodeField(response.response.attestationObject, 'attestationObject'))
     fmt = att.get('fmt')
     authData = att.get('authData') as Uint8Array<ArrayBuffer>
-    hasX5c = Array.isArray(att.get('attStmt')?.get('x5c'))
+    const certs: unknown = att.get('attStmt')?.get('x5c')
+    if (Array.isArray(certs)) x5c = certs.filter((c): c is Uint8Array => c instanceof Uint8Array)
   } catch (e) {
     if (e instanceof ServiceError) throw e
     throw new ServiceError('invalid_request', 'attestationObject is not valid CBOR')
@@ -94,6 +106,15 @@ export async function verifyRegistration(
   if (!result.verified) throw new ServiceError('signature_invalid', 'Attestation did not verify')
   const info = result.registrationInfo
   const roots = fmt === 'none' ? [] : lib.SettingsService.getRootCertificates({ identifier: fmt as never })
+  let attestationTrusted = x5c.length > 0 && roots.length > 0
+  // FIDO MDS: with the model in the metadata, its attestation must chain to the model's roots
+  // (what the library's verifyAttestationWithMetadata does, without its process-global MetadataService).
+  const model = await metadata?.lookup(info.aaguid)
+  if (model && model.attestationRoots.length > 0 && x5c.length > 0) {
+    if (!(await chainsTo(helpers, x5c, model.attestationRoots)))
+      throw new ServiceError('signature_invalid', `Attestation does not chain to the roots the FIDO metadata gives for this model (${model.name})`)
+    attestationTrusted = true
+  }
   return {
     credentialId: info.credential.id,
     publicKey: encode(info.credential.publicKey),
@@ -106,7 +127,26 @@ export async function verifyRegistration(
     userVerified: parsed.flags.uv,
     backupEligible: parsed.flags.be,
     backedUp: parsed.flags.bs,
-    attestationTrusted: hasX5c && roots.length > 0,
+    attestationTrusted,
+    ...(model ? { model } : {}),
+  }
+}
+
+/**
+ * Whether the x5c chain (leaf first) reaches one of `roots` (PEM): the library's path check
+ * (signatures, validity periods, CRLs a certificate names). A statement that lists the
+ * attestation certificate itself ("self-referencing", as the library calls it) is trusted as is.
+ */
+async function chainsTo(helpers: Awaited<ReturnType<typeof webauthnLib>>['helpers'], x5c: Uint8Array[], roots: readonly string[]): Promise<boolean> {
+  const body = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '')
+  const anchors = new Set(roots.map(body))
+  const chain = x5c.map((der) => helpers.convertCertBufferToPEM(der as Uint8Array<ArrayBuffer>))
+  const path = chain.filter((pem) => !anchors.has(body(pem)))
+  if (path.length === 0) return true
+  try {
+    return await helpers.validateCertificatePath(path, [...roots])
+  } catch {
+    return false
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { getRequestListener } from '@hono/node-server'
 import { nodeBindings } from '../../runtime/node/bindings.js'
+import { readMetadataBlob } from '../../runtime/node/metadataBlob.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
@@ -28,6 +29,8 @@ export interface TestService {
   /** Storage round trips since the last `resetTrips()`. */
   trips: StorageRequest[]
   resetTrips(): void
+  /** What the service logged (unexpected errors, metadata ignored or taken). */
+  logs: string[]
   close(): Promise<void>
 }
 
@@ -65,7 +68,7 @@ export async function startService(opts: {
     } })
   await store.init()
   const errors: string[] = []
-  const app = createApp({ config, store, clock: opts.clock, telemetry: opts.telemetry, logError: (m) => errors.push(m) })
+  const app = createApp({ config, store, clock: opts.clock, telemetry: opts.telemetry, logError: (m) => errors.push(m), readMetadataBlob })
   // As the local server does: the caller's address reaches the app (loopback-only routes).
   const server = createServer(
     getRequestListener((req, { incoming }) => app.fetch(req, nodeBindings(incoming))),
@@ -79,6 +82,7 @@ export async function startService(opts: {
     store,
     trips,
     resetTrips: () => void trips.splice(0),
+    logs: errors,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

@@ -35,7 +35,8 @@ export const webauthnPaths: Json = {
         'username, or by invitation (the account gets the invitation\'s roles; the invitation is used up only when the ' +
         'account is made, `invitation_invalid` once it is used, revoked or expired). A recovery adds the passkey, uses the ' +
         'link up, revokes every earlier session of the account and signs in (`tokens`; `recovery_invalid` once it is used, ' +
-        'replaced or expired).',
+        'replaced or expired). A model whose FIDO metadata status, or AUTHENTICATOR_POLICY, refuses it: 400 ' +
+        '`authenticator_not_allowed`.',
       tags: ['webauthn'],
       security: OPTIONAL_BEARER,
       requestBody: jsonRequest('RegistrationVerifyRequest', 'The new credential.'),
@@ -70,7 +71,9 @@ export const webauthnPaths: Json = {
     post: {
       operationId: 'webauthn-authentication-verify',
       summary: 'Finish passkey sign-in',
-      description: 'Verifies the assertion; consumes the challenge whatever the outcome. Issues tokens for `audience`.',
+      description:
+        'Verifies the assertion; consumes the challenge whatever the outcome. Issues tokens for `audience`. A passkey ' +
+        'whose model the FIDO metadata status, or AUTHENTICATOR_POLICY, refuses: 400 `authenticator_not_allowed`.',
       tags: ['webauthn'],
       security: PUBLIC,
       requestBody: jsonRequest('AuthenticationVerifyRequest', 'The assertion.'),
