@@ -9,16 +9,16 @@
  * 2. the request (RFC 8693 §2.1; §2.2.2 `invalid_request`): no `actor_token`/`actor_token_type`
  *    (the actor is the authenticated agent), `subject_token` present, `subject_token_type` the
  *    access token type, `requested_token_type` absent or that type; `scope` well formed
- *    (`invalid_scope`); `audience`/`resource` one of AUDIENCES, equal when both are sent
- *    (`invalid_target`);
- * 3. the subject token is an access token of ours (key ring signature, `iss`, `aud`, `exp`) for a
- *    person: not a client's own token, not a delegated one (`act`: nested delegation is not
- *    supported); its session live, the person enabled, its client still registered, as
- *    introspection checks it. Anything else is `invalid_grant` (the contract's answer; RFC 8693
- *    §2.2.2 would say `invalid_request` for an unacceptable subject token);
+ *    (`invalid_scope`); `audience` and `resource` equal when both are sent (`invalid_target`);
+ * 3. the subject token is an access token of ours (key ring signature, `iss`, `aud`, `exp`), not
+ *    a delegated one (`act`: nested delegation is not supported); its session live, the person
+ *    enabled, its client still registered, as introspection checks it. Anything else is
+ *    `invalid_grant` (the contract's answer; RFC 8693 §2.2.2 would say `invalid_request`);
  * 4. the person has a live standing delegation to this agent (`invalid_grant`); the requested
  *    scope is within one of them (`invalid_scope`; default: the most recently used one's scope)
- *    and still grantable to the agent (`invalid_scope`).
+ *    and still grantable to the agent (`invalid_scope`); the audience (default the delegation's)
+ *    one of AUDIENCES (`invalid_target`). A client's own token (client_credentials) fails here:
+ *    only people (named by username at bc-authorize) have delegations.
  *
  * The token is that delegation's: `sid` its session (revoking the delegation stops it at the
  * authorizer), `sub` the person, `client_id` and `act.sub` the agent, the approval's
@@ -34,7 +34,6 @@ import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../../schemas/oauth.js'
 import { InvalidToken, type AccessTokenClaims } from '../../tokens/accessToken.js'
 import { FIRST_PARTY_CLIENT } from '../../tokens/sessions.js'
 import type { Core } from '../../core.js'
-import type { Config } from '../../config.js'
 import { parseScope } from '../../webauthn/input.js'
 import { allowedScopes, scopeRefusal, ungrantable } from '../scopes.js'
 import type { GrantHandler } from './types.js'
@@ -69,13 +68,12 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
     if (e instanceof ServiceError) throw new OAuthError('invalid_scope', e.message)
     throw e
   }
-  const target = audienceOf(config, params)
+  const target = targetOf(params)
 
   // 3. The subject token: a live access token of ours for a person.
   const claims = await subjectClaims(core, subjectToken)
   if (claims.act !== undefined)
     throw new OAuthError('invalid_grant', 'subject_token is a delegated token (act): only a person\'s own token can be exchanged')
-  if (claims.sub === claims.client_id) throw new OAuthError('invalid_grant', "subject_token is not a person's token")
   const thirdParty = claims.client_id !== FIRST_PARTY_CLIENT
   const [session, user, subjectClient, delegations] = await Promise.all([
     core.store.getSession(claims.sub, claims.sid),
@@ -95,24 +93,21 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
   // Granted, not echoed: what the agent may be granted today (its registration may have changed).
   const refused = ungrantable(granted, allowedScopes(config, agent))
   if (refused.length) throw new OAuthError('invalid_scope', scopeRefusal(refused))
+  // RFC 8707 / RFC 8693 §2.1: one of AUDIENCES (the delegation's may have been dropped since).
   const audience = target ?? delegation.audience
-  if (!config.audiences.includes(audience))
-    throw new OAuthError('invalid_target', "The delegation's audience is no longer configured: send audience (one of AUDIENCES)")
+  if (!config.audiences.includes(audience)) throw new OAuthError('invalid_target', 'audience must be one of the configured audiences')
 
   const { token, expiresIn } = await sessions.accessToken(user, { ...delegation, scope: granted, audience })
   return { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: expiresIn, scope: granted }
 }
 
-/** RFC 8693 §2.1 `audience`, RFC 8707 `resource`: one of AUDIENCES; both sent, the same one. */
-function audienceOf(config: Config, params: Map<string, string>): string | undefined {
+/** RFC 8693 §2.1 `audience`, RFC 8707 `resource`: the target asked for; both sent, the same one. */
+function targetOf(params: Map<string, string>): string | undefined {
   const audience = params.get('audience')
   const resource = params.get('resource')
   if (audience !== undefined && resource !== undefined && audience !== resource)
     throw new OAuthError('invalid_target', 'audience and resource name different targets: a token has one audience')
-  const target = audience ?? resource
-  if (target !== undefined && !config.audiences.includes(target))
-    throw new OAuthError('invalid_target', 'audience must be one of the configured audiences')
-  return target
+  return audience ?? resource
 }
 
 /** Every scope of `scope` is one of `granted`'s. */
