@@ -82,7 +82,7 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
     standingDelegations(core, { userId: claims.sub, agentId: agent.id }),
   ])
   if (!session || !isLive(session, clock.now())) throw new OAuthError('invalid_grant', 'subject_token is not valid: its session ended')
-  if (!user || user.disabledAt !== undefined) throw new OAuthError('invalid_grant', 'The account of the person is disabled')
+  if (!user || user.disabledAt !== undefined) throw new OAuthError('invalid_grant', 'The account of the person is disabled or deleted')
   if (thirdParty && !subjectClient) throw new OAuthError('invalid_grant', 'subject_token was issued to a client that is no longer registered')
 
   // 4. A standing delegation of this person to this agent, covering the scope.
