@@ -61,5 +61,5 @@ export async function loadTelemetry(config: Config): Promise<Telemetry> {
 }
 
 /** The grant types counted by name; any other value a client sends is `other` (bounded cardinality). */
-const GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials', 'urn:openid:params:grant-type:ciba'])
+const GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials', 'urn:openid:params:grant-type:ciba', 'urn:ietf:params:oauth:grant-type:token-exchange'])
 export const grantLabel = (grant: string | undefined): string => (grant && GRANTS.has(grant) ? grant : 'other')

@@ -431,15 +431,21 @@ describe('openApiDocument: shape', () => {
     }
   })
 
-  it('the token endpoint takes a form with the four grants and their parameters', () => {
+  it('the token endpoint takes a form with the five grants and their parameters', () => {
     const token = doc.paths['/oauth2/token'].post
     const content = token.requestBody.content
     assert.deepEqual(Object.keys(content), ['application/x-www-form-urlencoded'])
     const union = deref(content['application/x-www-form-urlencoded'].schema)
     const grants = (union.oneOf as Json[]).map(deref)
     const byGrant = new Map(grants.map((g) => [g.properties.grant_type.enum[0], g]))
-    assert.deepEqual(new Set(byGrant.keys()), new Set(['refresh_token', 'authorization_code', 'client_credentials', 'urn:openid:params:grant-type:ciba']))
+    assert.deepEqual(new Set(byGrant.keys()), new Set(['refresh_token', 'authorization_code', 'client_credentials', 'urn:openid:params:grant-type:ciba', 'urn:ietf:params:oauth:grant-type:token-exchange']))
     assert.ok(byGrant.get('urn:openid:params:grant-type:ciba')!.required.includes('auth_req_id'))
+    // RFC 8693 §2.1: subject_token and its type are required, the one type being access_token.
+    const tx = byGrant.get('urn:ietf:params:oauth:grant-type:token-exchange')!
+    for (const p of ['subject_token', 'subject_token_type', 'client_assertion', 'client_assertion_type'])
+      assert.ok(tx.required.includes(p), `token-exchange: ${p}`)
+    assert.deepEqual(tx.properties.subject_token_type.enum, ['urn:ietf:params:oauth:token-type:access_token'])
+    assert.equal(tx.properties.actor_token, undefined, 'actor_token is refused, so not documented as a parameter')
     assert.ok(byGrant.get('refresh_token')!.required.includes('refresh_token'))
     for (const p of ['code', 'redirect_uri', 'code_verifier', 'client_id'])
       assert.ok(byGrant.get('authorization_code')!.required.includes(p), `authorization_code: ${p}`)

@@ -20,7 +20,7 @@ import { isKeyId } from '../util/base64url.js'
 const iso = (ms: number) => new Date(ms).toISOString()
 
 /** A standing delegation: delegated, without per-action details, live. */
-const isStanding = (s: SessionRecord, now: number) => s.delegation !== undefined && !s.delegation.authorizationDetails && isLive(s, now)
+export const isStanding = (s: SessionRecord, now: number) => s.delegation !== undefined && !s.delegation.authorizationDetails && isLive(s, now)
 
 /**
  * GET /api/me/delegations: one partition query, and one read per agent (a deleted agent's
@@ -46,6 +46,20 @@ export async function listDelegations(core: Core, userId: string): Promise<Deleg
       createdAt: iso(s.createdAt),
       ...(s.lastUsedAt !== undefined && s.lastUsedAt !== s.createdAt ? { lastUsedAt: iso(s.lastUsedAt) } : {}),
     }))
+}
+
+/**
+ * The person's live standing delegations to one agent, most recently used first (one partition
+ * query): what a token exchange (shared/oauth/grants/token-exchange.ts) rests on.
+ *
+ * @example
+ * const [latest] = await standingDelegations(core, { userId: claims.sub, agentId: agent.id })
+ */
+export async function standingDelegations(core: Core, { userId, agentId }: { userId: string; agentId: string }): Promise<SessionRecord[]> {
+  const now = core.clock.now()
+  return (await core.store.listSessions(userId))
+    .filter((s) => s.clientId === agentId && isStanding(s, now))
+    .sort((a, b) => (b.lastUsedAt ?? b.createdAt) - (a.lastUsedAt ?? a.createdAt))
 }
 
 /** DELETE /api/me/delegations/{id} (`delegation.revoked`); another person's, unknown or not live: 404 alike. */

@@ -1,6 +1,7 @@
 /**
  * POST /api/oauth2/token (RFC 6749 §3.2), dispatched on the literal grant_type to
- * grants/<grant_type>.ts (grants/ciba.ts for urn:openid:params:grant-type:ciba). The client is authenticated (private_key_jwt) or identified (client_id)
+ * grants/<grant_type>.ts (grants/ciba.ts for urn:openid:params:grant-type:ciba, grants/token-exchange.ts for
+ * urn:ietf:params:oauth:grant-type:token-exchange). The client is authenticated (private_key_jwt) or identified (client_id)
  * first, see clientAuth.ts. Errors are RFC 6749 §5.2 JSON, rendered by the app's error handler
  * from OAuthError.
  */

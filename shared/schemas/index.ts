@@ -43,6 +43,7 @@ export const COMPONENTS = {
   AuthorizationCodeGrantRequest: oauth.AuthorizationCodeGrantRequest,
   ClientCredentialsGrantRequest: oauth.ClientCredentialsGrantRequest,
   CibaGrantRequest: agents.CibaGrantRequest,
+  TokenExchangeGrantRequest: oauth.TokenExchangeGrantRequest,
   TokenRequest: oauth.TokenRequest,
   IntrospectionRequest: oauth.IntrospectionRequest,
   IntrospectionResponse: oauth.IntrospectionResponse,

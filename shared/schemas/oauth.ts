@@ -18,8 +18,11 @@ export const TokenResponse = described(
     refresh_token: v.optional(described(v.string(), 'Opaque; rotated on every use. Absent for client_credentials.')),
     scope: v.optional(v.string()),
     id_token: v.optional(v.string()),
+    issued_token_type: v.optional(
+      described(v.picklist(['urn:ietf:params:oauth:token-type:access_token']), 'Token exchange only (RFC 8693 §2.2.1): the type of `access_token`.'),
+    ),
   }),
-  'RFC 6749 §5.1.',
+  'RFC 6749 §5.1 (and RFC 8693 §2.2.1 for token exchange).',
 )
 export type TokenResponseBody = v.InferOutput<typeof TokenResponse>
 
@@ -60,9 +63,29 @@ export const ClientCredentialsGrantRequest = described(
   'RFC 6749 §4.4 for machine clients authenticated with private_key_jwt (RFC 7523 §2.2; no client secrets). ' +
     "The assertion's `aud` is the token endpoint (`{issuer}/oauth2/token`) or the issuer.",
 )
+/** RFC 8693 §3: the grant type and the one token type this service exchanges and issues. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
+export const TokenExchangeGrantRequest = described(
+  v.object({
+    grant_type: v.picklist([TOKEN_EXCHANGE_GRANT]),
+    subject_token: described(v.string(), "An access token of ours for the person (not a delegated one): valid, unexpired, its session live."),
+    subject_token_type: v.picklist([ACCESS_TOKEN_TYPE]),
+    scope: v.optional(described(v.string(), "Space-separated; at most the standing delegation's scope (default: that scope).")),
+    audience: v.optional(described(v.string(), "One of AUDIENCES (default: the delegation's); else `invalid_target`.")),
+    resource: v.optional(described(v.string(), 'RFC 8707, the same as `audience` (both: equal).')),
+    requested_token_type: v.optional(v.picklist([ACCESS_TOKEN_TYPE])),
+    client_assertion_type: JWT_BEARER,
+    client_assertion: ASSERTION,
+    client_id: v.optional(v.string()),
+  }),
+  "RFC 8693 §2.1 for agents (private_key_jwt): the person's access token for a delegated one, only while the person has a standing " +
+    "delegation to this agent. `actor_token` is refused (the actor is the authenticated agent). No refresh token.",
+)
+
 /** One of the grants, chosen by `grant_type` (rendered as oneOf with a discriminator). */
 export const TokenRequest = described(
-  v.variant('grant_type', [RefreshTokenGrantRequest, AuthorizationCodeGrantRequest, ClientCredentialsGrantRequest, CibaGrantRequest]),
+  v.variant('grant_type', [RefreshTokenGrantRequest, AuthorizationCodeGrantRequest, ClientCredentialsGrantRequest, CibaGrantRequest, TokenExchangeGrantRequest]),
   'One of the supported grants, chosen by `grant_type`.',
 )
 

@@ -14,12 +14,11 @@ import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
 import { startGateway, type Gateway } from '../../local/gateway.js'
 import { startEchoBackend } from '../../local/echo.js'
-import { bearer, call, decodeJwt, form, post, signIn, signUp, type Res } from '../helpers/client.js'
+import { bearer, call, decodeJwt, form, post, signUp } from '../helpers/client.js'
 import { keyPair } from '../helpers/keys.js'
 import { ORIGIN, startService, type TestService } from '../helpers/service.js'
-import { JWT_BEARER, clientAssertion, registerClient } from '../oauth/helpers.js'
-
-const CIBA = 'urn:openid:params:grant-type:ciba'
+import { registerClient } from '../oauth/helpers.js'
+import { CIBA, agentKit } from '../helpers/agents.js'
 
 let azurite: Azurite
 let svc: TestService
@@ -37,90 +36,16 @@ let narrowAgent: string
 let machine: string
 let gw: Gateway | undefined
 let echo: { url: string; close(): Promise<void> } | undefined
-let n = 0
-const uniq = () => `agt${process.pid}n${++n}`
 
-const admin = async () => (await signIn(svc.url, adminKey)).body.access_token as string
-/** Assertions dated by the service's clock, so that moving it does not expire them. */
-const assertion = (clientId: string) => {
-  const now = Math.floor(clock.now() / 1000)
-  return clientAssertion({ clientId, key: keys.privateKey, kid: 'k1', aud: svc.config.issuer, claims: { iat: now, exp: now + 60 } })
-}
-const auth = async (clientId: string) => ({ client_assertion_type: JWT_BEARER, client_assertion: await assertion(clientId) })
-
-/** POST /api/oauth2/bc-authorize as `clientId`. */
-async function ask(username: string, extra: Record<string, string> = {}, clientId = agent, base = svc.url) {
-  return form(base, '/api/oauth2/bc-authorize', { login_hint: username, scope: 'openid orders.read', binding_message: 'Reorder coffee?', ...(await auth(clientId)), ...extra })
-}
-/** The agent's poll (CIBA §10.1). */
-async function poll(authReqId: string, clientId = agent, base = svc.url) {
-  return form(base, '/api/oauth2/token', { grant_type: CIBA, auth_req_id: authReqId, ...(await auth(clientId)) })
-}
-
-interface Person {
-  auth: SoftAuthenticator
-  id: string
-  username: string
-  token: string
-}
-
-async function person(roles: string[] = ['reader']): Promise<Person> {
-  const a = new SoftAuthenticator()
-  const username = uniq()
-  const up = await signUp(svc.url, a, username)
-  const token = await admin()
-  for (const role of roles) assert.equal((await call(svc.url, 'PUT', `/api/manage/users/${up.user.id}/roles/${role}`, undefined, bearer(token))).status, 200)
-  return { auth: a, id: up.user.id, username, token: up.tokens.access_token }
-}
-
-/** A fresh first-party token of the person (the clock may have moved past the last one's exp). */
-const signedIn = async (p: Person) => (await signIn(svc.url, p.auth)).body.access_token as string
-
-const approvals = async (p: Person) => call(svc.url, 'GET', '/api/me/approvals', undefined, bearer(await signedIn(p)))
-const requestId = async (p: Person) => {
-  const list = await approvals(p)
-  assert.equal(list.status, 200)
-  return list.body.at(-1).id as string
-}
-const options = async (p: Person, id: string, token?: string) => post(svc.url, `/api/me/approvals/${id}/options`, {}, bearer(token ?? (await signedIn(p))))
-
-/**
- * POST …/verify with `credential` made by `make` after the person's token (a sign-in uses the
- * passkey too: its counter must come before the approval's, else counter_regression).
- */
-async function verify(p: Person, id: string, make: () => Promise<unknown>, token?: string): Promise<Res> {
-  const t = token ?? (await signedIn(p))
-  return post(svc.url, `/api/me/approvals/${id}/verify`, { credential: await make() }, bearer(t))
-}
-
-/** The person approves request `id` with their passkey: options → authenticator → verify. */
-async function approve(p: Person, id: string): Promise<Res> {
-  const token = await signedIn(p)
-  const o = await options(p, id, token)
-  if (o.status !== 200) return o
-  const credential = await p.auth.getAssertion(o.body, { origin: ORIGIN })
-  return post(svc.url, `/api/me/approvals/${id}/verify`, { credential }, bearer(token))
-}
-
-/** Ask, approve, poll past the interval: the delegated token response. */
-async function delegated(p: Person, extra: Record<string, string> = {}, clientId = agent) {
-  const asked = await ask(p.username, extra, clientId)
-  assert.equal(asked.status, 200, JSON.stringify(asked.body))
-  const approved = await approve(p, await requestId(p))
-  assert.equal(approved.status, 204, JSON.stringify(approved.body))
-  const r = await poll(asked.body.auth_req_id, clientId)
-  assert.equal(r.status, 200, JSON.stringify(r.body))
-  return { ...r.body, authReqId: asked.body.auth_req_id as string }
-}
-
-const check = (token: string, method: string, path: string, base = svc.url, apiId?: string) =>
-  post(base, '/api/authz/check', { method, path, ...(apiId ? { apiId } : {}) }, bearer(token))
-
-async function audit(type: string) {
-  const r = await call(svc.url, 'GET', '/api/manage/audit?limit=1000', undefined, bearer(await admin()))
-  assert.equal(r.status, 200)
-  return ((Array.isArray(r.body) ? r.body : r.body.events) as any[]).filter((e) => e.type === type)
-}
+const { admin, auth, ask, poll, person, signedIn, approvals, requestId, options, verify, approve, delegated, check, audit } = agentKit({
+  service: () => svc,
+  clock,
+  key: keys.privateKey,
+  kid: 'k1',
+  adminKey,
+  agent: () => agent,
+  prefix: 'agt',
+})
 
 before(async () => {
   azurite = await startAzurite()

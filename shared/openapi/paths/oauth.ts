@@ -44,6 +44,8 @@ export const oauthPaths: Json = {
       description:
         'Grants: `refresh_token`; `authorization_code` with PKCE S256; `client_credentials` with private_key_jwt (RFC 7523); ' +
         '`urn:openid:params:grant-type:ciba` for agents (poll mode: `authorization_pending`, `slow_down`, `access_denied`, `expired_token`). ' +
+        '`urn:ietf:params:oauth:grant-type:token-exchange` for agents (RFC 8693): a person\'s access token for a delegated one, only under ' +
+        'a standing delegation of that person to the agent, scope no wider (`invalid_grant`, `invalid_scope`, `invalid_target`). ' +
         'Errors are RFC 6749 §5.2 JSON.',
       tags: ['oauth2'],
       security: PUBLIC,
