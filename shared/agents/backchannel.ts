@@ -22,13 +22,13 @@ import type { Core } from '../core.js'
 import type { RequestOrigin } from '../audit/context.js'
 import { OAuthError, ServiceError } from '../errors.js'
 import type { ClientAuthentication } from '../oauth/clientAuth.js'
-import { allowedScopes, scopeRefusal, ungrantable } from '../oauth/scopes.js'
+import { allowedScopes, requestedScope, scopeRefusal, ungrantable } from '../oauth/scopes.js'
 import { openJson, sealJson } from '../oauth/seal.js'
 import type { BackchannelRequestRecord, ClientRecord } from '../store/types.js'
 import { isBase64url } from '../util/base64url.js'
 import { sha256b64u } from '../util/hash.js'
 import { randomId } from '../util/random.js'
-import { parseScope, parseUsername } from '../webauthn/input.js'
+import { parseUsername } from '../webauthn/input.js'
 import { parseAuthorizationDetails } from './authorizationDetails.js'
 
 /** CIBA §7.3 `interval`: seconds between polls. */
@@ -85,13 +85,7 @@ export async function backchannelAuthentication(
   const loginHint = params.get('login_hint')
   if (!loginHint) throw new OAuthError('invalid_request', 'login_hint (the username of the person) is required')
 
-  let scope: string | undefined
-  try {
-    scope = parseScope(params.get('scope'))
-  } catch (e) {
-    if (e instanceof ServiceError) throw new OAuthError('invalid_scope', e.message)
-    throw e
-  }
+  const scope = requestedScope(params)
   if (!scope) throw new OAuthError('invalid_request', 'scope is required (CIBA §7.1)')
   const refused = ungrantable(scope, allowedScopes(config, agent))
   if (refused.length) throw new OAuthError('invalid_scope', scopeRefusal(refused))

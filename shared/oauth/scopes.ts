@@ -8,6 +8,8 @@
  * it asked for more than it may have. Discovery's `scopes_supported` is `grantableScopes`.
  */
 import type { Config } from '../config.js'
+import { OAuthError, ServiceError } from '../errors.js'
+import { parseScope } from '../webauthn/input.js'
 
 /** Always grantable (OIDC Core §5.4): sign-in and the profile claims of the ID token. */
 export const BASE_SCOPES = ['openid', 'profile'] as const
@@ -36,4 +38,17 @@ export function ungrantable(scope: string | undefined, allowed: Set<string>): st
 /** A readable refusal for `invalid_scope`. */
 export function scopeRefusal(refused: string[]): string {
   return `scope ${refused.map((s) => `"${s}"`).join(', ')} may not be granted: ask for openid, profile or a scope this client was registered with`
+}
+
+/**
+ * The `scope` parameter of an OAuth request (RFC 6749 §3.3), de-duplicated; undefined when absent.
+ * A malformed one is the OAuth error `invalid_scope` (§5.2), with the parser's message.
+ */
+export function requestedScope(params: { get(name: string): string | undefined }): string | undefined {
+  try {
+    return parseScope(params.get('scope'))
+  } catch (e) {
+    if (e instanceof ServiceError) throw new OAuthError('invalid_scope', e.message)
+    throw e
+  }
 }

@@ -8,11 +8,10 @@
  * treat it like a user's token. The session lives as long as the access token. No refresh token
  * (§4.4.3), no ID token, and no auth_time/amr/acr: no end-user authenticated (RFC 9068 §2.2.1).
  */
-import { OAuthError, ServiceError } from '../../errors.js'
+import { OAuthError } from '../../errors.js'
 import { CLOCK_SKEW } from '../../tokens/accessToken.js'
 import { seconds } from '../../util/clock.js'
-import { parseScope } from '../../webauthn/input.js'
-import { allowedScopes, scopeRefusal, ungrantable } from '../scopes.js'
+import { allowedScopes, requestedScope, scopeRefusal, ungrantable } from '../scopes.js'
 import type { GrantHandler } from './types.js'
 
 export const grantType = 'client_credentials'
@@ -25,13 +24,7 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
   // An agent acts only for people who approve it (CIBA): its roles are their ceiling, never its own grant.
   if (client.client.agent === true)
     throw new OAuthError('unauthorized_client', 'An agent gets tokens only for the people who approve it (urn:openid:params:grant-type:ciba)')
-  let scope: string
-  try {
-    scope = parseScope(params.get('scope')) ?? ''
-  } catch (e) {
-    if (e instanceof ServiceError) throw new OAuthError('invalid_scope', e.message)
-    throw e
-  }
+  const scope = requestedScope(params) ?? ''
   // Granted, not echoed: the client's registered scopes (and openid, profile) only.
   const refused = ungrantable(scope, allowedScopes(config, client.client))
   if (refused.length) throw new OAuthError('invalid_scope', scopeRefusal(refused))

@@ -2,9 +2,8 @@
  * grant_type=refresh_token (RFC 6749 §6): rotation and reuse detection live in
  * shared/tokens/sessions.ts (`Sessions.refresh`). A narrower scope may be asked for.
  */
-import { OAuthError, ServiceError } from '../../errors.js'
-import { parseScope } from '../../webauthn/input.js'
-import { allowedScopes } from '../scopes.js'
+import { OAuthError } from '../../errors.js'
+import { allowedScopes, requestedScope } from '../scopes.js'
 import type { GrantHandler } from './types.js'
 
 export const grantType = 'refresh_token'
@@ -13,12 +12,6 @@ export const parameters = ['refresh_token', 'scope', 'client_id'] as const
 export const handler: GrantHandler = async ({ core, params, client }) => {
   const token = params.get('refresh_token')
   if (!token) throw new OAuthError('invalid_request', 'refresh_token is required')
-  let scope: string | undefined
-  try {
-    scope = parseScope(params.get('scope'))
-  } catch (e) {
-    if (e instanceof ServiceError) throw new OAuthError('invalid_scope', e.message)
-    throw e
-  }
+  const scope = requestedScope(params)
   return core.sessions.refresh(token, { clientId: client.clientId, scope, grantable: allowedScopes(core.config, client.client) })
 }

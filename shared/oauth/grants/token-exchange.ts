@@ -29,13 +29,12 @@
 import { agentOf } from '../../agents/backchannel.js'
 import { standingDelegations } from '../../agents/delegations.js'
 import { isLive } from '../../account/sessions.js'
-import { OAuthError, ServiceError } from '../../errors.js'
+import { OAuthError } from '../../errors.js'
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../../schemas/oauth.js'
 import { InvalidToken, type AccessTokenClaims } from '../../tokens/accessToken.js'
 import { FIRST_PARTY_CLIENT } from '../../tokens/sessions.js'
 import type { Core } from '../../core.js'
-import { parseScope } from '../../webauthn/input.js'
-import { allowedScopes, scopeRefusal, ungrantable } from '../scopes.js'
+import { allowedScopes, requestedScope, scopeRefusal, ungrantable } from '../scopes.js'
 import type { GrantHandler } from './types.js'
 
 export const grantType = TOKEN_EXCHANGE_GRANT
@@ -61,13 +60,7 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
   const requested = params.get('requested_token_type')
   if (requested !== undefined && requested !== ACCESS_TOKEN_TYPE)
     throw new OAuthError('invalid_request', `requested_token_type is not supported: only ${ACCESS_TOKEN_TYPE}`)
-  let scope: string | undefined
-  try {
-    scope = parseScope(params.get('scope'))
-  } catch (e) {
-    if (e instanceof ServiceError) throw new OAuthError('invalid_scope', e.message)
-    throw e
-  }
+  const scope = requestedScope(params)
   const target = targetOf(params)
 
   // 3. The subject token: a live access token of ours for a person.
