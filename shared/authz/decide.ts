@@ -82,10 +82,13 @@ export class Authorizer {
   /** Subject → live roles; null: no such user, false: disabled. */
   private readonly subjects: LruTtl<string[] | null | false>
   private readonly sessions: LruTtl<boolean>
-  /** Whether a third-party client (a token's `client_id`) is still registered. */
-  private readonly clients: LruTtl<boolean>
-  /** Whole decisions by token + request, as JSON split around `ttl` (recomputed when served). */
-  private readonly decisions: LruTtl<{ head: string; sub: string; gen: number; rolesGen: number; until: number; kid?: string }>
+  /** A third-party client (a token's `client_id`): unregistered, registered, or registered as an agent. */
+  private readonly clients: LruTtl<'gone' | 'client' | 'agent'>
+  /**
+   * Whole decisions by token + request, as JSON split around `ttl` (recomputed when served); a
+   * delegated one also by its agent's generation, so a change to the agent applies at once here.
+   */
+  private readonly decisions: LruTtl<{ head: string; sub: string; gen: number; actor?: string; actorGen?: number; rolesGen: number; until: number; kid?: string }>
   /** Bumped per user by forgetUser, so that cached decisions of that user are not served. */
   private readonly userGen = new Map<string, number>()
   private rolesGen = 0
@@ -122,7 +125,13 @@ export class Authorizer {
     const key = token ? `${req.method}\u0000${req.apiId ?? ''}\u0000${req.path}\u0000${token}` : undefined
     if (key) {
       const hit = this.decisions.get(key, now)
-      if (hit && hit.rolesGen === this.rolesGen && hit.gen === (this.userGen.get(hit.sub) ?? 0) && (await this.keyTrusted(hit.kid)))
+      if (
+        hit &&
+        hit.rolesGen === this.rolesGen &&
+        hit.gen === (this.userGen.get(hit.sub) ?? 0) &&
+        (hit.actor === undefined || hit.actorGen === (this.userGen.get(hit.actor) ?? 0)) &&
+        (await this.keyTrusted(hit.kid))
+      )
         return `${hit.head}${Math.floor((hit.until - now) / 1000)}}`
     }
     // Generations before deciding: a revocation that lands while this decision reads storage must
@@ -135,7 +144,8 @@ export class Authorizer {
       const until = now + d.ttl * 1000
       // `ttl` is the last member: keep everything before its value.
       const head = json.slice(0, json.lastIndexOf(':') + 1)
-      this.decisions.set(key, { head, sub: d.sub, gen: this.userGen.get(d.sub) ?? 0, rolesGen, until, kid: kidOf(token) }, until)
+      const actor = d.actor !== undefined ? { actor: d.actor, actorGen: this.userGen.get(d.actor) ?? 0 } : {}
+      this.decisions.set(key, { head, sub: d.sub, gen: this.userGen.get(d.sub) ?? 0, ...actor, rolesGen, until, kid: kidOf(token) }, until)
     }
     return json
   }
@@ -257,15 +267,16 @@ export class Authorizer {
   private async clientLive(claims: AccessTokenClaims, now: number): Promise<{ live: boolean; until: number }> {
     const id = claims.client_id
     if (id === FIRST_PARTY_CLIENT || id === claims.sub) return { live: true, until: Infinity }
+    // A delegated token's client must still be an agent (shared/authz/delegation.ts).
+    const liveFor = (kind: 'gone' | 'client' | 'agent') => kind === 'agent' || (kind === 'client' && !actorOf(claims))
     const hit = this.clients.entry(id, now)
-    if (hit) return { live: hit.v, until: hit.exp }
+    if (hit) return { live: liveFor(hit.v), until: hit.exp }
     const epoch = this.epoch
     const registered = typeof id === 'string' ? await this.deps.store.getClient(id) : undefined
-    // A delegated token's client must still be an agent (shared/authz/delegation.ts).
-    const live = !!registered && (!actorOf(claims) || registered.agent === true)
+    const kind = !registered ? 'gone' : registered.agent === true ? 'agent' : 'client'
     const until = now + this.deps.config.authzCacheTtl * 1000
-    if (epoch === this.epoch) this.clients.set(id, live, until)
-    return { live, until }
+    if (epoch === this.epoch) this.clients.set(id, kind, until)
+    return { live: liveFor(kind), until }
   }
 
   /** Role definitions: loaded once, then refreshed in the background every AUTHZ_CACHE_TTL. */
@@ -325,6 +336,8 @@ export class Authorizer {
     this.userGen.set(userId, (this.userGen.get(userId) ?? 0) + 1)
     this.subjects.delete(userId)
     this.sessions.deletePrefix(`${userId}/`)
+    // A client's principal has the client's id: its registration (agent or not) is read again.
+    this.clients.delete(userId)
   }
 }
 

@@ -2,7 +2,9 @@
  * Agents' rules that the Azurite suite (test/http/agents.test.ts) does not reach cheaply, on the
  * memory store: approvals need user verification whatever USER_VERIFICATION says; auth_req_id
  * carries its request's secret; a poll re-checks what the agent may be granted; an agent turned
- * off or deleted loses its delegated tokens. AUTHZ_CACHE_TTL=0: every decision reads storage.
+ * off or deleted loses its delegated tokens. AUTHZ_CACHE_TTL=0: every decision reads storage;
+ * a second instance on the same store with AUTHZ_CACHE_TTL=60 checks that a change to an agent
+ * made there applies at once despite its caches.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -21,11 +23,13 @@ const store = createMemoryStore()
 const clock = new ManualClock(Date.now())
 const app = createApp({ config, store, clock, logError: () => {} })
 const env = { remoteAddr: '127.0.0.1' }
+/** A second instance on the same store whose authorizer caches (decisions, clients, subjects). */
+const cachedApp = createApp({ config: loadConfig({ ...Object.fromEntries(Object.entries({ KEY_ENCRYPTION_KEY: Buffer.from(config.keyEncryptionKey!).toString('base64'), BOOTSTRAP_ADMINS: 'boss', RATE_LIMIT: '0', USER_VERIFICATION: 'preferred', SCOPES: 'orders.read' })), AUTHZ_CACHE_TTL: '60' }, { local: true }), store, clock, logError: () => {} })
 const keys = keyPair('ec', { namedCurve: 'P-256' })
 
-async function json(method: string, path: string, body?: unknown, token?: string) {
+async function json(method: string, path: string, body?: unknown, token?: string, on = app) {
   const headers: Record<string, string> = { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) }
-  const res = await app.request(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, env)
+  const res = await on.request(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, env)
   const text = await res.text()
   return { status: res.status, body: text ? JSON.parse(text) : undefined }
 }
@@ -71,6 +75,21 @@ describe('Agents: rules checked on the memory store', async () => {
     return t.body as { access_token: string; refresh_token: string }
   }
   const check = (token: string) => json('POST', '/api/authz/check', { method: 'GET', path: '/orders/1' }, token)
+  const checkCached = (token: string) => json('POST', '/api/authz/check', { method: 'GET', path: '/orders/1' }, token, cachedApp)
+
+  it('on an instance that caches: turning the agent off or taking its role applies at once there (decision and client caches follow the agent)', async () => {
+    for (const change of [{ agent: false }, { roles: [] }]) {
+      const agent = await newAgent()
+      const t = await delegated(agent)
+      // Cached: a decision, and the client row read as an agent's.
+      assert.equal((await checkCached(t.access_token)).body.allow, true)
+      assert.equal((await checkCached(t.access_token)).body.allow, true)
+      assert.equal((await json('PATCH', `/api/manage/clients/${agent}`, change, admin, cachedApp)).status, 200)
+      const after = (await checkCached(t.access_token)).body
+      assert.equal(after.allow, false, `after ${JSON.stringify(change)}: ${JSON.stringify(after)}`)
+      assert.equal(after.status, 'agent' in change ? 401 : 403)
+    }
+  })
 
   it('an approval needs user verification even with USER_VERIFICATION=preferred (user_verification_required)', async () => {
     const agent = await newAgent()
