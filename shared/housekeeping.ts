@@ -48,7 +48,6 @@ export const DELETIONS_PER_RUN = 100
  */
 export async function sweep(core: Core, now: number): Promise<SweepResult> {
   const total = { challenges: 0, sessions: 0, invitations: 0, deletions: 0 }
-  total.deletions = await finishInterruptedDeletions(core, now, DELETIONS_PER_RUN)
   // Invitations: one partition query (a few rows a day at most), once a run.
   total.invitations = await core.store.sweepInvitations({ before: now - SWEEP_GRACE_MS, max: SWEEP_MAX })
   for (let batch = 0; batch < SWEEP_BATCHES; batch++) {
@@ -57,6 +56,8 @@ export async function sweep(core: Core, now: number): Promise<SweepResult> {
     total.sessions += sessions
     if (challenges + sessions < SWEEP_MAX) break
   }
+  // Last: the expired rows above are swept even while an account's deletion keeps failing.
+  total.deletions = await finishInterruptedDeletions(core, now, DELETIONS_PER_RUN)
   return total
 }
 

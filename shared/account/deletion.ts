@@ -68,7 +68,7 @@ export async function deleteAccount(
     throw new ServiceError('conflict', 'You cannot delete your own account here; use DELETE /api/me, or ask another administrator')
   // Step 1, also when an earlier deletion marked it already: the key and live sessions go again.
   const user = await updateWithRetry<UserRecord>({
-    read: () => readPerson(core, userId),
+    read: () => readPerson(core, userId, { deleting: true }),
     change: (user) => {
       const now = core.clock.now()
       return { ...user, deletedAt: user.deletedAt ?? now, disabledAt: user.disabledAt ?? now }
@@ -105,15 +105,26 @@ export const UNFINISHED_DELETION_MS = 10 * 60 * 1000
  * @example
  * const erased = await finishInterruptedDeletions(core, core.clock.now(), 100)
  */
-export async function finishInterruptedDeletions(core: Core, now: number, max: number): Promise<number> {
+export async function finishInterruptedDeletions(
+  core: Core,
+  now: number,
+  max: number,
+  logError: (line: string) => void = (line) => console.error(line),
+): Promise<number> {
   let erased = 0
   for (const userId of await core.store.listDeletedAccounts({ before: now - UNFINISHED_DELETION_MS, max })) {
-    const user = await core.store.getUser(userId)
-    if (!user || user.deletedAt === undefined) continue
-    core.personal.forget(userId)
-    await finishDeletion(core, { userId, username: user.username })
-    await core.audit.record({ type: 'user.deleted', actor: { system: 'housekeeping' }, target: { userId }, detail: { by: 'housekeeping' } })
-    erased++
+    try {
+      const user = await core.store.getUser(userId)
+      if (!user || user.deletedAt === undefined) continue
+      core.personal.forget(userId)
+      await finishDeletion(core, { userId, username: user.username })
+      await core.audit.record({ type: 'user.deleted', actor: { system: 'housekeeping' }, target: { userId }, detail: { by: 'housekeeping' } })
+      erased++
+    } catch (e) {
+      // One account that keeps failing must not stop the others (nor the rest of the run); the
+      // next run tries it again. The error's name only: no message that may quote a request.
+      logError(`housekeeping: finishing the deletion of ${userId} failed (${(e as Error)?.name ?? 'error'}); retried next run`)
+    }
   }
   return erased
 }

@@ -58,7 +58,8 @@ export async function setDisabled(
 }
 
 /** The refusal of a disabled account's sign-in (WebAuthn and the authorization endpoint). */
-export function refuseDisabled(user: Pick<UserRecord, 'disabledAt'>): void {
-  if (user.disabledAt !== undefined)
+export function refuseDisabled(user: Pick<UserRecord, 'disabledAt' | 'deletedAt'>): void {
+  // An account whose deletion began is refused too, whatever its disabledAt says.
+  if (user.disabledAt !== undefined || user.deletedAt !== undefined)
     throw new ServiceError('user_disabled', 'This account is disabled; an administrator can enable it again')
 }

@@ -32,7 +32,7 @@ export async function issueRecovery(
 ): Promise<RecoveryIssuedBody> {
   if (!/^[A-Za-z0-9_-]{22}$/.test(userId)) throw noSuchUser()
   const user = await core.store.getUser(userId)
-  if (!user?.username) throw noSuchUser()
+  if (!user?.username || user.deletedAt !== undefined) throw noSuchUser()
   const now = core.clock.now()
   const { token, secretHash } = await newLinkToken(userId)
   const recovery: RecoveryRecord = { userId, id: randomId(16), secretHash, createdAt: now, expiresAt: now + ttl * 1000 }

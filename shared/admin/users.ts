@@ -17,11 +17,13 @@ export async function findAccount(core: Core, username: string): Promise<Account
 /** Users a page holds (CONTRACT v2 "Users and clients"). */
 /**
  * A person's user row for an administrator's change (disable, delete): unknown id → 404; a
- * machine client's principal (no username) → 400 naming the route that deletes clients.
+ * machine client's principal (no username) → 400 naming the route that deletes clients. An
+ * account being deleted is 404, except to the deletion itself (`deleting`).
  */
-export async function readPerson(core: Pick<Core, 'store'>, userId: string): Promise<UserRecord> {
+export async function readPerson(core: Pick<Core, 'store'>, userId: string, { deleting = false } = {}): Promise<UserRecord> {
   const user = isKeyId(userId) ? await core.store.getUser(userId) : undefined
-  if (!user) throw new ServiceError('not_found', 'No such user')
+  // An account whose deletion began is gone for every change but finishing that deletion.
+  if (!user || (user.deletedAt !== undefined && !deleting)) throw new ServiceError('not_found', 'No such user')
   if (user.username === '')
     throw new ServiceError('invalid_request', `${userId} is an OAuth client: delete it with DELETE /api/manage/clients/${userId} instead`)
   return user

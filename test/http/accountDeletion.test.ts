@@ -295,6 +295,12 @@ describe('A deletion interrupted by a storage failure', () => {
       assert.equal((await call(svc.url, 'GET', '/api/me', undefined, bearer(p.access))).status, 401)
       const text = await rawAudit()
       assert.ok(!text.includes(p.username) && !text.includes(p.from.ip))
+      // Half-deleted: nothing brings it back (enabling, a recovery link) before the deletion ends.
+      const enable = await call(svc.url, 'PATCH', `/api/manage/users/${p.id}`, { disabled: false }, bearer(await admin()))
+      assert.deepEqual([enable.status, enable.body.code], [404, 'not_found'])
+      const recovery = await post(svc.url, `/api/manage/users/${p.id}/recovery`, {}, bearer(await admin()))
+      assert.deepEqual([recovery.status, recovery.body.code], [404, 'not_found'])
+      assert.ok((await svc.store.getUser(p.id))?.disabledAt !== undefined, 'still disabled')
 
       const retry = await call(flaky.url, 'DELETE', `/api/manage/users/${p.id}`, undefined, bearer(await admin()))
       assert.equal(retry.status, 204, JSON.stringify(retry.body))

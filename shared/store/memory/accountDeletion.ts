@@ -5,7 +5,7 @@ import { copy, inner, type MemoryState } from './state.js'
 type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts'
 
 export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, DeletionVerbs> {
-  const { usernames, credentialOwners, users, credentials, sessions, auditKeys, backchannel, put, guardedReplace } = state
+  const { usernames, credentialOwners, users, credentials, sessions, auditKeys, backchannel, recoveries, put, guardedReplace } = state
   return {
     async getAuditKey(userId) {
       const key = auditKeys.get(userId)
@@ -51,6 +51,7 @@ export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, Del
       // The agents' requests to the person (rows `bcreq:` of the partition in the Table store).
       backchannel.delete(userId)
       auditKeys.delete(userId)
+      recoveries.delete(userId) // the Table store's `recovery` row goes with the partition
       if (usernames.get(user.username) === userId) usernames.delete(user.username)
       users.delete(userId)
       return true
