@@ -238,7 +238,7 @@ export const Credential = described(
       described(
         v.object({
           name: described(v.string(), "The model's name in the FIDO metadata (metadataStatement.description)."),
-          certified: described(v.boolean(), 'The model has a FIDO certification status in the metadata.'),
+          certified: described(v.boolean(), 'The model has a FIDO certification status in the metadata and this passkey came with a verified attestation (without one its AAGUID is only a claim).'),
         }),
         'The authenticator model, when the FIDO metadata in use (METADATA_BLOB) knows its AAGUID.',
       ),

@@ -20,7 +20,8 @@ export function credentialView(c: CredentialRecord, model?: Pick<MetadataEntry, 
     transports: c.transports,
     deviceBound: !c.backupEligible,
     ...(name ? { authenticatorName: name } : {}),
-    ...(model ? { authenticator: { name: model.name, certified: model.certified } } : {}),
+    // Certified only with a verified attestation: without one the AAGUID is only the client's claim.
+    ...(model ? { authenticator: { name: model.name, certified: model.certified && c.attestationTrusted === true } } : {}),
     ...(c.flaggedAt ? { flagged: c.flagReason ?? 'flagged' } : {}),
   }
 }

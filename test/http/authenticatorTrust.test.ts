@@ -98,6 +98,12 @@ describe('Authenticator trust, AUTHENTICATOR_POLICY any', () => {
     assert.equal(decodeJwt(s.body.access_token).payload.acr, 'phrh')
   })
 
+  it('the same model without a verified attestation (none) is named but not shown certified: its AAGUID is only a claim', async () => {
+    const r = await register(svc, key(CERTIFIED, 'none'))
+    assert.equal(r.status, 201, JSON.stringify(r.body))
+    assert.deepEqual(r.body.credential.authenticator, { name: 'Test Key Certified', certified: false })
+  })
+
   it('a model whose latest status is REVOKED → 400 authenticator_not_allowed at registration, attested or not, and nothing is written', async () => {
     for (const attestation of ['packed-full', 'none'] as const) {
       const r = await register(svc, key(REVOKED, attestation))
