@@ -112,8 +112,14 @@ function showView(view: 'loading' | 'signed-out' | 'signed-in' | 'landing'): voi
 }
 
 function showSignedOut(): void {
+  clearAccount()
+  showView('signed-out')
+  void startAutofill()
+}
+
+/** Nothing of the account stays in the page (a shared computer, the next person, another account). */
+function clearAccount(): void {
   me = undefined
-  // Nothing of the account stays in the page (a shared computer, the next person).
   for (const id of [
     'passkey-list',
     'claims-raw',
@@ -131,8 +137,6 @@ function showSignedOut(): void {
   el.claims.querySelector('tbody')?.remove()
   for (const n of Object.values(notices)) if (n !== notices.page) n.clear()
   el.admin.hidden = true
-  showView('signed-out')
-  void startAutofill()
 }
 
 const passkeys = new PasskeysView({
@@ -301,6 +305,8 @@ const landing = new LandingView({
   onEnrolled: async (r, kind) => {
     // One session per tab: one this tab held before the link is ended.
     await endEarlierSession()
+    // The earlier account's views (an invitation link shown once, results) go with its session.
+    clearAccount()
     await enterAccount(
       { tokens: r.tokens!, credentialId: r.credential.id },
       kind === 'invitation'

@@ -93,6 +93,20 @@ export async function shownClaims(page: Page): Promise<Record<string, unknown>> 
   return JSON.parse(raw ?? '{}') as Record<string, unknown>
 }
 
+/**
+ * The token endpoint's status for a refresh with `token`. Refuses a missing or empty token: a
+ * "refused" answer must come from the revocation being checked, not from sending nothing.
+ */
+export async function refreshStatus(serviceUrl: string, token: string | null | undefined): Promise<number> {
+  assert.ok(token, 'a refresh token to try (none was stored)')
+  const res = await fetch(`${serviceUrl}/api/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
+  })
+  return res.status
+}
+
 export async function refreshTokenInStorage(page: Page): Promise<string | null> {
   return page.evaluate(() => sessionStorage.getItem('passkey-edge.refresh'))
 }

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { SKIP, launch, newPasskeyPage, screenshots, type PasskeyPage } from './browser.js'
 import { assertNoSecurityProblems, noticeText, passkeyList, refreshTokenInStorage, region, shownClaims, signUp, signedInView, signedOutView } from './flows.js'
+import { refreshStatus as refreshStatusAt } from './flows.js'
 import { startBrowserService, type BrowserService } from './server.js'
 
 const ROLE = 'orders-viewer'
@@ -24,14 +25,7 @@ describe('passkey page: invitations, recovery links and deleting people (REGISTR
   let invitationUrl = ''
   /** The session the recovery link made (the person's only one afterwards). */
   let recoveredRefresh = ''
-  const refreshStatus = async (token: string) =>
-    (
-      await fetch(`${svc.url}/api/oauth2/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
-      })
-    ).status
+  const refreshStatus = (token: string | null | undefined) => refreshStatusAt(svc.url, token)
   /** A fresh device: its own context and platform authenticator. */
   const device = async () => {
     const d = await newPasskeyPage(browser)

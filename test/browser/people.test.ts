@@ -11,6 +11,7 @@ import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { signUp as apiSignUp } from '../helpers/client.js'
 import { SKIP, launch, newPasskeyPage, screenshots, type PasskeyPage } from './browser.js'
 import { assertNoSecurityProblems, noticeText, refreshTokenInStorage, region, signUp, signedInView, signedOutView, startSignIn } from './flows.js'
+import { refreshStatus as refreshStatusAt } from './flows.js'
 import { startBrowserService, type BrowserService } from './server.js'
 
 /** The "People" region of the administration section. */
@@ -29,14 +30,7 @@ describe('passkey page: administration of people', { skip: SKIP, timeout: 120_00
   let person: PasskeyPage
   let personKey: string
   const name = `pat${process.pid}`
-  const refreshStatus = async (token: string) =>
-    (
-      await fetch(`${svc.url}/api/oauth2/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
-      })
-    ).status
+  const refreshStatus = (token: string | null | undefined) => refreshStatusAt(svc.url, token)
 
   before(async () => {
     ;[svc, browser] = await Promise.all([startBrowserService({ gateway: false }), launch()])

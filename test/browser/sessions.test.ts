@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { PHONE, SKIP, copyCredentials, launch, newPasskeyPage, screenshots, type PasskeyPage } from './browser.js'
 import { assertNoSecurityProblems, noticeText, refreshTokenInStorage, region, signUp, signedInView, signedOutView } from './flows.js'
+import { refreshStatus as refreshStatusAt } from './flows.js'
 import { startBrowserService, type BrowserService } from './server.js'
 
 const MAX_AGE = 2
@@ -38,14 +39,7 @@ describe('passkey page: your sessions and deleting your account', { skip: SKIP, 
   const ownerName = `gone${process.pid}`
   const username = `sess${process.pid}`
   /** RFC 6749 §6 refresh, as the other device would: 200, or 400 invalid_grant once it is revoked. */
-  const refreshStatus = async (token: string) =>
-    (
-      await fetch(`${svc.url}/api/oauth2/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
-      })
-    ).status
+  const refreshStatus = (token: string | null | undefined) => refreshStatusAt(svc.url, token)
   /** Whether an account holds `name`: open registration answers 409 username_taken for a taken one. */
   const usernameTaken = async (name: string) =>
     (
