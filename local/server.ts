@@ -100,10 +100,14 @@ export async function startLocalServer(opts: {
       closers.push(gw.close)
     }
     if (opts.sampleAgent)
+      // An optional sample: when it cannot be seeded, the service still starts (one line says why).
       sampleAgent = await seedSampleAgent(service.core, {
         dir: localKekDir(env),
         pageUrl: `http://localhost:${port}/`,
         ...(gateway ? { gatewayUrl: gateway.url } : {}),
+      }).catch((e: unknown) => {
+        console.error(`sample agent not seeded (${(e as Error)?.name ?? 'error'}); npm run agent will not work`)
+        return undefined
       })
   } catch (err) {
     await close()
