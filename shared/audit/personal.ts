@@ -184,7 +184,11 @@ export async function planPersonal(keys: PersonalDataKeys, e: Clean): Promise<Pe
   if (target) plan.target = target
   if (e.actor.username && a === 'gone') plan.drop.push('actor.username')
   if (e.target.username && t === 'gone') plan.drop.push('target.username')
-  const origin = actor ?? (a === 'gone' ? 'omit' : undefined) ?? target ?? (t === 'gone' ? 'omit' : undefined)
+  // An id only claimed by the request (a refused ceremony's user handle) without a key proves no
+  // person: its origin stays as it is, so a caller cannot keep its address out of the log by
+  // naming some random handle.
+  const omit = (k: KeyLookup | undefined) => (k === 'gone' && create ? 'omit' : undefined)
+  const origin = actor ?? omit(a) ?? target ?? omit(t)
   if (origin) plan.origin = origin
   return plan
 }

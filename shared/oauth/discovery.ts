@@ -66,7 +66,6 @@ export function discovery(config: Config) {
     backchannel_authentication_endpoint: `${base}/oauth2/bc-authorize`,
     backchannel_token_delivery_modes_supported: ['poll'],
     backchannel_user_code_parameter_supported: false,
-    backchannel_authentication_request_signing_alg_values_supported: [],
     authorization_details_types_supported: [...AUTHORIZATION_DETAILS_TYPES],
   }
 }

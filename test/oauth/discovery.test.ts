@@ -217,7 +217,7 @@ describe('Discovery cross-checked against the routes and grants', () => {
     assert.ok(meta.grant_types_supported.includes('urn:openid:params:grant-type:ciba'))
     assert.deepEqual(meta.backchannel_token_delivery_modes_supported, ['poll'])
     assert.equal(meta.backchannel_user_code_parameter_supported, false)
-    assert.deepEqual(meta.backchannel_authentication_request_signing_alg_values_supported, [])
+    assert.equal(meta.backchannel_authentication_request_signing_alg_values_supported, undefined, 'omitted: signed requests are not supported (CIBA Core §4)')
     assert.deepEqual(meta.authorization_details_types_supported, ['api_request'])
     const agentId = 'agentAAAAAAAAAAAAAAAAA'
     await store.createClient(
