@@ -27,11 +27,11 @@ export const isPending = (i: InvitationRecord, now: number): boolean => i.usedAt
 
 /**
  * The page link of a token (`kind` names the fragment member): the page served by both runtimes at
- * `/api/ui` of the first allowed WebAuthn origin, so the ceremony it starts runs on an allowed
+ * `/api/ui/` of the first allowed WebAuthn origin, so the ceremony it starts runs on an allowed
  * origin. The token is in the fragment, which browsers never send to a server.
  */
 export function pageLink(core: Core, kind: 'invitation' | 'recovery', token: string): string {
-  return `${core.config.allowedOrigins[0]}/api/ui#${kind}=${token}`
+  return `${core.config.allowedOrigins[0]}/api/ui/#${kind}=${token}`
 }
 
 export function invitationView(i: InvitationRecord): InvitationBody {

@@ -70,7 +70,7 @@ describe('POST /api/manage/invitations', () => {
     assert.match(r.body.id, /^[A-Za-z0-9_-]{22}$/)
     assert.match(r.body.token, /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/)
     assert.equal(r.body.token.split('.')[0], r.body.id)
-    assert.equal(r.body.url, `${ORIGIN}/api/ui#invitation=${r.body.token}`)
+    assert.equal(r.body.url, `${ORIGIN}/api/ui/#invitation=${r.body.token}`)
     assert.equal(Date.parse(r.body.expiresAt), clock.now() + 7 * DAY)
   })
 

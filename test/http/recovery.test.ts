@@ -66,7 +66,7 @@ describe('POST /api/manage/users/{userId}/recovery', () => {
     assert.equal(r.headers.get('cache-control'), 'no-store')
     assert.deepEqual(Object.keys(r.body).sort(), ['expiresAt', 'token', 'url'])
     assert.match(r.body.token, /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/)
-    assert.equal(r.body.url, `${ORIGIN}/api/ui#recovery=${r.body.token}`)
+    assert.equal(r.body.url, `${ORIGIN}/api/ui/#recovery=${r.body.token}`)
     assert.equal(Date.parse(r.body.expiresAt), clock.now() + 24 * HOUR)
     const week = await issue(p.id, { ttl: 7 * 86_400 })
     assert.equal(Date.parse(week.body.expiresAt), clock.now() + 7 * 24 * HOUR)
