@@ -63,10 +63,11 @@ before(async () => {
     reader: [{ methods: ['GET'], path: '/orders/**' }],
     writer: [{ methods: ['POST'], path: '/orders', delegation: 'approve' }],
     vault: [{ methods: ['GET'], path: '/vault/**', delegation: 'deny' }],
+    shipper: [{ methods: ['POST'], path: '/shipments', apiId: 'ship', delegation: 'approve' }],
   }
   for (const [role, permissions] of Object.entries(roles))
     assert.equal((await call(svc.url, 'PUT', `/api/manage/roles/${role}`, { permissions }, bearer(token))).status, 200)
-  agent = (await registerClient(svc.url, token, { name: 'Assistant', jwks: { keys: [jwk] }, roles: ['reader', 'writer', 'vault'], scopes: ['orders.read', 'orders.write'], agent: true })).client_id
+  agent = (await registerClient(svc.url, token, { name: 'Assistant', jwks: { keys: [jwk] }, roles: ['reader', 'writer', 'vault', 'shipper'], scopes: ['orders.read', 'orders.write'], agent: true })).client_id
   narrowAgent = (await registerClient(svc.url, token, { name: 'Narrow', jwks: { keys: [jwk] }, roles: ['writer'], scopes: ['orders.read'], agent: true })).client_id
   machine = (await registerClient(svc.url, token, { name: 'Batch', jwks: { keys: [jwk] }, roles: ['reader'], scopes: ['orders.read'] })).client_id
 })
@@ -525,6 +526,21 @@ describe('Approval per action (RFC 9396 api_request)', () => {
     const r = await check(other.access_token, 'POST', '/orders')
     assert.equal(r.body.status, 403)
     assert.equal(r.body.ttl, 0)
+  })
+
+  it('an approve permission that names an apiId needs an approved action with that apiId; one without, or with another, → 403', async () => {
+    const p = await person(['shipper'])
+    const approved = async (d: Record<string, string>) =>
+      (await delegated(p, { authorization_details: JSON.stringify([{ type: 'api_request', method: 'POST', path: '/shipments', ...d }]) })).access_token
+    const noApi = await approved({})
+    const r = await check(noApi, 'POST', '/shipments', undefined, 'ship')
+    assert.deepEqual([r.body.allow, r.body.status, r.body.ttl], [false, 403, 0], 'the permission names apiId ship: an approval for any API is not enough')
+    const otherApi = await approved({ apiId: 'billing' })
+    assert.equal((await check(otherApi, 'POST', '/shipments', undefined, 'ship')).body.status, 403, 'approved for another API')
+    const ship = await approved({ apiId: 'ship' })
+    assert.equal((await check(ship, 'POST', '/shipments')).body.status, 403, 'a call naming no apiId does not meet a permission that names one')
+    const ok = await check(ship, 'POST', '/shipments', undefined, 'ship')
+    assert.deepEqual([ok.body.allow, ok.body.ttl, ok.body.actor], [true, 0, agent])
   })
 })
 
