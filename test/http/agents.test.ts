@@ -351,6 +351,20 @@ describe('The approval is bound to that very request and person', () => {
     const bad = await post(svc.url, '/api/me/approvals/x/verify', { credential: 'nope' }, bearer(await signedIn(p)))
     assert.equal(bad.status, 400, 'a malformed body is 400, never 5xx')
   })
+
+  it("a delegated (agent) token cannot change the person's account: DELETE /api/me, a passkey's deletion or rename → 403, and the account stays whole", async () => {
+    const p = await person()
+    const t = await delegated(p)
+    const own = await signedIn(p)
+    const [cred] = (await call(svc.url, 'GET', '/api/me/credentials', undefined, bearer(own))).body
+    assert.ok(cred?.id)
+    assert.equal((await call(svc.url, 'DELETE', '/api/me', undefined, bearer(t.access_token))).status, 403)
+    assert.equal((await call(svc.url, 'DELETE', `/api/me/credentials/${cred.id}`, undefined, bearer(t.access_token))).status, 403)
+    assert.equal((await call(svc.url, 'PATCH', `/api/me/credentials/${cred.id}`, { label: 'agent was here' }, bearer(t.access_token))).status, 403)
+    const after = await call(svc.url, 'GET', '/api/me/credentials', undefined, bearer(own))
+    assert.equal(after.status, 200, 'the account still exists')
+    assert.deepEqual(after.body.map((c: any) => [c.id, c.label]), [[cred.id, cred.label]], 'its passkey neither deleted nor renamed')
+  })
 })
 
 describe('Authorizer decisions for delegated tokens (CONTRACT v2)', () => {
