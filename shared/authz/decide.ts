@@ -89,6 +89,8 @@ export class Authorizer {
    * delegated one also by its agent's generation, so a change to the agent applies at once here.
    */
   private readonly decisions: LruTtl<{ head: string; sub: string; gen: number; actor?: string; actorGen?: number; rolesGen: number; until: number; kid?: string }>
+  /** Per-action markers known to be used here (delegation.ts): a replay costs no storage write. */
+  private readonly spent: LruTtl<true>
   /** Bumped per user by forgetUser, so that cached decisions of that user are not served. */
   private readonly userGen = new Map<string, number>()
   private rolesGen = 0
@@ -113,6 +115,7 @@ export class Authorizer {
     this.sessions = new LruTtl(config.authzSubjectCacheSize)
     this.clients = new LruTtl(config.authzSubjectCacheSize)
     this.decisions = new LruTtl(config.authzTokenCacheSize, false)
+    this.spent = new LruTtl(config.authzTokenCacheSize, false)
   }
 
   /**
@@ -185,7 +188,7 @@ export class Authorizer {
     const method = req.method.toUpperCase()
     if (actor)
       return decideDelegated(this.deps.store, {
-        claims, actor, personRoles: roles, agentRoles: agent!.roles, defs, method, path, scopes, ttl, now, ...(req.apiId !== undefined ? { apiId: req.apiId } : {}),
+        claims, actor, personRoles: roles, agentRoles: agent!.roles, defs, method, path, scopes, ttl, now, spent: this.spent, ...(req.apiId !== undefined ? { apiId: req.apiId } : {}),
       })
     // The allow that lasts longest (a permission without maxAge: as long as the facts above).
     let granted: { role: string; until: number } | undefined

@@ -26,6 +26,7 @@ import type { Decision } from './decide.js'
 import type { PathMatcher } from './glob.js'
 import { CLOCK_SKEW, type AccessTokenClaims } from '../tokens/accessToken.js'
 import { ConcurrencyError, type ApiRequestDetail, type ChallengeStore } from '../store/types.js'
+import type { LruTtl } from './lru.js'
 import { assess, strictest, INVALID_TOKEN_CHALLENGE, lighter, stepUpRefusal, type Shortfall } from './stepUp.js'
 
 /** The parts of a compiled permission this module reads (decide.ts `compilePermission`). */
@@ -60,6 +61,11 @@ export interface DelegatedRequest {
   ttl: number
   /** The decision's time (ms): permissions' `maxAge` are counted from the token's auth_time to it. */
   now: number
+  /**
+   * Markers (`act.<jti>.<i>`) this instance knows are used (it inserted them, or storage refused
+   * them): a spent per-action token replayed here costs no storage write.
+   */
+  spent?: LruTtl<true>
 }
 
 /**
@@ -141,16 +147,24 @@ export async function decideDelegated(store: Pick<ChallengeStore, 'putChallenge'
   const needApiId = (person.mode === 'approve' && person.apiId) || (agent.mode === 'approve' && agent.apiId)
   const details = Array.isArray(claims.authorization_details) ? (claims.authorization_details as ApiRequestDetail[]) : []
   let used = false
+  const until = (claims.exp + CLOCK_SKEW) * 1000
   for (const [i, d] of details.entries()) {
     if (!d || d.type !== 'api_request' || d.method !== r.method || d.path !== r.path.path) continue
     if (d.apiId !== undefined ? d.apiId !== r.apiId : needApiId) continue
+    const marker = `act.${claims.jti}.${i}`
+    if (r.spent?.get(marker, r.now)) {
+      used = true
+      continue
+    }
     try {
-      await store.putChallenge(`act.${claims.jti}.${i}`, (claims.exp + CLOCK_SKEW) * 1000)
+      await store.putChallenge(marker, until)
     } catch (e) {
       if (!(e instanceof ConcurrencyError)) throw e
+      r.spent?.set(marker, true, until)
       used = true
       continue // used already (here or on another instance): another equal entry may be left
     }
+    r.spent?.set(marker, true, until)
     return answer(true, 200, 'approved by the person for this action', shared, 0)
   }
   return answer(false, 403, used ? 'the approved action was used already' : 'this call needs the person\'s approval of this very action', shared, 0)
