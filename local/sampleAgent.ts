@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { exportJWK, generateKeyPair, type JWK } from 'jose'
 import type { Core } from '../shared/core.js'
 import { registerClient } from '../shared/admin/clients.js'
+import { deleteClient } from '../shared/admin/clientChanges.js'
 
 export const SAMPLE_AGENT_FILE = 'sample-agent.json'
 export const SAMPLE_AGENT_NAME = 'Sample agent'
@@ -76,6 +77,9 @@ export async function seedSampleAgent(
   const kid = `sample-agent-${Date.now().toString(36)}`
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }
   const defined = new Set((await core.store.listRoles()).map((r) => r.name))
+  // The directory first: a registration whose key file cannot be written would be an agent nobody
+  // holds the key of, and the next start would register another.
+  mkdirSync(dir, { recursive: true })
   const { client } = await registerClient(core, {
     reg: {
       name: SAMPLE_AGENT_NAME,
@@ -88,7 +92,12 @@ export async function seedSampleAgent(
     },
     from: { actor: { system: 'npm-start-sample-agent' } },
   })
-  mkdirSync(dir, { recursive: true })
-  writeAgentFile(path, { clientId: client.id, kid, privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' }, ...urls })
+  try {
+    writeAgentFile(path, { clientId: client.id, kid, privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' }, ...urls })
+  } catch (err) {
+    // Nobody could use it: take the registration back (best effort) before reporting the failure.
+    await deleteClient(core, { clientId: client.id, from: { actor: { system: 'npm-start-sample-agent' } } }).catch(() => {})
+    throw err
+  }
   return { clientId: client.id, created: true, path }
 }
