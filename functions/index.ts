@@ -133,3 +133,11 @@ app.timer('housekeeping', {
     context.log(sweepLine(await sweep(core, core.clock.now())))
   },
 })
+
+// Registered after the functions (@azure/functions sets its programming model up with the first).
+// The worker is stopping (scale-in, deployment): send the batched telemetry first. A service that
+// never started has nothing to send.
+app.hook.appTerminate(async () => {
+  const started = await service?.catch(() => undefined)
+  await started?.flush()
+})

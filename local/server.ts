@@ -91,6 +91,8 @@ export async function startLocalServer(opts: {
   let sampleAgent: LocalServer['sampleAgent']
   const close = async () => {
     await Promise.all([...servers.splice(0).map(stop), ...closers.splice(0).map((f) => f())])
+    // Last: what the requests served until now measured.
+    await service.flush()
   }
   try {
     servers.push(...(await listenLoopback(listener, { hostname, port })).servers)

@@ -4,7 +4,7 @@ import type { Core } from './core.js'
 import { loadConfig, type Config } from './config.js'
 import type { Store } from './store/types.js'
 import { systemClock, type Clock } from './util/clock.js'
-import { loadTelemetry } from './telemetry.js'
+import { loadTelemetry, type Telemetry } from './telemetry.js'
 import type { ReadMetadataBlob } from './webauthn/metadata.js'
 
 /** How long after start (in Azure) the tables are checked: past a cold start's first request. */
@@ -16,6 +16,12 @@ export interface Service {
   store: Store
   /** The app's parts (the key ring's timer job needs them). */
   core: Core
+  /**
+   * Sends batched telemetry before the process stops (the local server's close, the Functions
+   * host's appTerminate hook): the last minute's metrics and the last 5 s of spans would be lost.
+   * Never throws (stopping must go on).
+   */
+  flush(): Promise<void>
 }
 
 /**
@@ -29,11 +35,13 @@ export async function createService(opts: {
   store?: Store
   /** Reads METADATA_BLOB (runtime/node/metadataBlob.ts: a file or an https URL). */
   readMetadataBlob?: ReadMetadataBlob
+  /** Default: from APPLICATIONINSIGHTS_CONNECTION_STRING (tests pass in-memory pipelines). */
+  telemetry?: Telemetry
 }): Promise<Service> {
   const config = loadConfig(opts.env, { local: opts.local })
   const clock = opts.clock ?? systemClock
   // Loaded (and its module imported) only with APPLICATIONINSIGHTS_CONNECTION_STRING set.
-  const telemetry = await loadTelemetry(config)
+  const telemetry = opts.telemetry ?? (await loadTelemetry(config))
   const store = opts.store ?? (await import('./store/tables.js')).createTablesStore({ config, telemetry })
   // Creating the tables (idempotent) is one round trip per table. A developer's fresh emulator
   // needs them before the first request; in Azure the template creates them (infra/), so the
@@ -47,5 +55,9 @@ export async function createService(opts: {
       TABLE_CHECK_DELAY_MS,
     ).unref?.()
   const app = createApp({ config, store, clock, telemetry, readMetadataBlob: opts.readMetadataBlob })
-  return { app, config, store, core: app.core }
+  const flush = async () => {
+    // The error's name only: an exporter's message may quote its endpoint and headers.
+    await telemetry.flush?.().catch((err: unknown) => console.error(`telemetry flush failed: ${err instanceof Error ? err.name : 'unknown error'}`))
+  }
+  return { app, config, store, core: app.core, flush }
 }

@@ -38,6 +38,8 @@ export interface Telemetry {
   span<T>(name: string, kind: 'server' | 'client', attrs: Attrs, fn: (span: SpanHandle) => Promise<T>): Promise<T>
   count(metric: Of<'counter'>, attrs: Attrs): void
   record(metric: Of<'histogram'>, value: number, attrs: Attrs): void
+  /** Sends what is batched (spans every 5 s, metrics every 60 s) now: before the process stops. */
+  flush?(): Promise<void>
 }
 
 const NO_SPAN: SpanHandle = { set() {}, rename() {}, fail() {} }

@@ -171,13 +171,14 @@ interface Loaded {
   timers: TimerRegistration[]
   programmingModel: { name?: string; version?: string } | undefined
   coreCalls: string[]
+  hooks: { name: string; callback: (context: unknown) => unknown }[]
 }
 
 const FAKE_CORE_ID = '\0test:@azure/functions-core'
 
 /** require()s the bundle afresh, with `@azure/functions-core` resolved to a recorder. */
 function loadBundle(bundle: string): Loaded {
-  const loaded: Loaded = { registrations: [], timers: [], programmingModel: undefined, coreCalls: [] }
+  const loaded: Loaded = { registrations: [], timers: [], programmingModel: undefined, coreCalls: [], hooks: [] }
   const core = {
     setProgrammingModel(model: { name?: string; version?: string }) {
       loaded.coreCalls.push('setProgrammingModel')
@@ -212,8 +213,9 @@ function loadBundle(bundle: string): Loaded {
       })
       return { dispose() {} }
     },
-    registerHook() {
+    registerHook(name: string, callback: (context: unknown) => unknown) {
       loaded.coreCalls.push('registerHook')
+      loaded.hooks.push({ name, callback })
       return { dispose() {} }
     },
     log() {},
@@ -333,6 +335,12 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
     const external = [...text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!)
     const packages = external.filter((s) => !s.startsWith('node:') && !Module.isBuiltin(s))
     assert.deepEqual([...new Set(packages)], ['@azure/functions-core'])
+  })
+
+  it('registers an appTerminate hook (telemetry is flushed before the worker stops) that resolves whether or not the service ever started', async () => {
+    const hooks = loaded.hooks.filter((h) => h.name === 'appTerminate')
+    assert.equal(hooks.length, 1)
+    await hooks[0]!.callback({ hookData: {} })
   })
 
   it('keeps @azure/identity and MSAL out of the bundle, in identity.cjs beside it, which the store loads with managed identity', async () => {
