@@ -16,7 +16,7 @@ export const KEY_ROTATION_EVERY_MS = 60_000
  * const stop = startKeyRotation({ core: service.core })
  * await stop()
  */
-export const startKeyRotation = timer<Pick<Core, 'keyRing' | 'audit'>>(
+export const startKeyRotation = timer<Pick<Core, 'keyRing' | 'audit' | 'personal'>>(
   KEY_ROTATION_EVERY_MS,
   'signing keys: rotation failed',
   async (core) => (await scheduledRotation(core)).map((c) => `signing keys: ${c}`),

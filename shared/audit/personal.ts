@@ -48,7 +48,7 @@ const fieldAad = (seq: number, field: PersonalField, userId: string) => te.encod
 /** A person's key, or why there is none: `none` the id is not a person's (a client), `gone` no key can be had. */
 export type KeyLookup = CryptoKey | 'none' | 'gone'
 
-type StoreDeps = Pick<Store, 'getUser' | 'getAuditKey' | 'createAuditKey' | 'updateAuditKey'>
+type StoreDeps = Pick<Store, 'getUser' | 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'listAuditKeysNotWrappedBy'>
 
 /**
  * The accounts' personal-data keys: made at sign-up (`newKey`, stored by createAccount), made
@@ -133,15 +133,50 @@ export class PersonalDataKeys {
     const opened = await openWith(wrap, stored.wrappedKey, wrapAad(stored.userId), stored.wrappedBy)
     if (!opened) throw new Error(`audit: the personal-data key of an account does not open with KEY_ENCRYPTION_KEY (wrapped by ${stored.wrappedBy ?? 'an unnamed key'})`)
     const key = await importRaw(opened.plain)
-    if (opened.id !== undefined && opened.id !== wrap.current.id) {
-      // During a change of KEY_ENCRYPTION_KEY: wrapped again under the current one (best effort;
-      // a lost race leaves the winner's row).
-      const next = { ...stored, wrappedKey: await seal(wrap, opened.plain, wrapAad(stored.userId)), wrappedBy: wrap.current.id }
-      await this.deps.store.updateAuditKey(next).catch(() => undefined)
-    }
+    // During a change of KEY_ENCRYPTION_KEY: wrapped again under the current one (best effort;
+    // a lost race leaves the winner's row).
+    await this.rewrap(stored, wrap, opened).catch(() => false)
     opened.plain.fill(0)
     this.remember(stored.userId, key)
     return key
+  }
+
+  /** Writes `stored` back wrapped by the current KEK, if another opened it (etag-guarded). */
+  private async rewrap(stored: AuditKeyRecord, wrap: RotatingKey, opened: { plain: Uint8Array<ArrayBuffer>; id?: string }): Promise<boolean> {
+    if (opened.id === undefined || opened.id === wrap.current.id) return false
+    const next = { ...stored, wrappedKey: await seal(wrap, opened.plain, wrapAad(stored.userId)), wrappedBy: wrap.current.id }
+    await this.deps.store.updateAuditKey(next)
+    return true
+  }
+
+  /**
+   * The rotation timer's sweep during a change of KEY_ENCRYPTION_KEY (PREVIOUS set): up to `max`
+   * keys still wrapped by another KEK are wrapped again under the current one, so that accounts
+   * nobody reads during the overlap stay readable once PREVIOUS goes. `left`: keys that open with
+   * neither KEK (wrapped by a third one) or lost a race to a request re-wrapping them; a later
+   * run looks again. Nothing to do (no PREVIOUS): no storage read.
+   */
+  async rewrapStale(max: number): Promise<{ rewrapped: number; left: number }> {
+    const wrap = await this.deps.wrapKey
+    if (!wrap.previous) return { rewrapped: 0, left: 0 }
+    let rewrapped = 0
+    let left = 0
+    for (const stored of await this.deps.store.listAuditKeysNotWrappedBy({ wrappedBy: wrap.current.id, max })) {
+      const opened = await openWith(wrap, stored.wrappedKey, wrapAad(stored.userId), stored.wrappedBy)
+      if (!opened) {
+        left++
+        continue
+      }
+      try {
+        if (await this.rewrap(stored, wrap, opened)) rewrapped++
+      } catch (err) {
+        if (!(err instanceof ConcurrencyError)) throw err
+        left++ // changed meanwhile (a request re-wrapped it, or the account's deletion began)
+      } finally {
+        opened.plain.fill(0)
+      }
+    }
+    return { rewrapped, left }
   }
 }
 

@@ -188,6 +188,12 @@ export interface AccountStore {
    */
   listDeletedAccounts(opts: { before: number; max: number }): Promise<string[]>
   /**
+   * Personal-data keys wrapped by another KEK than `wrappedBy` (a change of KEY_ENCRYPTION_KEY
+   * under way), at most `max`, with their etags: the rotation timer wraps them again. A scan of
+   * the users table's `pdkey` rows: for a timer, never for a request path.
+   */
+  listAuditKeysNotWrappedBy(opts: { wrappedBy: string; max: number }): Promise<AuditKeyRecord[]>
+  /**
    * One page of people's accounts in id order, client principals (no username) left out: at most
    * `limit`, and `next` (url-safe, opaque) while more may follow. InvalidCursorError for a cursor
    * it did not make.

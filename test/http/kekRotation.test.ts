@@ -47,6 +47,13 @@ async function storedKeys(tablePrefix: string): Promise<Map<string, Record<strin
   return rows
 }
 
+/** The `pdkey` row (the personal-data key) of an account, as stored. */
+async function storedPdKey(tablePrefix: string, userId: string): Promise<Record<string, unknown> | undefined> {
+  const table = TableClient.fromConnectionString(azurite.connectionString, `${tablePrefix}users`, { allowInsecureConnection: true })
+  for await (const r of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: "RowKey eq 'pdkey'" } })) if (r.partitionKey === userId) return r
+  return undefined
+}
+
 /** The private key of a record opens with `kek` and signs what its published key verifies. */
 async function opensWith(rec: SigningKeyRecord, kek: Buffer): Promise<boolean> {
   const plain = await open(await deriveKey(bytes(kek), 'signing-key-wrap-v1'), rec.encryptedPrivateKey, `signing-key:${rec.kid}`)
@@ -87,11 +94,14 @@ describe('KEY_ENCRYPTION_KEY rotation with KEY_ENCRYPTION_KEY_PREVIOUS', () => {
   let kidsBefore: string[]
   /** Authentication options issued (sealed) by the old instance, answered after the switch. */
   let inFlight: any
+  /** An account made before the switch that nothing reads during it (only the timer's sweep re-wraps its key). */
+  let quietId: string
 
   before(async () => {
     old = await start(P, { KEY_ENCRYPTION_KEY: b64(OLD) })
     await signUp(old.url, boss, 'krboss')
     aliceTokens = (await signUp(old.url, alice, 'kralice')).tokens
+    quietId = (await signUp(old.url, new SoftAuthenticator(), 'krquiet')).user.id
     inFlight = (await post(old.url, '/api/webauthn/authentication/options', { username: 'kralice' })).body
     kidsBefore = (await call(old.url, 'GET', '/api/.well-known/jwks.json')).body.keys.map((k: any) => k.kid).sort()
     rotated = await start(P, { KEY_ENCRYPTION_KEY: b64(NEW), KEY_ENCRYPTION_KEY_PREVIOUS: b64(OLD) })
@@ -106,6 +116,7 @@ describe('KEY_ENCRYPTION_KEY rotation with KEY_ENCRYPTION_KEY_PREVIOUS', () => {
       assert.equal(await opensWith(k, OLD), true)
       assert.equal(await opensWith(k, NEW), false)
     }
+    assert.equal((await storedPdKey(P, quietId))!.wrappedBy, await idOf(OLD), "and so does an account's personal-data key")
   })
 
   it('a challenge sealed by the old key before the switch completes after it', async () => {
@@ -161,7 +172,13 @@ describe('KEY_ENCRYPTION_KEY rotation with KEY_ENCRYPTION_KEY_PREVIOUS', () => {
     const events = (await rotated.store.listAudit(1, 1000)).filter((e) => e.type === 'key.rewrapped')
     assert.deepEqual(events.map((e) => e.target.kid).sort(), live(after).map((k) => k.kid).sort())
     for (const e of events) assert.deepEqual(e.detail, { from: await idOf(OLD), to: await idOf(NEW) })
+    // The personal-data keys too, also of an account nobody read during the switch.
+    assert.ok(lines.some((l) => /^re-wrapped [1-9]\d* personal-data keys under the current KEY_ENCRYPTION_KEY$/.test(l)), lines.join('\n'))
+    const pd = (await storedPdKey(P, quietId))!
+    assert.equal(pd.wrappedBy, await idOf(NEW), 'the quiet account\'s key, re-wrapped by the sweep')
     // Once: the next run has nothing to re-wrap.
+    assert.deepEqual((await scheduledRotation(rotated.core)).filter((l) => l.includes('personal-data')), [])
+    assert.equal((await storedPdKey(P, quietId))!.etag, pd.etag, 'not written again')
     assert.deepEqual((await rotated.core.keyRing.rotate()).rewrapped, [])
     assert.deepEqual((await rotated.store.listSigningKeys()).map((k) => k.etag), after.map((k) => k.etag))
   })
@@ -182,6 +199,8 @@ describe('KEY_ENCRYPTION_KEY rotation with KEY_ENCRYPTION_KEY_PREVIOUS', () => {
     const token = (await signIn(done.url, boss, 'krboss')).body.access_token
     const keys = (await call(done.url, 'GET', '/api/manage/keys', undefined, bearer(token))).body
     for (const k of keys) assert.equal('wrappedBy' in k, false)
+    // The quiet account's personal-data key opens with the new key alone.
+    assert.equal(typeof (await done.core.personal.keyOf(quietId, { create: false })), 'object')
   })
 
   it('the audit chain across the switch verifies with both keys: each event names its key, the link is unbroken', async () => {

@@ -2,7 +2,7 @@
 import { ConcurrencyError, type AccountStore } from '../types.js'
 import { copy, inner, type MemoryState } from './state.js'
 
-type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts'
+type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts' | 'listAuditKeysNotWrappedBy'
 
 export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, DeletionVerbs> {
   const { usernames, credentialOwners, users, credentials, sessions, auditKeys, backchannel, recoveries, put, guardedReplace } = state
@@ -40,6 +40,13 @@ export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, Del
         .filter((u) => u.deletedAt !== undefined && u.deletedAt < before)
         .slice(0, Math.max(0, Math.trunc(max)))
         .map((u) => u.id)
+    },
+
+    async listAuditKeysNotWrappedBy({ wrappedBy, max }) {
+      return [...auditKeys.values()]
+        .filter((key) => key.wrappedBy !== wrappedBy)
+        .slice(0, Math.max(0, Math.trunc(max)))
+        .map(copy)
     },
 
     async eraseAccount(userId) {
