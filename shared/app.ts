@@ -14,6 +14,7 @@ import { pageRoutes } from './routes/page.js'
 import { noStore } from './middleware/noStore.js'
 import { renderErrors, type LogError } from './middleware/onError.js'
 import { rateLimit } from './middleware/rateLimit.js'
+import { auditOrigin } from './audit/context.js'
 import type { Store } from './store/types.js'
 import type { Clock } from './util/clock.js'
 import type { AppEnv } from './env.js'
@@ -83,6 +84,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
     )
     return c.json(await openApi, 200, { 'cache-control': 'public, max-age=3600' })
   })
+  // The caller's address for audit events, on the routes that record them (not the authorizer's).
+  const origin = auditOrigin(deps.config.trustedProxyHops)
+  for (const path of ['/api/webauthn/*', '/api/oauth2/*', '/api/me', '/api/me/*', '/api/manage/*']) app.use(path, origin)
   // CONTRACT v2 "Rate limits": the unauthenticated routes (never the authorizer).
   const limited = rateLimit(deps.config, core.clock)
   app.use('/api/webauthn/*', limited)

@@ -30,6 +30,8 @@ export interface AppVariables {
   principal?: Principal
   /** The authenticated caller, for audit events (requireRole, via `setAuditActor`). */
   auditActor?: AuditActor
+  /** The caller's address for audit events (audit/context.ts `auditOrigin`). */
+  clientIp?: string
 }
 
 declare module 'hono' {

@@ -2,7 +2,8 @@
  * Request context of an audit event: where the request came from, and who made it when a guard
  * already knows (the administration routes publish the administrator with `setAuditActor`).
  */
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
+import { callerAddress } from '../middleware/rateLimit.js'
 import type { Principal } from '../middleware/bearer.js'
 import { MAX_USER_AGENT, type AuditActor, type AuditOrigin } from './events.js'
 
@@ -12,11 +13,10 @@ export type RequestOrigin = AuditOrigin & { actor?: AuditActor }
 /**
  * `{ ip, userAgent, actor? }` of a request, to spread into `core.audit.record()`.
  *
- * - ip: the first `X-Forwarded-For` entry (the client as the front end saw it: App Service/
- *   Functions and APIM append, so the first is the original caller), else the runtime's remote
- *   address (`c.env.remoteAddr`, the local server). A port suffix is removed. The header is only
- *   as trustworthy as the front end that sets it: a caller reaching the app directly can put
- *   anything there (docs/audit.md).
+ * - ip: the caller's address as the rate limits take it (`callerAddress`): the `X-Forwarded-For`
+ *   entry TRUSTED_PROXY_HOPS from the right (what the nearest trusted proxy saw; entries left of
+ *   it are whatever the caller wrote), else the local server's socket address. Published per
+ *   request by `auditOrigin` (app.ts, on the routes that audit).
  * - userAgent: the `User-Agent` header, at most 256 characters.
  *
  * @example
@@ -24,10 +24,8 @@ export type RequestOrigin = AuditOrigin & { actor?: AuditActor }
  */
 export function auditContext(c: Context): RequestOrigin {
   const out: RequestOrigin = {}
-  const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
-  const remote = (c.env as { remoteAddr?: unknown } | undefined)?.remoteAddr
-  const ip = forwarded || (typeof remote === 'string' ? remote : undefined)
-  if (ip) out.ip = stripPort(ip)
+  const ip = c.get('clientIp')
+  if (ip) out.ip = ip
   const ua = c.req.header('user-agent')
   if (ua) out.userAgent = ua.slice(0, MAX_USER_AGENT)
   const actor = c.get('auditActor')
@@ -35,16 +33,17 @@ export function auditContext(c: Context): RequestOrigin {
   return out
 }
 
+/** Publishes the caller's address for auditContext (TRUSTED_PROXY_HOPS, as the rate limits). */
+export function auditOrigin(hops: number): MiddlewareHandler {
+  return async (c, next) => {
+    const ip = callerAddress(c, hops)
+    if (ip) c.set('clientIp', ip)
+    await next()
+  }
+}
+
 /** Publishes the authenticated caller for `auditContext`; returns the principal unchanged. */
 export function setAuditActor<P extends Principal>(c: Context, principal: P): P {
   c.set('auditActor', { userId: principal.userId })
   return principal
-}
-
-/** `1.2.3.4:5678` → `1.2.3.4`, `[::1]:5678` → `::1`; bare IPv6 is left alone. */
-function stripPort(ip: string): string {
-  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(ip)
-  if (v6) return v6[1]!
-  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(ip)
-  return v4 ? v4[1]! : ip
 }

@@ -86,22 +86,29 @@ export class RateLimiter {
 }
 
 /**
- * The caller's address as this deployment can know it (see the module note); undefined if none.
- * An IPv6 address counts by its /64: one subscriber holds the whole prefix.
+ * The caller's address as this deployment can know it (see the module note), port removed;
+ * undefined if none. The audit log's `ip` too (shared/audit/context.ts).
  */
-export function clientAddress(c: Context<AppEnv>, hops: number): string | undefined {
+export function callerAddress(c: Context, hops: number): string | undefined {
   if (hops > 0) {
     const xff = c.req.header('x-forwarded-for')
     if (xff) {
       const parts = xff.split(',').map((s) => s.trim()).filter(Boolean)
       const entry = parts[Math.max(0, parts.length - hops)]
-      if (entry) return bucket(stripPort(entry))
+      if (entry) return stripPort(entry)
     }
   }
   // The Functions host has no socket address to give (its `remoteAddr` is read from the header a
   // caller can write): only the local server's is the socket's.
-  if (c.env?.invocation) return undefined
-  return c.env?.remoteAddr === undefined ? undefined : bucket(c.env.remoteAddr)
+  const env = c.env as AppEnv['Bindings'] | undefined
+  if (env?.invocation) return undefined
+  return env?.remoteAddr
+}
+
+/** callerAddress, as rate limits count it: an IPv6 address by its /64 (one subscriber holds the whole prefix). */
+export function clientAddress(c: Context<AppEnv>, hops: number): string | undefined {
+  const a = callerAddress(c, hops)
+  return a === undefined ? undefined : bucket(a)
 }
 
 /** IPv6 → its /64 prefix (IPv4, and IPv4-mapped IPv6, unchanged). */

@@ -94,7 +94,7 @@ export const AuditEvent = described(
       v.object({ userId: Maybe, username: Maybe, credentialId: Maybe, sessionId: Maybe, role: Maybe, clientId: Maybe, kid: Maybe }),
       'What was acted on.',
     ),
-    ip: v.optional(described(v.string(), 'First X-Forwarded-For entry, else the remote address.')),
+    ip: v.optional(described(v.string(), 'The caller\'s address: the X-Forwarded-For entry TRUSTED_PROXY_HOPS from the right, else the local server\'s socket address.')),
     userAgent: v.optional(v.pipe(v.string(), v.maxLength(256))),
     detail: v.looseObject({}),
     prev: described(v.string(), "The previous event's hash."),

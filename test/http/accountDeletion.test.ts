@@ -100,7 +100,8 @@ async function assertErased(p: Awaited<ReturnType<typeof person>>) {
 
 before(async () => {
   azurite = await startAzurite()
-  svc = await startService({ connectionString: azurite.connectionString, clock, env: { BOOTSTRAP_ADMINS: 'root-admin' } })
+  // Requests come through one proxy (X-Forwarded-For: what it saw), as in Azure: the audit's ip is that address.
+  svc = await startService({ connectionString: azurite.connectionString, clock, env: { BOOTSTRAP_ADMINS: 'root-admin', TRUSTED_PROXY_HOPS: '1' } })
   adminId = (await signUp(svc.url, adminKey, 'root-admin')).user.id
   const token = await admin()
   assert.equal((await call(svc.url, 'PUT', '/api/manage/roles/introspect', { permissions: [] }, bearer(token))).status, 200)
