@@ -87,12 +87,12 @@ describe('Authenticator trust, AUTHENTICATOR_POLICY any', () => {
     const auth = key(CERTIFIED)
     const r = await register(svc, auth)
     assert.equal(r.status, 201, JSON.stringify(r.body))
-    assert.deepEqual(r.body.credential.authenticator, { name: 'Test Key Certified', certified: true })
+    assert.deepEqual(r.body.credential.authenticator, { name: 'Test Key Certified', certified: true, status: 'FIDO_CERTIFIED_L1', icon: `/api/authenticators/${CERTIFIED}/icon` })
     assert.equal(r.body.credential.label, 'Test Key Certified')
     assert.equal(decodeJwt(r.body.tokens.access_token).payload.acr, 'phrh')
     const me = await call(svc.url, 'GET', '/api/me/credentials', undefined, bearer(r.body.tokens.access_token))
     assert.equal(me.status, 200)
-    assert.deepEqual(me.body[0].authenticator, { name: 'Test Key Certified', certified: true })
+    assert.deepEqual(me.body[0].authenticator, { name: 'Test Key Certified', certified: true, status: 'FIDO_CERTIFIED_L1', icon: `/api/authenticators/${CERTIFIED}/icon` })
     const s = await signIn(svc.url, auth)
     assert.equal(s.status, 200, JSON.stringify(s.body))
     assert.equal(decodeJwt(s.body.access_token).payload.acr, 'phrh')
@@ -101,7 +101,7 @@ describe('Authenticator trust, AUTHENTICATOR_POLICY any', () => {
   it('the same model without a verified attestation (none) is named but not shown certified: its AAGUID is only a claim', async () => {
     const r = await register(svc, key(CERTIFIED, 'none'))
     assert.equal(r.status, 201, JSON.stringify(r.body))
-    assert.deepEqual(r.body.credential.authenticator, { name: 'Test Key Certified', certified: false })
+    assert.deepEqual(r.body.credential.authenticator, { name: 'Test Key Certified', certified: false, status: 'FIDO_CERTIFIED_L1', icon: `/api/authenticators/${CERTIFIED}/icon` })
   })
 
   it('a model whose latest status is REVOKED → 400 authenticator_not_allowed at registration, attested or not, and nothing is written', async () => {
@@ -129,7 +129,7 @@ describe('Authenticator trust, AUTHENTICATOR_POLICY any', () => {
     assert.equal(decodeJwt(unknown.body.tokens.access_token).payload.acr, 'phr')
     const none = await register(svc, key(UNCERTIFIED, 'none'))
     assert.equal(none.status, 201, JSON.stringify(none.body))
-    assert.deepEqual(none.body.credential.authenticator, { name: 'Test Key Uncertified', certified: false })
+    assert.deepEqual(none.body.credential.authenticator, { name: 'Test Key Uncertified', certified: false, status: 'NOT_FIDO_CERTIFIED', icon: `/api/authenticators/${UNCERTIFIED}/icon` })
   })
 
   it('a model revoked after registration: its passkey is refused at sign-in with authenticator_not_allowed; a BLOB that does not verify changes nothing', async () => {

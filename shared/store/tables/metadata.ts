@@ -3,7 +3,8 @@
  *
  * The BLOB is a JWS of 5–10 MB, and Table Storage takes at most 64 KiB per property and 1 MiB per
  * entity (../shared/AZURE-NOTES.md). So it is stored gzip-compressed, cut into binary properties
- * `c00`…`c13` of at most 60 000 bytes, 14 to a row (840 000 bytes: under 1 MiB with the keys),
+ * `c00`…`c10` of at most 60 000 bytes, 11 to a row (660 000 bytes, 880 000 characters of base64 on
+ * the wire: under the 1 MiB entity limit, which Azurite applies to the request body),
  * rows `blob:<no, 12 digits>:<write id>:<row, 4 digits>` (a random id per writer, so two timers
  * storing the same `no` at once never share rows); the row `head` says which `no` and write id are
  * current and how many rows they have. A writer puts every chunk row first and moves `head` last, guarded by the etag
@@ -18,7 +19,7 @@ import { int } from './codec.js'
 const PK = 'metadata'
 const HEAD_RK = 'head'
 const CHUNK_BYTES = 60_000
-const CHUNKS_PER_ROW = 14
+const CHUNKS_PER_ROW = 11
 const prop = (i: number) => `c${String(i).padStart(2, '0')}`
 const rowKey = (no: number, write: string, row: number) => `blob:${String(no).padStart(12, '0')}:${write}:${String(row).padStart(4, '0')}`
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
@@ -69,7 +70,7 @@ export function metadataVerbs(db: Calls): MetadataStore {
       if (before !== undefined && before >= no) return false
       const bytes = await gzip(text)
       const chunks: Uint8Array[] = []
-      for (let at = 0; at < bytes.length; at += CHUNK_BYTES) chunks.push(bytes.subarray(at, at + CHUNK_BYTES))
+      for (let at = 0; at < bytes.length; at += CHUNK_BYTES) chunks.push(bytes.slice(at, at + CHUNK_BYTES)) // a copy: the SDK encodes a view's whole buffer
       const rows = Math.ceil(chunks.length / CHUNKS_PER_ROW)
       const write = crypto.randomUUID().slice(0, 8)
       for (let r = 0; r < rows; r++) {
