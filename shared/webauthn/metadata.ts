@@ -165,6 +165,11 @@ export class AuthenticatorMetadata {
     return blob?.entries.get(aaguid.toLowerCase()) ?? (attestationKeyId ? blob?.keyIds.get(attestationKeyId.toLowerCase()) : undefined)
   }
 
+  /** The BLOB in use, loaded first if need be (the administration's view of it). */
+  inUse(): Promise<MetadataBlob | undefined> {
+    return this.#ready()
+  }
+
   async #ready(): Promise<MetadataBlob | undefined> {
     if (!this.configured) return undefined
     // Every use waits for the first read (settled: at once). After a failed one, the source is
@@ -266,7 +271,7 @@ export class AuthenticatorMetadata {
 
   #take(blob: MetadataBlob): void {
     this.#current = blob
-    this.#log(`metadata: BLOB no ${blob.no} in use (${blob.entries.size + blob.keyIds.size} authenticator models, next update ${blob.nextUpdate})`)
+    this.#log(`metadata: BLOB no ${blob.no} in use (${blob.models.length} authenticator models, next update ${blob.nextUpdate})`)
     if (blob.nextUpdateAt <= this.#clock.now())
       this.#log(`metadata: BLOB no ${blob.no} is past its nextUpdate ${blob.nextUpdate}; still used until a newer one verifies`)
   }

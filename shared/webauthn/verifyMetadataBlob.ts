@@ -69,6 +69,8 @@ export interface MetadataBlob {
   entries: ReadonlyMap<string, MetadataEntry>
   /** U2F models by attestation certificate key identifier (hex SHA-1 of its subject public key). */
   keyIds: ReadonlyMap<string, MetadataEntry>
+  /** Every model read (FIDO2 and U2F), once each. */
+  models: readonly MetadataEntry[]
 }
 
 // FIDO MDS 3.0 #metadata-blob-payload-dictionary (only what we read; the rest is passed over).
@@ -149,14 +151,16 @@ export async function verifyMetadataBlob(jws: string, { roots }: { roots: readon
   if (Number.isNaN(nextUpdateAt)) throw new MetadataBlobError('the BLOB nextUpdate is not a date')
   const entries = new Map<string, MetadataEntry>()
   const keyIds = new Map<string, MetadataEntry>()
+  const models: MetadataEntry[] = []
   for (const raw of payload.entries) {
     const entry = readEntry(raw)
+    if (entry) models.push(entry)
     // FIDO2 models by AAGUID, U2F models by attestation certificate key identifier; UAF models
     // (AAID only) are passed over.
     if (entry?.aaguid) entries.set(entry.aaguid, entry)
     else for (const id of entry?.keyIds ?? []) keyIds.set(id, entry!)
   }
-  return { no: payload.no, nextUpdate: payload.nextUpdate, nextUpdateAt, entries, keyIds }
+  return { no: payload.no, nextUpdate: payload.nextUpdate, nextUpdateAt, entries, keyIds, models }
 }
 
 function readEntry(raw: unknown): MetadataEntry | undefined {

@@ -1,5 +1,5 @@
 /** Paths: Health and this document. */
-import { NO_STORE, PUBLIC, STORAGE, jsonResponse, problem, type Json } from '../build.js'
+import { NO_STORE, PUBLIC, STORAGE, jsonResponse, problem, schema, type Json } from '../build.js'
 
 export const metaPaths: Json = {
   '/health': {
@@ -43,7 +43,7 @@ export const metaPaths: Json = {
       responses: {
         '200': {
           description: 'The icon.',
-          content: Object.fromEntries(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml'].map((t) => [t, { schema: { type: 'string', format: 'binary' } }])),
+          content: Object.fromEntries(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml'].map((t) => [t, { schema: schema('ImageBytes') }])),
         },
         '404': problem('No such model, or it has no icon.'),
       },
