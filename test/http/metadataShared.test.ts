@@ -136,6 +136,14 @@ describe('METADATA_BLOB https: the timer stores the BLOB, instances share it', (
     assert.deepEqual(await first.core.metadata.sync(), ['metadata: BLOB no 4 not stored: storage has one at least as new'])
   })
 
+  it('a BLOB written into storage by someone else is verified before use: a forged one is ignored, with a log line', async () => {
+    const forged = await (await createTestMds()).sign(mdsPayload([await mdsEntry({ aaguid: MODEL, statuses: ['FIDO_CERTIFIED_L1'] })], { no: 9 }))
+    assert.equal(await second.store.putMetadataBlob({ no: 9, text: forged }), true)
+    assert.equal(await second.core.metadata.refresh(), false)
+    assert.equal(second.core.metadata.current?.no, 4)
+    assert.ok(second.logs.some((l) => /METADATA_BLOB ignored: the BLOB certificate chain does not verify to METADATA_ROOT.*BLOB no 4 stays in use/.test(l)), second.logs.join('\n'))
+  })
+
   it('an instance that finds nothing stored (before the first timer run) downloads the BLOB once and stores it for the others', async () => {
     const fresh = `mf${process.pid}${randomBytes(3).toString('hex')}`
     served = await blob(1)
