@@ -107,6 +107,9 @@ app.http('manage', {
 // POST /api/authz/check: APIM sends `x-functions-key` from a named value (CONTRACT.md "Authorizer")
 app.http('authz', { route: 'authz/check', methods: ['POST'], authLevel: 'function', handler })
 
+// GET /api/authenticators/{id}/icon: an authenticator model's icon from the FIDO metadata
+app.http('authenticators', { route: 'authenticators/{id}/icon', methods: ['GET'], authLevel: 'anonymous', handler })
+
 // GET /api/ui and /api/ui/…: the demo / self-service page and its assets
 app.http('page', { route: 'ui/{*rest}', methods: ['GET'], authLevel: 'anonymous', handler })
 
@@ -131,6 +134,19 @@ app.timer('housekeeping', {
   handler: async (_timer, context) => {
     const { core } = await getService()
     context.log(sweepLine(await sweep(core, core.clock.now())))
+  },
+})
+
+// FIDO metadata (shared/webauthn/metadata.ts `sync`, docs/authenticators.md "The timer and
+// storage"): an https METADATA_BLOB is downloaded daily at 03:41 UTC, verified, and stored in
+// Table Storage when newer than the stored one; every instance reads the stored copy. A BLOB that
+// does not verify is not stored (the last good one stays, a log line says why). Safe on any
+// number of instances: the stored head moves only under its etag and only to a greater `no`.
+app.timer('metadata', {
+  schedule: '0 41 3 * * *',
+  handler: async (_timer, context) => {
+    const { core } = await getService()
+    for (const line of await core.metadata.sync()) context.log(line)
   },
 })
 

@@ -14,6 +14,7 @@ import { loadOrCreateLocalKek, localKekDir } from '../runtime/node/kek.js'
 import { readMetadataBlob } from '../runtime/node/metadataBlob.js'
 import { startKeyRotation } from './keyRotation.js'
 import { startHousekeeping } from './housekeeping.js'
+import { startMetadataSync } from './metadata.js'
 import { startDevGateway } from './gateway.js'
 import { seedSampleAgent } from './sampleAgent.js'
 import type { Permission } from '../shared/store/types.js'
@@ -119,6 +120,8 @@ export async function startLocalServer(opts: {
   closers.push(startKeyRotation({ core: service.core }))
   // Expired challenge/jti markers and sessions, as the Functions app's `housekeeping` timer does.
   closers.push(startHousekeeping({ core: service.core }))
+  // FIDO metadata (METADATA_BLOB) downloaded and stored daily, as the Functions app's `metadata` timer does.
+  if (service.config.metadataBlob) closers.push(startMetadataSync({ core: service.core }))
   return { url: `http://localhost:${port}`, port, ...(gateway ? { gateway } : {}), ...(sampleAgent ? { sampleAgent } : {}), close }
 }
 

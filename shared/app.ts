@@ -11,6 +11,7 @@ import { oauthRoutes } from './routes/oauth.js'
 import { webauthnRoutes } from './routes/webauthn.js'
 import { wellKnownRoutes } from './routes/wellKnown.js'
 import { pageRoutes } from './routes/page.js'
+import { authenticatorRoutes } from './routes/authenticators.js'
 import { noStore } from './middleware/noStore.js'
 import { renderErrors, type LogError } from './middleware/onError.js'
 import { rateLimit } from './middleware/rateLimit.js'
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
   app.route('/api/me', meAgentsRoutes(core))
   app.route('/api/authz', authzRoutes(core))
   app.route('/api/manage', adminRoutes(core))
+  app.route('/api/authenticators', authenticatorRoutes(core))
   app.route('/', pageRoutes(core))
 
   app.notFound(() => problemResponse(new ServiceError('not_found', 'No such route')))

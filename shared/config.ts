@@ -223,9 +223,10 @@ const TABLE = {
   /** Attestation conveyance requested at registration (WebAuthn #enum-attestation-convey). */
   attestation: setting({
     name: 'ATTESTATION',
-    meaning: 'none or direct: ask authenticators for attestation (needed for acr phrh)',
-    localDefault: 'none',
-    parse: oneOf(['none', 'direct'] as const, 'none'),
+    meaning: 'none or direct: ask authenticators for attestation (needed for acr phrh). Default none, or direct when AUTHENTICATOR_POLICY is not any (a model is proven by its attestation)',
+    localDefault: 'none (direct with an AUTHENTICATOR_POLICY other than any)',
+    // A policy on models needs their attestation: without ATTESTATION set, it asks for one.
+    parse: oneOf(['none', 'direct'] as const, (ctx) => (/^\s*(any)?\s*$/i.test(ctx.env.AUTHENTICATOR_POLICY ?? '') ? 'none' : 'direct')),
   }),
   /** PEM root certificates trusted for packed, fido-u2f and tpm attestation (acr phrh). */
   attestationRoots: setting({
@@ -265,8 +266,11 @@ const TABLE = {
     parse: (raw, name, ctx): AuthenticatorPolicy => {
       const v = raw?.trim().toLowerCase()
       if (!v || v === 'any') return Object.freeze({ kind: 'any' as const })
-      // A model is only proven by its attestation: without asking for one, nothing could register.
-      if (ctx.env.ATTESTATION?.trim() !== 'direct') fail(name, 'any unless ATTESTATION is direct (a model is proven by its attestation)', v)
+      // A model is only proven by its attestation: without asking for one, nothing could register
+      // (an AAGUID without a verified attestation is only the client's claim). ATTESTATION unset
+      // defaults to direct with a policy; set to none, the two settings contradict each other.
+      if (ctx.env.ATTESTATION?.trim() === 'none')
+        fail(name, 'any while ATTESTATION is none (a model is proven by its attestation: set ATTESTATION=direct or leave it unset)', v)
       if (v === 'certified') {
         if (!ctx.env.METADATA_BLOB?.trim()) fail(name, 'any, or with METADATA_BLOB set, certified', v)
         return Object.freeze({ kind: 'certified' as const })

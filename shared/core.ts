@@ -106,6 +106,6 @@ export function createCore({
     personal,
     oauthKey: rotating('oauth-seal-v1'),
     telemetry,
-    metadata: new AuthenticatorMetadata({ config, clock, read: readMetadataBlob, log }),
+    metadata: new AuthenticatorMetadata({ config, clock, read: readMetadataBlob, log, store }),
   }
 }

@@ -140,7 +140,19 @@ describe('CONTRACT "Authenticator trust" settings: METADATA_BLOB, METADATA_ROOT,
     assert.throws(() => loadConfig({ METADATA_ROOT: 'not a certificate' }, { local: true }), (e: Error) => e instanceof TypeError && /METADATA_ROOT/.test(e.message))
   })
 
-  it('AUTHENTICATOR_POLICY: any, certified (needs METADATA_BLOB), or AAGUIDs; not any needs ATTESTATION=direct', () => {
+  it('AUTHENTICATOR_POLICY other than any: ATTESTATION defaults to direct; an explicit ATTESTATION=none is a startup error naming both', () => {
+    const a = 'cb69481e-8ff7-4039-93ec-0a2729a154a8'
+    assert.equal(loadConfig({ AUTHENTICATOR_POLICY: a }, { local: true }).attestation, 'direct')
+    assert.equal(loadConfig({ METADATA_BLOB: 'blob.jwt', AUTHENTICATOR_POLICY: 'certified' }, { local: true }).attestation, 'direct')
+    assert.equal(loadConfig({ AUTHENTICATOR_POLICY: 'any' }, { local: true }).attestation, 'none')
+    assert.equal(loadConfig({}, { local: true }).attestation, 'none')
+    assert.throws(
+      () => loadConfig({ ATTESTATION: 'none', AUTHENTICATOR_POLICY: a }, { local: true }),
+      (e: Error) => e instanceof TypeError && /AUTHENTICATOR_POLICY/.test(e.message) && /ATTESTATION/.test(e.message),
+    )
+  })
+
+  it('AUTHENTICATOR_POLICY: any, certified (needs METADATA_BLOB), or AAGUIDs', () => {
     const direct = { ATTESTATION: 'direct' }
     assert.deepEqual(loadConfig({ ...direct, METADATA_BLOB: 'blob.jwt', AUTHENTICATOR_POLICY: 'Certified' }, { local: true }).authenticatorPolicy, { kind: 'certified' })
     const a = 'CB69481E-8FF7-4039-93EC-0A2729A154A8'
@@ -152,8 +164,8 @@ describe('CONTRACT "Authenticator trust" settings: METADATA_BLOB, METADATA_ROOT,
       { ...direct, AUTHENTICATOR_POLICY: 'certified' },
       { ...direct, AUTHENTICATOR_POLICY: 'yubikeys' },
       { ...direct, AUTHENTICATOR_POLICY: 'cb69481e8ff7403993ec0a2729a154a8' },
-      { METADATA_BLOB: 'blob.jwt', AUTHENTICATOR_POLICY: 'certified' },
-      { AUTHENTICATOR_POLICY: a },
+      { ATTESTATION: 'none', METADATA_BLOB: 'blob.jwt', AUTHENTICATOR_POLICY: 'certified' },
+      { ATTESTATION: 'none', AUTHENTICATOR_POLICY: a },
     ])
       assert.throws(() => loadConfig(env, { local: true }), (e: Error) => e instanceof TypeError && /AUTHENTICATOR_POLICY/.test(e.message), JSON.stringify(env))
   })

@@ -8,7 +8,8 @@ import { Notice, focusOn, formatTime, h, srOnly, timeEl } from './dom.js'
 import { explain } from './explain.js'
 import { ApiError } from './http.js'
 import { authed } from './session.js'
-import type { AuditEventBody, ManagedUserBody, RoleBody } from '../shared/schemas/admin.js'
+import type { AuditEventBody, AuthenticatorTrustBody, ManagedUserBody, RoleBody } from '../shared/schemas/admin.js'
+import type { CredentialView } from '../shared/schemas/webauthn.js'
 import type { PermissionBody } from '../shared/schemas/authz.js'
 import { ROLE_NAME } from '../shared/schemas/names.js'
 
@@ -30,6 +31,9 @@ export interface AdminDeps {
   auditBody: HTMLElement
   auditNotice: Notice
   auditRefresh: HTMLButtonElement
+  /** The authenticator policy and metadata in force (GET /api/manage/authenticators). */
+  trust: HTMLElement
+  trustNotice: Notice
   /** The signed-in user's id: changing one's own roles reloads the page's view of them. */
   selfId: () => string | undefined
   onSelfRolesChanged: () => void
@@ -62,7 +66,41 @@ export class AdminView {
   }
 
   async load(): Promise<void> {
-    await Promise.all([this.loadRoles(), this.loadAudit(false)])
+    await Promise.all([this.loadRoles(), this.loadAudit(false), this.loadTrust()])
+  }
+
+  // Authenticator models (CONTRACT "Authenticator trust")
+
+  private async loadTrust(): Promise<void> {
+    try {
+      const t = await authed<AuthenticatorTrustBody>('/manage/authenticators')
+      const m = t.metadata
+      const policy = Array.isArray(t.policy) ? `only these AAGUIDs: ${t.policy.join(', ')}` : t.policy
+      this.d.trust.replaceChildren(
+        h(
+          'dl',
+          { class: 'facts' },
+          h('dt', {}, 'Policy'),
+          h('dd', { id: 'trust-policy' }, policy),
+          h('dt', {}, 'Attestation asked for'),
+          h('dd', {}, t.attestation),
+          h('dt', {}, 'FIDO metadata'),
+          h(
+            'dd',
+            { id: 'trust-metadata' },
+            !m.configured
+              ? 'none (METADATA_BLOB not set)'
+              : m.no === undefined
+                ? 'not loaded (see the service log)'
+                : `BLOB no ${m.no}, ${m.models ?? 0} models (${m.refusedModels ?? 0} refused), next update ${m.nextUpdate}${m.stale ? ' (past: still used until a newer one verifies)' : ''}${m.source === 'url' ? ', downloaded daily' : ''}`,
+          ),
+        ),
+        h('p', { id: 'trust-note', class: 'hint' }, t.note),
+      )
+    } catch (e) {
+      const { title, detail } = explain(e)
+      this.d.trustNotice.show('error', title, detail)
+    }
   }
 
   // Roles and permissions
@@ -385,6 +423,7 @@ export class AdminView {
             ? [h('dt', {}, 'Passkeys'), h('dd', {}, String(u.credentials.length))]
             : null,
         ),
+        refusedModels(u.credentials ?? []),
         h('p', { id: 'user-roles-label', class: 'label' }, 'Roles'),
         u.roles.length
           ? h(
@@ -554,6 +593,25 @@ function auditRow(ev: AuditEvent): HTMLTableRowElement {
       { class: 'audit-rest' },
       compact(ev.detail),
       ev.ip ? h('span', { class: 'muted' }, `${ev.detail ? ' · ' : ''}from ${ev.ip}`) : null,
+    ),
+  )
+}
+
+/**
+ * The passkeys of models the FIDO metadata now refuses (REVOKED or a compromise: CONTRACT
+ * "Authenticator trust"), flagged on the user card: they are refused at sign-in.
+ */
+function refusedModels(credentials: readonly CredentialView[]): HTMLElement | null {
+  const refused = credentials.filter((c) => c.authenticator?.refused)
+  if (!refused.length) return null
+  return h(
+    'div',
+    { class: 'notice notice-error refused-models', role: 'note' },
+    h('strong', {}, `${refused.length} passkey${refused.length > 1 ? 's' : ''} of a refused authenticator model`),
+    h(
+      'ul',
+      {},
+      ...refused.map((c) => h('li', {}, `${c.label}: ${c.authenticator!.name} (${c.authenticator!.status ?? 'refused'}); refused at sign-in`)),
     ),
   )
 }

@@ -34,8 +34,19 @@ export function kindOf(p: Pick<PasskeyView, 'transports'>): string | undefined {
   return undefined
 }
 
+/** The model's name: from the FIDO metadata in use when it knows the model, else a well-known AAGUID's. */
 export function deviceName(p: PasskeyView): string | undefined {
-  return p.authenticatorName
+  return p.authenticator?.name ?? p.authenticatorName
+}
+
+/**
+ * The model's icon from the metadata, served by the service itself (`authenticator.icon`, a path
+ * on its own origin): never the metadata's data: URL inlined, never another site's address.
+ */
+function modelIcon(p: PasskeyView): HTMLImageElement | null {
+  const src = p.authenticator?.icon
+  if (!src?.startsWith('/api/authenticators/')) return null
+  return h('img', { class: 'model-icon', src, alt: '', width: '20', height: '20', loading: 'lazy', decoding: 'async' })
 }
 
 export class PasskeysView {
@@ -109,12 +120,14 @@ export class PasskeysView {
           synced && !p.backedUp ? h('li', { class: 'tag' }, 'Not backed up yet') : null,
           current ? h('li', { class: 'tag tag-current' }, 'Used for this sign-in') : null,
           p.flagged ? h('li', { class: 'tag tag-flagged' }, `Revoked: ${p.flagged}`) : null,
+          p.authenticator?.certified ? h('li', { class: 'tag tag-certified', title: 'The model is FIDO certified, proven by its attestation' }, 'FIDO certified') : null,
+          p.authenticator?.refused ? h('li', { class: 'tag tag-flagged' }, `Model refused: ${p.authenticator.status ?? 'revoked'}`) : null,
         ),
       ),
       h(
         'dl',
         { class: 'facts' },
-        name ? [h('dt', {}, 'Stored in'), h('dd', {}, name)] : null,
+        name ? [h('dt', {}, 'Stored in'), h('dd', { class: 'model' }, modelIcon(p), name)] : null,
         kind ? [h('dt', {}, 'Kind'), h('dd', {}, kind)] : null,
         h('dt', {}, 'Created'),
         h('dd', {}, timeEl(p.createdAt)),

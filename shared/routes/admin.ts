@@ -5,6 +5,7 @@ import { ADMIN_ROLE } from '../admin/roles.js'
 import { requireRole } from '../middleware/requireRole.js'
 import { manageRoutes } from './manage.js'
 import { manageAuditRoutes } from './manageAudit.js'
+import { manageAuthenticatorsRoutes } from './manageAuthenticators.js'
 import { manageClientsRoutes } from './manageClients.js'
 import { manageInvitationsRoutes } from './manageInvitations.js'
 import { manageKeysRoutes } from './manageKeys.js'
@@ -23,6 +24,7 @@ export function adminRoutes(core: Core) {
   const r = new Hono<AppEnv>()
   r.use('*', requireRole(core, ADMIN_ROLE))
   r.route('/', manageKeysRoutes(core))
+  r.route('/', manageAuthenticatorsRoutes(core))
   r.route('/', manageAuditRoutes(core))
   r.route('/', manageClientsRoutes(core))
   r.route('/', manageUsersRoutes(core))

@@ -32,7 +32,7 @@ export function meRoutes(core: Core) {
   r.patch('/credentials/:id', person, requireRecentSignIn(core, 'passkey.rename'), noStore(), validJson(CredentialLabelUpdate), async (c) => {
     const { label } = c.req.valid('json')
     const cred = await renamePasskey(core, { userId: c.var.principal.userId, credentialId: c.req.param('id'), label, from: auditContext(c) })
-    return c.json(credentialView(cred, await core.metadata.lookup(cred.aaguid)))
+    return c.json(credentialView(cred, await core.metadata.lookupCredential(cred)))
   })
 
   r.delete('/credentials/:id', person, requireRecentSignIn(core, 'passkey.delete'), async (c) => {

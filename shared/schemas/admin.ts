@@ -78,6 +78,31 @@ export const SigningKey = v.object({
 })
 export const SigningKeyList = v.array(SigningKey)
 
+/** GET /api/manage/authenticators: the authenticator trust in force (CONTRACT "Authenticator trust"). */
+export const AuthenticatorTrust = described(
+  v.object({
+    policy: described(
+      v.union([v.picklist(['any', 'certified']), v.array(v.pipe(v.string(), v.uuid()))]),
+      'AUTHENTICATOR_POLICY: `any`, `certified`, or the AAGUIDs allowed.',
+    ),
+    attestation: described(v.picklist(['none', 'direct']), 'ATTESTATION: what registration asks authenticators for.'),
+    note: described(v.string(), 'What the policy can prove: an AAGUID without a verified attestation is only what the client claims.'),
+    metadata: described(
+      v.object({
+        configured: described(v.boolean(), 'METADATA_BLOB is set.'),
+        source: v.optional(described(v.picklist(['file', 'url']), 'A file, or an https URL (downloaded daily by the timer, shared through storage).')),
+        no: v.optional(described(v.number(), "The BLOB in use: its serial number.")),
+        nextUpdate: v.optional(described(v.string(), 'The BLOB in use: its nextUpdate (YYYY-MM-DD).')),
+        stale: v.optional(described(v.boolean(), 'Its nextUpdate is past (still used until a newer one verifies).')),
+        models: v.optional(described(v.number(), 'Authenticator models it describes.')),
+        refusedModels: v.optional(described(v.number(), 'Models whose latest status refuses them (REVOKED or a compromise).')),
+      }),
+      'The FIDO metadata in use.',
+    ),
+  }),
+  'The authenticator trust in force: policy, attestation and the FIDO metadata in use.',
+)
+
 const Maybe = v.optional(v.string())
 export const AuditEvent = described(
   v.object({
@@ -298,3 +323,4 @@ export type InvitationCreateBody = v.InferOutput<typeof InvitationCreate>
 export type InvitationBody = v.InferOutput<typeof Invitation>
 export type InvitationCreatedBody = v.InferOutput<typeof InvitationCreated>
 export type RecoveryIssuedBody = v.InferOutput<typeof RecoveryIssued>
+export type AuthenticatorTrustBody = v.InferOutput<typeof AuthenticatorTrust>

@@ -55,4 +55,5 @@ export const OpenApiDocument = described(
 )
 
 export const HtmlPage = described(v.string(), 'An HTML document.')
+export const ImageBytes = described(v.string(), 'An image, as bytes.')
 export const JavaScript = described(v.string(), 'A JavaScript file.')

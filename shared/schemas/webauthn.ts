@@ -239,6 +239,9 @@ export const Credential = described(
         v.object({
           name: described(v.string(), "The model's name in the FIDO metadata (metadataStatement.description)."),
           certified: described(v.boolean(), 'The model has a FIDO certification status in the metadata and this passkey came with a verified attestation (without one its AAGUID is only a claim).'),
+          status: v.optional(described(v.string(), "The status of the model's latest status report in the metadata (e.g. FIDO_CERTIFIED_L1, REVOKED).")),
+          refused: v.optional(described(v.literal(true), 'Present when that status refuses the model (REVOKED or a compromise): the passkey is refused at sign-in with authenticator_not_allowed.')),
+          icon: v.optional(described(v.string(), "Path of the model's icon from the metadata, served by this service (GET /api/authenticators/{id}/icon), when it has one.")),
         }),
         'The authenticator model, when the FIDO metadata in use (METADATA_BLOB) knows its AAGUID.',
       ),

@@ -11,6 +11,7 @@ import type {
   ClientStore,
   Housekeeping,
   InvitationStore,
+  MetadataStore,
   RecoveryStore,
   RoleStore,
   SessionStore,
@@ -31,6 +32,7 @@ export interface StoreParts {
   backchannel: BackchannelStore
   invitations: InvitationStore
   recovery: RecoveryStore
+  metadata: MetadataStore
 }
 
 /**
@@ -52,5 +54,6 @@ export function composeStore(parts: StoreParts): Store {
     ...parts.backchannel,
     ...parts.invitations,
     ...parts.recovery,
+    ...parts.metadata,
   }
 }

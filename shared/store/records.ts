@@ -59,6 +59,11 @@ export interface CredentialRecord {
   backedUp: boolean
   /** Attestation verified against a trusted root (used for acr `phrh`). */
   attestationTrusted: boolean
+  /**
+   * fido-u2f passkeys: hex SHA-1 of the attestation certificate's subject public key, the key
+   * identifier U2F models are known by in the FIDO metadata (their AAGUID is all zeros).
+   */
+  attestationKeyId?: string
   label: string
   createdAt: number
   lastUsedAt?: number

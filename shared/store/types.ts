@@ -358,6 +358,27 @@ export interface RecoveryStore {
   }): Promise<{ revoked: number }>
 }
 
+/** A FIDO metadata BLOB as stored for every instance (`MetadataStore`): its `no` and its JWS text. */
+export interface StoredMetadataBlob {
+  no: number
+  text: string
+}
+
+/**
+ * The last good FIDO metadata BLOB (docs/authenticators.md "The timer and storage"), shared by
+ * every instance: the timer job stores what it downloaded and verified, instances read it from
+ * here instead of each from the internet. Partition 'metadata' of `roles`.
+ */
+export interface MetadataStore {
+  /** The stored BLOB when its `no` is greater than `newerThan` (else one point read and undefined). */
+  getMetadataBlob(opts?: { newerThan?: number }): Promise<StoredMetadataBlob | undefined>
+  /**
+   * Stores a BLOB the caller verified, unless the stored one's `no` is at least as great (or
+   * another writer stored one meanwhile): true when stored.
+   */
+  putMetadataBlob(blob: StoredMetadataBlob): Promise<boolean>
+}
+
 /** `listClients` cursors: the creation time (16 digits), then the client id. */
 export const clientCursor = (c: Pick<ClientRecord, 'id' | 'createdAt'>) => `${String(Math.trunc(c.createdAt)).padStart(16, '0')}.${c.id}`
 export const CLIENT_CURSOR = /^\d{16}\.[A-Za-z0-9_-]{1,64}$/
@@ -374,4 +395,5 @@ export interface Store
     ClientStore,
     BackchannelStore,
     InvitationStore,
-    RecoveryStore {}
+    RecoveryStore,
+    MetadataStore {}

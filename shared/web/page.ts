@@ -227,6 +227,13 @@ ${gateway}<link rel="icon" href="data:,">
       <div id="user-result"></div>
     </section>
 
+    <section aria-labelledby="trust-title">
+      <h3 id="trust-title">Authenticator models</h3>
+      <p class="hint">Which authenticator models may hold an account: <code>AUTHENTICATOR_POLICY</code> (<code>any</code>, <code>certified</code> or a list of AAGUIDs) with the FIDO Metadata Service BLOB (<code>METADATA_BLOB</code>). Set in the service’s settings, not here.</p>
+      <div id="trust-notice" class="notice-area" role="status" aria-live="polite"></div>
+      <div id="trust"></div>
+    </section>
+
     <section aria-labelledby="people-title">
       <h3 id="people-title" tabindex="-1">People</h3>
       <p class="hint">Everyone with an account, 100 a page. Disabling ends a person’s sessions and refuses their sign-ins until you enable them again. A recovery link lets someone who lost every passkey add a new one.</p>

@@ -231,7 +231,7 @@ export async function verifyPasskeyAssertion(
   checkAuthenticator({
     policy: core.config.authenticatorPolicy,
     aaguid: credential.aaguid,
-    model: await core.metadata.lookup(credential.aaguid),
+    model: await core.metadata.lookupCredential(credential),
     attestationTrusted: credential.attestationTrusted,
   })
   return { account, credential, verified }

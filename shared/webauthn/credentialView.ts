@@ -1,13 +1,14 @@
 /** The public view of a passkey (what self-service and administration show), and its default label. */
 import type { CredentialRecord } from '../store/types.js'
 import type { CredentialView } from '../schemas/webauthn.js'
+import type { AuthenticatorMetadata } from './metadata.js'
 import type { MetadataEntry } from './verifyMetadataBlob.js'
 
 /**
  * The public view of a passkey (CONTRACT: registration 201 `credential`, GET /api/me/credentials);
  * `model` is its metadata entry (CONTRACT "Authenticator trust": `authenticator` when known).
  */
-export function credentialView(c: CredentialRecord, model?: Pick<MetadataEntry, 'name' | 'certified'>): CredentialView {
+export function credentialView(c: CredentialRecord, model?: Pick<MetadataEntry, 'name' | 'certified' | 'status' | 'refused' | 'icon' | 'aaguid' | 'keyIds'>): CredentialView {
   const name = model?.name ?? AAGUID_NAMES[c.aaguid.toLowerCase()]
   return {
     id: c.id,
@@ -21,14 +22,29 @@ export function credentialView(c: CredentialRecord, model?: Pick<MetadataEntry, 
     deviceBound: !c.backupEligible,
     ...(name ? { authenticatorName: name } : {}),
     // Certified only with a verified attestation: without one the AAGUID is only the client's claim.
-    ...(model ? { authenticator: { name: model.name, certified: model.certified && c.attestationTrusted === true } } : {}),
+    ...(model ? { authenticator: authenticatorView(c, model) } : {}),
     ...(c.flaggedAt ? { flagged: c.flagReason ?? 'flagged' } : {}),
   }
 }
 
+function authenticatorView(c: CredentialRecord, model: Pick<MetadataEntry, 'name' | 'certified' | 'status' | 'refused' | 'icon' | 'aaguid' | 'keyIds'>): NonNullable<CredentialView['authenticator']> {
+  // The icon by the key the model was found by: its AAGUID, or (U2F) the passkey's key identifier.
+  const iconId = model.aaguid ?? (model.keyIds?.includes(c.attestationKeyId ?? '') ? c.attestationKeyId : undefined)
+  return {
+    name: model.name,
+    certified: model.certified && c.attestationTrusted === true,
+    ...(model.status ? { status: model.status } : {}),
+    ...(model.refused ? { refused: true as const } : {}),
+    ...(model.icon && iconId ? { icon: authenticatorIconPath(iconId) } : {}),
+  }
+}
+
+/** Where a model's icon is served (shared/routes/authenticators.ts): our origin, never the metadata's data: URL. */
+export const authenticatorIconPath = (id: string) => `/api/authenticators/${id}/icon`
+
 /** The views of an account's passkeys, each with its model from the metadata in use. */
-export async function credentialViews(metadata: { lookup(aaguid: string): Promise<MetadataEntry | undefined> }, creds: CredentialRecord[]): Promise<CredentialView[]> {
-  return Promise.all(creds.map(async (c) => credentialView(c, await metadata.lookup(c.aaguid))))
+export async function credentialViews(metadata: Pick<AuthenticatorMetadata, 'lookupCredential'>, creds: CredentialRecord[]): Promise<CredentialView[]> {
+  return Promise.all(creds.map(async (c) => credentialView(c, await metadata.lookupCredential(c))))
 }
 
 /** A few well-known authenticator models by AAGUID (FIDO MDS / passkey-authenticator-aaguids). */

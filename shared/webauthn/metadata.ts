@@ -9,8 +9,14 @@
  * - `nextUpdate`: once it is past, the BLOB is read again on the next use (at most once an hour);
  *   until a newer one verifies, the stale one is still used, with a log line. The spec gives no
  *   rule to drop a stale BLOB, and dropping it would forget the revocations it carries.
+ *
+ * An https METADATA_BLOB is shared through storage (MetadataStore): the daily timer (`sync`)
+ * downloads it, verifies it and stores it; each instance reads the stored copy (on first use,
+ * then hourly: one point read when nothing changed), not the internet. Only when storage has no
+ * copy yet does an instance run `sync` itself.
  */
 import type { Config, MetadataSource } from '../config.js'
+import type { MetadataStore } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import { MetadataBlobError, verifyMetadataBlob, type MetadataBlob, type MetadataEntry } from './verifyMetadataBlob.js'
 
@@ -25,12 +31,65 @@ const RETRY_MS = 3600_000
 /** How long after a failed first read (nothing in use) the source is read again. */
 const FIRST_RETRY_MS = 60_000
 
-/** https sources with fetch (a Web API); a file is the runtime's to read. */
+/** How often an instance looks for a newer BLOB in storage (https sources). */
+const SHARED_REFRESH_MS = 3600_000
+/** The most a METADATA_BLOB download may be (the FIDO BLOB is 5–10 MB). */
+export const MAX_BLOB_BYTES = 20 * 1024 * 1024
+/** The longest a METADATA_BLOB download may take, body included. */
+const DOWNLOAD_TIMEOUT_MS = 60_000
+
+/**
+ * GET `url` as text, at most `maxBytes` (refused at once when Content-Length says more, else cut
+ * off while reading) within `timeoutMs`. Throws MetadataBlobError naming what went wrong.
+ *
+ * @example
+ * const text = await fetchCapped('https://mds.fidoalliance.org/', { maxBytes: MAX_BLOB_BYTES })
+ */
+export async function fetchCapped(url: string, { maxBytes = MAX_BLOB_BYTES, timeoutMs = DOWNLOAD_TIMEOUT_MS } = {}): Promise<string> {
+  const signal = AbortSignal.timeout(timeoutMs)
+  let res: Response
+  try {
+    res = await fetch(url, { redirect: 'follow', signal })
+  } catch (e) {
+    throw new MetadataBlobError(`the download failed (${e instanceof Error ? e.name : 'error'})`)
+  }
+  if (!res.ok) {
+    await res.body?.cancel()
+    throw new MetadataBlobError(`GET answered ${res.status}`)
+  }
+  const declared = Number(res.headers.get('content-length') ?? NaN)
+  if (declared > maxBytes) {
+    await res.body?.cancel()
+    throw new MetadataBlobError(`the download is larger than ${maxBytes} bytes`)
+  }
+  const parts: Uint8Array[] = []
+  let size = 0
+  const reader = res.body?.getReader()
+  try {
+    for (let r = await reader?.read(); r && !r.done; r = await reader!.read()) {
+      const part = r.value
+      size += part.length
+      if (size > maxBytes) throw new MetadataBlobError(`the download is larger than ${maxBytes} bytes`)
+      parts.push(part)
+    }
+  } catch (e) {
+    await reader?.cancel().catch(() => {})
+    if (e instanceof MetadataBlobError) throw e
+    throw new MetadataBlobError(`the download failed (${e instanceof Error ? e.name : 'error'})`)
+  }
+  const bytes = new Uint8Array(size)
+  let at = 0
+  for (const p of parts) {
+    bytes.set(p, at)
+    at += p.length
+  }
+  return new TextDecoder().decode(bytes)
+}
+
+/** https sources with fetch (a Web API), capped in size and time; a file is the runtime's to read. */
 export const fetchMetadataBlob: ReadMetadataBlob = async (source) => {
   if (source.kind !== 'url') throw new MetadataBlobError('reading a METADATA_BLOB file needs the Node runtime')
-  const res = await fetch(source.url, { redirect: 'follow', signal: AbortSignal.timeout(30_000) })
-  if (!res.ok) throw new MetadataBlobError(`GET answered ${res.status}`)
-  return res.text()
+  return fetchCapped(source.url)
 }
 
 export class AuthenticatorMetadata {
@@ -38,16 +97,31 @@ export class AuthenticatorMetadata {
   readonly #clock: Clock
   readonly #read: ReadMetadataBlob
   readonly #log: MetadataLog
+  readonly #store: MetadataStore | undefined
   #current: MetadataBlob | undefined
   #loading: Promise<boolean> | undefined
   #first: Promise<boolean> | undefined
   #lastAttempt = 0
 
-  constructor({ config, clock, read = fetchMetadataBlob, log }: { config: Pick<Config, 'metadataBlob' | 'metadataRoot'>; clock: Clock; read?: ReadMetadataBlob; log: MetadataLog }) {
+  constructor({
+    config,
+    clock,
+    read = fetchMetadataBlob,
+    log,
+    store,
+  }: {
+    config: Pick<Config, 'metadataBlob' | 'metadataRoot'>
+    clock: Clock
+    read?: ReadMetadataBlob
+    log: MetadataLog
+    /** Where an https BLOB is shared between instances (the service's store). */
+    store?: MetadataStore
+  }) {
     this.#config = config
     this.#clock = clock
     this.#read = read
     this.#log = log
+    this.#store = store
   }
 
   /** Whether METADATA_BLOB is set. */
@@ -60,14 +134,43 @@ export class AuthenticatorMetadata {
     return this.#current
   }
 
+  /** An https source with a store: the BLOB is shared through storage. */
+  get #shared(): MetadataStore | undefined {
+    return this.#config.metadataBlob?.kind === 'url' ? this.#store : undefined
+  }
+
   /**
    * The model of `aaguid` in the BLOB in use. Loads the BLOB on first use; once its nextUpdate
-   * is past, reads it again in the background (the stale one answers meanwhile).
+   * is past (a shared https BLOB: every hour), reads it again in the background (the one in use
+   * answers meanwhile).
    *
    * @example
    * const model = await core.metadata.lookup(credential.aaguid)
    */
   async lookup(aaguid: string): Promise<MetadataEntry | undefined> {
+    return (await this.#ready())?.entries.get(aaguid.toLowerCase())
+  }
+
+  /**
+   * The U2F model whose attestationCertificateKeyIdentifiers lists `keyId` (hex SHA-1 of the
+   * attestation certificate's subject public key, FIDO MDS 3.0 #dom-metadatastatement-attestationcertificatekeyidentifiers).
+   */
+  async lookupKeyId(keyId: string): Promise<MetadataEntry | undefined> {
+    return (await this.#ready())?.keyIds.get(keyId.toLowerCase())
+  }
+
+  /** The model of a passkey (or a registration): by AAGUID, else (U2F) by attestation key identifier. */
+  async lookupCredential({ aaguid, attestationKeyId }: { aaguid: string; attestationKeyId?: string | undefined }): Promise<MetadataEntry | undefined> {
+    const blob = await this.#ready()
+    return blob?.entries.get(aaguid.toLowerCase()) ?? (attestationKeyId ? blob?.keyIds.get(attestationKeyId.toLowerCase()) : undefined)
+  }
+
+  /** The BLOB in use, loaded first if need be (the administration's view of it). */
+  inUse(): Promise<MetadataBlob | undefined> {
+    return this.#ready()
+  }
+
+  async #ready(): Promise<MetadataBlob | undefined> {
     if (!this.configured) return undefined
     // Every use waits for the first read (settled: at once). After a failed one, the source is
     // tried again in the background at most once a minute: no ceremony waits on an unreachable
@@ -75,24 +178,35 @@ export class AuthenticatorMetadata {
     this.#first ??= this.refresh()
     await this.#first
     const now = this.#clock.now()
+    const since = now - this.#lastAttempt
     if (!this.#current) {
-      if (now - this.#lastAttempt >= FIRST_RETRY_MS) void this.refresh()
-    } else if (this.#current.nextUpdateAt <= now && now - this.#lastAttempt >= RETRY_MS) void this.refresh()
-    return this.#current?.entries.get(aaguid.toLowerCase())
+      if (since >= FIRST_RETRY_MS) void this.refresh()
+    } else if (this.#shared ? since >= SHARED_REFRESH_MS : this.#current.nextUpdateAt <= now && since >= RETRY_MS) void this.refresh()
+    return this.#current
   }
 
   /**
-   * Reads and verifies the BLOB from METADATA_BLOB; one read at a time. Never throws: what fails
-   * is logged and the BLOB in use stays. Resolves to whether a new BLOB was taken.
+   * Reads and verifies the BLOB from METADATA_BLOB (a shared https BLOB: the stored copy, or when
+   * storage has none, `sync`); one read at a time. Never throws: what fails is logged and the
+   * BLOB in use stays. Resolves to whether a new BLOB was taken.
    */
   refresh(): Promise<boolean> {
     if (!this.configured) return Promise.resolve(false)
     this.#loading ??= (async () => {
       this.#lastAttempt = this.#clock.now()
       try {
-        return await this.accept(await this.#read(this.#config.metadataBlob!))
+        const shared = this.#shared
+        if (!shared) return await this.accept(await this.#read(this.#config.metadataBlob!))
+        const stored = await shared.getMetadataBlob({ newerThan: this.#current?.no ?? -1 })
+        if (stored) return await this.accept(stored.text)
+        if (this.#current) return false
+        // Nothing stored yet (a new deployment before the timer's first run): this instance
+        // downloads it and stores it for the others.
+        const lines = await this.#sync()
+        lines.forEach(this.#log)
+        return this.#current !== undefined
       } catch (e) {
-        this.#ignored(e instanceof MetadataBlobError ? e.message : `it could not be read (${e instanceof Error ? e.name : 'error'})`)
+        this.#log(this.#ignoredLine(e instanceof MetadataBlobError ? e.message : `it could not be read (${e instanceof Error ? e.name : 'error'})`))
         return false
       } finally {
         this.#loading = undefined
@@ -102,30 +216,68 @@ export class AuthenticatorMetadata {
   }
 
   /**
-   * Verifies a BLOB's text and takes it if it is newer than the one in use (the timer job and
-   * tests hand BLOBs in this way). Never throws; resolves to whether it was taken.
+   * The timer job (functions/index.ts `metadata`, local/metadata.ts): an https METADATA_BLOB is
+   * downloaded, verified and, when newer than the stored one, stored for every instance and taken
+   * here; a BLOB that does not verify is not stored (the stored one stays). A file is read again.
+   * Resolves to its log lines; throws only when storage fails (the timer's failure line).
+   */
+  async sync(): Promise<string[]> {
+    if (!this.configured) return []
+    if (!this.#shared) {
+      await this.refresh()
+      return [`metadata: ${this.#current ? `BLOB no ${this.#current.no} in use` : 'no metadata in use'}`]
+    }
+    return this.#sync()
+  }
+
+  async #sync(): Promise<string[]> {
+    let text: string
+    let blob: MetadataBlob
+    try {
+      text = await this.#read(this.#config.metadataBlob!)
+      blob = await this.#verify(text)
+    } catch (e) {
+      return [this.#ignoredLine(`${e instanceof MetadataBlobError ? e.message : `it could not be read (${e instanceof Error ? e.name : 'error'})`}; not stored`)]
+    }
+    const stored = await this.#shared!.putMetadataBlob({ no: blob.no, text })
+    const lines = [stored ? `metadata: BLOB no ${blob.no} stored for every instance` : `metadata: BLOB no ${blob.no} not stored: storage has one at least as new`]
+    if (!this.#current || blob.no > this.#current.no) this.#take(blob)
+    return lines
+  }
+
+  /**
+   * Verifies a BLOB's text and takes it if it is newer than the one in use (tests hand BLOBs in
+   * this way). Never throws; resolves to whether it was taken.
    */
   async accept(text: string): Promise<boolean> {
     let blob: MetadataBlob
     try {
-      blob = await verifyMetadataBlob(text, { roots: this.#config.metadataRoot })
+      blob = await this.#verify(text)
     } catch (e) {
-      this.#ignored(e instanceof MetadataBlobError ? e.message : `it did not verify (${e instanceof Error ? e.name : 'error'})`)
+      this.#log(this.#ignoredLine(e instanceof MetadataBlobError ? e.message : `it did not verify (${e instanceof Error ? e.name : 'error'})`))
       return false
     }
     if (this.#current && blob.no <= this.#current.no) {
-      this.#ignored(`its no ${blob.no} is not greater than ${this.#current.no}, the one in use`)
+      this.#log(this.#ignoredLine(`its no ${blob.no} is not greater than ${this.#current.no}, the one in use`))
       return false
     }
-    this.#current = blob
-    this.#log(`metadata: BLOB no ${blob.no} in use (${blob.entries.size} authenticator models, next update ${blob.nextUpdate})`)
-    if (blob.nextUpdateAt <= this.#clock.now())
-      this.#log(`metadata: BLOB no ${blob.no} is past its nextUpdate ${blob.nextUpdate}; still used until a newer one verifies`)
+    this.#take(blob)
     return true
   }
 
-  #ignored(why: string): void {
+  #verify(text: string): Promise<MetadataBlob> {
+    return verifyMetadataBlob(text, { roots: this.#config.metadataRoot })
+  }
+
+  #take(blob: MetadataBlob): void {
+    this.#current = blob
+    this.#log(`metadata: BLOB no ${blob.no} in use (${blob.models.length} authenticator models, next update ${blob.nextUpdate})`)
+    if (blob.nextUpdateAt <= this.#clock.now())
+      this.#log(`metadata: BLOB no ${blob.no} is past its nextUpdate ${blob.nextUpdate}; still used until a newer one verifies`)
+  }
+
+  #ignoredLine(why: string): string {
     const kept = this.#current ? `BLOB no ${this.#current.no} stays in use` : 'no metadata in use'
-    this.#log(`metadata: METADATA_BLOB ignored: ${why}; ${kept}`)
+    return `metadata: METADATA_BLOB ignored: ${why}; ${kept}`
   }
 }

@@ -156,6 +156,7 @@ export async function completeRegistration(
     backupEligible: reg.backupEligible,
     backedUp: reg.backedUp,
     attestationTrusted: reg.attestationTrusted,
+    ...(reg.attestationKeyId ? { attestationKeyId: reg.attestationKeyId } : {}),
     label: label ?? reg.model?.name ?? defaultLabel(reg.aaguid, reg.backupEligible),
     createdAt: now,
   }

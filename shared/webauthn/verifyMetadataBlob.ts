@@ -41,8 +41,10 @@ const CERTIFIED = /^FIDO_CERTIFIED(_L[123](plus)?)?$/
 
 /** One authenticator model, as this service uses it. */
 export interface MetadataEntry {
-  /** Lower-case AAGUID. */
-  aaguid: string
+  /** Lower-case AAGUID (FIDO2 models); absent for U2F models, known by `keyIds`. */
+  aaguid?: string
+  /** attestationCertificateKeyIdentifiers (U2F models), lower-case hex. */
+  keyIds?: string[]
   /** metadataStatement.description: the model's name. */
   name: string
   /** metadataStatement.icon (a data: URL), when given. */
@@ -65,12 +67,17 @@ export interface MetadataBlob {
   /** nextUpdate as milliseconds since the epoch (start of that day, UTC). */
   nextUpdateAt: number
   entries: ReadonlyMap<string, MetadataEntry>
+  /** U2F models by attestation certificate key identifier (hex SHA-1 of its subject public key). */
+  keyIds: ReadonlyMap<string, MetadataEntry>
+  /** Every model read (FIDO2 and U2F), once each. */
+  models: readonly MetadataEntry[]
 }
 
 // FIDO MDS 3.0 #metadata-blob-payload-dictionary (only what we read; the rest is passed over).
 const StatusReport = v.object({ status: v.string(), effectiveDate: v.optional(v.string()) })
 const Entry = v.object({
   aaguid: v.optional(v.string()),
+  attestationCertificateKeyIdentifiers: v.optional(v.array(v.string())),
   metadataStatement: v.optional(
     v.object({
       description: v.optional(v.string()),
@@ -89,6 +96,8 @@ const Payload = v.object({
 /** JWS algorithms a BLOB may be signed with (MDS signs RS256; FIDO allows the registry's ECDSA too). */
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']
 
+/** A hex SHA-1 (attestationCertificateKeyIdentifiers). */
+const KEY_ID = /^[0-9a-f]{40}$/
 const AAGUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /**
@@ -141,27 +150,33 @@ export async function verifyMetadataBlob(jws: string, { roots }: { roots: readon
   const nextUpdateAt = Date.parse(`${payload.nextUpdate}T00:00:00Z`)
   if (Number.isNaN(nextUpdateAt)) throw new MetadataBlobError('the BLOB nextUpdate is not a date')
   const entries = new Map<string, MetadataEntry>()
+  const keyIds = new Map<string, MetadataEntry>()
+  const models: MetadataEntry[] = []
   for (const raw of payload.entries) {
     const entry = readEntry(raw)
-    // Only FIDO2 models have an AAGUID; U2F (attestationCertificateKeyIdentifiers) and UAF are passed over.
-    if (entry) entries.set(entry.aaguid, entry)
+    if (entry) models.push(entry)
+    // FIDO2 models by AAGUID, U2F models by attestation certificate key identifier; UAF models
+    // (AAID only) are passed over.
+    if (entry?.aaguid) entries.set(entry.aaguid, entry)
+    else for (const id of entry?.keyIds ?? []) keyIds.set(id, entry!)
   }
-  return { no: payload.no, nextUpdate: payload.nextUpdate, nextUpdateAt, entries }
+  return { no: payload.no, nextUpdate: payload.nextUpdate, nextUpdateAt, entries, keyIds, models }
 }
 
 function readEntry(raw: unknown): MetadataEntry | undefined {
   const parsed = v.safeParse(Entry, raw)
   if (!parsed.success) return undefined
-  const { aaguid: rawAaguid, metadataStatement: statement, statusReports = [] } = parsed.output
+  const { aaguid: rawAaguid, attestationCertificateKeyIdentifiers, metadataStatement: statement, statusReports = [] } = parsed.output
   const aaguid = rawAaguid?.toLowerCase()
-  if (!aaguid || !AAGUID.test(aaguid)) return undefined
+  const keyIds = (attestationCertificateKeyIdentifiers ?? []).map((id) => id.toLowerCase()).filter((id) => KEY_ID.test(id))
+  if (aaguid ? !AAGUID.test(aaguid) : keyIds.length === 0) return undefined
   // "latest": by effectiveDate (YYYY-MM-DD sorts as text); reports without one keep their order.
   const latest = statusReports
     .map((r, i) => ({ ...r, i }))
     .sort((a, b) => (a.effectiveDate ?? '').localeCompare(b.effectiveDate ?? '') || a.i - b.i)
     .at(-1)?.status
   return {
-    aaguid,
+    ...(aaguid ? { aaguid } : { keyIds }),
     name: statement?.description?.slice(0, 200) || 'Unnamed authenticator',
     ...(statement?.icon?.startsWith('data:image/') ? { icon: statement.icon } : {}),
     ...(latest ? { status: latest } : {}),

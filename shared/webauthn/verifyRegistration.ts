@@ -9,6 +9,7 @@ import { webauthnLib } from './lib.js'
 import { ServiceError } from '../errors.js'
 import { encode } from '../util/base64url.js'
 import { checkAuthenticatorData, checkClientData, decodeField, type ExpectedRelyingParty } from './checks.js'
+import type { AuthenticatorMetadata } from './metadata.js'
 import type { MetadataEntry } from './verifyMetadataBlob.js'
 
 /** ES256, EdDSA, RS256 (COSE ids, IANA "COSE Algorithms"), in the contract's order. */
@@ -35,6 +36,8 @@ export interface VerifiedRegistration {
   attestationTrusted: boolean
   /** The model's metadata entry (METADATA_BLOB), when known. */
   model?: MetadataEntry
+  /** fido-u2f: the attestation certificate's key identifier (hex SHA-1 of its subject public key). */
+  attestationKeyId?: string
 }
 
 /**
@@ -47,7 +50,7 @@ export async function verifyRegistration(
     response: RegistrationResponseJSON
     expectedChallenge: string
     /** The authenticator metadata in use (./metadata.ts); none: roots by format only. */
-    metadata?: { lookup(aaguid: string): Promise<MetadataEntry | undefined> }
+    metadata?: Pick<AuthenticatorMetadata, 'lookupCredential'>
   },
 ): Promise<VerifiedRegistration> {
   const { response, expectedChallenge, expectedOrigins, expectedRPID, requireUserVerification = true, metadata } = opts
@@ -109,7 +112,10 @@ export async function verifyRegistration(
   let attestationTrusted = x5c.length > 0 && roots.length > 0
   // FIDO MDS: with the model in the metadata, its attestation must chain to the model's roots
   // (what the library's verifyAttestationWithMetadata does, without its process-global MetadataService).
-  const model = await metadata?.lookup(info.aaguid)
+  // U2F models are known by the key identifier of their attestation certificate (FIDO MDS 3.0
+  // #dom-metadatastatement-attestationcertificatekeyidentifiers), FIDO2 models by AAGUID.
+  const attestationKeyId = fmt === 'fido-u2f' && x5c[0] ? await keyIdentifier(helpers, x5c[0]) : undefined
+  const model = await metadata?.lookupCredential({ aaguid: info.aaguid, attestationKeyId })
   if (model && model.attestationRoots.length > 0 && x5c.length > 0) {
     if (!(await chainsTo(helpers, x5c, model.attestationRoots)))
       throw new ServiceError('signature_invalid', `Attestation does not chain to the roots the FIDO metadata gives for this model (${model.name})`)
@@ -129,6 +135,18 @@ export async function verifyRegistration(
     backedUp: parsed.flags.bs,
     attestationTrusted,
     ...(model ? { model } : {}),
+    ...(attestationKeyId ? { attestationKeyId } : {}),
+  }
+}
+
+/** Hex SHA-1 of a certificate's subjectPublicKey (the BIT STRING's bytes, RFC 5280 §4.2.1.2 method 1). */
+async function keyIdentifier(helpers: Awaited<ReturnType<typeof webauthnLib>>['helpers'], der: Uint8Array): Promise<string | undefined> {
+  try {
+    const spki = helpers.getCertificateInfo(der as Uint8Array<ArrayBuffer>).parsedCertificate.tbsCertificate.subjectPublicKeyInfo
+    const digest = await crypto.subtle.digest('SHA-1', spki.subjectPublicKey)
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
+  } catch {
+    return undefined
   }
 }
 

@@ -38,6 +38,9 @@ import { createService } from '../../shared/bootstrap.js'
 import { loadConfig, SETTINGS } from '../../shared/config.js'
 import { StorageUnavailableError } from '../../shared/errors.js'
 import { startAzurite, type Azurite } from '../helpers/azurite.js'
+import { createTestMds, mdsEntry, mdsPayload } from '../helpers/mds.js'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 
 const { HttpRequest, HttpResponse, InvocationContext } = azureFunctions
 
@@ -401,12 +404,13 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
     }
   })
 
-  it('registers two timers: keyrotation every 5 minutes, housekeeping hourly at minute 17 (NCRONTAB: six fields)', () => {
+  it('registers three timers: keyrotation every 5 minutes, housekeeping hourly at minute 17, metadata daily at 03:41 (NCRONTAB: six fields)', () => {
     assert.deepEqual(
       loaded.timers.map((t) => [t.name, t.schedule]),
       [
         ['keyrotation', '0 */5 * * * *'],
         ['housekeeping', '0 17 * * * *'],
+        ['metadata', '0 41 3 * * *'],
       ],
     )
     for (const { name, schedule } of loaded.timers) {
@@ -491,6 +495,40 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
     assert.equal(await store.consumeChallenge('jti.hk-old'), false)
     assert.equal(await store.consumeChallenge('hk-grace'), true)
     assert.equal(await store.consumeChallenge('hk-live'), true)
+  })
+
+  it('the metadata timer downloads an https METADATA_BLOB, verifies it and stores it in Azurite for every instance (CONTRACT "Authenticator trust")', async () => {
+    const mds = await createTestMds()
+    const text = await mds.sign(mdsPayload([await mdsEntry({ aaguid: 'c0ffee00-0000-4000-8000-0000000000b1', name: 'Timer Test Key' })], { no: 5 }))
+    let requests = 0
+    const server = createServer((_req, res) => {
+      requests++
+      res.writeHead(200, { 'content-type': 'application/jwt' }).end(text)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+    try {
+      const blobEnv = {
+        ...env,
+        TABLE_PREFIX: `fn${randomBytes(4).toString('hex')}`,
+        // Local settings take a loopback http URL; in Azure it must be https.
+        METADATA_BLOB: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+        METADATA_ROOT: mds.rootPem,
+      }
+      const fresh = loadBundle(bundle)
+      const logs: Logged[] = []
+      const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } }
+      const metadata = fresh.timers.find((t) => t.name === 'metadata')!
+      await withEnv(blobEnv, () => Promise.resolve(metadata.handler(timer, invocation('metadata', logs))))
+      assert.deepEqual(logs.map((l) => l.text), ['metadata: BLOB no 5 stored for every instance'])
+      assert.equal(requests, 1)
+      // Another instance reads the stored copy.
+      const other = await withEnv(blobEnv, () => createService({ env: process.env, local: true }))
+      assert.equal((await other.store.getMetadataBlob())?.no, 5)
+      assert.equal((await other.core.metadata.lookup('c0ffee00-0000-4000-8000-0000000000b1'))?.name, 'Timer Test Key')
+      assert.equal(requests, 1)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 
   it('reaches every /api route of the app through some function', async () => {

@@ -91,6 +91,7 @@ export async function mdsEntry({
   name = 'Test Key',
   statuses = ['FIDO_CERTIFIED_L1'],
   roots,
+  icon = 'data:image/png;base64,iVBORw0KGgo=',
 }: {
   aaguid: string
   name?: string
@@ -98,6 +99,8 @@ export async function mdsEntry({
   statuses?: string[]
   /** attestationRootCertificates (base64 DER); default: the soft authenticator's attestation root. */
   roots?: string[]
+  /** metadataStatement.icon (a data: URL); default: the 8-byte PNG signature. */
+  icon?: string
 }): Promise<Record<string, unknown>> {
   const attestationRootCertificates = roots ?? [Buffer.from(await getTestAttestationRootDer()).toString('base64')]
   return {
@@ -105,7 +108,7 @@ export async function mdsEntry({
     metadataStatement: {
       aaguid,
       description: name,
-      icon: 'data:image/png;base64,iVBORw0KGgo=',
+      icon,
       authenticatorVersion: 1,
       protocolFamily: 'fido2',
       schema: 3,

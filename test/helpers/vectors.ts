@@ -5,7 +5,9 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
-import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server'
+import assert from 'node:assert/strict'
+import type { TestContext } from 'node:test'
+import { SettingsService, type AuthenticationResponseJSON, type RegistrationResponseJSON } from '@simplewebauthn/server'
 
 /** Repository root: this file is <root>/test/helpers/vectors.ts. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -132,4 +134,31 @@ export function getVector(id: string): WebAuthnVector {
 export function derB64uToPem(b64u: string): string {
   const b64 = Buffer.from(b64u, 'base64url').toString('base64')
   return `-----BEGIN CERTIFICATE-----\n${b64.replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`
+}
+
+/** Run `fn` with the vector's recorded conditions (trust anchors, frozen clock); always restores. */
+export async function underRecordedConditions<T>(
+  t: TestContext,
+  v: RegistrationVector,
+  fn: () => Promise<T>,
+  apply: { trustAnchors: boolean; verifyAt: boolean } = { trustAnchors: true, verifyAt: true },
+): Promise<T> {
+  const identifier = v.attestationFormat
+  const previousRoots = SettingsService.getRootCertificates({ identifier })
+  const setRoots = apply.trustAnchors && v.trustAnchors !== undefined
+  const freeze = apply.verifyAt && v.verifyAt !== undefined
+  try {
+    if (setRoots) SettingsService.setRootCertificates({ identifier, certificates: v.trustAnchors!.map(derB64uToPem) })
+    if (freeze) {
+      const now = Date.parse(v.verifyAt!)
+      assert.ok(Number.isFinite(now), `${v.id}: verifyAt ${v.verifyAt} is an ISO time`)
+      t.mock.timers.enable({ apis: ['Date'], now })
+      assert.equal(Date.now(), now, 'Date is frozen at verifyAt')
+      assert.equal(new Date().toISOString(), new Date(now).toISOString())
+    }
+    return await fn()
+  } finally {
+    if (freeze) t.mock.timers.reset()
+    if (setRoots) SettingsService.setRootCertificates({ identifier, certificates: previousRoots })
+  }
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { SoftAuthenticator, type SoftAttestation } from '../helpers/authenticator.js'
 import { startAzurite, type Azurite } from '../helpers/azurite.js'
-import { bearer, call, decodeJwt, post, signIn } from '../helpers/client.js'
+import { bearer, call, decodeJwt, post, signIn, signUp } from '../helpers/client.js'
 import { createTestMds, mdsEntry, mdsPayload, type TestMds } from '../helpers/mds.js'
 import { ORIGIN, startService, type TestService } from '../helpers/service.js'
 
@@ -87,12 +87,12 @@ describe('Authenticator trust, AUTHENTICATOR_POLICY any', () => {
     const auth = key(CERTIFIED)
     const r = await register(svc, auth)
     assert.equal(r.status, 201, JSON.stringify(r.body))
-    assert.deepEqual(r.body.credential.authenticator, { name: 'Test Key Certified', certified: true })
+    assert.deepEqual(r.body.credential.authenticator, { name: 'Test Key Certified', certified: true, status: 'FIDO_CERTIFIED_L1', icon: `/api/authenticators/${CERTIFIED}/icon` })
     assert.equal(r.body.credential.label, 'Test Key Certified')
     assert.equal(decodeJwt(r.body.tokens.access_token).payload.acr, 'phrh')
     const me = await call(svc.url, 'GET', '/api/me/credentials', undefined, bearer(r.body.tokens.access_token))
     assert.equal(me.status, 200)
-    assert.deepEqual(me.body[0].authenticator, { name: 'Test Key Certified', certified: true })
+    assert.deepEqual(me.body[0].authenticator, { name: 'Test Key Certified', certified: true, status: 'FIDO_CERTIFIED_L1', icon: `/api/authenticators/${CERTIFIED}/icon` })
     const s = await signIn(svc.url, auth)
     assert.equal(s.status, 200, JSON.stringify(s.body))
     assert.equal(decodeJwt(s.body.access_token).payload.acr, 'phrh')
@@ -101,7 +101,7 @@ describe('Authenticator trust, AUTHENTICATOR_POLICY any', () => {
   it('the same model without a verified attestation (none) is named but not shown certified: its AAGUID is only a claim', async () => {
     const r = await register(svc, key(CERTIFIED, 'none'))
     assert.equal(r.status, 201, JSON.stringify(r.body))
-    assert.deepEqual(r.body.credential.authenticator, { name: 'Test Key Certified', certified: false })
+    assert.deepEqual(r.body.credential.authenticator, { name: 'Test Key Certified', certified: false, status: 'FIDO_CERTIFIED_L1', icon: `/api/authenticators/${CERTIFIED}/icon` })
   })
 
   it('a model whose latest status is REVOKED → 400 authenticator_not_allowed at registration, attested or not, and nothing is written', async () => {
@@ -129,7 +129,7 @@ describe('Authenticator trust, AUTHENTICATOR_POLICY any', () => {
     assert.equal(decodeJwt(unknown.body.tokens.access_token).payload.acr, 'phr')
     const none = await register(svc, key(UNCERTIFIED, 'none'))
     assert.equal(none.status, 201, JSON.stringify(none.body))
-    assert.deepEqual(none.body.credential.authenticator, { name: 'Test Key Uncertified', certified: false })
+    assert.deepEqual(none.body.credential.authenticator, { name: 'Test Key Uncertified', certified: false, status: 'NOT_FIDO_CERTIFIED', icon: `/api/authenticators/${UNCERTIFIED}/icon` })
   })
 
   it('a model revoked after registration: its passkey is refused at sign-in with authenticator_not_allowed; a BLOB that does not verify changes nothing', async () => {
@@ -215,5 +215,84 @@ describe('AUTHENTICATOR_POLICY: a list of AAGUIDs', () => {
     assert.equal(s.status, 400)
     assert.equal(s.body.code, 'authenticator_not_allowed')
     assert.equal((await signIn(listed.url, inside)).status, 200)
+  })
+})
+
+describe('Model icons (GET /api/authenticators/{id}/icon) and the administration view', () => {
+  const SVG = 'c0ffee00-0000-4000-8000-0000000000c1'
+  const HTML = 'c0ffee00-0000-4000-8000-0000000000c2'
+  let svc: TestService
+  let admin: string
+  before(async () => {
+    const file = join(dir, 'icons.jwt')
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"><script>alert(1)</script></svg>`
+    writeFileSync(
+      file,
+      await mds.sign(
+        mdsPayload([
+          ...(await entries()),
+          await mdsEntry({ aaguid: SVG, name: 'Test Key SVG', icon: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` }),
+          await mdsEntry({ aaguid: HTML, name: 'Test Key HTML', icon: `data:text/html;base64,${Buffer.from('<b>x</b>').toString('base64')}` }),
+        ]),
+      ),
+    )
+    svc = await service({ METADATA_BLOB: file, BOOTSTRAP_ADMINS: 'chief' })
+    admin = (await signUp(svc.url, key(UNKNOWN), 'chief')).tokens.access_token
+  })
+
+  it('serves a model icon from our origin: its bytes decoded from the data: URL, exact type, nosniff, cached', async () => {
+    const res = await fetch(`${svc.url}/api/authenticators/${CERTIFIED.toUpperCase()}/icon`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'image/png')
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff')
+    assert.match(res.headers.get('cache-control') ?? '', /max-age=\d+/)
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), Buffer.from('iVBORw0KGgo=', 'base64'))
+  })
+
+  it('an SVG icon is served as image/svg+xml with a CSP that runs no script (sandbox)', async () => {
+    const res = await fetch(`${svc.url}/api/authenticators/${SVG}/icon`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'image/svg+xml')
+    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'.*sandbox/)
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff')
+  })
+
+  it('a non-image data: URL, an unknown model, or a malformed id → 404 problem+json, never the content', async () => {
+    for (const id of [HTML, UNKNOWN, 'not-an-aaguid', '..%2F..%2Fhealth']) {
+      const res = await call(svc.url, 'GET', `/api/authenticators/${id}/icon`)
+      assert.equal(res.status, 404, id)
+      assert.equal(res.body.code, 'not_found', id)
+      assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/)
+    }
+  })
+
+  it('GET /api/manage/authenticators shows the policy, the BLOB in use and the note that an AAGUID alone is a claim; admins only', async () => {
+    const res = await call(svc.url, 'GET', '/api/manage/authenticators', undefined, bearer(admin))
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    assert.equal(res.body.policy, 'any')
+    assert.equal(res.body.attestation, 'direct')
+    assert.match(res.body.note, /only what the client claims/)
+    assert.deepEqual(res.body.metadata, { configured: true, source: 'file', no: 1, nextUpdate: '2099-01-01', stale: false, models: 7, refusedModels: 1 })
+    const user = await signUp(svc.url, key(UNKNOWN), uniq())
+    assert.equal((await call(svc.url, 'GET', '/api/manage/authenticators', undefined, bearer(user.tokens.access_token))).status, 403)
+    assert.equal((await call(svc.url, 'GET', '/api/manage/authenticators')).status, 401)
+  })
+
+  it('the admin user lookup flags a passkey of a model revoked since: authenticator.refused and its status', async () => {
+    const file = join(dir, 'icons-later.jwt')
+    writeFileSync(file, await mds.sign(mdsPayload(await entries(['FIDO_CERTIFIED_L1']), { no: 1 })))
+    const shared = { METADATA_BLOB: file, BOOTSTRAP_ADMINS: 'boss2', TABLE_PREFIX: `i${process.pid}${randomBytes(3).toString('hex')}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') }
+    const a = await service(shared)
+    const boss = (await signUp(a.url, key(UNKNOWN), 'boss2')).tokens.access_token
+    const username = uniq()
+    await signUp(a.url, key(LATER_REVOKED), username)
+    const lookup = async () => (await call(a.url, 'GET', `/api/manage/users?username=${username}`, undefined, bearer(boss))).body[0].credentials[0].authenticator
+    assert.equal((await lookup()).refused, undefined)
+    writeFileSync(file, await mds.sign(mdsPayload(await entries(['FIDO_CERTIFIED_L1', 'REVOKED']), { no: 2 })))
+    assert.equal(await a.core.metadata.refresh(), true)
+    const flagged = await lookup()
+    assert.equal(flagged.refused, true)
+    assert.equal(flagged.status, 'REVOKED')
+    assert.equal(flagged.name, 'Test Key Later')
   })
 })

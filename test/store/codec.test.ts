@@ -33,6 +33,7 @@ const credential: records.CredentialRecord = {
   backupEligible: true,
   backedUp: true,
   attestationTrusted: true,
+  attestationKeyId: '0123456789abcdef0123456789abcdef01234567',
   label: 'Phone',
   createdAt: T0,
   lastUsedAt: T0 + 1,
@@ -173,11 +174,11 @@ describe('Table store column codec (tables/rows.ts)', () => {
   }
 
   it('optional fields that are undefined are not written, and read back absent (not as undefined members)', () => {
-    const { lastUsedAt, flaggedAt, flagReason, ...bare } = credential
+    const { lastUsedAt, flaggedAt, flagReason, attestationKeyId, ...bare } = credential
     const entity = rows.credentialRow.entity(bare)
-    for (const f of ['lastUsedAt', 'flaggedAt', 'flagReason']) assert.ok(!(f in entity), f)
+    for (const f of ['lastUsedAt', 'flaggedAt', 'flagReason', 'attestationKeyId']) assert.ok(!(f in entity), f)
     const read = rows.credentialRow.record(asRead(entity))
-    for (const f of ['lastUsedAt', 'flaggedAt', 'flagReason']) assert.ok(!(f in read), f)
+    for (const f of ['lastUsedAt', 'flaggedAt', 'flagReason', 'attestationKeyId']) assert.ok(!(f in read), f)
     const { credentialId, revokedAt, revokedReason, authorizationCode, ...s } = session
     const sessionRead = rows.sessionRow.record(asRead(rows.sessionRow.entity(s)))
     assert.deepEqual(Object.keys(sessionRead).sort(), [...Object.keys(s), 'etag'].sort())
@@ -204,6 +205,7 @@ describe('Table store column codec (tables/rows.ts)', () => {
       backupEligible: true,
       backedUp: true,
       attestationTrusted: true,
+      attestationKeyId: '0123456789abcdef0123456789abcdef01234567',
       label: 'Phone',
       createdAt: { value: String(T0), type: 'Int64' },
       lastUsedAt: { value: String(T0 + 1), type: 'Int64' },

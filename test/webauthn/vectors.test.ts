@@ -30,6 +30,7 @@ import {
   getVector,
   loadWebAuthnVectors,
   registrationVectors,
+  underRecordedConditions,
   type AuthenticationVector,
   type RegistrationVector,
   type VectorAlgorithm,
@@ -176,33 +177,6 @@ function toJSONShape(v: RegistrationVector): { body: unknown; transports: string
   const inner = { ...v.response.response }
   if (transports !== undefined) inner.transports = transports as typeof inner.transports
   return { body: { ...rest, response: inner }, transports: [...(inner.transports ?? [])] }
-}
-
-/** Run `fn` with the vector's recorded conditions (trust anchors, frozen clock); always restores. */
-async function underRecordedConditions<T>(
-  t: TestContext,
-  v: RegistrationVector,
-  fn: () => Promise<T>,
-  apply: { trustAnchors: boolean; verifyAt: boolean } = { trustAnchors: true, verifyAt: true },
-): Promise<T> {
-  const identifier = v.attestationFormat
-  const previousRoots = SettingsService.getRootCertificates({ identifier })
-  const setRoots = apply.trustAnchors && v.trustAnchors !== undefined
-  const freeze = apply.verifyAt && v.verifyAt !== undefined
-  try {
-    if (setRoots) SettingsService.setRootCertificates({ identifier, certificates: v.trustAnchors!.map(derB64uToPem) })
-    if (freeze) {
-      const now = Date.parse(v.verifyAt!)
-      assert.ok(Number.isFinite(now), `${v.id}: verifyAt ${v.verifyAt} is an ISO time`)
-      t.mock.timers.enable({ apis: ['Date'], now })
-      assert.equal(Date.now(), now, 'Date is frozen at verifyAt')
-      assert.equal(new Date().toISOString(), new Date(now).toISOString())
-    }
-    return await fn()
-  } finally {
-    if (freeze) t.mock.timers.reset()
-    if (setRoots) SettingsService.setRootCertificates({ identifier, certificates: previousRoots })
-  }
 }
 
 function runRegistration(v: RegistrationVector, body: unknown): Promise<VerifiedRegistration> {

@@ -294,6 +294,17 @@ export const managePaths: Json = {
       }),
     },
   },
+  '/manage/authenticators': {
+    get: {
+      operationId: 'manage-authenticator-trust',
+      summary: 'The authenticator trust in force',
+      description: 'AUTHENTICATOR_POLICY, ATTESTATION and the FIDO metadata BLOB in use (docs/authenticators.md), with the note the page shows: an AAGUID without a verified attestation is only a claim.',
+      ...MANAGE,
+      responses: adminAnswers({
+        '200': jsonResponse('AuthenticatorTrust', 'Policy, attestation and metadata in use.', NO_STORE),
+      }),
+    },
+  },
   '/manage/keys': {
     get: {
       operationId: 'manage-list-keys',

@@ -18,6 +18,7 @@ import { challengeVerbs } from './challenges.js'
 import { clientVerbs } from './clients.js'
 import { housekeepingVerbs } from './housekeeping.js'
 import { invitationVerbs } from './invitations.js'
+import { metadataVerbs } from './metadata.js'
 import { recoveryVerbs } from './recovery.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
@@ -62,6 +63,7 @@ export function createMemoryStore(): MemoryStore {
     backchannel: backchannelVerbs(state),
     invitations: invitationVerbs(state),
     recovery: recoveryVerbs(state),
+    metadata: metadataVerbs(state),
   })
   const store: MemoryStore = {
     ...verbs,

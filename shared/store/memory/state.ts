@@ -12,6 +12,7 @@ import {
   type RoleRecord,
   type SessionRecord,
   type SigningKeyRecord,
+  type StoredMetadataBlob,
   type UserRecord,
 } from '../types.js'
 
@@ -35,6 +36,8 @@ export interface MemoryState {
   recoveries: Map<string, RecoveryRecord>
   auditEvents: Map<number, AuditEventRecord>
   audit: { head?: AuditHead }
+  /** The shared FIDO metadata BLOB (MetadataStore). */
+  metadata: { blob?: StoredMetadataBlob }
   /** A fresh etag, never seen before. */
   etag(): string
   /** Stores a copy with a fresh etag and gives the caller's object that etag. */
@@ -76,6 +79,7 @@ export function createState(): MemoryState {
     recoveries: new Map(),
     auditEvents: new Map(),
     audit: {},
+    metadata: {},
     etag,
     put,
     guardedReplace(target, key, record, what) {

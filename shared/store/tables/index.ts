@@ -30,6 +30,7 @@ import { clientVerbs } from './clients.js'
 import { credentialRemovalVerbs } from './credentialRemoval.js'
 import { housekeepingVerbs } from './housekeeping.js'
 import { invitationVerbs } from './invitations.js'
+import { metadataVerbs } from './metadata.js'
 import { recoveryVerbs } from './recovery.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
@@ -63,5 +64,6 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
     backchannel: backchannelVerbs(db),
     invitations: invitationVerbs(db),
     recovery: recoveryVerbs(db),
+    metadata: metadataVerbs(db),
   })
 }

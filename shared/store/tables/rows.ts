@@ -88,6 +88,7 @@ export const credentialRow = userPartitionRow<CredentialRecord>(CRED_PREFIX, cre
   backupEligible: bool,
   backedUp: bool,
   attestationTrusted: bool,
+  attestationKeyId: optText,
   label: text,
   createdAt: int64,
   lastUsedAt: optInt64,
