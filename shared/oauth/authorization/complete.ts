@@ -61,7 +61,8 @@ export async function completeAuthorization(
   const { user, session } = await signInWithPasskey(core, {
     response,
     clientId: client.id,
-    audience: config.audiences[0]!,
+    // RFC 8707: the code remembers the resource as its session's audience.
+    audience: request.resource ?? config.audiences[0]!,
     scope: request.scope,
     userAgent,
     // acr_values (RFC 9470 §4): a passkey whose acr reaches none of them is refused before any
