@@ -53,6 +53,29 @@ resource audienceValue 'Microsoft.ApiManagement/service/namedValues@2024-05-01' 
   }
 }
 
+// RFC 8707 / RFC 9728: the sample API's URL on this gateway is its resource identifier (an
+// accepted audience; add it to AUDIENCES for MCP clients, docs/mcp.md), and every 401 names its
+// protected resource metadata URL (RFC 9728 section 3.1).
+resource resourceValue 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = {
+  parent: apim
+  name: 'passkey-resource'
+  properties: {
+    displayName: 'passkey-resource'
+    value: '${apim.properties.gatewayUrl}/sample'
+    secret: false
+  }
+}
+
+resource resourceMetadataUrl 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = {
+  parent: apim
+  name: 'passkey-resource-metadata-url'
+  properties: {
+    displayName: 'passkey-resource-metadata-url'
+    value: '${apim.properties.gatewayUrl}/.well-known/oauth-protected-resource/sample'
+    secret: false
+  }
+}
+
 resource authzUrl 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = {
   parent: apim
   name: 'passkey-authz-url'
@@ -113,7 +136,7 @@ resource samplePolicy 'Microsoft.ApiManagement/service/apis/policies@2024-05-01'
     value: loadTextContent('../../apim/policy.xml')
   }
   // The policy names these as {{…}}: APIM refuses a policy whose named values do not exist.
-  dependsOn: [openidConfigUrl, issuerValue, audienceValue, authzUrl, authzKey]
+  dependsOn: [openidConfigUrl, issuerValue, audienceValue, resourceValue, resourceMetadataUrl, authzUrl, authzKey]
 }
 
 // Optional: the service's own routes through the gateway, as https://<apim>/id/api/…
