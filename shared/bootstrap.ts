@@ -6,6 +6,7 @@ import type { Store } from './store/types.js'
 import { systemClock, type Clock } from './util/clock.js'
 import { loadTelemetry } from './telemetry.js'
 import type { ReadMetadataBlob } from './webauthn/metadata.js'
+import type { ClientMetadataFetcherFactory } from './oauth/clientMetadata.js'
 
 /** How long after start (in Azure) the tables are checked: past a cold start's first request. */
 const TABLE_CHECK_DELAY_MS = 2000
@@ -29,6 +30,8 @@ export async function createService(opts: {
   store?: Store
   /** Reads METADATA_BLOB (runtime/node/metadataBlob.ts: a file or an https URL). */
   readMetadataBlob?: ReadMetadataBlob
+  /** Fetches client ID metadata documents (runtime/node/clientMetadata.ts). */
+  clientMetadataFetcher?: ClientMetadataFetcherFactory
 }): Promise<Service> {
   const config = loadConfig(opts.env, { local: opts.local })
   const clock = opts.clock ?? systemClock
@@ -46,6 +49,6 @@ export async function createService(opts: {
       () => void store.init().catch((err: unknown) => console.error(`table check failed: ${err instanceof Error ? err.name : 'unknown error'}`)),
       TABLE_CHECK_DELAY_MS,
     ).unref?.()
-  const app = createApp({ config, store, clock, telemetry, readMetadataBlob: opts.readMetadataBlob })
+  const app = createApp({ config, store, clock, telemetry, readMetadataBlob: opts.readMetadataBlob, clientMetadataFetcher: opts.clientMetadataFetcher })
   return { app, config, store, core: app.core }
 }

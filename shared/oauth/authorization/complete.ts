@@ -19,6 +19,7 @@ import { decodeClientData } from '../../webauthn/checks.js'
 import { authenticationOptions, signInWithPasskey } from '../../webauthn/authentication.js'
 import { asAuthenticationResponse } from '../../webauthn/shape.js'
 import { CODE_TTL_SECONDS, sealCode } from './code.js'
+import { ClientMetadataError, findClient } from '../clientMetadata.js'
 import { redirectUriRegistered } from './checkRedirectUri.js'
 import { openRequest, sealRequest, type SealedRequest } from './handle.js'
 import { authorizationResponseUrl } from './redirect.js'
@@ -50,7 +51,10 @@ export async function completeAuthorization(
   // The assertion must answer this request's challenge (before the challenge is consumed).
   if (decodeClientData(response.response.clientDataJSON).challenge !== request.challenge)
     throw new ServiceError('challenge_unknown', 'This passkey response was made for another sign-in request')
-  const client = await store.getClient(request.clientId)
+  const client = await findClient(core, request.clientId).catch((e: unknown) => {
+    if (e instanceof ClientMetadataError) return undefined
+    throw e
+  })
   if (!client || client.kind !== 'public' || !redirectUriRegistered(client, request.redirectUri))
     throw new ServiceError('invalid_request', 'The application is no longer registered for this redirect URI')
   // The scopes the client may have now (its registration or SCOPES may have changed meanwhile).
