@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { loadConfig, SETTINGS } from '../../shared/config.js'
-import { SAMPLE_API_SUFFIX, SAMPLE_OPERATIONS } from '../../shared/sampleApi.js'
+import { SAMPLE_API_OPERATIONS, SAMPLE_API_SUFFIX } from '../../shared/sampleApi.js'
 import { bicep, evaluate, findBicep, kekFromGuids, LISTED_SECRET, mainBicep, root, snapshot, strings, type PredictedResource, type Snapshot } from './arm.js'
 
 const found = findBicep()
@@ -352,7 +352,7 @@ describe('infra/main.bicep (ARM)', { skip }, () => {
         .map(([method, op]) => ({ id: op.operationId, method: method.toUpperCase(), urlTemplate: path })),
     )
     const sort = (ops: { id?: string }[]) => [...ops].sort((a, b) => String(a.id).localeCompare(String(b.id)))
-    assert.deepEqual(sort(operations), sort(SAMPLE_OPERATIONS.map(({ id, method, urlTemplate }) => ({ id, method, urlTemplate }))))
+    assert.deepEqual(sort(operations), sort(SAMPLE_API_OPERATIONS.map(({ id, method, urlTemplate }) => ({ id, method, urlTemplate }))))
     // The page (another origin) calls the gateway: cors at global scope answers its preflight.
     const global = String(props(one(custom, 'Microsoft.ApiManagement/service/policies')).value)
     for (const o of CUSTOM.allowedOrigins.split(',')) assert.ok(global.includes(`<origin>${o}</origin>`), o)
