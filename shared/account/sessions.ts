@@ -114,6 +114,13 @@ export async function revokeSession(core: Core, { userId, sessionId, from }: { u
   await revokeEach(core, [session], { reason: 'signed out by the user', from: { ...from, actor: { userId } } })
 }
 
+/** The person's live sessions of one application, revoked (its consent was withdrawn). */
+export async function revokeClientSessions(core: Core, { userId, clientId, from }: { userId: string; clientId: string; from: RequestOrigin }): Promise<number> {
+  const now = core.clock.now()
+  const sessions = (await core.store.listSessions(userId)).filter((s) => s.clientId === clientId && isLive(s, now))
+  return revokeEach(core, sessions, { reason: 'consent revoked by the user', from: { ...from, actor: { userId } } })
+}
+
 /** "Sign out everywhere else": every live session of the person but `keep` (the caller's). */
 export async function revokeOtherSessions(core: Core, { userId, keep, from }: { userId: string; keep: string; from: RequestOrigin }): Promise<number> {
   const others = (await liveSessions(core, userId)).filter((s) => s.id !== keep)

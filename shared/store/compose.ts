@@ -12,6 +12,7 @@ import type {
   Housekeeping,
   InvitationStore,
   RecoveryStore,
+  ConsentStore,
   RoleStore,
   SessionStore,
   SigningKeyStore,
@@ -31,6 +32,7 @@ export interface StoreParts {
   backchannel: BackchannelStore
   invitations: InvitationStore
   recovery: RecoveryStore
+  consents: ConsentStore
 }
 
 /**
@@ -52,5 +54,6 @@ export function composeStore(parts: StoreParts): Store {
     ...parts.backchannel,
     ...parts.invitations,
     ...parts.recovery,
+    ...parts.consents,
   }
 }

@@ -6,7 +6,8 @@
  * resource metadata → authorization server discovery (RFC 8414) → authorization code + PKCE with
  * `resource` (RFC 8707) on the hosted passkey page, which the person completes in Chromium with a
  * virtual authenticator → token (aud = the resource) → tools/list and tools/call pass the gateway
- * and the authorizer, and the MCP server sees the person as the caller.
+ * and the authorizer, and the MCP server sees the person as the caller; the person then withdraws
+ * the approval on the self-service page and the client's refresh token stops.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -143,6 +144,20 @@ describe('MCP client → dev gateway → hosted passkey page → MCP tool call (
     assert.equal(body.order.item, 'espresso cups')
     assert.equal(body.caller, personId, 'the MCP server sees the person (X-User-Id from the gateway)')
     await client.close()
+
+    // The self-service page lists the approval; withdrawing it signs the MCP client out.
+    await page.goto(svc.url)
+    const section = page.getByRole('region', { name: 'Apps you approved' })
+    await section.getByRole('heading', { name: 'MCP test client' }).waitFor()
+    assert.match(await section.locator('li.consent').innerText(), new RegExp(resource.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')))
+    await section.getByRole('button', { name: 'Withdraw MCP test client' }).click()
+    await section.getByText('No apps approved yet.').waitFor()
+    const refreshed = await fetch(`${svc.url}/api/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: provider.tokens()!.refresh_token!, client_id: clientId }),
+    })
+    assert.equal(((await refreshed.json()) as { error?: string }).error, 'invalid_grant', "the withdrawn app's refresh token stops")
     assertNoSecurityProblems(p.consoleProblems)
   })
 })

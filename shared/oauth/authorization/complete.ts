@@ -19,6 +19,8 @@ import { decodeClientData } from '../../webauthn/checks.js'
 import { authenticationOptions, signInWithPasskey } from '../../webauthn/authentication.js'
 import { asAuthenticationResponse } from '../../webauthn/shape.js'
 import { CODE_TTL_SECONDS, sealCode } from './code.js'
+import { rememberConsent } from '../../account/consents.js'
+import type { RequestOrigin } from '../../audit/context.js'
 import { ClientMetadataError, findClient } from '../clientMetadata.js'
 import { redirectUriRegistered } from './checkRedirectUri.js'
 import { openRequest, sealRequest, type SealedRequest } from './handle.js'
@@ -41,8 +43,8 @@ export async function authorizeOptions(core: Core, input: v.InferOutput<typeof A
 export async function completeAuthorization(
   core: Core,
   input: { request: string; credential: unknown },
-  /** The browser's User-Agent, kept on the session the code hands over. */
-  { userAgent }: { userAgent?: string } = {},
+  /** The request's audit origin: its User-Agent is kept on the session the code hands over. */
+  from: RequestOrigin = {},
 ): Promise<{ redirect_to: string; user: UserRecord; session: SessionRecord }> {
   const { config, store, clock } = core
   const request = await requestOf(core, input.request)
@@ -68,7 +70,7 @@ export async function completeAuthorization(
     // RFC 8707: the code remembers the resource as its session's audience.
     audience: request.resource ?? config.audiences[0]!,
     scope: request.scope,
-    userAgent,
+    userAgent: from.userAgent,
     // acr_values (RFC 9470 §4): a passkey whose acr reaches none of them is refused before any
     // session exists; max_age and prompt=login are met by this very assertion.
     ...(request.acrValues ? { acceptAcr: request.acrValues } : {}),
@@ -82,6 +84,8 @@ export async function completeAuthorization(
       expiresAt: clock.now() + CODE_TTL_SECONDS * 1000,
     },
   })
+  // The passkey assertion over this request's challenge is the approval (shared/account/consents.ts).
+  await rememberConsent(core, { userId: user.id, client, scope: request.scope, resource: session.audience, from })
   const code = await sealCode(core, { userId: user.id, sessionId: session.id })
   return { redirect_to: authorizationResponseUrl(request.redirectUri, config.issuer, { code, state: request.state }), user, session }
 }

@@ -78,7 +78,7 @@ ${body}
 }
 
 /** The sign-in page. `handle` is the sealed authorization request; `cancelUrl` the access_denied redirect. */
-export function signInPage({ clientName, clientId, redirectUri, handle, cancelUrl, loginHint, resource }: {
+export function signInPage({ clientName, clientId, redirectUri, handle, cancelUrl, loginHint, resource, scope }: {
   clientName: string
   clientId: string
   redirectUri: string
@@ -87,6 +87,8 @@ export function signInPage({ clientName, clientId, redirectUri, handle, cancelUr
   loginHint?: string
   /** RFC 8707: the API the token is for, when the client named one. */
   resource?: string
+  /** The scopes asked for (shown as what the sign-in approves). */
+  scope?: string
 }): string {
   // A client ID metadata document's client: its host is its identity (the document's URL).
   const unregistered = isMetadataDocumentClientId(clientId)
@@ -97,6 +99,7 @@ export function signInPage({ clientName, clientId, redirectUri, handle, cancelUr
 <p>to continue to <strong id="client-name">${clientName}</strong> <span class="host" id="client-host">(${host})</span></p>
 ${unregistered ? html`<p class="error" id="unregistered">This app is not registered by your administrator: it describes itself at ${clientId}. Continue only if you trust ${host}.</p>` : ''}
 ${resource ? html`<p>It asks for access to <code id="resource">${resource}</code>.</p>` : ''}
+${scope ? html`<p id="consent">Signing in with your passkey approves: <code id="scope">${scope}</code>. You can withdraw this on your account page.</p>` : ''}
 <form id="signin-form" novalidate>
 <label for="username">Username (optional)</label>
 <input id="username" name="username" type="text" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" value="${loginHint ?? ''}">

@@ -19,6 +19,7 @@ import { clientVerbs } from './clients.js'
 import { housekeepingVerbs } from './housekeeping.js'
 import { invitationVerbs } from './invitations.js'
 import { recoveryVerbs } from './recovery.js'
+import { consentVerbs } from './consents.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
 import { signingKeyVerbs } from './signingKeys.js'
@@ -62,6 +63,7 @@ export function createMemoryStore(): MemoryStore {
     backchannel: backchannelVerbs(state),
     invitations: invitationVerbs(state),
     recovery: recoveryVerbs(state),
+    consents: consentVerbs(state),
   })
   const store: MemoryStore = {
     ...verbs,

@@ -6,6 +6,7 @@ import {
   type BackchannelRequestRecord,
   type AuditKeyRecord,
   type ClientRecord,
+  type ConsentRecord,
   type CredentialRecord,
   type InvitationRecord,
   type RecoveryRecord,
@@ -33,6 +34,8 @@ export interface MemoryState {
   invitations: Map<string, InvitationRecord>
   /** userId → the account's recovery link. */
   recoveries: Map<string, RecoveryRecord>
+  /** userId → clientId → remembered consent. */
+  consents: Map<string, Map<string, ConsentRecord>>
   auditEvents: Map<number, AuditEventRecord>
   audit: { head?: AuditHead }
   /** A fresh etag, never seen before. */
@@ -74,6 +77,7 @@ export function createState(): MemoryState {
     clients: new Map(),
     invitations: new Map(),
     recoveries: new Map(),
+    consents: new Map(),
     auditEvents: new Map(),
     audit: {},
     etag,

@@ -31,6 +31,7 @@ import { credentialRemovalVerbs } from './credentialRemoval.js'
 import { housekeepingVerbs } from './housekeeping.js'
 import { invitationVerbs } from './invitations.js'
 import { recoveryVerbs } from './recovery.js'
+import { consentVerbs } from './consents.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
 import { signingKeyVerbs } from './signingKeys.js'
@@ -63,5 +64,6 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
     backchannel: backchannelVerbs(db),
     invitations: invitationVerbs(db),
     recovery: recoveryVerbs(db),
+    consents: consentVerbs(db),
   })
 }
