@@ -15,9 +15,10 @@ import { after, before, describe, it } from 'node:test'
 import { createClientMetadataFetcher, FETCH_TIMEOUT_MS, isPublicAddress, MAX_DOCUMENT_BYTES } from '../../runtime/node/clientMetadata.js'
 import { ClientMetadataDocuments, ClientMetadataError, clientIdUrlRefusal } from '../../shared/oauth/clientMetadata.js'
 import { ManualClock } from '../../shared/util/clock.js'
+import { discovery } from '../../shared/oauth/discovery.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
-import { call, decodeJwt, form, signUp } from '../helpers/client.js'
+import { call, decodeJwt, form, signIn, signUp } from '../helpers/client.js'
 import { startService, type TestService } from '../helpers/service.js'
 import { hostedSignIn, openAuthorize } from '../oauth/helpers.js'
 
@@ -113,6 +114,20 @@ describe('client ID metadata documents: the hosted code flow with a URL client_i
     assert.equal(r.status, 200, JSON.stringify(r.body))
     // Cached per max-age: one fetch served the page, the sign-in and both token calls.
     assert.equal(hits['/good/client.json'], 1)
+  })
+
+  it('the approval is remembered under the URL client_id and withdrawn by it (percent-encoded); discovery says nothing without a fetcher', async () => {
+    const access = (await signIn(svc.url, alice)).body.access_token as string
+    const clientId = `${base}/good/client.json`
+    const list = await call(svc.url, 'GET', '/api/me/consents', undefined, { authorization: `Bearer ${access}` })
+    const mine = (list.body as any[]).find((c) => c.clientId === clientId)
+    assert.ok(mine, JSON.stringify(list.body))
+    assert.equal(mine.registered, false)
+    assert.equal(mine.clientName, 'Orders <Assistant>')
+    const r = await call(svc.url, 'DELETE', `/api/me/consents/${encodeURIComponent(clientId)}`, undefined, { authorization: `Bearer ${access}` })
+    assert.equal(r.status, 204, JSON.stringify(r.body))
+    assert.equal((await call(svc.url, 'GET', '/api/me/consents', undefined, { authorization: `Bearer ${access}` })).body.length, 0)
+    assert.equal(discovery(svc.config).client_id_metadata_document_supported, undefined, 'no fetcher: not advertised')
   })
 
   it('PKCE stays required, redirect_uri must be exactly one of the document\'s', async () => {
