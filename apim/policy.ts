@@ -21,6 +21,16 @@ export const NAMED_VALUES = {
   authzKey: 'passkey-authz-key',
   /** apim/policy-managed-identity.xml only: the Entra application the Function App accepts. */
   authzResource: 'passkey-authz-resource',
+  /**
+   * The API's resource identifier (RFC 8707, RFC 9728 `resource`): the URL clients call it by,
+   * e.g. `https://contoso.azure-api.net/sample`; one of the service's AUDIENCES, and accepted as
+   * an audience by validate-jwt.
+   */
+  resource: 'passkey-resource',
+  /** Its protected resource metadata URL (RFC 9728 §3.1), sent as `resource_metadata` in every 401. */
+  resourceMetadataUrl: 'passkey-resource-metadata-url',
+  /** The API's scopes for `scopes_supported` (space-separated; may be empty). */
+  resourceScopes: 'passkey-resource-scopes',
 } as const
 
 export const POLICY = {
@@ -143,6 +153,22 @@ export const POLICY = {
       error: undefined,
       detail: 'the authorizer could not decide',
     },
+  },
+  /**
+   * Protected resource metadata (RFC 9728, CONTRACT v2 "AI clients and MCP servers"): served at
+   * `wellKnown` (root form) and at `wellKnown` + the API's path (§3.1), by the policy fragment
+   * `fragmentId` (apim/fragment-protected-resource.xml); every 401 carries `param="<url>"` in its
+   * WWW-Authenticate, the value made once into the variable `variable`.
+   */
+  resourceMetadata: {
+    wellKnown: '/.well-known/oauth-protected-resource',
+    param: 'resource_metadata',
+    variable: 'passkey-resource-metadata',
+    fragmentId: 'passkey-protected-resource-metadata',
+    bearerMethods: ['header'],
+    contentType: 'application/json',
+    /** Clients may cache the document this long (seconds). */
+    maxAgeSeconds: 3600,
   },
   problemTypeBase: 'https://passkey-edge.dev/problems/',
   problemContentType: 'application/problem+json',
@@ -296,4 +322,41 @@ export function problemBody(failure: Failure, detail: string) {
 /** error_description for a validate-jwt `context.LastError.Reason`. */
 export function jwtErrorDescription(reason: string): string {
   return (POLICY.jwtErrors as Record<string, string>)[reason] ?? POLICY.jwtErrorDefault
+}
+
+/**
+ * The protected resource metadata URL of `resource` (RFC 9728 §3.1): the well-known path inserted
+ * between the host and the resource's path, e.g. `https://gw/sample` →
+ * `https://gw/.well-known/oauth-protected-resource/sample`.
+ *
+ * @example
+ * resourceMetadataUrl('http://localhost:7072/sample') // 'http://localhost:7072/.well-known/oauth-protected-resource/sample'
+ */
+export function resourceMetadataUrl(resource: string): string {
+  const u = new URL(resource)
+  const path = u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, '')
+  return `${u.origin}${POLICY.resourceMetadata.wellKnown}${path}`
+}
+
+/**
+ * The one place a 401's challenge gets `resource_metadata` (RFC 9728 §5.1): appended to whatever
+ * challenge it carries (validate-jwt's, the authorizer's, a step-up's) as one more auth-param.
+ *
+ * @example
+ * withResourceMetadata('Bearer', url) // 'Bearer resource_metadata="…"'
+ * withResourceMetadata('Bearer error="invalid_token"', url) // 'Bearer error="invalid_token", resource_metadata="…"'
+ */
+export function withResourceMetadata(challenge: string, metadataUrl: string): string {
+  const param = `${POLICY.resourceMetadata.param}="${sanitizeParam(metadataUrl)}"`
+  return challenge + (challenge.includes(' ') ? ', ' : ' ') + param
+}
+
+/** The RFC 9728 §2 document for one API, as the policy fragment and the dev gateway answer it. */
+export function protectedResourceMetadata(input: { resource: string; issuer: string; scopes: readonly string[] }) {
+  return {
+    resource: input.resource,
+    authorization_servers: [input.issuer],
+    bearer_methods_supported: [...POLICY.resourceMetadata.bearerMethods],
+    scopes_supported: [...input.scopes],
+  }
 }

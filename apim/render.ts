@@ -42,7 +42,8 @@ const FUNCTION_KEY: Variant = {
        backend.
 
   Named values (all in apim/named-values.json): passkey-openid-config-url, passkey-issuer,
-  passkey-audience, passkey-authz-url, passkey-authz-key (secret, preferably from Key Vault).
+  passkey-audience, passkey-resource, passkey-resource-metadata-url, passkey-authz-url,
+  passkey-authz-key (secret, preferably from Key Vault).
 
   Format: this file is an XML document with the C# expressions XML-encoded (&quot; &lt; &amp;),
   the form APIM calls "xml". Import it as is with the management API / Bicep (format "xml"). The
@@ -79,7 +80,8 @@ const MANAGED_IDENTITY: Variant = {
   Entra token in front of it.
 
   Named values (apim/named-values.json): passkey-openid-config-url, passkey-issuer,
-  passkey-audience, passkey-authz-url, passkey-authz-key (secret), passkey-authz-resource.
+  passkey-audience, passkey-resource, passkey-resource-metadata-url, passkey-authz-url,
+  passkey-authz-key (secret), passkey-authz-resource.
 
   Format: XML-encoded expressions (format "xml"); see apim/policy.xml and docs/apim.md.
 -->
@@ -100,6 +102,7 @@ const MANAGED_IDENTITY: Variant = {
 export const POLICY_FILES = {
   'apim/policy.xml': FUNCTION_KEY,
   'apim/policy-managed-identity.xml': MANAGED_IDENTITY,
+  'apim/fragment-protected-resource.xml': 'fragment',
 } as const
 
 export type PolicyFile = keyof typeof POLICY_FILES
@@ -128,6 +131,18 @@ const JWT_ERROR = '(string)context.Variables["jwt-error"]'
 /** The authorizer's WWW-Authenticate for a 401 (its decision's `wwwAuthenticate`, or invalid_token). */
 const AUTHZ_CHALLENGE = '(string)context.Variables["authz-challenge"]'
 
+/**
+ * The one place a 401's challenge gets RFC 9728 §5.1 `resource_metadata`: the C# expression
+ * `challenge` with the variable `passkey-resource-metadata` (set once, at the start of inbound,
+ * from {{passkey-resource-metadata-url}}) appended as one more auth-param.
+ */
+function withResourceMetadata(challenge: string): string {
+  return String.raw`{
+                            var challenge = ${challenge};
+                            return challenge + (challenge.Contains(" ") ? ", " : " ") + (string)context.Variables["passkey-resource-metadata"];
+                        }`
+}
+
 /** A Bearer challenge with an error code (RFC 6750 §3): `description` is a C# string expression. */
 function bearerError(error: string, description: string): string {
   return String.raw`"Bearer error=\"${error}\", error_description=\"" + ${description} + "\""`
@@ -139,7 +154,7 @@ function failureResponse(f: Failure): string {
     f.challenge === undefined
       ? ''
       : String.raw`                    <set-header name="WWW-Authenticate" exists-action="override">
-                        <value>@(${f.challenge})</value>
+                        <value>@${f.status === 401 ? withResourceMetadata(f.challenge) : `(${f.challenge})`}</value>
                     </set-header>
 `
   return String.raw`                <return-response id="${f.id}">
@@ -177,6 +192,7 @@ function backendHeader(header: string, variable: string): string {
  */
 export function renderPolicy(file: PolicyFile): string {
   const v = POLICY_FILES[file]
+  if (v === 'fragment') return renderProtectedResourceFragment()
   return v.header + String.raw`<policies>
     <inbound>
         <!-- 1. Never let a client choose the identity the backend sees. -->
@@ -184,6 +200,9 @@ export function renderPolicy(file: PolicyFile): string {
         <set-header name="X-User-Roles" exists-action="delete" />
         <set-header name="X-Actor-Id" exists-action="delete" />
         <base />
+        <!-- RFC 9728 section 5.1: every 401 below (and in on-error) names this API's protected
+             resource metadata, served by the passkey-protected-resource-metadata fragment. -->
+        <set-variable name="passkey-resource-metadata" value="resource_metadata=&quot;{{passkey-resource-metadata-url}}&quot;" />
         <!-- 2. Token validation at the edge. With openid-config APIM takes the issuer and keys from
              the discovery document, pulls it every hour and again on an unknown kid (at most
              once per 5 minutes): the service publishes a new key KEY_PUBLISH_AHEAD before it
@@ -195,6 +214,8 @@ export function renderPolicy(file: PolicyFile): string {
             <audiences>
                 <!-- One audience element per accepted audience (AUDIENCES of the service). -->
                 <audience>{{passkey-audience}}</audience>
+                <!-- The API's own URL (RFC 8707 resource, RFC 9728): MCP clients ask for it. -->
+                <audience>{{passkey-resource}}</audience>
             </audiences>
             <issuers>
                 <issuer>{{passkey-issuer}}</issuer>
@@ -408,5 +429,49 @@ ${failureResponse({
         <base />
     </on-error>
 </policies>
+`
+}
+
+/**
+ * The policy fragment `passkey-protected-resource-metadata` (apim/fragment-protected-resource.xml):
+ * answers GET with the API's RFC 9728 protected resource metadata, from named values. Included
+ * by the operations of the small API published at /.well-known/oauth-protected-resource
+ * (docs/mcp.md); the same document the dev gateway serves (apim/policy.ts
+ * `protectedResourceMetadata`).
+ */
+function renderProtectedResourceFragment(): string {
+  return String.raw`<!--
+  passkey-edge: policy fragment "passkey-protected-resource-metadata" for Azure API Management.
+  Rendered from apim/render.ts by "npm run build": change the template there, not this file.
+
+  Answers GET with the protected resource metadata (RFC 9728 section 2) of the API named by
+  {{passkey-resource}}: include it (include-fragment) in the inbound policy of the operations
+  GET / and GET /* of an API whose URL suffix is .well-known/oauth-protected-resource, so that
+  both https://<gateway>/.well-known/oauth-protected-resource and the path form of RFC 9728
+  section 3.1 (https://<gateway>/.well-known/oauth-protected-resource/<api suffix>) answer.
+  That API needs no subscription key and no token (docs/mcp.md).
+
+  Named values: passkey-resource, passkey-issuer, passkey-resource-scopes (space-separated).
+-->
+<fragment>
+    <choose>
+        <when condition="@(context.Request.Method == &quot;GET&quot;)">
+            <return-response>
+                <set-status code="200" reason="OK" />
+                <set-header name="Content-Type" exists-action="override">
+                    <value>application/json</value>
+                </set-header>
+                <set-header name="Cache-Control" exists-action="override">
+                    <value>max-age=3600</value>
+                </set-header>
+                <set-body>@(new JObject(
+                    new JProperty("resource", "{{passkey-resource}}"),
+                    new JProperty("authorization_servers", new JArray("{{passkey-issuer}}")),
+                    new JProperty("bearer_methods_supported", new JArray("header")),
+                    new JProperty("scopes_supported", new JArray("{{passkey-resource-scopes}}".Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries)))).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+            </return-response>
+        </when>
+    </choose>
+</fragment>
 `
 }

@@ -20,6 +20,7 @@ import { app } from '@azure/functions'
 import { createService, type Service } from '../shared/bootstrap.js'
 import { loadOrCreateLocalKek, localKekDir } from '../runtime/node/kek.js'
 import { readMetadataBlob } from '../runtime/node/metadataBlob.js'
+import { createClientMetadataFetcher } from '../runtime/node/clientMetadata.js'
 import { handle } from './adapter.js'
 import { scheduledRotation } from '../shared/tokens/scheduledRotation.js'
 import { sweep, sweepLine } from '../shared/housekeeping.js'
@@ -50,7 +51,7 @@ async function start(): Promise<Service> {
   // without it.
   if (local && !env.KEY_ENCRYPTION_KEY?.trim())
     env.KEY_ENCRYPTION_KEY = loadOrCreateLocalKek(localKekDir(env))
-  return await createService({ env, local, readMetadataBlob })
+  return await createService({ env, local, readMetadataBlob, clientMetadataFetcher: createClientMetadataFetcher })
 }
 
 const handler = handle(async () => (await getService()).app)

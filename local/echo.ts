@@ -4,13 +4,15 @@
  *
  * Paths are backend paths, as the gateway forwards them (the API URL suffix removed): a client
  * calls `http://localhost:7072/sample/orders/42`, the gateway asks the authorizer about
- * `/orders/42` and forwards `GET /orders/42` here.
+ * `/orders/42` and forwards `GET /orders/42` here. `/mcp` answers as a minimal MCP server over
+ * a few sample orders (local/mcp.ts).
  */
 import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
 import { assertLoopback, listen, stop } from '../runtime/node/listen.js'
 import { Hono } from 'hono'
-import { SAMPLE_API_SUFFIX, SAMPLE_OPERATIONS } from '../shared/sampleApi.js'
+import { SAMPLE_API_OPERATIONS, SAMPLE_API_SUFFIX } from '../shared/sampleApi.js'
+import { mcpApp } from './mcp.js'
 
 /** An APIM operation: method and URL template (`{name}` one segment, a final `*` any depth). */
 export interface GatewayOperation {
@@ -35,7 +37,7 @@ export interface GatewayApi {
 export const SAMPLE_API: GatewayApi = {
   id: 'sample',
   suffix: SAMPLE_API_SUFFIX,
-  operations: SAMPLE_OPERATIONS.map(({ id, method, urlTemplate }) => ({ id, method, urlTemplate })),
+  operations: SAMPLE_API_OPERATIONS,
 }
 
 /** What the echo backend answers. */
@@ -59,6 +61,8 @@ export interface EchoResponse {
  */
 export function createEchoApp(): Hono {
   const app = new Hono()
+  // POST/GET /mcp: the sample orders as a minimal MCP server (local/mcp.ts).
+  app.route('/mcp', mcpApp())
   app.all('*', (c) => {
     const url = new URL(c.req.url)
     const body: EchoResponse = {

@@ -15,6 +15,9 @@
  *   5. 401 (with the decision's WWW-Authenticate) / 403 as the authorizer says, else forwards
  *      to the backend with X-User-Id, X-User-Roles and, for an agent's delegated token,
  *      X-Actor-Id (and the caller's Authorization, as APIM forwards it by default).
+ * Before 0., like the policy fragment apim/fragment-protected-resource.xml, it answers GET
+ * /.well-known/oauth-protected-resource (and …/<suffix>, RFC 9728 §3.1) with the API's protected
+ * resource metadata; every 401 carries `resource_metadata` (`withResourceMetadata`).
  * Bound to loopback only.
  */
 import { getRequestListener } from '@hono/node-server'
@@ -29,7 +32,10 @@ import {
   jwtErrorDescription,
   operationPath,
   problemBody,
+  protectedResourceMetadata,
   readDecision,
+  resourceMetadataUrl,
+  withResourceMetadata,
   tokenOf,
   wwwAuthenticate,
   type Failure,
@@ -58,6 +64,13 @@ export interface GatewayOptions {
   backendUrl: string
   /** The published API (id, URL suffix, operations). Default: the sample API (`/sample`). */
   api?: GatewayApi
+  /**
+   * The API's resource identifier (RFC 9728 `resource`, the `passkey-resource` named value): the
+   * URL clients call it by. Default: the origin the request came to + `/<suffix>`.
+   */
+  resource?: string
+  /** `scopes_supported` of its metadata (`passkey-resource-scopes`). Default: none. */
+  resourceScopes?: readonly string[]
   /** validate-jwt `clock-skew`. Default: the policy's. */
   clockSkewSeconds?: number
   /** How long discovery + JWKS are cached. Default 3600, like APIM. */
@@ -242,10 +255,13 @@ function compileTemplate(template: string): (path: string) => boolean {
   }
 }
 
-/** A failure as the policy answers it; `challenge` replaces the failure's own WWW-Authenticate. */
-function failureResponse(failure: Failure, detail: string, challenge = wwwAuthenticate(failure, detail)): Response {
+/**
+ * A failure as the policy answers it; `challenge` replaces the failure's own WWW-Authenticate, and
+ * a 401's gets `resource_metadata` (`metadataUrl`).
+ */
+function failureResponse(failure: Failure, detail: string, metadataUrl: string, challenge = wwwAuthenticate(failure, detail)): Response {
   const headers = new Headers({ 'content-type': POLICY.problemContentType })
-  if (challenge) headers.set('www-authenticate', challenge)
+  if (challenge) headers.set('www-authenticate', failure.status === 401 ? withResourceMetadata(challenge, metadataUrl) : challenge)
   return new Response(JSON.stringify(problemBody(failure, detail)), { status: failure.status, headers })
 }
 
@@ -266,6 +282,8 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
     authzKey,
     backendUrl,
     api = SAMPLE_API,
+    resource: configuredResource,
+    resourceScopes = [],
     clockSkewSeconds = POLICY.jwt.clockSkewSeconds,
     jwksRefreshSeconds = POLICY.jwt.configRefreshSeconds,
     fetch: fetchFn = globalThis.fetch,
@@ -404,11 +422,22 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
   if (corsOrigins.length)
     // WWW-Authenticate is exposed so that the page can read a step-up challenge (RFC 9470).
     app.use('*', cors({ origin: [...corsOrigins], allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['WWW-Authenticate'], maxAge: 600 }))
+  const suffix = '/' + api.suffix.replace(/^\/+|\/+$/g, '')
+  const resourceOf = (url: URL) => configuredResource ?? `${url.origin}${suffix.length > 1 ? suffix : ''}`
+
+  // RFC 9728 §3: the metadata, at the root form and under the API's path (§3.1).
+  const metadataPaths = new Set([POLICY.resourceMetadata.wellKnown, POLICY.resourceMetadata.wellKnown + (suffix.length > 1 ? suffix : '')])
+  app.get('*', async (c, next) => {
+    if (!metadataPaths.has(new URL(c.req.url).pathname)) return next()
+    const body = protectedResourceMetadata({ resource: resourceOf(new URL(c.req.url)), issuer: expectedIssuer, scopes: resourceScopes })
+    return c.json(body, 200, { 'content-type': POLICY.resourceMetadata.contentType, 'cache-control': `max-age=${POLICY.resourceMetadata.maxAgeSeconds}` })
+  })
+
   app.all('*', async (c) => {
     const req = c.req.raw
     const url = new URL(req.url)
+    const metadataUrl = resourceMetadataUrl(resourceOf(url))
     // 0. APIM's built-in steps: match the API by URL suffix, then an operation.
-    const suffix = '/' + api.suffix.replace(/^\/+|\/+$/g, '')
     const lower = url.pathname.toLowerCase()
     if (suffix.length > 1 && lower !== suffix.toLowerCase() && !lower.startsWith(suffix.toLowerCase() + '/'))
       return c.json({ statusCode: 404, message: 'Resource not found' }, 404)
@@ -428,7 +457,7 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
     const jwt = await validateJwt(authorization)
     if (!jwt.ok) {
       const failure = jwt.reason === 'TokenNotPresent' ? POLICY.failures.missingToken : POLICY.failures.invalidToken
-      return failureResponse(failure, jwtErrorDescription(jwt.reason))
+      return failureResponse(failure, jwtErrorDescription(jwt.reason), metadataUrl)
     }
 
     // 3. Decision cache.
@@ -444,11 +473,11 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
         ...(operation ? { operationId: operation.id } : {}),
       })
     const verdict = readDecision(decision)
-    if (verdict.status === 503) return failureResponse(POLICY.failures.authzUnavailable, POLICY.failures.authzUnavailable.detail)
+    if (verdict.status === 503) return failureResponse(POLICY.failures.authzUnavailable, POLICY.failures.authzUnavailable.detail, metadataUrl)
     if (fresh && verdict.ttl > 0) decisions.set(key, decision, verdict.ttl, now())
     // 401 with the decision's own challenge (a step-up names acr_values / max_age), 403 as is.
-    if (verdict.status === 401) return failureResponse(POLICY.failures.authzUnauthorized, verdict.reason, verdict.wwwAuthenticate)
-    if (verdict.status === 403) return failureResponse(POLICY.failures.authzForbidden, verdict.reason)
+    if (verdict.status === 401) return failureResponse(POLICY.failures.authzUnauthorized, verdict.reason, metadataUrl, verdict.wwwAuthenticate)
+    if (verdict.status === 403) return failureResponse(POLICY.failures.authzForbidden, verdict.reason, metadataUrl)
 
     // 5. Allowed: tell the backend who is calling.
     const { userIdHeader, rolesHeader, actorHeader, rolesSeparator, forwardAuthorization } = POLICY.backend
@@ -496,7 +525,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
 
 /** What the dev gateway needs from the service's settings (shared/config.ts). */
-export type GatewayConfig = Pick<Config, 'port' | 'gatewayPort' | 'issuer' | 'audiences' | 'allowedOrigins'>
+export type GatewayConfig = Pick<Config, 'port' | 'gatewayPort' | 'issuer' | 'audiences' | 'allowedOrigins' | 'scopes'>
 
 /**
  * The gateway's options for the local service, from the service's own config: GATEWAY_PORT,
@@ -516,6 +545,9 @@ export function gatewayOptions(config: GatewayConfig, backendUrl: string): Gatew
     audiences: [...config.audiences],
     authzUrl: `${service}/authz/check`,
     backendUrl,
+    // RFC 9728: the sample API's URL on this gateway, an audience by the local AUDIENCES default.
+    resource: `http://localhost:${config.gatewayPort}/${SAMPLE_API.suffix}`,
+    resourceScopes: config.scopes,
     corsOrigins: config.allowedOrigins,
   }
 }

@@ -12,6 +12,7 @@ import { createService } from '../shared/bootstrap.js'
 import { KeyEncryptionKeyMismatch, StorageUnavailableError } from '../shared/errors.js'
 import { loadOrCreateLocalKek, localKekDir } from '../runtime/node/kek.js'
 import { readMetadataBlob } from '../runtime/node/metadataBlob.js'
+import { createClientMetadataFetcher } from '../runtime/node/clientMetadata.js'
 import { startKeyRotation } from './keyRotation.js'
 import { startHousekeeping } from './housekeeping.js'
 import { startMetadataSync } from './metadata.js'
@@ -77,7 +78,7 @@ export async function startLocalServer(opts: {
   const storage = [env.TABLES_CONNECTION_STRING, env.AzureWebJobsStorage, env.TABLES_ENDPOINT]
   if (!storage.some((v) => v?.trim())) env.TABLES_CONNECTION_STRING = 'UseDevelopmentStorage=true'
 
-  const service = await createService({ env, local: true, readMetadataBlob })
+  const service = await createService({ env, local: true, readMetadataBlob, clientMetadataFetcher: createClientMetadataFetcher })
   // The signing keys must open with KEY_ENCRYPTION_KEY: say so now, naming the setting, rather
   // than answering every sign-in with an error (KeyEncryptionKeyMismatch).
   await service.core.keyRing.signingKey()

@@ -23,6 +23,7 @@ import { systemClock } from './util/clock.js'
 import type { Telemetry } from './telemetry.js'
 import { requestTelemetry } from './middleware/telemetry.js'
 import type { ReadMetadataBlob } from './webauthn/metadata.js'
+import type { ClientMetadataFetcherFactory } from './oauth/clientMetadata.js'
 
 export interface AppDeps {
   config: Config
@@ -34,6 +35,8 @@ export interface AppDeps {
   telemetry?: Telemetry
   /** Reads METADATA_BLOB: runtime/node/metadataBlob.ts (files and https); default https only. */
   readMetadataBlob?: ReadMetadataBlob
+  /** Makes the client ID metadata document fetcher (runtime/node/clientMetadata.ts); default: none, unsupported. */
+  clientMetadataFetcher?: ClientMetadataFetcherFactory
 }
 
 export type { AppBindings, AppEnv } from './env.js'
@@ -53,6 +56,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
     clock: deps.clock ?? systemClock,
     telemetry: deps.telemetry,
     readMetadataBlob: deps.readMetadataBlob,
+    clientMetadataFetcher: deps.clientMetadataFetcher,
     log: logError,
   })
   const app = new Hono<AppEnv>()

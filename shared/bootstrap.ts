@@ -6,6 +6,7 @@ import type { Store } from './store/types.js'
 import { systemClock, type Clock } from './util/clock.js'
 import { loadTelemetry, type Telemetry } from './telemetry.js'
 import type { ReadMetadataBlob } from './webauthn/metadata.js'
+import type { ClientMetadataFetcherFactory } from './oauth/clientMetadata.js'
 
 /** How long after start (in Azure) the tables are checked: past a cold start's first request. */
 const TABLE_CHECK_DELAY_MS = 2000
@@ -37,6 +38,8 @@ export async function createService(opts: {
   readMetadataBlob?: ReadMetadataBlob
   /** Default: from APPLICATIONINSIGHTS_CONNECTION_STRING (tests pass in-memory pipelines). */
   telemetry?: Telemetry
+  /** Fetches client ID metadata documents (runtime/node/clientMetadata.ts). */
+  clientMetadataFetcher?: ClientMetadataFetcherFactory
 }): Promise<Service> {
   const config = loadConfig(opts.env, { local: opts.local })
   const clock = opts.clock ?? systemClock
@@ -54,7 +57,7 @@ export async function createService(opts: {
       () => void store.init().catch((err: unknown) => console.error(`table check failed: ${err instanceof Error ? err.name : 'unknown error'}`)),
       TABLE_CHECK_DELAY_MS,
     ).unref?.()
-  const app = createApp({ config, store, clock, telemetry, readMetadataBlob: opts.readMetadataBlob })
+  const app = createApp({ config, store, clock, telemetry, readMetadataBlob: opts.readMetadataBlob, clientMetadataFetcher: opts.clientMetadataFetcher })
   const flush = async () => {
     // The error's name only: an exporter's message may quote its endpoint and headers.
     await telemetry.flush?.().catch((err: unknown) => console.error(`telemetry flush failed: ${err instanceof Error ? err.name : 'unknown error'}`))

@@ -16,6 +16,7 @@
 export const TOKEN_ALGS = ['RS256', 'PS256', 'ES256'] as const
 export type TokenAlg = (typeof TOKEN_ALGS)[number]
 import { FIDO_MDS_ROOT_PEM } from './webauthn/mdsRoot.js'
+import { SAMPLE_API_SUFFIX } from './sampleApi.js'
 import { PEM, SCOPE_TOKEN, decodeKey, fail, httpsOrLocalHttp, int, isUrl, list, oneOf, origin, parsePemCertificates, required, setting, type Context, type Env, type Follows, type Setting, type SettingDoc } from './config/parse.js'
 
 export type { SettingDoc } from './config/parse.js'
@@ -72,7 +73,15 @@ const TABLE = {
       return issuer
     },
   }),
-  audiences: setting({ name: 'AUDIENCES', meaning: 'comma list of token audiences; the first is the default', localDefault: 'api://default', parse: (raw) => Object.freeze(list(raw) ?? ['api://default']) }),
+  // Locally the dev gateway's sample API URL is an audience too: it is the `resource` of its
+  // protected resource metadata (RFC 9728), which MCP clients ask tokens for (RFC 8707).
+  audiences: setting({
+    name: 'AUDIENCES',
+    meaning: 'comma list of token audiences; the first is the default',
+    localDefault: 'api://default,http://localhost:GATEWAY_PORT/sample',
+    parse: (raw, _name, ctx) =>
+      Object.freeze(list(raw) ?? (ctx.local ? ['api://default', `http://localhost:${ctx.gatewayPort}/${SAMPLE_API_SUFFIX}`] : ['api://default'])),
+  }),
   tokenAlg: setting({
     name: 'TOKEN_ALG',
     meaning: 'access token signing algorithm: RS256, PS256 or ES256 (APIM: RS256/PS256 only)',

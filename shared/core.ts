@@ -16,6 +16,7 @@ import { AuditLog } from './audit/log.js'
 import { PersonalDataKeys } from './audit/personal.js'
 import { noTelemetry, type Telemetry } from './telemetry.js'
 import { AuthenticatorMetadata, type ReadMetadataBlob } from './webauthn/metadata.js'
+import { ClientMetadataDocuments, type ClientMetadataFetcherFactory } from './oauth/clientMetadata.js'
 
 export interface Core {
   config: Config
@@ -38,6 +39,8 @@ export interface Core {
   telemetry: Telemetry
   /** The FIDO metadata in use (METADATA_BLOB, CONTRACT "Authenticator trust"): the last good BLOB. */
   metadata: AuthenticatorMetadata
+  /** Client ID metadata documents (shared/oauth/clientMetadata.ts); absent: not supported. */
+  clientMetadata?: ClientMetadataDocuments
 }
 
 /** Attestation formats whose roots ATTESTATION_ROOTS supplies (Apple's and Google's are built in). */
@@ -49,6 +52,7 @@ export function createCore({
   clock,
   telemetry = noTelemetry,
   readMetadataBlob,
+  clientMetadataFetcher,
   log = (line) => console.log(line),
 }: {
   config: Config
@@ -57,6 +61,8 @@ export function createCore({
   telemetry?: Telemetry
   /** Reads METADATA_BLOB (a file needs the runtime's reader; default: https only). */
   readMetadataBlob?: ReadMetadataBlob
+  /** Makes the client ID metadata document fetcher; private addresses only in local development. */
+  clientMetadataFetcher?: ClientMetadataFetcherFactory
   /** The service's log lines (metadata ignored or taken). */
   log?: (line: string) => void
 }): Core {
@@ -107,5 +113,15 @@ export function createCore({
     oauthKey: rotating('oauth-seal-v1'),
     telemetry,
     metadata: new AuthenticatorMetadata({ config, clock, read: readMetadataBlob, log, store }),
+    ...(clientMetadataFetcher
+      ? {
+          clientMetadata: new ClientMetadataDocuments({
+            config,
+            clock,
+            // Local development (RP_ID localhost on a developer machine): documents on loopback.
+            fetch: clientMetadataFetcher({ allowPrivateAddresses: config.local && config.rpId === 'localhost' }),
+          }),
+        }
+      : {}),
   }
 }

@@ -25,3 +25,19 @@ export const SAMPLE_OPERATIONS = [
   example: string
   what: string
 }[]
+
+/**
+ * The sample backend as a minimal MCP server (streamable HTTP, local/mcp.ts): one endpoint,
+ * POST for JSON-RPC messages and GET (answered 405: no server-initiated stream). Published
+ * beside SAMPLE_OPERATIONS, not on the page's buttons (docs/mcp.md).
+ */
+export const SAMPLE_MCP_OPERATIONS = [
+  { id: 'mcp', method: 'POST', urlTemplate: '/mcp' },
+  { id: 'mcp-stream', method: 'GET', urlTemplate: '/mcp' },
+] as const satisfies readonly { id: string; method: 'GET' | 'POST'; urlTemplate: string }[]
+
+/** Every operation of the sample API (what APIM imports and the dev gateway publishes). */
+export const SAMPLE_API_OPERATIONS: readonly { id: string; method: string; urlTemplate: string }[] = [
+  ...SAMPLE_OPERATIONS.map(({ id, method, urlTemplate }) => ({ id, method, urlTemplate })),
+  ...SAMPLE_MCP_OPERATIONS,
+]

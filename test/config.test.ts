@@ -13,7 +13,8 @@ describe('loadConfig', () => {
     assert.equal(c.rpId, 'localhost')
     assert.deepEqual(c.allowedOrigins, ['http://localhost:7071'])
     assert.equal(c.issuer, 'http://localhost:7071/api')
-    assert.deepEqual(c.audiences, ['api://default'])
+    // The first stays the default; the dev gateway's sample API URL is its RFC 9728 resource.
+    assert.deepEqual(c.audiences, ['api://default', 'http://localhost:7072/sample'])
     assert.equal(c.tokenAlg, 'RS256')
     assert.equal(c.accessTokenTtl, 600)
     assert.equal(c.refreshTokenTtl, 86400)

@@ -22,6 +22,7 @@ import { InvitationsView, type InvitationsDeps } from './invitations.js'
 import { LandingView, takeLink } from './landing.js'
 import { PeopleView, type PeopleDeps } from './people.js'
 import { SessionsView } from './sessions.js'
+import { ConsentsView } from './consents.js'
 import { autofillSignIn, prompt, signIn, signUp, type SignedIn } from './ceremonies.js'
 import { renderClaims } from './claims.js'
 import { Notice, byId, byIds, focusOn, h, type ElementsOf } from './dom.js'
@@ -91,6 +92,7 @@ const notices = {
   passkeys: new Notice(byId('passkeys-notice')),
   token: new Notice(byId('token-notice')),
   sessions: new Notice(byId('sessions-notice')),
+  consents: new Notice(byId('consents-notice')),
   deleteAccount: new Notice(byId('delete-account-notice')),
   landing: new Notice(byId('landing-notice')),
   people: new Notice(byId('people-notice')),
@@ -131,7 +133,7 @@ function clearAccount(): void {
     'who-name',
   ])
     byId(id).replaceChildren()
-  for (const view of [sessions, people, invitations, clients]) view.clear()
+  for (const view of [sessions, consents, people, invitations, clients]) view.clear()
   deleteAccount.reset()
   agents.stop()
   el.claims.querySelector('tbody')?.remove()
@@ -166,6 +168,13 @@ const sessions = new SessionsView({
   heading: byId('sessions-title'),
   signOutOthers: byId<HTMLButtonElement>('sign-out-others'),
   passkeyLabel: (id) => passkeys.labelOf(id),
+})
+
+const consents = new ConsentsView({
+  list: byId<HTMLUListElement>('consent-list'),
+  notice: notices.consents,
+  heading: byId('consents-title'),
+  changed: () => void sessions.load(),
 })
 
 /** Where the passkey step-up (below) says what it is doing: the notice of the change asked for. */
@@ -365,7 +374,7 @@ async function loadMe(): Promise<void> {
 
 /** The signed-in view's data: the account, its passkeys, then its sessions (which name them). */
 async function loadAccount(): Promise<void> {
-  await Promise.all([loadMe(), passkeys.load().then(() => sessions.load()), agents.start()])
+  await Promise.all([loadMe(), passkeys.load().then(() => sessions.load()), consents.load(), agents.start()])
 }
 
 /** After any sign-in: the signed-in view, filled, with focus on its heading. */

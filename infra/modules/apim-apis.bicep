@@ -1,7 +1,8 @@
 // What API Management publishes: the named values of apim/named-values.json that apim/policy.xml
 // uses, the sample API (sample-api.openapi.json) with apim/policy.xml at API scope exactly as
 // committed, a global cors policy for the passkey page, and optionally the service itself behind
-// the gateway with apim/policy-rate-limit.xml.
+// the gateway with apim/policy-rate-limit.xml; the sample API's protected resource metadata (RFC 9728)
+// from the fragment apim/fragment-protected-resource.xml.
 //
 // The policy files are XML documents whose C# expressions are XML-encoded (&quot; …), which is
 // what APIM calls format "xml"; "rawxml" would take the entities literally and the expressions
@@ -15,6 +16,8 @@ param authzKeySecretUri string
 param apimClientId string
 param sampleApiBackendUrl string
 param exposeServiceThroughApim bool
+@description('The sample API\'s scopes for its protected resource metadata (scopes_supported), space-separated; a named value cannot be empty.')
+param resourceScopes string = 'openid'
 @description('The instance\'s tier (Consumption lacks rate-limit-by-key).')
 param apimSku string
 
@@ -49,6 +52,39 @@ resource audienceValue 'Microsoft.ApiManagement/service/namedValues@2024-05-01' 
   properties: {
     displayName: 'passkey-audience'
     value: audience
+    secret: false
+  }
+}
+
+// RFC 8707 / RFC 9728: the sample API's URL on this gateway is its resource identifier (an
+// accepted audience; add it to AUDIENCES for MCP clients, docs/mcp.md), and every 401 names its
+// protected resource metadata URL (RFC 9728 section 3.1).
+resource resourceValue 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = {
+  parent: apim
+  name: 'passkey-resource'
+  properties: {
+    displayName: 'passkey-resource'
+    value: '${apim.properties.gatewayUrl}/sample'
+    secret: false
+  }
+}
+
+resource resourceMetadataUrl 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = {
+  parent: apim
+  name: 'passkey-resource-metadata-url'
+  properties: {
+    displayName: 'passkey-resource-metadata-url'
+    value: '${apim.properties.gatewayUrl}/.well-known/oauth-protected-resource/sample'
+    secret: false
+  }
+}
+
+resource resourceScopesValue 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = {
+  parent: apim
+  name: 'passkey-resource-scopes'
+  properties: {
+    displayName: 'passkey-resource-scopes'
+    value: resourceScopes
     secret: false
   }
 }
@@ -113,7 +149,54 @@ resource samplePolicy 'Microsoft.ApiManagement/service/apis/policies@2024-05-01'
     value: loadTextContent('../../apim/policy.xml')
   }
   // The policy names these as {{…}}: APIM refuses a policy whose named values do not exist.
-  dependsOn: [openidConfigUrl, issuerValue, audienceValue, authzUrl, authzKey]
+  dependsOn: [openidConfigUrl, issuerValue, audienceValue, resourceValue, resourceMetadataUrl, authzUrl, authzKey]
+}
+
+// RFC 9728: the sample API's protected resource metadata, answered by the policy fragment
+// apim/fragment-protected-resource.xml at https://<apim>/.well-known/oauth-protected-resource and
+// at its path form …/sample (section 3.1), which every 401 of apim/policy.xml names.
+resource protectedResourceFragment 'Microsoft.ApiManagement/service/policyFragments@2024-05-01' = {
+  parent: apim
+  name: 'passkey-protected-resource-metadata'
+  properties: {
+    format: 'xml'
+    value: loadTextContent('../../apim/fragment-protected-resource.xml')
+    description: 'Protected resource metadata (RFC 9728) of the sample API (apim/fragment-protected-resource.xml)'
+  }
+  dependsOn: [resourceValue, issuerValue, resourceScopesValue]
+}
+
+resource protectedResourceApi 'Microsoft.ApiManagement/service/apis@2024-05-01' = {
+  parent: apim
+  name: 'passkey-protected-resource'
+  properties: {
+    displayName: 'Protected resource metadata'
+    path: '.well-known/oauth-protected-resource'
+    protocols: ['https']
+    subscriptionRequired: false
+  }
+}
+
+resource protectedResourceOperations 'Microsoft.ApiManagement/service/apis/operations@2024-05-01' = [
+  for op in [{ name: 'root', urlTemplate: '/' }, { name: 'sample', urlTemplate: '/sample' }]: {
+    parent: protectedResourceApi
+    name: op.name
+    properties: {
+      displayName: 'GET ${op.urlTemplate}'
+      method: 'GET'
+      urlTemplate: op.urlTemplate
+    }
+  }
+]
+
+resource protectedResourcePolicy 'Microsoft.ApiManagement/service/apis/policies@2024-05-01' = {
+  parent: protectedResourceApi
+  name: 'policy'
+  properties: {
+    format: 'xml'
+    value: '<policies><inbound><base /><include-fragment fragment-id="passkey-protected-resource-metadata" /></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>'
+  }
+  dependsOn: [protectedResourceFragment]
 }
 
 // Optional: the service's own routes through the gateway, as https://<apim>/id/api/…

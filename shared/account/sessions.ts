@@ -10,6 +10,7 @@
  * instances). Each session revoked is one `session.revoked` event, recorded by the call that
  * revoked it: two concurrent "sign out everywhere else" revoke and record every session once.
  */
+import { isMetadataDocumentClientId } from '../oauth/clientMetadata.js'
 import type { Core } from '../core.js'
 import type { RequestOrigin } from '../audit/context.js'
 import { ServiceError } from '../errors.js'
@@ -55,7 +56,8 @@ async function liveSessions(core: Core, userId: string): Promise<SessionRecord[]
   const now = core.clock.now()
   const live = (await core.store.listSessions(userId)).filter((s) => isLive(s, now))
   const apps = [...new Set(live.map((s) => s.clientId).filter((id) => id !== FIRST_PARTY_CLIENT && id !== userId))]
-  const gone = new Set((await Promise.all(apps.map(async (id) => ((await core.store.getClient(id)) ? undefined : id)))).filter(Boolean))
+  // A client ID metadata document's client is never registered: its sessions stay listed.
+  const gone = new Set((await Promise.all(apps.filter((id) => !isMetadataDocumentClientId(id)).map(async (id) => ((await core.store.getClient(id)) ? undefined : id)))).filter(Boolean))
   return live.filter((s) => !gone.has(s.clientId)).sort((a, b) => (b.lastUsedAt ?? b.createdAt) - (a.lastUsedAt ?? a.createdAt))
 }
 
@@ -110,6 +112,13 @@ export async function revokeSession(core: Core, { userId, sessionId, from }: { u
   if (!session || !isLive(session, core.clock.now())) throw noSuchSession()
   // Revoked by a concurrent call meanwhile: signed out all the same, nothing to answer but 204.
   await revokeEach(core, [session], { reason: 'signed out by the user', from: { ...from, actor: { userId } } })
+}
+
+/** The person's live sessions of one application, revoked (its consent was withdrawn). */
+export async function revokeClientSessions(core: Core, { userId, clientId, from }: { userId: string; clientId: string; from: RequestOrigin }): Promise<number> {
+  const now = core.clock.now()
+  const sessions = (await core.store.listSessions(userId)).filter((s) => s.clientId === clientId && isLive(s, now))
+  return revokeEach(core, sessions, { reason: 'consent revoked by the user', from: { ...from, actor: { userId } } })
 }
 
 /** "Sign out everywhere else": every live session of the person but `keep` (the caller's). */

@@ -43,6 +43,10 @@ export const AUDIT_EVENT_TYPES = [
    * an administrator (all of an account's); one event per session (`detail.reason`, `clientId`).
    */
   'session.revoked',
+  /** A person approved an application on the hosted page with a passkey (`target.clientId`; `detail.scope`, `resource`, `registered`). */
+  'consent.given',
+  /** A person withdrew an application's approval; its sessions for them are revoked (`detail.sessionsRevoked`). */
+  'consent.revoked',
   /** A role defined or redefined (`detail.permissions`). */
   'role.put',
   'role.deleted',

@@ -23,6 +23,7 @@
  * that rests on a `maxAge` is never cached (here or, through `ttl`, at the gateway) past
  * `auth_time + maxAge`.
  */
+import { isMetadataDocumentClientId } from '../oauth/clientMetadata.js'
 import { decodeProtectedHeader } from 'jose'
 import type { Config } from '../config.js'
 import { ServiceError } from '../errors.js'
@@ -270,6 +271,8 @@ export class Authorizer {
   private async clientLive(claims: AccessTokenClaims, now: number): Promise<{ live: boolean; until: number }> {
     const id = claims.client_id
     if (id === FIRST_PARTY_CLIENT || id === claims.sub) return { live: true, until: Infinity }
+    // A client ID metadata document's client is registered by no one: nothing to revoke it by.
+    if (typeof id === 'string' && isMetadataDocumentClientId(id)) return { live: !actorOf(claims), until: Infinity }
     // A delegated token's client must still be an agent (shared/authz/delegation.ts).
     const liveFor = (kind: 'gone' | 'client' | 'agent') => kind === 'agent' || (kind === 'client' && !actorOf(claims))
     const hit = this.clients.entry(id, now)

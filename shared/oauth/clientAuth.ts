@@ -12,8 +12,8 @@ import type { Core } from '../core.js'
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
 import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
-import { isBase64url } from '../util/base64url.js'
 import { JWT_BEARER, verifyClientAssertion } from './clientAssertion.js'
+import { ClientMetadataError, findClient } from './clientMetadata.js'
 
 export type ClientAuthentication =
   | { method: 'private_key_jwt'; clientId: string; client: ClientRecord }
@@ -52,7 +52,13 @@ export async function authenticateClient(
     return { method: 'private_key_jwt', clientId: client.id, client }
   }
   if (clientId === undefined || clientId === FIRST_PARTY_CLIENT) return { method: 'none', clientId }
-  const client = isBase64url(clientId) && clientId.length <= 64 ? await core.store.getClient(clientId) : undefined
+  let client: ClientRecord | undefined
+  try {
+    client = await findClient(core, clientId)
+  } catch (e) {
+    if (e instanceof ClientMetadataError) throw new OAuthError('invalid_client', `The client metadata document cannot be used: ${e.message}`)
+    throw e
+  }
   if (!client) throw new OAuthError('invalid_client', 'Unknown client_id')
   if (client.kind === 'confidential')
     throw new OAuthError('invalid_client', 'This client must authenticate with private_key_jwt (client_assertion)')

@@ -30,7 +30,7 @@ export const ID_TOKEN_CLAIMS = [
   'preferred_username',
 ] as const
 
-export function discovery(config: Config) {
+export function discovery(config: Config, { clientIdMetadataDocuments = false }: { clientIdMetadataDocuments?: boolean } = {}) {
   const base = config.issuer
   const algs = [...CLIENT_ASSERTION_ALGS]
   return {
@@ -67,5 +67,7 @@ export function discovery(config: Config) {
     backchannel_token_delivery_modes_supported: ['poll'],
     backchannel_user_code_parameter_supported: false,
     authorization_details_types_supported: [...AUTHORIZATION_DETAILS_TYPES],
+    // draft-ietf-oauth-client-id-metadata-document: only where the runtime can fetch them.
+    ...(clientIdMetadataDocuments ? { client_id_metadata_document_supported: true } : {}),
   }
 }

@@ -7,6 +7,7 @@
  * expired, revoked, or not the caller's to see — is `{ "active": false }` (§2.2), so the answer
  * tells nothing about tokens the caller may not see.
  */
+import { findClient } from './clientMetadata.js'
 import type { Core } from '../core.js'
 import { OAuthError } from '../errors.js'
 import type { ClientAuthentication } from './clientAuth.js'
@@ -32,7 +33,7 @@ export async function introspect(core: Core, { caller, token }: { caller: Client
   const [subject, callerRoles, client] = await Promise.all([
     core.store.getUser(session.userId),
     core.store.getUser(caller.clientId).then((u) => u?.roles ?? []),
-    thirdParty ? core.store.getClient(session.clientId) : undefined,
+    thirdParty ? findClient(core, session.clientId).catch(() => undefined) : undefined,
   ])
   // A disabled account's tokens are inactive even before its sessions' revocation lands.
   if (!subject || subject.disabledAt !== undefined || (thirdParty && !client)) return inactive

@@ -15,6 +15,7 @@ import { renderOAuthErrors, type LogError } from '../middleware/onError.js'
 import { authorizePageSecurity, PAGE_HEADERS } from '../oauth/authorization/page.js'
 import { loadAssets } from '../web/lazyAssets.js'
 import { token } from '../oauth/token.js'
+import { RESOURCE } from '../oauth/resource.js'
 import { authenticateClient } from '../oauth/clientAuth.js'
 import { backchannelAuthentication } from '../agents/backchannel.js'
 import { auditContext } from '../audit/context.js'
@@ -27,6 +28,9 @@ async function oauthForm(c: Context): Promise<Map<string, string>> {
   try {
     return await formBody(c)
   } catch (e) {
+    // RFC 8707: one audience per token, so a second `resource` names a target we cannot serve.
+    if (e instanceof ServiceError && e.message === `Parameter ${RESOURCE} is repeated`)
+      throw new OAuthError('invalid_target', 'resource is repeated: a token has one audience (RFC 8707)')
     if (e instanceof ServiceError && e.code === 'payload_too_large') throw new OAuthError('invalid_request', e.message, 413)
     if (e instanceof ServiceError) throw new OAuthError('invalid_request', e.message)
     throw e

@@ -3,6 +3,7 @@ import type { AppEnv } from '../env.js'
 import type { Core } from '../core.js'
 import { listSessions, revokeOtherSessions, revokeSession, revokeUserSessions, userSessions } from '../account/sessions.js'
 import { auditContext } from '../audit/context.js'
+import { listConsents, revokeConsent } from '../account/consents.js'
 import { requireBearer } from '../middleware/bearer.js'
 import { noStore } from '../middleware/noStore.js'
 
@@ -27,6 +28,13 @@ export function meSessionsRoutes(core: Core) {
   r.delete('/sessions', person, async (c) => {
     const { userId, sessionId } = c.var.principal
     await revokeOtherSessions(core, { userId, keep: sessionId, from: auditContext(c) })
+    return c.body(null, 204)
+  })
+
+  // Remembered approvals of applications (hosted page consent), and their withdrawal.
+  r.get('/consents', person, noStore(), async (c) => c.json(await listConsents(core, c.var.principal.userId)))
+  r.delete('/consents/:clientId', person, async (c) => {
+    await revokeConsent(core, { userId: c.var.principal.userId, clientId: c.req.param('clientId'), from: auditContext(c) })
     return c.body(null, 204)
   })
 

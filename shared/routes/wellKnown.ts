@@ -6,7 +6,7 @@ import { discovery } from '../oauth/discovery.js'
 /** /api/.well-known/* — OpenID Connect Discovery 1.0, RFC 8414, RFC 7517. */
 export function wellKnownRoutes(core: Core) {
   const r = new Hono<AppEnv>()
-  const meta = (c: { json: Function }) => c.json(discovery(core.config), 200, { 'cache-control': 'public, max-age=3600' })
+  const meta = (c: { json: Function }) => c.json(discovery(core.config, { clientIdMetadataDocuments: core.clientMetadata !== undefined }), 200, { 'cache-control': 'public, max-age=3600' })
   r.get('/openid-configuration', (c) => meta(c))
   r.get('/oauth-authorization-server', (c) => meta(c))
   r.get('/jwks.json', async (c) =>

@@ -64,6 +64,8 @@ export const COMPONENTS = {
   Me: account.Me,
   Session: sessions.Session,
   SessionList: sessions.SessionList,
+  Consent: sessions.Consent,
+  ConsentList: sessions.ConsentList,
   ManagedUser: admin.ManagedUser,
   ManagedUserList: admin.ManagedUserList,
   ManagedUserSummary: admin.ManagedUserSummary,

@@ -186,6 +186,8 @@ export const AuthorizationServerMetadata = described(
     backchannel_user_code_parameter_supported: Flag,
     backchannel_authentication_request_signing_alg_values_supported: List,
     authorization_details_types_supported: List,
+    // --- Client ID metadata documents (CONTRACT v2 "AI clients and MCP servers") ---
+    client_id_metadata_document_supported: Flag,
   }),
   'OpenID Connect Discovery 1.0 §3 / RFC 8414 §2. Clients ignore members they do not know.',
 )

@@ -21,3 +21,19 @@ export const Session = described(
 export type SessionView = v.InferOutput<typeof Session>
 
 export const SessionList = described(v.array(Session), 'Live sessions, most recently used first.')
+
+export const Consent = described(
+  v.object({
+    clientId: described(v.string(), 'The application: a registered client_id, or the https URL of its client ID metadata document.'),
+    clientName: described(v.string(), 'Its name when the person approved it.'),
+    registered: described(v.boolean(), 'False for an application described by a client ID metadata document (registered by no administrator).'),
+    scope: described(v.string(), 'The scopes approved, space-separated.'),
+    resources: described(v.array(v.string()), 'The APIs (token audiences, RFC 8707) approved.'),
+    createdAt: described(DateTime, 'The first approval.'),
+    updatedAt: described(DateTime, 'The last approval that added to it.'),
+  }),
+  'A remembered approval of an application, given with a passkey on the hosted sign-in page.',
+)
+export type ConsentView = v.InferOutput<typeof Consent>
+
+export const ConsentList = described(v.array(Consent), 'The applications the person approved, most recent first.')

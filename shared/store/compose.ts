@@ -13,6 +13,7 @@ import type {
   InvitationStore,
   MetadataStore,
   RecoveryStore,
+  ConsentStore,
   RoleStore,
   SessionStore,
   SigningKeyStore,
@@ -33,6 +34,7 @@ export interface StoreParts {
   invitations: InvitationStore
   recovery: RecoveryStore
   metadata: MetadataStore
+  consents: ConsentStore
 }
 
 /**
@@ -55,5 +57,6 @@ export function composeStore(parts: StoreParts): Store {
     ...parts.invitations,
     ...parts.recovery,
     ...parts.metadata,
+    ...parts.consents,
   }
 }

@@ -200,6 +200,26 @@ export interface InvitationRecord {
  * own partition, replaced by a new issue and marked used by its use (an etag-guarded Replace: a
  * transaction's delete cannot be guarded). Its token is `<userId>.<secret>`.
  */
+/**
+ * A person's remembered consent to one client (CONTRACT v2 "AI clients and MCP servers": the
+ * person approves with a passkey): the scopes and resource approved, so that a later request for
+ * no more than that shows no consent step. One row per person and client, in the person's
+ * partition; revoking it also ends that client's sessions for the person.
+ */
+export interface ConsentRecord {
+  userId: string
+  clientId: string
+  /** The client's name as shown when consent was given. */
+  clientName: string
+  /** Space-separated scopes approved (the union of every approval). */
+  scope: string
+  /** The resources (token audiences) approved. */
+  resources: string[]
+  createdAt: number
+  updatedAt: number
+  etag?: string
+}
+
 export interface RecoveryRecord {
   userId: string
   /** base64url of 16 random bytes, new with every issue: the challenge names the issue it was made for. */

@@ -19,6 +19,7 @@ import type {
   AuditHead,
   BackchannelRequestRecord,
   ClientRecord,
+  ConsentRecord,
   CredentialRecord,
   InvitationRecord,
   RecoveryRecord,
@@ -334,6 +335,17 @@ export interface InvitationStore {
  * Recovery links (CONTRACT v2 "Recovery"): one row per account, RowKey 'recovery' in the account's
  * `users` partition, so its use is one transaction with the passkey and the session it makes.
  */
+export interface ConsentStore {
+  /** Insert or replace the person's consent to the client. */
+  putConsent(consent: ConsentRecord): Promise<void>
+  /** Point read. */
+  getConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined>
+  /** The person's consents (one partition range). */
+  listConsents(userId: string): Promise<ConsentRecord[]>
+  /** Deletes one; false when there was none. */
+  deleteConsent(userId: string, clientId: string): Promise<boolean>
+}
+
 export interface RecoveryStore {
   /** Insert or replace the account's recovery row: a new issue replaces the last (its token stops working). */
   putRecovery(recovery: RecoveryRecord): Promise<void>
@@ -396,4 +408,5 @@ export interface Store
     BackchannelStore,
     InvitationStore,
     RecoveryStore,
-    MetadataStore {}
+    MetadataStore,
+    ConsentStore {}

@@ -128,7 +128,7 @@ export class Sessions {
   /** grant_type=refresh_token (RFC 6749 §6) with rotation and reuse detection. */
   async refresh(
     refreshToken: string,
-    { clientId, scope, grantable }: { clientId?: string; scope?: string; grantable?: Set<string> },
+    { clientId, scope, resource, grantable }: { clientId?: string; scope?: string; resource?: string; grantable?: Set<string> },
   ): Promise<TokenResponse> {
     const { store, clock } = this.deps
     const parts = refreshToken.split('.')
@@ -150,6 +150,9 @@ export class Sessions {
     // RFC 6749 §6: bound to its client. Our own page may leave client_id out; another app may not.
     if ((clientId !== undefined || session.clientId !== FIRST_PARTY_CLIENT) && clientId !== session.clientId)
       throw new OAuthError('invalid_grant', 'refresh token was issued to another client (send its client_id)')
+    // RFC 8707 §2.2: a refresh may name only the resource the session was granted for.
+    if (resource !== undefined && resource !== session.audience)
+      throw new OAuthError('invalid_target', 'resource is not the one this refresh token was issued for (RFC 8707 §2.2)')
     if (scope !== undefined) {
       // RFC 6749 §6: a narrower scope may be requested, never a wider one.
       const granted = new Set(session.scope.split(' '))

@@ -149,6 +149,13 @@ ${gateway}<link rel="icon" href="data:,">
     <div class="row"><button id="sign-out-others" type="button" class="danger" hidden>Sign out everywhere else</button></div>
   </section>
 
+  <section class="card" aria-labelledby="consents-title">
+    <h2 id="consents-title" tabindex="-1">Apps you approved</h2>
+    <p>Apps you let in with your passkey on the sign-in page, and what they may use. Withdrawing one signs it out of this account.</p>
+    <div id="consents-notice" class="notice-area" role="status" aria-live="polite"></div>
+    <ul id="consent-list" class="items" aria-labelledby="consents-title" aria-busy="true"></ul>
+  </section>
+
   <section class="card" aria-labelledby="approvals-title">
     <h2 id="approvals-title" tabindex="-1">Requests from agents</h2>
     <p>An agent (an assistant or another program) that an administrator registered can ask to act for you. Check who asks and what for: approve only what you expect, with one of your passkeys.</p>

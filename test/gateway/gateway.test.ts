@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { beforeEach, describe, it } from 'node:test'
 import { Hono } from 'hono'
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose'
-import { POLICY } from '../../apim/policy.js'
+import { POLICY, withResourceMetadata } from '../../apim/policy.js'
 import { createEchoApp, SAMPLE_API, startEchoBackend } from '../../local/echo.js'
 import { createGateway, startGateway } from '../../local/gateway.js'
 
@@ -136,12 +136,17 @@ beforeEach(async () => {
   keyB ??= await signingKey('key-b')
 })
 
+/** RFC 9728 §3.1: the sample API's metadata URL on the origin the tests call (`world().call`). */
+const METADATA = 'http://localhost:7072/.well-known/oauth-protected-resource/sample'
+/** A 401's challenge as the gateway sends it: with resource_metadata (RFC 9728 §5.1). */
+const challenged = (challenge: string, metadata = METADATA) => withResourceMetadata(challenge, metadata)
+
 async function assertUnauthorized(res: Response, description: string | undefined) {
   assert.equal(res.status, 401)
   assert.equal(res.headers.get('content-type'), POLICY.problemContentType)
   const challenge = res.headers.get('www-authenticate')
-  if (description === undefined) assert.equal(challenge, 'Bearer')
-  else assert.equal(challenge, `Bearer error="invalid_token", error_description="${description}"`)
+  if (description === undefined) assert.equal(challenge, `Bearer resource_metadata="${METADATA}"`)
+  else assert.equal(challenge, `Bearer error="invalid_token", error_description="${description}", resource_metadata="${METADATA}"`)
   const body = (await res.json()) as Record<string, unknown>
   assert.equal(body.code, 'unauthorized')
   assert.equal(body.status, 401)
@@ -333,7 +338,7 @@ describe('dev gateway: the authorizer decides', () => {
     const token = await w.token(keyA)
     const res = await w.call('/sample/orders/7', { token })
     assert.equal(res.status, 401)
-    assert.equal(res.headers.get('www-authenticate'), challenge)
+    assert.equal(res.headers.get('www-authenticate'), challenged(challenge))
     assert.deepEqual(await res.json(), {
       type: 'https://passkey-edge.dev/problems/unauthorized',
       title: 'Unauthorized',
@@ -343,7 +348,7 @@ describe('dev gateway: the authorizer decides', () => {
     })
     // Cached for its ttl like any decision, and answered the same from the cache.
     const again = await w.call('/sample/orders/7', { token })
-    assert.equal(again.headers.get('www-authenticate'), challenge)
+    assert.equal(again.headers.get('www-authenticate'), challenged(challenge))
     assert.equal(w.authzCalls.length, 1)
   })
 
@@ -352,7 +357,7 @@ describe('dev gateway: the authorizer decides', () => {
     let challenge: unknown = 'Bearer error="invalid_token"\r\nSet-Cookie: x=1'
     w.answer(() => Response.json({ allow: false, status: 401, reason: 'session revoked', wwwAuthenticate: challenge, roles: [], scopes: [], ttl: 0 }))
     const token = await w.token(keyA)
-    assert.equal((await w.call('/sample/orders', { token })).headers.get('www-authenticate'), `Bearer error="invalid_token"''Set-Cookie: x=1`)
+    assert.equal((await w.call('/sample/orders', { token })).headers.get('www-authenticate'), challenged(`Bearer error="invalid_token"''Set-Cookie: x=1`))
     for (challenge of ['', 'B'.repeat(POLICY.authorizer.challengeMaxLength + 1), 42])
       await assertUnauthorized(await w.call('/sample/orders', { token }), 'session revoked')
   })
@@ -573,7 +578,7 @@ describe('startGateway / startEchoBackend', () => {
       })
       const denied = await fetch(`http://127.0.0.1:${gw.port}/sample/orders`)
       assert.equal(denied.status, 401)
-      assert.equal(denied.headers.get('www-authenticate'), 'Bearer')
+      assert.equal(denied.headers.get('www-authenticate'), challenged('Bearer', `http://127.0.0.1:${gw.port}/.well-known/oauth-protected-resource/sample`))
     } finally {
       await gw.close()
       await echo.close()
@@ -591,5 +596,60 @@ describe('startGateway / startEchoBackend', () => {
   it('should refuse a configuration without audience or with a relative URL', () => {
     assert.throws(() => createGateway({ issuer: ISSUER, discoveryUrl: DISCOVERY, audiences: [], authzUrl: AUTHZ, backendUrl: BACKEND }), TypeError)
     assert.throws(() => createGateway({ issuer: ISSUER, discoveryUrl: '/x', audiences: [AUDIENCE], authzUrl: AUTHZ, backendUrl: BACKEND }), TypeError)
+  })
+})
+
+describe('dev gateway: protected resource metadata (RFC 9728, CONTRACT v2 "AI clients and MCP servers")', () => {
+  it('§3, §3.1: GET at the root form and under the API path → resource, authorization_servers, bearer_methods_supported, scopes_supported; no token needed', async () => {
+    const w = world([keyA])
+    for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/sample']) {
+      const res = await w.call(path)
+      assert.equal(res.status, 200, path)
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/)
+      assert.deepEqual(await res.json(), {
+        resource: 'http://localhost:7072/sample',
+        authorization_servers: [ISSUER],
+        bearer_methods_supported: ['header'],
+        scopes_supported: [],
+      })
+    }
+    assert.equal(w.authzCalls.length, 0)
+    // Another path under the well-known prefix is no metadata of ours (APIM: no such API → 404).
+    assert.equal((await w.call('/.well-known/oauth-protected-resource/other')).status, 404)
+    assert.equal((await w.call('/.well-known/oauth-protected-resource', { method: 'POST' })).status, 404)
+  })
+
+  it('the configured resource and scopes win; the 401 names the §3.1 URL of that resource', async () => {
+    const { app } = createGateway({
+      issuer: ISSUER,
+      discoveryUrl: DISCOVERY,
+      audiences: [AUDIENCE],
+      authzUrl: AUTHZ,
+      backendUrl: BACKEND,
+      resource: 'https://gw.example/sample',
+      resourceScopes: ['orders.read'],
+      fetch: (async () => Response.json({})) as typeof fetch,
+      log: () => {},
+    })
+    const meta = (await (await app.request('http://localhost/.well-known/oauth-protected-resource/sample')).json()) as Record<string, unknown>
+    assert.equal(meta.resource, 'https://gw.example/sample')
+    assert.deepEqual(meta.scopes_supported, ['orders.read'])
+    const denied = await app.request('http://localhost/sample/orders')
+    assert.equal(denied.status, 401)
+    assert.equal(denied.headers.get('www-authenticate'), 'Bearer resource_metadata="https://gw.example/.well-known/oauth-protected-resource/sample"')
+  })
+
+  it('§5.1: every 401 carries resource_metadata (no token, bad token, authorizer 401, step-up); 403 and 503 do not', async () => {
+    const w = world([keyA])
+    const token = await w.token(keyA)
+    const has = (res: Response) => res.headers.get('www-authenticate')?.endsWith(`resource_metadata="${METADATA}"`)
+    assert.ok(has(await w.call('/sample/orders')))
+    assert.ok(has(await w.call('/sample/orders', { token: token + 'x' })))
+    w.answer(() => Response.json({ allow: false, status: 401, reason: 'revoked', roles: [], scopes: [], ttl: 0 }))
+    assert.ok(has(await w.call('/sample/orders', { token })))
+    w.answer(() => Response.json({ allow: false, status: 403, reason: 'no role', roles: [], scopes: [], ttl: 0 }))
+    const forbidden = await w.call('/sample/orders/1', { token })
+    assert.equal(forbidden.status, 403)
+    assert.ok(!forbidden.headers.get('www-authenticate')?.includes('resource_metadata'))
   })
 })

@@ -19,6 +19,9 @@ import {
   sanitizeParam,
   tokenOf,
   wwwAuthenticate,
+  withResourceMetadata,
+  resourceMetadataUrl,
+  protectedResourceMetadata,
 } from '../../apim/policy.js'
 import { SAMPLE_API } from '../../local/echo.js'
 import { POLICY as GATEWAY_POLICY } from '../../local/gateway.js'
@@ -28,6 +31,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 const read = (p: string) => readFileSync(`${root}/${p}`, 'utf8')
 const policySrc = read('apim/policy.xml')
 const miSrc = read('apim/policy-managed-identity.xml')
+const fragmentSrc = read('apim/fragment-protected-resource.xml')
 const policy = parseXml(policySrc)
 const mi = parseXml(miSrc)
 const namedValuesDoc = JSON.parse(read('apim/named-values.json')) as {
@@ -128,7 +132,7 @@ describe('inbound step 2: validate-jwt', () => {
     assert.equal(elements(jwt)[0]!.attrs.url, named(NAMED_VALUES.openidConfigUrl))
     assert.deepEqual(
       elements(elements(jwt)[1]!).map((e) => [e.name, textOf(e)]),
-      [['audience', named(NAMED_VALUES.audience)]],
+      [['audience', named(NAMED_VALUES.audience)], ['audience', named(NAMED_VALUES.resource)]],
     )
     assert.deepEqual(
       elements(elements(jwt)[2]!).map((e) => [e.name, textOf(e)]),
@@ -329,7 +333,7 @@ describe('inbound step 5: acting on the decision', () => {
       assert.ok(body.includes(`new JProperty("code", ${csharp(f.code)})`), f.id)
       const challenge = header(rr, 'WWW-Authenticate')
       if (f === POLICY.failures.authzUnauthorized)
-        assert.equal(textOf(challenge[0]!).trim(), `@((string)context.Variables[${csharp(POLICY.authorizer.challengeVariable)}])`, f.id)
+        assert.ok(textOf(challenge[0]!).includes(`var challenge = (string)context.Variables[${csharp(POLICY.authorizer.challengeVariable)}];`), f.id)
       else if (f.error) {
         const prefix = csharp(`${POLICY.jwt.scheme} error="${f.error}", error_description="`).slice(0, -1)
         assert.ok(textOf(challenge[0]!).includes(prefix), `${f.id} challenge ${prefix}`)
@@ -396,6 +400,52 @@ describe('inbound step 5: acting on the decision', () => {
   })
 })
 
+describe('RFC 9728: protected resource metadata and resource_metadata in every 401', () => {
+  /** Every WWW-Authenticate value of a 401 return-response, inbound and on-error. */
+  const challenges401 = (doc: XmlElement) =>
+    findAll(doc, (e) => e.name === 'return-response' && elements(e).some((c) => c.name === 'set-status' && c.attrs.code === '401')).map((rr) => [rr.attrs.id, textOf(header(rr, 'WWW-Authenticate')[0]!)] as const)
+
+  it('§5.1: the variable is set once, from the named value, before validate-jwt; every 401 appends it as an auth-param', () => {
+    for (const doc of [policy, mi]) {
+      const inbound = section(doc, 'inbound')
+      assert.equal(variable(doc, POLICY.resourceMetadata.variable), `${POLICY.resourceMetadata.param}="${named(NAMED_VALUES.resourceMetadataUrl)}"`)
+      const names = elements(inbound).map((e) => e.attrs.name ?? e.name)
+      assert.ok(names.indexOf(POLICY.resourceMetadata.variable) < names.indexOf('validate-jwt'), 'set before validate-jwt can fail')
+      const all = challenges401(doc)
+      assert.deepEqual(all.map(([id]) => id).sort(), [POLICY.failures.authzUnauthorized.id, POLICY.failures.invalidToken.id].sort())
+      for (const [id, value] of all) {
+        assert.ok(value.includes(`return challenge + (challenge.Contains(" ") ? ", " : " ") + (string)context.Variables[${csharp(POLICY.resourceMetadata.variable)}];`), id)
+      }
+    }
+    // The TypeScript twin (the dev gateway's one place).
+    assert.equal(withResourceMetadata('Bearer', 'https://gw/.well-known/oauth-protected-resource/api'), 'Bearer resource_metadata="https://gw/.well-known/oauth-protected-resource/api"')
+    assert.equal(withResourceMetadata('Bearer error="invalid_token"', 'https://gw/m'), 'Bearer error="invalid_token", resource_metadata="https://gw/m"')
+  })
+
+  it('§3.1: the metadata URL inserts the well-known path before the resource path', () => {
+    assert.equal(resourceMetadataUrl('https://gw.example/sample'), 'https://gw.example/.well-known/oauth-protected-resource/sample')
+    assert.equal(resourceMetadataUrl('https://gw.example/a/b/'), 'https://gw.example/.well-known/oauth-protected-resource/a/b')
+    assert.equal(resourceMetadataUrl('https://gw.example'), 'https://gw.example/.well-known/oauth-protected-resource')
+  })
+
+  it('§2: the fragment answers GET with resource, authorization_servers, bearer_methods_supported, scopes_supported from named values', () => {
+    const fragment = parseXml(fragmentSrc)
+    assert.equal(fragment.name, 'fragment')
+    const when = one(fragment, (e) => e.name === 'when', 'when')
+    assert.equal(when.attrs.condition, '@(context.Request.Method == "GET")')
+    const rr = one(when, (e) => e.name === 'return-response', 'return-response')
+    assert.equal(textOf(header(rr, 'Content-Type')[0]!).trim(), POLICY.resourceMetadata.contentType)
+    assert.equal(textOf(header(rr, 'Cache-Control')[0]!).trim(), `max-age=${POLICY.resourceMetadata.maxAgeSeconds}`)
+    const body = textOf(one(rr, (e) => e.name === 'set-body', 'set-body'))
+    const fields = [...body.matchAll(/new JProperty\("([^"]+)"/g)].map((m) => m[1])
+    assert.deepEqual(fields, Object.keys(protectedResourceMetadata({ resource: 'r', issuer: 'i', scopes: [] })))
+    assert.ok(body.includes(`new JProperty("resource", "${named(NAMED_VALUES.resource)}")`))
+    assert.ok(body.includes(`new JProperty("authorization_servers", new JArray("${named(NAMED_VALUES.issuer)}"))`))
+    assert.ok(body.includes(`new JProperty("bearer_methods_supported", new JArray(${POLICY.resourceMetadata.bearerMethods.map(csharp).join(', ')}))`))
+    assert.ok(body.includes(`"${named(NAMED_VALUES.resourceScopes)}".Split(`))
+  })
+})
+
 describe('apim/named-values.json', () => {
   it('should describe every named value the policies use, and only those', () => {
     const docNames = namedValuesDoc.namedValues.map((n) => n.name)
@@ -403,6 +453,7 @@ describe('apim/named-values.json', () => {
     for (const [file, src] of [
       ['policy.xml', policySrc],
       ['policy-managed-identity.xml', miSrc],
+      ['fragment-protected-resource.xml', fragmentSrc],
     ] as const) {
       const expected = namedValuesDoc.namedValues.filter((n) => n.usedBy.includes(file)).map((n) => n.name)
       assert.deepEqual([...usedNamedValues(src)].sort(), expected.sort(), file)

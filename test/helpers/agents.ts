@@ -55,8 +55,8 @@ export function agentKit({ service, clock, key, kid, adminKey, agent, prefix }: 
     return form(base, '/api/oauth2/bc-authorize', { login_hint: username, scope: 'openid orders.read', binding_message: 'Reorder coffee?', ...(await auth(clientId)), ...extra })
   }
   /** The agent's poll (CIBA §10.1). */
-  async function poll(authReqId: string, clientId = agent(), base = url()) {
-    return form(base, '/api/oauth2/token', { grant_type: CIBA, auth_req_id: authReqId, ...(await auth(clientId)) })
+  async function poll(authReqId: string, clientId = agent(), base = url(), extra: Record<string, string> = {}) {
+    return form(base, '/api/oauth2/token', { grant_type: CIBA, auth_req_id: authReqId, ...(await auth(clientId)), ...extra })
   }
 
   async function person(roles: string[] = ['reader']): Promise<Person> {

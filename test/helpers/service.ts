@@ -6,6 +6,8 @@
 import { getRequestListener } from '@hono/node-server'
 import { nodeBindings } from '../../runtime/node/bindings.js'
 import { readMetadataBlob } from '../../runtime/node/metadataBlob.js'
+import { createClientMetadataFetcher } from '../../runtime/node/clientMetadata.js'
+import type { ClientMetadataFetcherFactory } from '../../shared/oauth/clientMetadata.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
@@ -47,6 +49,8 @@ export async function startService(opts: {
   port?: number
   /** Spans and metrics (test/http/telemetry.test.ts passes in-memory exporters). */
   telemetry?: Telemetry
+  /** Client ID metadata document fetcher; default the Node one (runtime/node/clientMetadata.ts). */
+  clientMetadataFetcher?: ClientMetadataFetcherFactory
 }): Promise<TestService> {
   const prefix = `t${process.pid}x${++counter}`
   const config = loadConfig(
@@ -68,7 +72,7 @@ export async function startService(opts: {
     } })
   await store.init()
   const errors: string[] = []
-  const app = createApp({ config, store, clock: opts.clock, telemetry: opts.telemetry, logError: (m) => errors.push(m), readMetadataBlob })
+  const app = createApp({ config, store, clock: opts.clock, telemetry: opts.telemetry, logError: (m) => errors.push(m), readMetadataBlob, clientMetadataFetcher: opts.clientMetadataFetcher ?? createClientMetadataFetcher })
   // As the local server does: the caller's address reaches the app (loopback-only routes).
   const server = createServer(
     getRequestListener((req, { incoming }) => app.fetch(req, nodeBindings(incoming))),

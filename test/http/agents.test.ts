@@ -232,6 +232,22 @@ describe('The person approves with a passkey; the agent polls (CIBA §10, §11)'
     assert.deepEqual(decodeJwt(refreshed.body.access_token).payload.act, { sub: agent })
   })
 
+  it('RFC 8707 resource at the poll: the delegated token\'s aud; not one of AUDIENCES → invalid_target (and the request stays redeemable)', async () => {
+    const p = await person()
+    const asked = await ask(p.username)
+    const id = asked.body.auth_req_id as string
+    assert.equal((await approve(p, await requestId(p))).status, 204)
+    clock.advance(5_000)
+    const refused = await poll(id, agent, svc.url, { resource: 'https://elsewhere.example/api' })
+    assert.equal(refused.status, 400)
+    assert.equal(refused.body.error, 'invalid_target')
+    clock.advance(5_000)
+    const resource = svc.config.audiences[1]!
+    const t = await poll(id, agent, svc.url, { resource })
+    assert.equal(t.status, 200, JSON.stringify(t.body))
+    assert.equal(decodeJwt(t.body.access_token).payload.aud, resource)
+  })
+
   it('two concurrent polls after approval → exactly one token response', async () => {
     for (let round = 0; round < 3; round++) {
       const p = await person()

@@ -158,7 +158,9 @@ describe('Through the dev gateway (apim/policy.xml checks)', () => {
       clock.set((authTime + 10) * 1000)
       const late = await api('/orders/5', bearer(u.token), 'DELETE')
       assert.equal(late.status, 401, 'not the cached allow')
-      assert.equal(late.headers.get('www-authenticate'), 'Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", max_age=10')
+      // RFC 9728 §5.1: the gateway adds its resource_metadata to the authorizer's challenge.
+      const metadata = `resource_metadata="${gw.url}/.well-known/oauth-protected-resource/sample"`
+      assert.equal(late.headers.get('www-authenticate'), `Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", max_age=10, ${metadata}`)
       assert.equal(late.body.code, 'unauthorized')
       assert.match(late.body.detail, /within 10 s/)
       const stepped = (await signIn(svc.url, u.auth)).body.access_token
@@ -167,7 +169,7 @@ describe('Through the dev gateway (apim/policy.xml checks)', () => {
       await call(svc.url, 'DELETE', `/api/manage/users/${u.id}/sessions`, undefined, bearer(admin))
       const revoked = await api('/orders/6', bearer(stepped), 'DELETE')
       assert.equal(revoked.status, 401)
-      assert.equal(revoked.headers.get('www-authenticate'), 'Bearer error="invalid_token"')
+      assert.equal(revoked.headers.get('www-authenticate'), `Bearer error="invalid_token", ${metadata}`)
     } finally {
       clock.set(start)
     }

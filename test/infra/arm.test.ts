@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { loadConfig, SETTINGS } from '../../shared/config.js'
-import { SAMPLE_API_SUFFIX, SAMPLE_OPERATIONS } from '../../shared/sampleApi.js'
+import { SAMPLE_API_OPERATIONS, SAMPLE_API_SUFFIX } from '../../shared/sampleApi.js'
 import { bicep, evaluate, findBicep, kekFromGuids, LISTED_SECRET, mainBicep, root, snapshot, strings, type PredictedResource, type Snapshot } from './arm.js'
 
 const found = findBicep()
@@ -302,7 +302,8 @@ describe('infra/main.bicep (ARM)', { skip }, () => {
 
   it('creates the APIM named values of apim/named-values.json that apim/policy.xml uses, secret where that file says, the secret one from Key Vault', () => {
     const file = JSON.parse(read('apim', 'named-values.json')) as { namedValues: { name: string; secret: boolean; usedBy: string[] }[] }
-    const wanted = file.namedValues.filter((v) => v.usedBy.includes('policy.xml'))
+    // apim/policy.xml's, and the protected resource metadata fragment's (RFC 9728).
+    const wanted = file.namedValues.filter((v) => v.usedBy.includes('policy.xml') || v.usedBy.includes('fragment-protected-resource.xml'))
     for (const s of [defaults, custom]) {
       const created = ofType(s, 'Microsoft.ApiManagement/service/namedValues')
       assert.deepEqual(created.map((r) => r.name.split('/')[1]).sort(), wanted.map((v) => v.name).sort())
@@ -352,15 +353,30 @@ describe('infra/main.bicep (ARM)', { skip }, () => {
         .map(([method, op]) => ({ id: op.operationId, method: method.toUpperCase(), urlTemplate: path })),
     )
     const sort = (ops: { id?: string }[]) => [...ops].sort((a, b) => String(a.id).localeCompare(String(b.id)))
-    assert.deepEqual(sort(operations), sort(SAMPLE_OPERATIONS.map(({ id, method, urlTemplate }) => ({ id, method, urlTemplate }))))
+    assert.deepEqual(sort(operations), sort(SAMPLE_API_OPERATIONS.map(({ id, method, urlTemplate }) => ({ id, method, urlTemplate }))))
     // The page (another origin) calls the gateway: cors at global scope answers its preflight.
     const global = String(props(one(custom, 'Microsoft.ApiManagement/service/policies')).value)
     for (const o of CUSTOM.allowedOrigins.split(',')) assert.ok(global.includes(`<origin>${o}</origin>`), o)
   })
 
+  it('RFC 9728: publishes the protected resource metadata API (root and /sample) with apim/fragment-protected-resource.xml as a fragment', () => {
+    for (const s of [defaults, custom]) {
+      const fragment = props(one(s, 'Microsoft.ApiManagement/service/policyFragments', 'passkey-protected-resource-metadata'))
+      assert.equal(fragment.format, 'xml')
+      assert.ok(fragment.value === read('apim', 'fragment-protected-resource.xml'), 'the fragment is apim/fragment-protected-resource.xml, unchanged')
+      const api = props(one(s, 'Microsoft.ApiManagement/service/apis', 'passkey-protected-resource'))
+      assert.equal(api.path, '.well-known/oauth-protected-resource')
+      assert.equal(api.subscriptionRequired, false)
+      const ops = ofType(s, 'Microsoft.ApiManagement/service/apis/operations').filter((r) => r.name.includes('passkey-protected-resource/')).map((r) => props(r))
+      assert.deepEqual(ops.map((o) => [o.method, o.urlTemplate]).sort(), [['GET', '/'], ['GET', '/sample']])
+      assert.match(String(props(one(s, 'Microsoft.ApiManagement/service/apis/policies', 'passkey-protected-resource/policy')).value), /<include-fragment fragment-id="passkey-protected-resource-metadata" \/>/)
+    }
+  })
+
   it('publishes the service itself through APIM only when asked, with apim/policy-rate-limit.xml as a fragment', () => {
-    assert.equal(ofType(defaults, 'Microsoft.ApiManagement/service/apis').length, 1)
-    assert.equal(ofType(defaults, 'Microsoft.ApiManagement/service/policyFragments').length, 0)
+    const isMetadata = (r: { name: string }) => r.name.includes('passkey-protected-resource')
+    assert.equal(ofType(defaults, 'Microsoft.ApiManagement/service/apis').filter((r) => !isMetadata(r)).length, 1)
+    assert.equal(ofType(defaults, 'Microsoft.ApiManagement/service/policyFragments').filter((r) => !isMetadata(r)).length, 0)
     const fragment = props(one(custom, 'Microsoft.ApiManagement/service/policyFragments', 'passkey-rate-limit'))
     assert.equal(fragment.format, 'xml')
     assert.ok(fragment.value === read('apim', 'policy-rate-limit.xml'), 'the fragment is apim/policy-rate-limit.xml, unchanged')
@@ -370,7 +386,7 @@ describe('infra/main.bicep (ARM)', { skip }, () => {
     // Consumption has no rate-limit-by-key: the service is published without the fragment.
     const consumption = snapshot(bicepPath, { ...REQUIRED_PARAMS, exposeServiceThroughApim: true, apimSku: 'Consumption' })
     one(consumption, 'Microsoft.ApiManagement/service/apis', 'passkey-edge')
-    assert.equal(ofType(consumption, 'Microsoft.ApiManagement/service/policyFragments').length, 0)
+    assert.equal(ofType(consumption, 'Microsoft.ApiManagement/service/policyFragments').filter((r) => !isMetadata(r)).length, 0)
     assert.equal(ofType(consumption, 'Microsoft.ApiManagement/service/apis/policies').filter((r) => r.name.includes('/passkey-edge/')).length, 0)
   })
 

@@ -19,6 +19,9 @@ import { decodeClientData } from '../../webauthn/checks.js'
 import { authenticationOptions, signInWithPasskey } from '../../webauthn/authentication.js'
 import { asAuthenticationResponse } from '../../webauthn/shape.js'
 import { CODE_TTL_SECONDS, sealCode } from './code.js'
+import { rememberConsent } from '../../account/consents.js'
+import type { RequestOrigin } from '../../audit/context.js'
+import { ClientMetadataError, findClient } from '../clientMetadata.js'
 import { redirectUriRegistered } from './checkRedirectUri.js'
 import { openRequest, sealRequest, type SealedRequest } from './handle.js'
 import { authorizationResponseUrl } from './redirect.js'
@@ -40,8 +43,8 @@ export async function authorizeOptions(core: Core, input: v.InferOutput<typeof A
 export async function completeAuthorization(
   core: Core,
   input: { request: string; credential: unknown },
-  /** The browser's User-Agent, kept on the session the code hands over. */
-  { userAgent }: { userAgent?: string } = {},
+  /** The request's audit origin: its User-Agent is kept on the session the code hands over. */
+  from: RequestOrigin = {},
 ): Promise<{ redirect_to: string; user: UserRecord; session: SessionRecord }> {
   const { config, store, clock } = core
   const request = await requestOf(core, input.request)
@@ -50,7 +53,10 @@ export async function completeAuthorization(
   // The assertion must answer this request's challenge (before the challenge is consumed).
   if (decodeClientData(response.response.clientDataJSON).challenge !== request.challenge)
     throw new ServiceError('challenge_unknown', 'This passkey response was made for another sign-in request')
-  const client = await store.getClient(request.clientId)
+  const client = await findClient(core, request.clientId).catch((e: unknown) => {
+    if (e instanceof ClientMetadataError) return undefined
+    throw e
+  })
   if (!client || client.kind !== 'public' || !redirectUriRegistered(client, request.redirectUri))
     throw new ServiceError('invalid_request', 'The application is no longer registered for this redirect URI')
   // The scopes the client may have now (its registration or SCOPES may have changed meanwhile).
@@ -61,9 +67,10 @@ export async function completeAuthorization(
   const { user, session } = await signInWithPasskey(core, {
     response,
     clientId: client.id,
-    audience: config.audiences[0]!,
+    // RFC 8707: the code remembers the resource as its session's audience.
+    audience: request.resource ?? config.audiences[0]!,
     scope: request.scope,
-    userAgent,
+    userAgent: from.userAgent,
     // acr_values (RFC 9470 §4): a passkey whose acr reaches none of them is refused before any
     // session exists; max_age and prompt=login are met by this very assertion.
     ...(request.acrValues ? { acceptAcr: request.acrValues } : {}),
@@ -77,6 +84,8 @@ export async function completeAuthorization(
       expiresAt: clock.now() + CODE_TTL_SECONDS * 1000,
     },
   })
+  // The passkey assertion over this request's challenge is the approval (shared/account/consents.ts).
+  await rememberConsent(core, { userId: user.id, client, scope: request.scope, resource: session.audience, from })
   const code = await sealCode(core, { userId: user.id, sessionId: session.id })
   return { redirect_to: authorizationResponseUrl(request.redirectUri, config.issuer, { code, state: request.state }), user, session }
 }

@@ -28,7 +28,7 @@ export async function authorizationEndpoint(core: Core, query: URLSearchParams):
       error_description: 'The user cancelled the sign-in',
       state: request.state,
     })
-    return { page: signInPage({ clientName: client.name, redirectUri: request.redirectUri, handle, cancelUrl, loginHint: request.loginHint }), status: 200 }
+    return { page: signInPage({ clientName: client.name, clientId: client.id, redirectUri: request.redirectUri, handle, cancelUrl, loginHint: request.loginHint, resource: request.resource, scope: request.scope }), status: 200 }
   } catch (e) {
     if (!(e instanceof AuthorizationError)) throw e
     if (!e.redirect || !ctx.request.redirectUri) return { page: errorPage(e.error, e.message), status: 400 }

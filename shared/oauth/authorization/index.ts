@@ -8,6 +8,7 @@
  * | ------------------ | ----------------------------------------------------------------- |
  * | checkClient        | client_id registered, public                                      |
  * | checkRedirectUri   | redirect_uri registered (exact; loopback any port)                |
+ * | checkResource      | resource: once, one of AUDIENCES (RFC 8707) → invalid_target        |
  * | checkParameters    | no request objects, no repeated parameters                        |
  * | checkResponseType  | response_type=code, response_mode=query                           |
  * | checkPkce          | code_challenge + S256                                             |
@@ -20,6 +21,7 @@ import { checkClient } from './checkClient.js'
 import { checkParameters } from './checkParameters.js'
 import { checkPkce } from './checkPkce.js'
 import { checkRedirectUri } from './checkRedirectUri.js'
+import { checkResource } from './checkResource.js'
 import { checkResponseType } from './checkResponseType.js'
 import { checkScope } from './checkScope.js'
 import type { AuthorizationRequest, CheckContext } from './types.js'
@@ -28,6 +30,7 @@ import type { ClientRecord } from '../../store/types.js'
 const CHECKS: ((core: Core, ctx: CheckContext) => void | Promise<void>)[] = [
   checkClient,
   (_, ctx) => checkRedirectUri(ctx),
+  checkResource,
   (_, ctx) => checkParameters(ctx),
   (_, ctx) => checkResponseType(ctx),
   (_, ctx) => checkPkce(ctx),

@@ -11,6 +11,7 @@ import { sha256 } from '../../util/hash.js'
 import type { MiddlewareHandler } from 'hono'
 import { html, markup, raw, type Fragment } from '../../web/html.js'
 import { pageSecurity } from '../../web/security.js'
+import { isMetadataDocumentClientId } from '../clientMetadata.js'
 
 export const STYLE = `
 :root{color-scheme:light dark;font-family:system-ui,sans-serif}
@@ -77,18 +78,28 @@ ${body}
 }
 
 /** The sign-in page. `handle` is the sealed authorization request; `cancelUrl` the access_denied redirect. */
-export function signInPage({ clientName, redirectUri, handle, cancelUrl, loginHint }: {
+export function signInPage({ clientName, clientId, redirectUri, handle, cancelUrl, loginHint, resource, scope }: {
   clientName: string
+  clientId: string
   redirectUri: string
   handle: string
   cancelUrl: string
   loginHint?: string
+  /** RFC 8707: the API the token is for, when the client named one. */
+  resource?: string
+  /** The scopes asked for (shown as what the sign-in approves). */
+  scope?: string
 }): string {
-  const host = new URL(redirectUri).host
+  // A client ID metadata document's client: its host is its identity (the document's URL).
+  const unregistered = isMetadataDocumentClientId(clientId)
+  const host = new URL(unregistered ? clientId : redirectUri).host
   return layout(
     `Sign in – ${clientName}`,
     html`<h1>Sign in</h1>
-<p>to continue to <strong>${clientName}</strong> <span class="host">(${host})</span></p>
+<p>to continue to <strong id="client-name">${clientName}</strong> <span class="host" id="client-host">(${host})</span></p>
+${unregistered ? html`<p class="error" id="unregistered">This app is not registered by your administrator: it describes itself at ${clientId}. Continue only if you trust ${host}.</p>` : ''}
+${resource ? html`<p>It asks for access to <code id="resource">${resource}</code>.</p>` : ''}
+${scope ? html`<p id="consent">Signing in with your passkey approves: <code id="scope">${scope}</code>. You can withdraw this on your account page.</p>` : ''}
 <form id="signin-form" novalidate>
 <label for="username">Username (optional)</label>
 <input id="username" name="username" type="text" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" value="${loginHint ?? ''}">

@@ -13,6 +13,8 @@ export interface AuthorizationRequest {
   maxAge?: number
   /** `acr_values` we issue, in the client's order: the assertion must reach one of them. */
   acrValues?: string[]
+  /** RFC 8707 `resource`: the token's audience (one of AUDIENCES; default the first). */
+  resource?: string
   /** `prompt=login`: a fresh passkey assertion (every sign-in on this page is one). */
   promptLogin?: true
 }

@@ -6,6 +6,7 @@
  * 3. a code already used → invalid_grant, and the session it produced is revoked (§4.1.2);
  * 4. not expired (60 s), issued to this client, `redirect_uri` identical to the authorization
  *    request's (§4.1.3), `code_verifier` matches the S256 challenge (RFC 7636 §4.6);
+ *    `resource`, when sent, is the authorization request's (RFC 8707 §2.2; else invalid_target);
  * 5. marked used and given its first refresh token in one etag-guarded write: of two concurrent
  *    exchanges one wins and the other revokes the session.
  * Then access, refresh and (scope `openid`) ID token with the request's `nonce`.
@@ -16,10 +17,11 @@ import { sha256b64u } from '../../util/hash.js'
 import { randomId } from '../../util/random.js'
 import { openCode } from '../authorization/code.js'
 import { verifyPkce } from '../pkce.js'
+import { requestedResource } from '../resource.js'
 import type { GrantHandler } from './types.js'
 
 export const grantType = 'authorization_code'
-export const parameters = ['code', 'redirect_uri', 'client_id', 'code_verifier'] as const
+export const parameters = ['code', 'redirect_uri', 'client_id', 'code_verifier', 'resource'] as const
 
 export const handler: GrantHandler = async ({ core, params, client }) => {
   const { store, sessions, clock } = core
@@ -50,6 +52,8 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
     throw new OAuthError('invalid_grant', 'redirect_uri is not the one of the authorization request')
   if (!(await verifyPkce({ verifier: params.get('code_verifier'), expectedChallenge: binding.codeChallenge })))
     throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge (PKCE S256)')
+  // RFC 8707 §2.2: the code remembers its resource (the session's audience); only that one.
+  requestedResource(core.config, params, { expected: session.audience })
 
   const secret = randomId(32)
   const used = { ...session, authorizationCode: { ...binding, usedAt: now }, lastUsedAt: now, refreshHash: await sha256b64u(secret) }

@@ -25,10 +25,11 @@ import { CLOCK_SKEW } from '../../tokens/accessToken.js'
 import { ConcurrencyError, type BackchannelRequestRecord } from '../../store/types.js'
 import { seconds } from '../../util/clock.js'
 import { allowedScopes, scopeRefusal, ungrantable } from '../scopes.js'
+import { requestedResource } from '../resource.js'
 import type { GrantContext, GrantHandler, TokenEndpointResponse } from './types.js'
 
 export const grantType = CIBA_GRANT
-export const parameters = ['auth_req_id', 'client_assertion_type', 'client_assertion', 'client_id'] as const
+export const parameters = ['auth_req_id', 'resource', 'client_assertion_type', 'client_assertion', 'client_id'] as const
 
 /** Tries: a lost etag race reads the request again once (the winner's write decides). */
 const TRIES = 2
@@ -40,6 +41,8 @@ export const handler: GrantHandler = async (ctx) => {
   if (!authReqId) throw new OAuthError('invalid_request', 'auth_req_id is required')
   const found = await requestOf(core, authReqId, agent.id)
   if (!found) throw new OAuthError('invalid_grant', 'auth_req_id is not valid')
+  // RFC 8707: checked before any poll is recorded (the audience itself is set in poll()).
+  requestedResource(core.config, params)
   let request: BackchannelRequestRecord | undefined = found
   for (let attempt = 1; ; attempt++) {
     if (!request) throw new OAuthError('invalid_grant', 'auth_req_id is not valid')
@@ -54,7 +57,7 @@ export const handler: GrantHandler = async (ctx) => {
   }
 }
 
-async function poll({ core, client }: GrantContext, request: BackchannelRequestRecord): Promise<TokenEndpointResponse> {
+async function poll({ core, params, client }: GrantContext, request: BackchannelRequestRecord): Promise<TokenEndpointResponse> {
   const { config, store, sessions, clock } = core
   const now = clock.now()
   if (request.state === 'issued') throw new OAuthError('invalid_grant', 'auth_req_id was already used')
@@ -76,13 +79,15 @@ async function poll({ core, client }: GrantContext, request: BackchannelRequestR
   const refused = ungrantable(request.scope, allowedScopes(config, agentOf(client)))
   if (refused.length) throw new OAuthError('invalid_scope', scopeRefusal(refused))
   // The signing key must be usable before the session is stored (no session without a token).
+  // RFC 8707: the delegated token's audience (one of AUDIENCES; default the first).
+  const audience = requestedResource(config, params) ?? config.audiences[0]!
   await core.keyRing.signingKey()
   const perAction = request.authorizationDetails !== undefined
   const { session, refreshToken } = await sessions.create({
     user,
     credentialId: approval.credentialId,
     clientId: request.clientId,
-    audience: config.audiences[0]!,
+    audience,
     scope: request.scope,
     amr: approval.amr,
     acr: approval.acr,

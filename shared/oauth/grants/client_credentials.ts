@@ -12,6 +12,7 @@ import { OAuthError } from '../../errors.js'
 import { CLOCK_SKEW } from '../../tokens/accessToken.js'
 import { seconds } from '../../util/clock.js'
 import { allowedScopes, requestedScope, scopeRefusal, ungrantable } from '../scopes.js'
+import { requestedResource } from '../resource.js'
 import type { GrantHandler } from './types.js'
 
 export const grantType = 'client_credentials'
@@ -29,10 +30,7 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
   const refused = ungrantable(scope, allowedScopes(config, client.client))
   if (refused.length) throw new OAuthError('invalid_scope', scopeRefusal(refused))
   // RFC 8707: `resource` picks one of the configured audiences (default: the first).
-  const resource = params.get('resource')
-  if (resource !== undefined && !config.audiences.includes(resource))
-    throw new OAuthError('invalid_target', 'resource must be one of the configured audiences')
-  const audience = resource ?? config.audiences[0]!
+  const audience = requestedResource(config, params) ?? config.audiences[0]!
   const principal = await store.getUser(client.clientId)
   if (!principal) throw new OAuthError('invalid_client', 'The client has no principal (registration incomplete)')
 

@@ -26,6 +26,7 @@
  * refresh rotation, which takes a lost etag race for reuse), and there is no refresh token: the
  * agent already holds the delegation's.
  */
+import { findClient } from '../clientMetadata.js'
 import { agentOf } from '../../agents/backchannel.js'
 import { standingDelegations } from '../../agents/delegations.js'
 import { isLive } from '../../account/sessions.js'
@@ -71,7 +72,7 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
   const [session, user, subjectClient, delegations] = await Promise.all([
     core.store.getSession(claims.sub, claims.sid),
     core.store.getUser(claims.sub),
-    thirdParty ? core.store.getClient(claims.client_id) : undefined,
+    thirdParty ? findClient(core, claims.client_id).catch(() => undefined) : undefined,
     standingDelegations(core, { userId: claims.sub, agentId: agent.id }),
   ])
   if (!session || !isLive(session, clock.now())) throw new OAuthError('invalid_grant', 'subject_token is not valid: its session ended')

@@ -45,6 +45,47 @@ export const sessionPaths: Json = {
       },
     },
   },
+  '/me/consents': {
+    get: {
+      operationId: 'list-my-consents',
+      summary: 'The applications I approved',
+      description: 'What the person approved on the hosted sign-in page with a passkey, per application: scopes and resources (RFC 8707).',
+      tags: ['account'],
+      security: BEARER,
+      responses: {
+        '200': jsonResponse('ConsentList', 'Approvals, most recent first.', NO_STORE),
+        ...SIGNED_IN,
+        ...FIRST_PARTY,
+        ...STORAGE,
+      },
+    },
+  },
+  '/me/consents/{clientId}': {
+    parameters: [
+      {
+        name: 'clientId',
+        in: 'path',
+        required: true,
+        description: 'The application: its client_id (a client ID metadata document URL percent-encoded).',
+        schema: { type: 'string' },
+      },
+    ],
+    delete: {
+      operationId: 'revoke-my-consent',
+      summary: 'Withdraw an approval',
+      description: "Forgets the approval and ends that application's sessions for the person (refresh tokens at once, access tokens at the authorizer within AUTHZ_CACHE_TTL). None: 404.",
+      tags: ['account'],
+      security: BEARER,
+      responses: {
+        '204': { description: 'Withdrawn; its sessions are revoked.' },
+        ...SIGNED_IN,
+        ...FIRST_PARTY,
+        '404': response('NotFound'),
+        '409': response('Conflict'),
+        ...STORAGE,
+      },
+    },
+  },
   '/me/sessions/{id}': {
     parameters: [SESSION_ID],
     delete: {

@@ -59,6 +59,7 @@ export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, Del
       backchannel.delete(userId)
       auditKeys.delete(userId)
       recoveries.delete(userId) // the Table store's `recovery` row goes with the partition
+      state.consents.delete(userId) // and its `consent:` rows
       if (usernames.get(user.username) === userId) usernames.delete(user.username)
       users.delete(userId)
       return true

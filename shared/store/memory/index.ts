@@ -20,6 +20,7 @@ import { housekeepingVerbs } from './housekeeping.js'
 import { invitationVerbs } from './invitations.js'
 import { metadataVerbs } from './metadata.js'
 import { recoveryVerbs } from './recovery.js'
+import { consentVerbs } from './consents.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
 import { signingKeyVerbs } from './signingKeys.js'
@@ -64,6 +65,7 @@ export function createMemoryStore(): MemoryStore {
     invitations: invitationVerbs(state),
     recovery: recoveryVerbs(state),
     metadata: metadataVerbs(state),
+    consents: consentVerbs(state),
   })
   const store: MemoryStore = {
     ...verbs,

@@ -6,6 +6,7 @@ import {
   type BackchannelRequestRecord,
   type AuditKeyRecord,
   type ClientRecord,
+  type ConsentRecord,
   type CredentialRecord,
   type InvitationRecord,
   type RecoveryRecord,
@@ -34,6 +35,8 @@ export interface MemoryState {
   invitations: Map<string, InvitationRecord>
   /** userId → the account's recovery link. */
   recoveries: Map<string, RecoveryRecord>
+  /** userId → clientId → remembered consent. */
+  consents: Map<string, Map<string, ConsentRecord>>
   auditEvents: Map<number, AuditEventRecord>
   audit: { head?: AuditHead }
   /** The shared FIDO metadata BLOB (MetadataStore). */
@@ -77,6 +80,7 @@ export function createState(): MemoryState {
     clients: new Map(),
     invitations: new Map(),
     recoveries: new Map(),
+    consents: new Map(),
     auditEvents: new Map(),
     audit: {},
     metadata: {},

@@ -32,6 +32,7 @@ import { housekeepingVerbs } from './housekeeping.js'
 import { invitationVerbs } from './invitations.js'
 import { metadataVerbs } from './metadata.js'
 import { recoveryVerbs } from './recovery.js'
+import { consentVerbs } from './consents.js'
 import { roleVerbs } from './roles.js'
 import { sessionVerbs } from './sessions.js'
 import { signingKeyVerbs } from './signingKeys.js'
@@ -65,5 +66,6 @@ export function createTablesStore(opts: TablesStoreOptions): Store {
     invitations: invitationVerbs(db),
     recovery: recoveryVerbs(db),
     metadata: metadataVerbs(db),
+    consents: consentVerbs(db),
   })
 }

@@ -53,6 +53,11 @@ export const BCREQ_PREFIX = 'bcreq:'
 export const BCREQ_END = 'bcreq;'
 export const bcreqRowKey = (requestId: string) => BCREQ_PREFIX + k(requestId)
 
+/** Remembered consents in the person's partition, one per client (inside [CRED_PREFIX, SESS_END), like bcreq:). */
+export const CONSENT_PREFIX = 'consent:'
+export const CONSENT_END = 'consent;'
+export const consentRowKey = (clientId: string) => CONSENT_PREFIX + k(clientId)
+
 /**
  * Invitations: partition 'invitations' of `roles` (the administration's table, beside 'roles' and
  * 'clients'), the invitation id as row key.

@@ -12,6 +12,7 @@ import type {
   BackchannelRequestRecord,
   DelegationBinding,
   ClientRecord,
+  ConsentRecord,
   CredentialRecord,
   InvitationRecord,
   Permission,
@@ -31,6 +32,8 @@ import {
   bcreqRowKey,
   CLIENT_RK,
   CLIENTS_PK,
+  CONSENT_PREFIX,
+  consentRowKey,
   CRED_PREFIX,
   credRowKey,
   INVITATIONS_PK,
@@ -157,6 +160,13 @@ export const recoveryRow = rowCodec<RecoveryRecord, 'userId'>({
   keys: (r) => ({ partitionKey: k(r.userId), rowKey: RECOVERY_RK }),
   fromKeys: (row) => ({ userId: unk(row.partitionKey) }),
   columns: { id: text, secretHash: text, createdAt: int64, expiresAt: int64, usedAt: optInt64 },
+})
+
+/** `users` (userId, 'consent:<clientId>'): a remembered consent. */
+export const consentRow = rowCodec<ConsentRecord, 'userId' | 'clientId'>({
+  keys: (r) => ({ partitionKey: k(r.userId), rowKey: consentRowKey(r.clientId) }),
+  fromKeys: (row) => ({ userId: unk(row.partitionKey), clientId: unk(row.rowKey.slice(CONSENT_PREFIX.length)) }),
+  columns: { clientName: text, scope: text, resources: strings(), createdAt: int64, updatedAt: int64 },
 })
 
 /** Anything but 'confidential' reads as 'public', the kind that may do less. */

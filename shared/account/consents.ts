@@ -1,0 +1,90 @@
+/**
+ * Remembered consent (CONTRACT v2 "AI clients and MCP servers": "the person approves with a
+ * passkey"): what a person approved for an application on the hosted page — its scopes and the
+ * APIs (resources) — kept per person and application, listed and revocable on the self-service
+ * page. Revoking one also ends that application's sessions for the person (their refresh tokens
+ * at once, access tokens at the authorizer within AUTHZ_CACHE_TTL), as Keycloak and Auth0 do.
+ *
+ * The approval is the passkey assertion itself: the hosted page shows who asks, for what, and the
+ * assertion answers a challenge bound to that very request (shared/oauth/authorization/handle.ts),
+ * so there is no separate click to replay.
+ */
+import type { RequestOrigin } from '../audit/context.js'
+import type { Core } from '../core.js'
+import { ServiceError } from '../errors.js'
+import { isMetadataDocumentClientId } from '../oauth/clientMetadata.js'
+import type { ConsentView } from '../schemas/sessions.js'
+import type { ConsentRecord } from '../store/types.js'
+import { revokeClientSessions } from './sessions.js'
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+/** Whether `consent` covers a request for `scope` and `resource`. */
+export function consentCovers(consent: Pick<ConsentRecord, 'scope' | 'resources'> | undefined, { scope, resource }: { scope: string; resource: string }): boolean {
+  if (!consent) return false
+  const granted = new Set(consent.scope.split(' ').filter(Boolean))
+  return scope.split(' ').filter(Boolean).every((s) => granted.has(s)) && consent.resources.includes(resource)
+}
+
+/**
+ * Records the person's approval of `client` for `scope` and `resource` (the union with what was
+ * approved before) and audits `consent.given` when it adds anything. Returns whether it did.
+ *
+ * @example
+ * await rememberConsent(core, { userId, client, scope: 'openid', resource: 'https://gw/sample', from })
+ */
+export async function rememberConsent(
+  core: Core,
+  { userId, client, scope, resource, from }: { userId: string; client: { id: string; name: string }; scope: string; resource: string; from: RequestOrigin },
+): Promise<boolean> {
+  const now = core.clock.now()
+  const existing = await core.store.getConsent(userId, client.id)
+  if (consentCovers(existing, { scope, resource })) return false
+  const scopes = new Set([...(existing?.scope.split(' ') ?? []), ...scope.split(' ')].filter(Boolean))
+  const consent: ConsentRecord = {
+    userId,
+    clientId: client.id,
+    clientName: client.name,
+    scope: [...scopes].join(' '),
+    resources: [...new Set([...(existing?.resources ?? []), resource])],
+    createdAt: existing?.createdAt ?? now,
+    updatedAt: now,
+  }
+  await core.store.putConsent(consent)
+  await core.audit.record({
+    ...from,
+    actor: { userId },
+    type: 'consent.given',
+    target: { userId, clientId: client.id },
+    detail: { scope, resource, registered: !isMetadataDocumentClientId(client.id) },
+  })
+  return true
+}
+
+function consentView(c: ConsentRecord): ConsentView {
+  return {
+    clientId: c.clientId,
+    clientName: c.clientName,
+    registered: !isMetadataDocumentClientId(c.clientId),
+    scope: c.scope,
+    resources: c.resources,
+    createdAt: iso(c.createdAt),
+    updatedAt: iso(c.updatedAt),
+  }
+}
+
+/** GET /api/me/consents: the person's approvals, most recent first. */
+export async function listConsents(core: Core, userId: string): Promise<ConsentView[]> {
+  return (await core.store.listConsents(userId)).sort((a, b) => b.updatedAt - a.updatedAt).map(consentView)
+}
+
+/**
+ * DELETE /api/me/consents/{clientId}: forgets the approval and ends the application's sessions
+ * for the person; audits `consent.revoked`. None for that application: 404.
+ */
+export async function revokeConsent(core: Core, { userId, clientId, from }: { userId: string; clientId: string; from: RequestOrigin }): Promise<void> {
+  if (clientId.length > 2048 || !(await core.store.deleteConsent(userId, clientId)))
+    throw new ServiceError('not_found', 'No approval of that application on this account')
+  const ended = await revokeClientSessions(core, { userId, clientId, from })
+  await core.audit.record({ ...from, actor: { userId }, type: 'consent.revoked', target: { userId, clientId }, detail: { sessionsRevoked: ended } })
+}

@@ -1,0 +1,241 @@
+/**
+ * Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document; CONTRACT v2 "AI
+ * clients and MCP servers behind the gateway") against local test servers and a real Azurite:
+ * the Node fetcher's limits (runtime/node/clientMetadata.ts: 5 s, 5 KiB, no redirects, resolved
+ * and pinned addresses, no private / loopback / link-local targets outside local development),
+ * the document's checks and cache (shared/oauth/clientMetadata.ts), and the whole code flow with
+ * a URL client_id through the hosted page, which names the client, its host and that it is not
+ * registered by an administrator.
+ */
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { createClientMetadataFetcher, FETCH_TIMEOUT_MS, isPublicAddress, MAX_DOCUMENT_BYTES } from '../../runtime/node/clientMetadata.js'
+import { ClientMetadataDocuments, ClientMetadataError, clientIdUrlRefusal } from '../../shared/oauth/clientMetadata.js'
+import { ManualClock } from '../../shared/util/clock.js'
+import { discovery } from '../../shared/oauth/discovery.js'
+import { SoftAuthenticator } from '../helpers/authenticator.js'
+import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
+import { call, decodeJwt, form, signIn, signUp } from '../helpers/client.js'
+import { startService, type TestService } from '../helpers/service.js'
+import { hostedSignIn, openAuthorize } from '../oauth/helpers.js'
+
+let azurite: Azurite
+let svc: TestService
+let docs: Server
+let base: string
+let hits: Record<string, number> = {}
+const alice = new SoftAuthenticator()
+const REDIRECT = 'http://127.0.0.1:9/callback'
+
+/** What the test server answers at each path (the document's URL is `${base}${path}`). */
+const routes: Record<string, (url: string, res: ServerResponse) => void> = {
+  '/good/client.json': (url, res) => json(res, { client_id: url, client_name: 'Orders <Assistant>', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' }, 'max-age=60'),
+  '/mismatch/client.json': (_url, res) => json(res, { client_id: `${base}/other/client.json`, client_name: 'Impostor', redirect_uris: [REDIRECT] }),
+  '/big/client.json': (url, res) => json(res, { client_id: url, client_name: 'x'.repeat(10), redirect_uris: [REDIRECT], padding: 'p'.repeat(MAX_DOCUMENT_BYTES) }),
+  '/streamed/client.json': (_url, res) => {
+    // No Content-Length: the reader must stop by itself past the limit.
+    res.writeHead(200, { 'content-type': 'application/json' })
+    for (let i = 0; i < 8; i++) res.write('x'.repeat(1024))
+    res.end()
+  },
+  '/redirect/client.json': (_url, res) => {
+    res.writeHead(302, { location: `${base}/good/client.json` })
+    res.end()
+  },
+  '/secret/client.json': (url, res) => json(res, { client_id: url, redirect_uris: [REDIRECT], client_secret: 'shh' }),
+  '/basic/client.json': (url, res) => json(res, { client_id: url, redirect_uris: [REDIRECT], token_endpoint_auth_method: 'client_secret_basic' }),
+  '/text/client.json': (url, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' })
+    res.end(JSON.stringify({ client_id: url, redirect_uris: [REDIRECT] }))
+  },
+  '/slow/client.json': (url, res) => {
+    setTimeout(() => json(res, { client_id: url, redirect_uris: [REDIRECT] }), 1_500).unref()
+  },
+}
+
+function json(res: ServerResponse, body: unknown, cacheControl?: string) {
+  res.writeHead(200, { 'content-type': 'application/json', ...(cacheControl ? { 'cache-control': cacheControl } : {}) })
+  res.end(JSON.stringify(body))
+}
+
+before(async () => {
+  docs = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url!, 'http://x').pathname
+    hits[path] = (hits[path] ?? 0) + 1
+    const route = routes[path]
+    if (!route) {
+      res.writeHead(404)
+      return res.end()
+    }
+    route(`${base}${path}`, res)
+  })
+  await new Promise<void>((r) => docs.listen(0, '127.0.0.1', r))
+  base = `http://localhost:${(docs.address() as AddressInfo).port}`
+  azurite = await startAzurite()
+  svc = await startService({ connectionString: azurite.connectionString, port: await freePort() })
+  await signUp(svc.url, alice, 'alice')
+})
+after(async () => {
+  docs?.closeAllConnections()
+  await new Promise((r) => docs?.close(r))
+  await svc?.close()
+  await azurite?.stop()
+})
+
+const pkce = () => {
+  const verifier = randomBytes(32).toString('base64url')
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') }
+}
+const authorizeUrl = (clientId: string, challenge: string, extra: Record<string, string> = {}) =>
+  `${svc.url}/api/oauth2/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', state: 'st', ...extra })}`
+
+describe('client ID metadata documents: the hosted code flow with a URL client_id', () => {
+  it('discovery says client_id_metadata_document_supported: true', async () => {
+    const d = await call(svc.url, 'GET', '/api/.well-known/oauth-authorization-server')
+    assert.equal(d.body.client_id_metadata_document_supported, true)
+  })
+
+  it('a good document: the page names the client (escaped), its host and "not registered by your administrator"; code → token with client_id = the URL; refresh', async () => {
+    const clientId = `${base}/good/client.json`
+    const { verifier, challenge } = pkce()
+    const page = await openAuthorize(authorizeUrl(clientId, challenge))
+    assert.equal(page.status, 200, page.html.slice(0, 400))
+    assert.ok(page.html.includes('Orders &lt;Assistant&gt;'), 'client_name shown, escaped')
+    assert.ok(page.html.includes(`(${new URL(base).host})`), 'the document host')
+    assert.match(page.html, /not registered by your administrator/)
+    const back = await hostedSignIn(svc.url, authorizeUrl(clientId, challenge), alice)
+    const t = await form(svc.url, '/api/oauth2/token', { grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier })
+    assert.equal(t.status, 200, JSON.stringify(t.body))
+    assert.equal(decodeJwt(t.body.access_token).payload.client_id, clientId)
+    const r = await form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: t.body.refresh_token, client_id: clientId })
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    // Cached per max-age: one fetch served the page, the sign-in and both token calls.
+    assert.equal(hits['/good/client.json'], 1)
+  })
+
+  it('the approval is remembered under the URL client_id and withdrawn by it (percent-encoded); discovery says nothing without a fetcher', async () => {
+    const access = (await signIn(svc.url, alice)).body.access_token as string
+    const clientId = `${base}/good/client.json`
+    const list = await call(svc.url, 'GET', '/api/me/consents', undefined, { authorization: `Bearer ${access}` })
+    const mine = (list.body as any[]).find((c) => c.clientId === clientId)
+    assert.ok(mine, JSON.stringify(list.body))
+    assert.equal(mine.registered, false)
+    assert.equal(mine.clientName, 'Orders <Assistant>')
+    const r = await call(svc.url, 'DELETE', `/api/me/consents/${encodeURIComponent(clientId)}`, undefined, { authorization: `Bearer ${access}` })
+    assert.equal(r.status, 204, JSON.stringify(r.body))
+    assert.equal((await call(svc.url, 'GET', '/api/me/consents', undefined, { authorization: `Bearer ${access}` })).body.length, 0)
+    assert.equal(discovery(svc.config).client_id_metadata_document_supported, undefined, 'no fetcher: not advertised')
+  })
+
+  it('PKCE stays required, redirect_uri must be exactly one of the document\'s', async () => {
+    const clientId = `${base}/good/client.json`
+    const noPkce = await openAuthorize(`${svc.url}/api/oauth2/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT })}`)
+    assert.equal(noPkce.status, 302)
+    assert.equal(new URL(noPkce.headers.get('location')!).searchParams.get('error'), 'invalid_request')
+    const other = await openAuthorize(authorizeUrl(clientId, pkce().challenge).replace(encodeURIComponent(REDIRECT), encodeURIComponent('http://127.0.0.1:9/other')))
+    assert.equal(other.status, 400)
+  })
+
+  for (const [path, why] of [
+    ['/mismatch/client.json', /client_id is not its URL/],
+    ['/big/client.json', /over 5120 bytes/],
+    ['/streamed/client.json', /over 5120 bytes/],
+    ['/redirect/client.json', /redirects/],
+    ['/secret/client.json', /client_secret/],
+    ['/basic/client.json', /not valid/],
+    ['/text/client.json', /not JSON/],
+    ['/missing/client.json', /answered 404/],
+  ] as const)
+    it(`${path}: refused on our own page (invalid_client, never redirected): ${why}`, async () => {
+      const page = await openAuthorize(authorizeUrl(`${base}${path}`, pkce().challenge))
+      assert.equal(page.status, 400)
+      assert.match(page.html, /invalid_client/)
+      assert.match(page.html, why)
+      // And at the token endpoint.
+      const t = await form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: 'a.b.c', client_id: `${base}${path}` })
+      assert.equal(t.status, 401)
+      assert.equal(t.body.error, 'invalid_client')
+    })
+
+  it('a redirect is not followed: the target is never fetched through it', async () => {
+    const before = hits['/good/client.json'] ?? 0
+    await openAuthorize(authorizeUrl(`${base}/redirect/client.json`, pkce().challenge))
+    assert.equal(hits['/good/client.json'] ?? 0, before)
+  })
+})
+
+describe('the client_id URL (draft §3)', () => {
+  const local = { local: true, rpId: 'localhost' }
+  const azure = { local: false, rpId: 'id.contoso.com' }
+  it('https with a path; http only for localhost in local development; no fragment, query, user info, dot segments', () => {
+    assert.equal(clientIdUrlRefusal(azure, 'https://app.example/client.json'), undefined)
+    assert.equal(clientIdUrlRefusal(local, 'http://localhost:3000/client.json'), undefined)
+    assert.match(clientIdUrlRefusal(azure, 'http://localhost:3000/client.json')!, /https/)
+    assert.match(clientIdUrlRefusal(local, 'http://127.0.0.1:3000/client.json')!, /https/)
+    assert.match(clientIdUrlRefusal(azure, 'https://app.example')!, /path/)
+    assert.match(clientIdUrlRefusal(azure, 'https://app.example/c.json#x')!, /fragment/)
+    assert.match(clientIdUrlRefusal(azure, 'https://app.example/c.json?x=1')!, /query/)
+    assert.match(clientIdUrlRefusal(azure, 'https://u:p@app.example/c.json')!, /user information/)
+    assert.match(clientIdUrlRefusal(azure, 'https://app.example/a/../c.json')!, /dot segments|normal form/)
+    assert.match(clientIdUrlRefusal(azure, 'https://APP.example/c.json')!, /normal form/)
+  })
+})
+
+describe('runtime/node/clientMetadata.ts: the transport limits', () => {
+  it('5 s and 5 KiB by default', () => {
+    assert.equal(FETCH_TIMEOUT_MS, 5_000)
+    assert.equal(MAX_DOCUMENT_BYTES, 5 * 1024)
+  })
+
+  it('slow: past the timeout → refused (an injected 300 ms stands in for 5 s)', async () => {
+    const fetch = createClientMetadataFetcher({ allowPrivateAddresses: true, timeoutMs: 300 })
+    await assert.rejects(fetch(new URL(`${base}/slow/client.json`)), (e: unknown) => e instanceof ClientMetadataError && /within 300 ms/.test(e.message))
+  })
+
+  it('outside local development: private, loopback, link-local, unspecified, multicast and IPv4-mapped addresses are refused before connecting', async () => {
+    for (const address of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '100.64.0.1', '169.254.169.254', '0.0.0.0', '224.0.0.1', '::1', 'fc00::1', 'fe80::1', '::', 'ff02::1', '::ffff:127.0.0.1', '::ffff:a00:1'])
+      assert.equal(isPublicAddress(address), false, address)
+    for (const address of ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946']) assert.equal(isPublicAddress(address), true, address)
+    const port = (docs.address() as AddressInfo).port
+    const before = hits['/good/client.json'] ?? 0
+    for (const answer of [[{ address: '127.0.0.1', family: 4 }], [{ address: '10.0.0.7', family: 4 }], [{ address: '93.184.216.34', family: 4 }, { address: '127.0.0.1', family: 4 }]]) {
+      const fetch = createClientMetadataFetcher({ allowPrivateAddresses: false, resolve: async () => answer })
+      await assert.rejects(fetch(new URL(`http://metadata.test:${port}/good/client.json`)), /private, loopback or link-local/, JSON.stringify(answer))
+    }
+    // A literal address is checked too.
+    const literal = createClientMetadataFetcher({ allowPrivateAddresses: false })
+    await assert.rejects(literal(new URL(`http://127.0.0.1:${port}/good/client.json`)), /private, loopback or link-local/)
+    assert.equal(hits['/good/client.json'] ?? 0, before, 'nothing was fetched')
+  })
+
+  it('the connection goes to the resolved (checked) address: a name only the resolver knows reaches it', async () => {
+    const port = (docs.address() as AddressInfo).port
+    const fetch = createClientMetadataFetcher({ allowPrivateAddresses: true, resolve: async () => [{ address: '127.0.0.1', family: 4 }] })
+    const answer = await fetch(new URL(`http://metadata.test:${port}/good/client.json`))
+    assert.equal(answer.status, 200)
+    assert.match(answer.contentType!, /application\/json/)
+  })
+
+  it('outside local development the whole path refuses an http://localhost client_id; the cache keeps a failure briefly', async () => {
+    const clock = new ManualClock(Date.now())
+    let calls = 0
+    const documents = new ClientMetadataDocuments({
+      config: { local: false, rpId: 'id.contoso.com' },
+      clock,
+      fetch: async () => {
+        calls++
+        throw new ClientMetadataError('the client_id host has a private, loopback or link-local address')
+      },
+    })
+    await assert.rejects(documents.resolve(`${base}/good/client.json`), /https/)
+    await assert.rejects(documents.resolve('https://app.example/c.json'), /private/)
+    await assert.rejects(documents.resolve('https://app.example/c.json'), /private/)
+    assert.equal(calls, 1, 'negative-cached')
+    clock.advance(31_000)
+    await assert.rejects(documents.resolve('https://app.example/c.json'), /private/)
+    assert.equal(calls, 2)
+  })
+})
