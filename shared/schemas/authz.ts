@@ -58,8 +58,20 @@ export const AuthzRequest = described(
     apiId: v.nullish(field(256, 'apiId must be a string (no control characters)')),
     operationId: v.nullish(field(256, 'operationId must be a string')),
     token: v.nullish(described(v.string('token must be a string'), "The caller's access token, when the Authorization header is the gateway's own.")),
+    dpop: v.nullish(
+      described(
+        v.pipe(v.string('dpop must be a string'), v.maxLength(8192, 'dpop must be at most 8192 characters')),
+        "The client's `DPoP` proof header as sent (RFC 9449): required for a DPoP-bound token.",
+      ),
+    ),
+    url: v.nullish(
+      described(
+        v.pipe(field(4096, 'url must be an absolute URL (no control characters)'), v.regex(/^[Hh][Tt][Tt][Pp][Ss]?:\/\//, 'url must be an absolute http(s) URL')),
+        'The URL the client called at the gateway, without query (what a DPoP proof\'s `htu` names).',
+      ),
+    ),
   }),
-  "The gateway's request to decide. The caller's token is the forwarded `Authorization: Bearer` header, " +
+  "The gateway's request to decide. The caller's token is the forwarded `Authorization: Bearer` (or `DPoP`) header, " +
     "or `token` when the gateway's managed identity takes the Authorization header.",
 )
 export const AuthzDecision = v.object({
@@ -81,9 +93,11 @@ export const AuthzDecision = v.object({
     described(
       v.string(),
       'On every 401: the `WWW-Authenticate` value the gateway answers with — `Bearer` (no token), `Bearer error="invalid_token"`, ' +
+        '`DPoP error="invalid_dpop_proof", error_description="…", algs="…"` (a DPoP-bound token without a good proof), ' +
         'or `Bearer error="insufficient_user_authentication", error_description="…", acr_values="…", max_age=…`.',
     ),
   ),
+  dpopNonce: v.optional(described(v.string(), 'With `use_dpop_nonce` (RFC 9449 §9): the gateway answers it as the `DPoP-Nonce` header.')),
   sub: v.optional(v.string()),
   actor: v.optional(described(v.string(), "A delegated token's agent (`act.sub`): the gateway sends it to the backend as X-Actor-Id.")),
   roles: StringList,
