@@ -7,7 +7,7 @@
  * 2. a compact JWS of at most MAX_PROOF characters;
  * 3.–5. header `typ` = `dpop+jwt`, `alg` one of DPOP_ALGS (asymmetric: never `none` or HS*), `jwk` a
  *    public key (no private members: `d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, nor a symmetric `k`);
- * 6. the signature verifies with that `jwk`;
+ * 6. the signature verifies with that `jwk` (of the algorithm's key type; RSA ≥ 2048 bits);
  * 7. claims `jti` (≤ MAX_JTI characters), `htm`, `htu`, `iat` present;
  * 8. `htm` = the request's method; `htu` = the URL called, compared as §4.3 item 9 says: scheme
  *    and host case-insensitively, the default port dropped, the path after RFC 3986 §6.2.2
@@ -25,10 +25,11 @@
  * KEY_ENCRYPTION_KEY, which every instance shares. What the jti cache does not stop (a replay at
  * another instance within the window) a required nonce narrows to NONCE_WINDOW (see docs/dpop.md).
  */
-import { calculateJwkThumbprint, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, type JWK, type JWTHeaderParameters } from 'jose'
-import { hmacSha256Sync, sha256Sync } from '../crypto/fast.js'
+import type { KeyObject } from 'node:crypto'
+import { calculateJwkThumbprint, type JWK } from 'jose'
+import { hmacSha256Sync, publicKeyFromJwk, sha256Sync, verifyJwsSync } from '../crypto/fast.js'
 import { LruTtl } from '../authz/lru.js'
-import { encode } from '../util/base64url.js'
+import { decode, encode } from '../util/base64url.js'
 import type { Clock } from '../util/clock.js'
 import { timingSafeEqual } from '../util/hash.js'
 import { OAuthError, ServiceError } from '../errors.js'
@@ -46,6 +47,18 @@ export const MAX_JTI = 256
 export const NONCE_WINDOW = 120
 /** Private (and symmetric) JWK members: a proof's key must be public (§4.3 item 7). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
+
+type DPoPAlg = (typeof DPOP_ALGS)[number]
+
+/** A base64url segment's JSON object, or undefined. */
+function jsonObject(segment: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(decode(segment)))
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
 
 export type DPoPErrorCode = 'invalid_dpop_proof' | 'use_dpop_nonce'
 
@@ -89,7 +102,7 @@ export interface VerifiedProof {
 export class DPoPVerifier {
   private readonly seen: LruTtl<true>
   /** Imported public keys by their JWK's JSON: a client signs every proof with one key. */
-  private readonly keys = new LruTtl<{ key: CryptoKey | Uint8Array; jkt: string }>(10_000, false)
+  private readonly keys = new LruTtl<{ key: KeyObject; jkt: string }>(10_000, false)
 
   constructor(
     private readonly deps: {
@@ -129,6 +142,32 @@ export class DPoPVerifier {
     return timingSafeEqual(mac, await this.mac(w))
   }
 
+  /**
+   * The proof key, imported once per distinct JWK (a client signs every proof with one key), with
+   * its RFC 7638 thumbprint. Its type must be the algorithm's; an RSA key at least 2048 bits.
+   */
+  private async publicKey(alg: DPoPAlg, jwk: Record<string, unknown>, fail: (why: string) => DPoPError): Promise<{ key: KeyObject; jkt: string }> {
+    const id = `${alg}\u0000${JSON.stringify(jwk)}`
+    const now = this.deps.clock.now()
+    const hit = this.keys.get(id, now)
+    if (hit) return hit
+    const kty = alg === 'ES256' ? 'EC' : alg === 'EdDSA' ? 'OKP' : 'RSA'
+    if (jwk.kty !== kty || (alg === 'ES256' && jwk.crv !== 'P-256') || (alg === 'EdDSA' && jwk.crv !== 'Ed25519'))
+      throw fail(`jwk must be a${alg === 'ES256' ? ' P-256' : alg === 'EdDSA' ? 'n Ed25519' : 'n RSA'} public key for alg ${alg}`)
+    let key: KeyObject
+    let jkt: string
+    try {
+      key = publicKeyFromJwk(jwk)
+      jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256')
+    } catch {
+      throw fail('jwk is not a usable public key')
+    }
+    if (kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw fail('An RSA jwk must have at least 2048 bits')
+    const entry = { key, jkt }
+    this.keys.set(id, entry, now + 3600_000)
+    return entry
+  }
+
   /** Verifies a proof (RFC 9449 §4.3); throws DPoPError. */
   async verify({ proof, method, url, accessToken }: ProofRequest): Promise<VerifiedProof> {
     const fail = (why: string) => new DPoPError('invalid_dpop_proof', why)
@@ -136,50 +175,23 @@ export class DPoPVerifier {
     if (proof.includes(',')) throw fail('Exactly one DPoP header is allowed')
     const compact = proof.trim()
     if (compact.length > MAX_PROOF || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(compact)) throw fail('The DPoP proof is not a compact JWS')
-    // Header checks before any signature math (jwtVerify checks typ and alg again below).
-    let unverified: JWTHeaderParameters
-    try {
-      unverified = decodeProtectedHeader(compact) as JWTHeaderParameters
-    } catch {
-      throw fail('The DPoP proof header is not JSON')
-    }
-    if (unverified.typ !== 'dpop+jwt') throw fail('typ must be dpop+jwt')
-    if (!(DPOP_ALGS as readonly string[]).includes(unverified.alg)) throw fail(`alg must be one of ${DPOP_ALGS.join(', ')}`)
-    let jkt = ''
-    let payload: Record<string, unknown>
-    try {
-      ;({ payload } = await jwtVerify(
-        compact,
-        async (header: JWTHeaderParameters) => {
-          const jwk = header.jwk
-          if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) throw fail('The proof has no jwk header')
-          if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw fail('jwk must be a public key (it has private members)')
-          const id = `${header.alg}\u0000${JSON.stringify(jwk)}`
-          const now = this.deps.clock.now()
-          const hit = this.keys.get(id, now)
-          if (hit) {
-            jkt = hit.jkt
-            return hit.key
-          }
-          let key: CryptoKey | Uint8Array
-          try {
-            key = await importJWK(jwk as JWK, header.alg)
-            jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256')
-          } catch {
-            throw fail('jwk is not a usable public key for alg')
-          }
-          if (key instanceof Uint8Array || key.type !== 'public') throw fail('jwk must be a public key')
-          this.keys.set(id, { key, jkt }, now + 3600_000)
-          return key
-        },
-        { typ: 'dpop+jwt', algorithms: [...DPOP_ALGS] },
-      ))
-    } catch (e) {
-      if (e instanceof DPoPError) throw e
-      if (e instanceof joseErrors.JWSSignatureVerificationFailed) throw fail('The proof signature does not verify')
-      if (e instanceof joseErrors.JOSEError) throw fail(`The proof is not valid (${e.code})`)
-      throw e
-    }
+    const [h64, p64, s64] = compact.split('.') as [string, string, string]
+    const header = jsonObject(h64)
+    if (!header) throw fail('The DPoP proof header is not a JSON object')
+    // Header checks before any signature math.
+    if (header.typ !== 'dpop+jwt') throw fail('typ must be dpop+jwt')
+    const alg = header.alg
+    if (typeof alg !== 'string' || !(DPOP_ALGS as readonly string[]).includes(alg)) throw fail(`alg must be one of ${DPOP_ALGS.join(', ')}`)
+    // RFC 7515 §4.1.11: no extension is understood here, so none may be critical.
+    if (header.crit !== undefined) throw fail('crit is not supported')
+    const jwk = header.jwk
+    if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) throw fail('The proof has no jwk header')
+    if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw fail('jwk must be a public key (it has private members)')
+    const { key, jkt } = await this.publicKey(alg as DPoPAlg, jwk as Record<string, unknown>, fail)
+    // The signature, synchronously on Node's crypto (shared/crypto/fast.ts): one verification per call.
+    if (!verifyJwsSync(alg as DPoPAlg, key, `${h64}.${p64}`, decode(s64))) throw fail('The proof signature does not verify')
+    const payload = jsonObject(p64)
+    if (!payload) throw fail('The DPoP proof payload is not a JSON object')
     const { jti, htm, htu, iat, ath, nonce } = payload
     if (typeof jti !== 'string' || !jti || jti.length > MAX_JTI) throw fail(`jti must be a string of 1 to ${MAX_JTI} characters`)
     if (typeof htm !== 'string' || htm !== method.toUpperCase()) throw fail('htm does not match the request method')
