@@ -21,7 +21,8 @@ import { header } from '../middleware/body.js'
 
 /** POST /webauthn/registration/verify: the new passkey (and account), audited (the invitation or recovery used too). */
 export async function register(core: Core, c: Context, body: Record<string, unknown>, principal?: Principal) {
-  const jkt = await proofAt(core, c, 'registration/verify')
+  // Adding a passkey (a principal) issues no tokens; its bound token's proof was checked already.
+  const jkt = principal ? undefined : await proofAt(core, c, 'registration/verify')
   const { enrolment, ...result } = await completeRegistration(core, body, principal, { ...auditContext(c), ...(jkt !== undefined ? { jkt } : {}) }).catch(
     ceremonyFailed(core, c, 'registration', body),
   )
