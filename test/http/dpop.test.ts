@@ -5,7 +5,7 @@
  * and `ttl: 0`; our own bearer middleware (§7); introspection (§6.2); server nonces (§8, §9).
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { exportJWK } from 'jose'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
@@ -14,7 +14,7 @@ import { bearer, call, decodeJwt, form, post } from '../helpers/client.js'
 import { DPoPKey, type ProofOptions } from '../helpers/dpop.js'
 import { keyPair } from '../helpers/keys.js'
 import { ORIGIN, startService, type TestService } from '../helpers/service.js'
-import { JWT_BEARER, adminToken, clientAssertion, registerClient } from '../oauth/helpers.js'
+import { JWT_BEARER, adminToken, clientAssertion, hostedSignIn, registerClient } from '../oauth/helpers.js'
 
 let azurite: Azurite
 let svc: TestService
@@ -165,6 +165,58 @@ describe('Refresh tokens bound to the key (RFC 9449 §5)', () => {
     const htu = `HTTP://${issuer.host.toUpperCase()}${issuer.pathname}/oauth2/token?x=1#f`
     const r = await refresh(u.refresh, { dpop: await key.proof({ htm: 'POST', htu }) })
     assert.equal(r.status, 200, JSON.stringify(r.body))
+  })
+})
+
+describe('authorization_code (RFC 9449 §5, §10 dpop_jkt)', () => {
+  const CALLBACK = 'https://app.example/cb'
+  let app: string
+  let person: SoftAuthenticator
+  before(async () => {
+    app = (await registerClient(svc.url, admin, { name: 'dpop spa', redirect_uris: [CALLBACK] })).client_id
+    person = (await signedIn(undefined)).auth
+  })
+  /** The hosted sign-in for `extra` authorization parameters; the code and its verifier. */
+  async function code(extra: Record<string, string> = {}) {
+    const verifier = randomBytes(32).toString('base64url')
+    const challenge = createHash('sha256').update(verifier).digest('base64url')
+    const q = new URLSearchParams({ client_id: app, redirect_uri: CALLBACK, response_type: 'code', code_challenge: challenge, code_challenge_method: 'S256', scope: 'openid', state: 's', ...extra })
+    const back = await hostedSignIn(svc.url, `${svc.url}/api/oauth2/authorize?${q}`, person)
+    return { code: back.searchParams.get('code')!, verifier }
+  }
+  const exchange = (c: { code: string; verifier: string }, headers: Record<string, string> = {}) =>
+    form(svc.url, '/api/oauth2/token', { grant_type: 'authorization_code', code: c.code, redirect_uri: CALLBACK, client_id: app, code_verifier: c.verifier }, headers)
+
+  it('a code exchanged with a proof: DPoP tokens, and the refresh token bound to that key', async () => {
+    const key = await DPoPKey.generate()
+    const r = await exchange(await code(), { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    assert.equal(r.body.token_type, 'DPoP')
+    assert.deepEqual(decodeJwt(r.body.access_token).payload.cnf, { jkt: key.jkt })
+    const refreshed = await form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: r.body.refresh_token, client_id: app })
+    assert.equal(refreshed.body.error, 'invalid_dpop_proof')
+  })
+
+  it('dpop_jkt: the code is exchanged only with a proof by that key (none, or another key → invalid_dpop_proof)', async () => {
+    const key = await DPoPKey.generate()
+    const other = await DPoPKey.generate()
+    const attempts: Record<string, string>[] = [{}, { dpop: await other.proof({ htm: 'POST', htu: tokenUrl() }) }]
+    for (const headers of attempts) {
+      const r = await exchange(await code({ dpop_jkt: key.jkt }), headers)
+      assert.equal(r.status, 400)
+      assert.equal(r.body.error, 'invalid_dpop_proof', JSON.stringify(r.body))
+    }
+    const ok = await exchange(await code({ dpop_jkt: key.jkt }), { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(ok.status, 200, JSON.stringify(ok.body))
+    assert.deepEqual(decodeJwt(ok.body.access_token).payload.cnf, { jkt: key.jkt })
+  })
+
+  it('dpop_jkt that is not a thumbprint → invalid_request at the authorization endpoint', async () => {
+    const verifier = randomBytes(32).toString('base64url')
+    const q = new URLSearchParams({ client_id: app, redirect_uri: CALLBACK, response_type: 'code', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256', state: 's', dpop_jkt: 'short' })
+    const res = await fetch(`${svc.url}/api/oauth2/authorize?${q}`, { redirect: 'manual' })
+    assert.equal(res.status, 302)
+    assert.equal(new URL(res.headers.get('location')!).searchParams.get('error'), 'invalid_request')
   })
 })
 
