@@ -60,13 +60,15 @@ export const AuthzRequest = described(
     token: v.nullish(described(v.string('token must be a string'), "The caller's access token, when the Authorization header is the gateway's own.")),
     dpop: v.nullish(
       described(
-        v.pipe(v.string('dpop must be a string'), v.maxLength(8192, 'dpop must be at most 8192 characters')),
+        // No length limit here (the body's is 64 KiB): an oversized proof is the client's, refused as invalid_dpop_proof, not a malformed call (which the gateway would answer 503).
+        v.string('dpop must be a string'),
         "The client's `DPoP` proof header as sent (RFC 9449): required for a DPoP-bound token.",
       ),
     ),
     url: v.nullish(
       described(
-        v.pipe(field(4096, 'url must be an absolute URL (no control characters)'), v.regex(/^[Hh][Tt][Tt][Pp][Ss]?:\/\//, 'url must be an absolute http(s) URL')),
+        // Checked only against a DPoP proof's htu (a URL that is not one matches none): a bearer call never fails on it.
+        field(4096, 'url must be a string (no control characters)'),
         'The URL the client called at the gateway, without query (what a DPoP proof\'s `htu` names).',
       ),
     ),

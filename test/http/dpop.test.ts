@@ -324,6 +324,17 @@ describe('Proof checks at the authorizer (RFC 9449 §4.3, §7; CONTRACT v2 "DPoP
   it('two DPoP headers (joined by a comma) → 401', async () => {
     await refusedWith(await check(u.access, `${await proof()}, ${await proof()}`), /one DPoP header/)
   })
+  it('an oversized proof is the client\'s fault: 401 invalid_dpop_proof, not a malformed call (which the gateway would answer 503)', async () => {
+    const r = await check(u.access, 'a'.repeat(9000))
+    assert.equal(r.status, 200)
+    await refusedWith(r, /compact JWS/)
+  })
+  it("a url that is no URL: a bearer token's decision does not depend on it; a proof's htu matches nothing", async () => {
+    const plain = await reader(undefined)
+    const b = await post(svc.url, '/api/authz/check', { method: 'GET', path: '/orders/42', url: 'not a url' }, bearer(plain.access))
+    assert.equal(b.body.allow, true, JSON.stringify(b.body))
+    await refusedWith(await check(u.access, await proof({ htu: 'not a url' }), { url: 'not a url' }), /htu/)
+  })
   it('the gateway sent no url → 401 (fails closed)', async () => {
     const r = await post(svc.url, '/api/authz/check', { method: 'GET', path: '/orders/42', dpop: await proof() }, { authorization: `DPoP ${u.access}` })
     await refusedWith(r, /url/)
