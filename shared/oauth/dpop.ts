@@ -99,8 +99,41 @@ export interface VerifiedProof {
   jkt: string
 }
 
+/**
+ * The (jkt, jti) pairs seen (RFC 9449 §11.1), in two generations of plain Sets: a pair is kept
+ * at least `keepMs` (one generation) and at most two; a generation holding half of `max` pairs
+ * turns over early (a flood evicts the oldest). No per-entry object or timestamp: this is on the
+ * path of every DPoP call, and the GC of a full cache of entry objects costs more than the lookup.
+ */
+class ReplayCache {
+  private current = new Set<string>()
+  private previous = new Set<string>()
+  private since: number
+
+  constructor(
+    private readonly max: number,
+    private readonly keepMs: number,
+    now: number,
+  ) {
+    this.since = now
+  }
+
+  /** Adds the pair; false when it was seen already. */
+  add(key: string, now: number): boolean {
+    if (now - this.since >= this.keepMs || this.current.size >= Math.max(1, Math.floor(this.max / 2))) {
+      // Two generations ago is past any proof's window: drop it.
+      this.previous = now - this.since >= 2 * this.keepMs ? new Set() : this.current
+      this.current = new Set()
+      this.since = now
+    }
+    if (this.current.has(key) || this.previous.has(key)) return false
+    this.current.add(key)
+    return true
+  }
+}
+
 export class DPoPVerifier {
-  private readonly seen: LruTtl<true>
+  private readonly seen: ReplayCache
   /** Imported public keys by their JWK's JSON: a client signs every proof with one key. */
   private readonly keys = new LruTtl<{ key: KeyObject; jkt: string }>(10_000, false)
 
@@ -115,7 +148,8 @@ export class DPoPVerifier {
       replayCacheSize: number
     },
   ) {
-    this.seen = new LruTtl(deps.replayCacheSize, false)
+    // A proof is accepted while iat ≥ now − IAT_WINDOW and iat ≤ now + FUTURE_SKEW: remembered that long after its latest acceptance.
+    this.seen = new ReplayCache(deps.replayCacheSize, (IAT_WINDOW + 2 * FUTURE_SKEW) * 1000, deps.clock.now())
   }
 
   get nonceRequired(): boolean {
@@ -208,9 +242,7 @@ export class DPoPVerifier {
       if (typeof ath !== 'string' || !timingSafeEqual(ath, accessTokenHash(accessToken))) throw fail('ath does not match the access token')
     }
     // Last: only a proof that passed every other check uses up its jti.
-    const seenKey = `${jkt}\u0000${jti}`
-    if (this.seen.get(seenKey, now)) throw fail('The proof was already used (jti)')
-    this.seen.set(seenKey, true, (iat + IAT_WINDOW + FUTURE_SKEW) * 1000)
+    if (!this.seen.add(`${jkt}\u0000${jti}`, now)) throw fail('The proof was already used (jti)')
     return { jkt }
   }
 }
