@@ -14,6 +14,8 @@ const STORE = 'keys'
 const ID = 'dpop'
 
 let pair: Promise<CryptoKeyPair | undefined> | undefined
+/** The proof header (typ, alg, the public jwk), made once per key. */
+let header: Promise<string> | undefined
 /** The last `DPoP-Nonce` each origin gave (RFC 9449 §8, §9). */
 const nonces = new Map<string, string>()
 
@@ -66,14 +68,14 @@ const b64json = (o: unknown) => b64url(te.encode(JSON.stringify(o)))
 export async function proof(method: string, url: string, accessToken?: string): Promise<string | undefined> {
   const keys = await proofKey()
   if (!keys) return undefined
-  const { kty, crv, x, y } = (await crypto.subtle.exportKey('jwk', keys.publicKey)) as JsonWebKey
+  header ??= crypto.subtle.exportKey('jwk', keys.publicKey).then((j) => b64json({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty: j.kty, crv: j.crv, x: j.x, y: j.y } }))
   const u = new URL(url, location.href)
   const htu = `${u.origin}${u.pathname}`
   const claims: Record<string, unknown> = { jti: b64url(crypto.getRandomValues(new Uint8Array(16))), htm: method.toUpperCase(), htu, iat: Math.floor(Date.now() / 1000) }
   if (accessToken !== undefined) claims.ath = b64url(new Uint8Array(await crypto.subtle.digest('SHA-256', te.encode(accessToken))))
   const nonce = nonces.get(u.origin)
   if (nonce) claims.nonce = nonce
-  const input = `${b64json({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } })}.${b64json(claims)}`
+  const input = `${await header}.${b64json(claims)}`
   const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, te.encode(input))
   return `${input}.${b64url(new Uint8Array(signature))}`
 }
