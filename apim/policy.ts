@@ -46,7 +46,13 @@ export const POLICY = {
   /** `validate-jwt` attributes, and APIM's documented key-refresh behaviour for `openid-config`. */
   jwt: {
     headerName: 'Authorization',
+    /** The scheme of the policy's own challenges (RFC 6750). */
     scheme: 'Bearer',
+    /**
+     * Schemes validate-jwt takes the token from (`token-value`, see `presentedToken`): Bearer, and
+     * DPoP (RFC 9449 §7.1), whose proof the authorizer checks. Matched case-insensitively.
+     */
+    schemes: ['Bearer', 'DPoP'],
     failedValidationStatus: 401,
     requireExpirationTime: true,
     requireSignedTokens: true,
@@ -92,8 +98,17 @@ export const POLICY = {
     keyHeader: 'x-functions-key',
     forwardHeader: 'Authorization',
     contentType: 'application/json',
-    /** Body fields, from context.Request.Method, the operation path, context.Api.Id, context.Operation.Id. */
-    fields: ['method', 'path', 'apiId', 'operationId'],
+    /**
+     * Body fields, from context.Request.Method, the operation path, context.Api.Id,
+     * context.Operation.Id, the client's DPoP header (`dpopHeader`, as sent, "" without one) and the
+     * URL the client called at the gateway (context.Request.OriginalUrl: scheme, host, port and
+     * path, no query; not context.Request.Url, the backend's).
+     */
+    fields: ['method', 'path', 'apiId', 'operationId', 'dpop', 'url'],
+    dpopHeader: 'DPoP',
+    /** RFC 9449 §9: a decision's `dpopNonce` (with use_dpop_nonce) is answered as this header. */
+    nonceField: 'dpopNonce',
+    nonceHeader: 'DPoP-Nonce',
     /** Only 200 with a JSON decision counts as an answer; anything else fails closed (503). */
     okStatus: 200,
     /**
@@ -213,6 +228,20 @@ export function operationPath(originalPath: string, apiSuffix: string): string {
   return path.length === 0 ? '/' : path
 }
 
+/**
+ * The token validate-jwt checks, like the policy's `token-value` expression: the credentials of
+ * an `Authorization: Bearer …` or `DPoP …` value (`POLICY.jwt.schemes`), else '' (no token).
+ */
+export function presentedToken(authorization: string | null): string {
+  return /^(?:bearer|dpop) +(\S+)\s*$/i.exec(authorization ?? '')?.[1] ?? ''
+}
+
+/** The URL the client called, as the policy sends it in `url`: scheme, host, port and path, no query. */
+export function calledUrl(url: URL): string {
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80')
+  return `${url.protocol}//${url.hostname}:${port}${url.pathname}`
+}
+
 /** The bearer token from an Authorization value the way the policy's expressions take it. */
 export function tokenOf(authorization: string): string {
   return authorization.slice(authorization.indexOf(' ') + 1).trim()
@@ -240,7 +269,7 @@ export async function decisionCacheKey(input: {
 /** What the policy makes of the authorizer's answer. */
 export type Verdict =
   | { status: 200; reason: string; sub?: string; actor?: string; roles: string[]; ttl: number }
-  | { status: 401; reason: string; ttl: number; wwwAuthenticate: string }
+  | { status: 401; reason: string; ttl: number; wwwAuthenticate: string; dpopNonce?: string }
   | { status: 403; reason: string; ttl: number }
   | { status: 503 }
 
@@ -273,7 +302,12 @@ export function readDecision(text: string): Verdict {
     const roles = Array.isArray(o.roles) ? o.roles.filter((r): r is string => typeof r === 'string') : []
     return { status: 200, reason, ...(sub ? { sub } : {}), ...(actor ? { actor } : {}), roles, ttl }
   }
-  if (o.status === 401) return { status: 401, reason, ttl, wwwAuthenticate: challengeOf(o[POLICY.authorizer.challengeField], reason) }
+  if (o.status === 401) {
+    // RFC 9449 §8.1 nonce syntax (NQCHAR, here the unreserved characters): nothing else is sent.
+    const nonce = o[POLICY.authorizer.nonceField]
+    const dpopNonce = typeof nonce === 'string' && /^[A-Za-z0-9._~-]{1,128}$/.test(nonce) ? { dpopNonce: nonce } : {}
+    return { status: 401, reason, ttl, wwwAuthenticate: challengeOf(o[POLICY.authorizer.challengeField], reason), ...dpopNonce }
+  }
   if (o.status === 403) return { status: 403, reason, ttl }
   return { status: 503 }
 }

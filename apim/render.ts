@@ -32,11 +32,12 @@ const FUNCTION_KEY: Variant = {
   What it does, in order (docs/apim.md walks through it; apim/policy.ts holds the same values as
   data, and test/gateway/policy.test.ts checks this file against them):
     1. deletes the client's X-User-Id, X-User-Roles and X-Actor-Id headers (the backend trusts only ours);
-    2. validate-jwt: Bearer token in Authorization, RS256/PS256/RS512 signature against the keys
-       of the discovery document, iss, aud, exp/nbf with 30 s clock skew;
+    2. validate-jwt: Bearer or DPoP token in Authorization, RS256/PS256/RS512 signature against
+       the keys of the discovery document, iss, aud, exp/nbf with 30 s clock skew;
     3. decision cache lookup, key = SHA-256(token, method, API id, operation path);
     4. on a miss, POST {{passkey-authz-url}} (timeout 5 s, errors ignored, then fail closed: no
-       answer or not 200 means 503), and caches the decision for its ttl;
+       answer or not 200 means 503) with the client's DPoP proof and the URL it called, and
+       caches the decision for its ttl (0 for DPoP-bound tokens: a proof per call);
     5. 401 (with the decision's WWW-Authenticate, e.g. a step-up) / 403 as the authorizer says,
        else X-User-Id / X-User-Roles (and X-Actor-Id for an agent's delegated token) for the
        backend.
@@ -61,7 +62,7 @@ const FUNCTION_KEY: Variant = {
                         <value>@(context.Request.Headers.GetValueOrDefault("Authorization", ""))</value>
                     </set-header>
 `,
-  bodyEnd: String.raw`                        new JProperty("operationId", context.Operation.Id)).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+  bodyEnd: String.raw`).ToString(Newtonsoft.Json.Formatting.None))</set-body>
 `,
 }
 
@@ -92,7 +93,7 @@ const MANAGED_IDENTITY: Variant = {
                      the Function App refuses the call (not 200), hence 503 too. -->
 `,
   forwardHeaders: '',
-  bodyEnd: String.raw`                        new JProperty("operationId", context.Operation.Id),
+  bodyEnd: String.raw`,
                         new JProperty("token", context.Request.Headers.GetValueOrDefault("Authorization", "").Trim().Split(' ').Last())).ToString(Newtonsoft.Json.Formatting.None))</set-body>
                     <authentication-managed-identity resource="{{passkey-authz-resource}}" ignore-error="true" />
 `,
@@ -123,7 +124,31 @@ interface Failure {
   challenge?: string
   /** The problem's detail as a C# string expression. */
   detail: string
+  /** RFC 9449 §9: also `DPoP-Nonce` from the decision's `dpopNonce`, when it has one. */
+  nonce?: true
 }
+
+/**
+ * DPoP (RFC 9449, CONTRACT v2 "DPoP"), each in one expression: validate-jwt's token (Bearer or
+ * DPoP scheme, else ""), the proof and called URL sent to the authorizer (OriginalUrl: the
+ * gateway's public URL, not the backend's; the authorizer normalises the port), and the nonce a
+ * 401 carries back.
+ */
+const TOKEN_VALUE = String.raw`@(Regex.Match(context.Request.Headers.GetValueOrDefault(&quot;Authorization&quot;, &quot;&quot;), &quot;^(?i:bearer|dpop) +(\\S+)\\s*$&quot;).Groups[1].Value)`
+const DPOP_FIELDS = String.raw`                        new JProperty("dpop", context.Request.Headers.GetValueOrDefault("DPoP", "")),
+                        new JProperty("url", context.Request.OriginalUrl.Scheme + "://" + context.Request.OriginalUrl.Host + ":" + context.Request.OriginalUrl.Port + context.Request.OriginalUrl.Path)`
+const NONCE_VARIABLE = String.raw`        <!-- RFC 9449 section 9: a nonce the client must put in its next proof (unreserved characters only). -->
+        <set-variable name="authz-nonce" value="@{
+            var n = JObject.Parse((string)context.Variables[&quot;authz-decision&quot;])[&quot;dpopNonce&quot;];
+            var nonce = (n == null || n.Type != JTokenType.String) ? &quot;&quot; : (string)n;
+            return Regex.IsMatch(nonce, &quot;^[A-Za-z0-9._~-]{1,128}$&quot;) ? nonce : &quot;&quot;;
+        }" />
+`
+/** Sent only with a nonce: exists-action (an expression) deletes the header otherwise. */
+const DPOP_NONCE_HEADER = String.raw`                    <set-header name="DPoP-Nonce" exists-action="@(((string)context.Variables[&quot;authz-nonce&quot;]).Length > 0 ? &quot;override&quot; : &quot;delete&quot;)">
+                        <value>@((string)context.Variables["authz-nonce"])</value>
+                    </set-header>
+`
 
 /** The authorizer's reason and validate-jwt's, each kept in a variable the policy set before. */
 const AUTHZ_REASON = '(string)context.Variables["authz-reason"]'
@@ -157,9 +182,10 @@ function failureResponse(f: Failure): string {
                         <value>@${f.status === 401 ? withResourceMetadata(f.challenge) : `(${f.challenge})`}</value>
                     </set-header>
 `
+  const nonce = f.nonce ? DPOP_NONCE_HEADER : ''
   return String.raw`                <return-response id="${f.id}">
                     <set-status code="${f.status}" reason="${f.title}" />
-${challenge}                    <set-header name="Content-Type" exists-action="override">
+${challenge}${nonce}                    <set-header name="Content-Type" exists-action="override">
                         <value>application/problem+json</value>
                     </set-header>
                     <set-body>@(new JObject(
@@ -208,8 +234,10 @@ export function renderPolicy(file: PolicyFile): string {
              once per 5 minutes): the service publishes a new key KEY_PUBLISH_AHEAD before it
              signs with it. iss must equal the discovery issuer exactly.
              validate-jwt cannot check the JOSE header typ (RFC 9068 "at+jwt"): the authorizer
-             checks it, so an ID token or another JWT from the same issuer gets 401 there. -->
-        <validate-jwt header-name="Authorization" failed-validation-httpcode="401" failed-validation-error-message="Unauthorized" require-expiration-time="true" require-scheme="Bearer" require-signed-tokens="true" clock-skew="30" output-token-variable-name="passkey-jwt">
+             checks it, so an ID token or another JWT from the same issuer gets 401 there.
+             token-value takes the token of "Authorization: Bearer" or "DPoP" (RFC 9449 section 7.1;
+             the authorizer checks the DPoP proof); any other value is no token. -->
+        <validate-jwt token-value="${TOKEN_VALUE}" failed-validation-httpcode="401" failed-validation-error-message="Unauthorized" require-expiration-time="true" require-signed-tokens="true" clock-skew="30" output-token-variable-name="passkey-jwt">
             <openid-config url="{{passkey-openid-config-url}}" />
             <audiences>
                 <!-- One audience element per accepted audience (AUDIENCES of the service). -->
@@ -265,7 +293,8 @@ ${v.forwardHeaders}                    <set-header name="Content-Type" exists-ac
                         new JProperty("method", context.Request.Method),
                         new JProperty("path", (string)context.Variables["authz-path"]),
                         new JProperty("apiId", context.Api.Id),
-${v.bodyEnd}                </send-request>
+                        new JProperty("operationId", context.Operation.Id),
+${DPOP_FIELDS}${v.bodyEnd}                </send-request>
                 <!-- The answer as compact JSON, or "" when there is none: null, not 200, or not JSON. -->
                 <set-variable name="authz-decision" value="@{
                     if (!context.Variables.ContainsKey(&quot;authz-response&quot;) || context.Variables[&quot;authz-response&quot;] == null) {
@@ -354,7 +383,7 @@ ${failureResponse({
             }
             return Regex.Replace(challenge, &quot;[^ -~]&quot;, &quot;'&quot;);
         }" />
-        <choose>
+${NONCE_VARIABLE}        <choose>
             <when condition="@((int)context.Variables[&quot;authz-status&quot;] == 401)">
 ${failureResponse({
   id: 'passkey-authz-401',
@@ -362,6 +391,7 @@ ${failureResponse({
   title: 'Unauthorized',
   code: 'unauthorized',
   challenge: AUTHZ_CHALLENGE,
+  nonce: true,
   detail: AUTHZ_REASON,
 })}            </when>
             <when condition="@((int)context.Variables[&quot;authz-status&quot;] == 403)">

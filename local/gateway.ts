@@ -5,12 +5,13 @@
  * (apim/policy.ts), which test/gateway/policy.test.ts checks against the XML:
  *   0. API and operation matching (APIM's built-in steps): `/{suffix}/...`, else 404;
  *   1. deletes the client's X-User-Id / X-User-Roles / X-Actor-Id;
- *   2. validate-jwt: Bearer scheme, RS256/PS256/RS512 only, signature against the keys of the
+ *   2. validate-jwt: Bearer or DPoP scheme (the authorizer checks the DPoP proof), RS256/PS256/RS512 only, signature against the keys of the
  *      discovery document's jwks_uri (pulled every hour, again on an unknown kid at most once per
  *      5 minutes), iss exactly, aud in the list, exp required, exp/nbf with clock skew; a failure
  *      answers 401 like the policy's on-error (no authorizer call);
  *   3. decision cache lookup (SHA-256 of token, method, API id, operation path);
- *   4. on a miss, POST the authorizer (timeout 5 s) with the same headers and body as the policy;
+ *   4. on a miss, POST the authorizer (timeout 5 s) with the same headers and body as the policy
+ *      (the client's DPoP proof and the URL it called at this gateway included);
  *      no answer / not 200 / not a decision → 503; stores the decision for its ttl;
  *   5. 401 (with the decision's WWW-Authenticate) / 403 as the authorizer says, else forwards
  *      to the backend with X-User-Id, X-User-Roles and, for an agent's delegated token,
@@ -29,8 +30,10 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import {
   POLICY,
   decisionCacheKey,
+  calledUrl,
   jwtErrorDescription,
   operationPath,
+  presentedToken,
   problemBody,
   protectedResourceMetadata,
   readDecision,
@@ -314,13 +317,9 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
 
   /** validate-jwt, as configured in the policy. */
   async function validateJwt(authorization: string | null): Promise<JwtResult> {
-    if (!authorization) return { ok: false, reason: 'TokenNotPresent' }
-    const sp = authorization.indexOf(' ')
-    const scheme = sp < 0 ? authorization : authorization.slice(0, sp)
-    const token = tokenOf(authorization)
-    // require-scheme="Bearer": another scheme is no bearer token at all.
-    if (scheme.toLowerCase() !== POLICY.jwt.scheme.toLowerCase() || sp < 0 || !token)
-      return { ok: false, reason: 'TokenNotPresent' }
+    // token-value: the credentials of a Bearer or DPoP Authorization; anything else is no token at all.
+    const token = presentedToken(authorization)
+    if (!token) return { ok: false, reason: 'TokenNotPresent' }
     let snap = await keys.snapshot()
     if (!snap) return { ok: false, reason: 'TokenSignatureKeyNotFound' }
     for (let attempt = 0; ; attempt++) {
@@ -358,7 +357,7 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
   /** The policy's send-request: the answer as compact JSON, or '' when there is none. */
   async function askAuthorizer(
     authorization: string,
-    body: { method: string; path: string; apiId: string; operationId?: string },
+    body: { method: string; path: string; apiId: string; operationId?: string; dpop: string; url: string },
   ): Promise<string> {
     const { keyHeader, forwardHeader, contentType, method, timeoutSeconds, okStatus } = POLICY.authorizer
     const headers = new Headers({ [forwardHeader]: authorization, 'content-type': contentType })
@@ -420,8 +419,9 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
 
   const app = new Hono()
   if (corsOrigins.length)
-    // WWW-Authenticate is exposed so that the page can read a step-up challenge (RFC 9470).
-    app.use('*', cors({ origin: [...corsOrigins], allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['WWW-Authenticate'], maxAge: 600 }))
+    // WWW-Authenticate is exposed so that the page can read a step-up challenge (RFC 9470), and
+    // DPoP-Nonce a nonce it must put in its next proof (RFC 9449 §9); the page sends DPoP proofs.
+    app.use('*', cors({ origin: [...corsOrigins], allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type', 'DPoP'], exposeHeaders: ['WWW-Authenticate', 'DPoP-Nonce'], maxAge: 600 }))
   const suffix = '/' + api.suffix.replace(/^\/+|\/+$/g, '')
   const resourceOf = (url: URL) => configuredResource ?? `${url.origin}${suffix.length > 1 ? suffix : ''}`
 
@@ -471,12 +471,18 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
         path: opPath,
         apiId: api.id,
         ...(operation ? { operationId: operation.id } : {}),
+        dpop: req.headers.get(POLICY.authorizer.dpopHeader) ?? '',
+        url: calledUrl(url),
       })
     const verdict = readDecision(decision)
     if (verdict.status === 503) return failureResponse(POLICY.failures.authzUnavailable, POLICY.failures.authzUnavailable.detail, metadataUrl)
     if (fresh && verdict.ttl > 0) decisions.set(key, decision, verdict.ttl, now())
     // 401 with the decision's own challenge (a step-up names acr_values / max_age), 403 as is.
-    if (verdict.status === 401) return failureResponse(POLICY.failures.authzUnauthorized, verdict.reason, metadataUrl, verdict.wwwAuthenticate)
+    if (verdict.status === 401) {
+      const res = failureResponse(POLICY.failures.authzUnauthorized, verdict.reason, metadataUrl, verdict.wwwAuthenticate)
+      if (verdict.dpopNonce) res.headers.set(POLICY.authorizer.nonceHeader, verdict.dpopNonce)
+      return res
+    }
     if (verdict.status === 403) return failureResponse(POLICY.failures.authzForbidden, verdict.reason, metadataUrl)
 
     // 5. Allowed: tell the backend who is calling.

@@ -13,6 +13,7 @@ import { createApp } from '../shared/app.js'
 import { loadConfig } from '../shared/config.js'
 import { createTablesStore } from '../shared/store/tables.js'
 import { SoftAuthenticator } from '../test/helpers/authenticator.js'
+import { DPoPKey } from '../test/helpers/dpop.js'
 
 const [connectionString, mode] = process.argv.slice(2) as [string, 'warm' | 'cold']
 const ORIGIN = 'http://localhost:7071'
@@ -66,6 +67,17 @@ async function main() {
     await app.request(`/api/manage/users/${u.user.id}/roles/reader`, { method: 'PUT', headers: admin })
     tokens.push(u.tokens.access_token)
   }
+  // A DPoP-bound token (CONTRACT v2 "DPoP"): the load generator signs a proof per call with the key.
+  let dpop: { token: string; jwk: unknown } | undefined
+  if (mode === 'warm') {
+    const key = await DPoPKey.generate('ES256')
+    const auth = new SoftAuthenticator()
+    const o = await json('/api/webauthn/registration/options', { username: 'bound' })
+    const proof = await key.proof({ htm: 'POST', htu: `${config.issuer}/webauthn/registration/verify` })
+    const v = (await json('/api/webauthn/registration/verify', { credential: await auth.createCredential(o, { origin: ORIGIN }) }, { dpop: proof })) as { user: { id: string }; tokens: { access_token: string } }
+    await app.request(`/api/manage/users/${v.user.id}/roles/reader`, { method: 'PUT', headers: admin })
+    dpop = { token: v.tokens.access_token, jwk: key.privateKey.export({ format: 'jwk' }) }
+  }
   const listener = getRequestListener((req, { incoming }) => app.fetch(req, nodeBindings(incoming)))
   const server = createServer((req, res) => {
     if (req.url === '/api/authz/check') decisions++
@@ -73,7 +85,7 @@ async function main() {
   })
   server.listen(0, '127.0.0.1', () => {
     const { port } = server.address() as AddressInfo
-    console.log(JSON.stringify({ url: `http://127.0.0.1:${port}`, tokens, admin: boss.tokens.access_token }))
+    console.log(JSON.stringify({ url: `http://127.0.0.1:${port}`, tokens, admin: boss.tokens.access_token, dpop }))
   })
 }
 process.on('SIGINT', () => process.exit(0))

@@ -229,6 +229,13 @@ const TABLE = {
     localDefault: '10000',
     parse: int(1, 1_000_000, 10000),
   }),
+  /** RFC 9449 §8–9: whether DPoP proofs must carry a server nonce (docs/dpop.md). */
+  dpopNonce: setting({
+    name: 'DPOP_NONCE',
+    meaning: 'off or required: DPoP proofs must carry a nonce this service issued (DPoP-Nonce)',
+    localDefault: 'off',
+    parse: oneOf(['off', 'required'] as const, 'off'),
+  }),
   /** Attestation conveyance requested at registration (WebAuthn #enum-attestation-convey). */
   attestation: setting({
     name: 'ATTESTATION',

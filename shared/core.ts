@@ -17,6 +17,10 @@ import { PersonalDataKeys } from './audit/personal.js'
 import { noTelemetry, type Telemetry } from './telemetry.js'
 import { AuthenticatorMetadata, type ReadMetadataBlob } from './webauthn/metadata.js'
 import { ClientMetadataDocuments, type ClientMetadataFetcherFactory } from './oauth/clientMetadata.js'
+import { DPoPVerifier } from './oauth/dpop.js'
+
+/** (jkt, jti) pairs each instance remembers for DPoP replay detection (≈ 150 bytes each). */
+const DPOP_REPLAY_CACHE_SIZE = 100_000
 
 export interface Core {
   config: Config
@@ -41,6 +45,8 @@ export interface Core {
   metadata: AuthenticatorMetadata
   /** Client ID metadata documents (shared/oauth/clientMetadata.ts); absent: not supported. */
   clientMetadata?: ClientMetadataDocuments
+  /** DPoP proofs (RFC 9449, shared/oauth/dpop.ts): one replay cache per instance. */
+  dpop: DPoPVerifier
 }
 
 /** Attestation formats whose roots ATTESTATION_ROOTS supplies (Apple's and Google's are built in). */
@@ -86,7 +92,8 @@ export function createCore({
   })
   const keyRing = new KeyRing({ store, config, clock, wrapKey: rotating('signing-key-wrap-v1') })
   const tokens = new AccessTokens({ config, keyRing, clock })
-  const authz = new Authorizer({ config, store, clock, accessTokens: tokens, keyRing })
+  const dpop = new DPoPVerifier({ clock, nonceKey: deriveKey(kek, 'dpop-nonce-v1'), nonceRequired: config.dpopNonce === 'required', replayCacheSize: DPOP_REPLAY_CACHE_SIZE })
+  const authz = new Authorizer({ config, store, clock, accessTokens: tokens, keyRing, dpop })
   const sessions = new Sessions({ config, store, clock, tokens, onRevoke: (userId) => authz.forgetUser(userId) })
   // Wrapped like the signing keys: opened with either KEK during a change, re-wrapped when read.
   const personal = new PersonalDataKeys({ store, clock, wrapKey: rotating('audit-pd-wrap-v1') })
@@ -101,6 +108,7 @@ export function createCore({
     authz,
     // Always the current KEK's: decoys change with it (docs/security.md "Changing KEY_ENCRYPTION_KEY").
     enumerationKey: deriveKey(kek, 'user-enumeration-v1'),
+    dpop,
     // The current KEK's only: the chain's events record its key id (previous events keep theirs).
     audit: new AuditLog({
       store,

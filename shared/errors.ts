@@ -32,6 +32,9 @@ export const ERROR_STATUS = {
   authenticator_not_allowed: 400,
   invalid_scope: 400,
   insufficient_user_authentication: 401,
+  /** RFC 9449 §4.3 / §8: a DPoP proof refused, or a server nonce required (with DPoP-Nonce). */
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   rate_limited: 429,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -71,6 +74,8 @@ const TITLES: Record<ErrorCode, string> = {
   authenticator_not_allowed: 'Authenticator model not allowed',
   invalid_scope: 'Scope may not be granted',
   insufficient_user_authentication: 'Sign in again with your passkey',
+  invalid_dpop_proof: 'DPoP proof not valid',
+  use_dpop_nonce: 'DPoP nonce required',
   rate_limited: 'Too many requests',
   payload_too_large: 'Payload too large',
   unsupported_media_type: 'Unsupported media type',
@@ -185,6 +190,9 @@ export const OAUTH_ERROR_STATUS = {
   expired_token: 400,
   // RFC 9396 §5.
   invalid_authorization_details: 400,
+  // RFC 9449 §5, §8.
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   server_error: 500,
   temporarily_unavailable: 503,
 } as const
@@ -194,12 +202,15 @@ export type OAuthErrorCode = keyof typeof OAUTH_ERROR_STATUS
 export class OAuthError extends Error {
   readonly error: OAuthErrorCode
   readonly status: number
+  /** Extra response headers (RFC 9449 §8: `DPoP-Nonce` with use_dpop_nonce). */
+  readonly headers: Record<string, string>
 
-  constructor(error: OAuthErrorCode, description: string, status?: number) {
+  constructor(error: OAuthErrorCode, description: string, status?: number, headers: Record<string, string> = {}) {
     super(description)
     this.name = 'OAuthError'
     this.error = error
     this.status = status ?? OAUTH_ERROR_STATUS[error]
+    this.headers = headers
   }
 }
 
@@ -210,6 +221,7 @@ export function oauthErrorResponse(err: OAuthError): Response {
     pragma: 'no-cache',
   }
   if (err.status === 401) headers['www-authenticate'] = 'Bearer error="invalid_client"'
+  Object.assign(headers, err.headers)
   return new Response(JSON.stringify({ error: err.error, error_description: err.message }), {
     status: err.status,
     headers,

@@ -482,7 +482,8 @@ describe('openApiDocument: shape', () => {
       new Set(['id', 'label', 'createdAt', 'lastUsedAt', 'aaguid', 'backupEligible', 'backedUp', 'transports', 'deviceBound', 'authenticatorName', 'authenticator', 'flagged']),
     )
     for (const st of ['next', 'active', 'retired']) assert.ok(s.SigningKey.properties.state.enum.includes(st))
-    assert.deepEqual(new Set(s.TokenResponse.properties.token_type.enum), new Set(['Bearer']))
+    // RFC 9449 §5: DPoP when the request carried a proof.
+    assert.deepEqual(new Set(s.TokenResponse.properties.token_type.enum), new Set(['Bearer', 'DPoP']))
   })
 
   it('every contract route is documented with its method', () => {

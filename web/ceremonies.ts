@@ -36,7 +36,7 @@ export async function signUp(username: string, displayName?: string): Promise<Re
   )
   opened(optionsJSON.timeout)
   const credential = await startRegistration({ optionsJSON })
-  return await request<Registered>('/webauthn/registration/verify', { json: { credential } })
+  return await request<Registered>('/webauthn/registration/verify', { json: { credential }, dpop: true })
 }
 
 /** What a link from an administrator carries (CONTRACT v2 "Invitations", "Recovery"). */
@@ -57,7 +57,7 @@ export async function linkOptions(kind: LinkKind, token: string): Promise<Public
 export async function enrollWithLink(optionsJSON: PublicKeyCredentialCreationOptionsJSON): Promise<Registered> {
   opened(optionsJSON.timeout)
   const credential = await startRegistration({ optionsJSON })
-  return await request<Registered>('/webauthn/registration/verify', { json: { credential } })
+  return await request<Registered>('/webauthn/registration/verify', { json: { credential }, dpop: true })
 }
 
 /** Adds a passkey to the signed-in account (Bearer, `{}`). */
@@ -115,7 +115,8 @@ export async function autofillSignIn(
 
 async function verify(credential: AuthenticationResponseJSON): Promise<TokenResponse> {
   try {
-    return await request<TokenResponse>('/webauthn/authentication/verify', { json: { credential } })
+    // RFC 9449: the tokens are bound to the page's non-extractable key (web/dpop.ts).
+    return await request<TokenResponse>('/webauthn/authentication/verify', { json: { credential }, dpop: true })
   } catch (e) {
     if (e instanceof ApiError) e.credentialId = credential.id
     throw e

@@ -4,6 +4,7 @@
  * or, from the token and revocation endpoints, RFC 6749 §5.2 `{ error, error_description }`.
  */
 import { jsonOrUndefined } from '../shared/util/json.js'
+import { proof, tookNonce } from './dpop.js'
 
 export const API = '/api'
 
@@ -43,8 +44,13 @@ export interface RequestOptions {
   json?: unknown
   /** Sent as application/x-www-form-urlencoded (OAuth endpoints). */
   form?: Record<string, string>
-  /** Access token for `Authorization: Bearer`. */
+  /** Access token for `Authorization: Bearer` (or `DPoP` with `dpop`). */
   token?: string
+  /**
+   * RFC 9449: send a DPoP proof by the page's key (web/dpop.ts), and the token with the `DPoP`
+   * scheme. A `use_dpop_nonce` answer is retried once with the nonce it gave.
+   */
+  dpop?: boolean
 }
 
 /**
@@ -63,20 +69,21 @@ export async function request<T = unknown>(path: string, opts: RequestOptions = 
     headers['content-type'] = 'application/x-www-form-urlencoded'
     body = new URLSearchParams(opts.form).toString()
   }
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`
   const url = API + path
-  let res: Response
-  try {
-    res = await fetch(url, {
-      method: opts.method ?? (body === undefined ? 'GET' : 'POST'),
-      headers,
-      body,
-      credentials: 'omit',
-    })
-  } catch (e) {
-    throw new NetworkError(url, e)
+  const method = opts.method ?? (body === undefined ? 'GET' : 'POST')
+  for (let attempt = 1; ; attempt++) {
+    const p = opts.dpop ? await proof(method, url, opts.token) : undefined
+    if (p) headers.dpop = p
+    if (opts.token) headers.authorization = `${p ? 'DPoP' : 'Bearer'} ${opts.token}`
+    let res: Response
+    try {
+      res = await fetch(url, { method, headers, body, credentials: 'omit' })
+    } catch (e) {
+      throw new NetworkError(url, e)
+    }
+    if (p && tookNonce(res, url) && attempt === 1) continue
+    return (await readResponse(res)) as T
   }
-  return (await readResponse(res)) as T
 }
 
 /** The JSON body of a successful response, or an `ApiError` built from an error response. */

@@ -12,7 +12,8 @@
  */
 import { Notice, append, focusOn, h, type Child } from './dom.js'
 import { explain } from './explain.js'
-import { currentAccessToken, refresh } from './session.js'
+import { currentAccessToken, refresh, tokenIsBound } from './session.js'
+import { proof, tookNonce } from './dpop.js'
 import { SAMPLE_API_SUFFIX, SAMPLE_OPERATIONS } from '../shared/sampleApi.js'
 
 export interface Operation {
@@ -187,18 +188,28 @@ export class SampleApiView {
     await this.call(op)
   }
 
-  private send(op: Operation, url: string): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'application/json' }
-    const token = currentAccessToken()
-    if (token) headers.authorization = `Bearer ${token}`
-    if (op.method === 'POST') headers['content-type'] = 'application/json'
-    return fetch(url, {
-      method: op.method,
-      headers,
-      body: op.method === 'POST' ? JSON.stringify({ item: 'sample' }) : undefined,
-      credentials: 'omit',
-      cache: 'no-store',
-    })
+  /**
+   * The call through the gateway. With a DPoP-bound token (the page's own, RFC 9449), `DPoP` and a
+   * proof by the page's key for this method and URL; a `use_dpop_nonce` 401 is retried once.
+   */
+  private async send(op: Operation, url: string): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      const headers: Record<string, string> = { accept: 'application/json' }
+      const token = currentAccessToken()
+      const p = token && tokenIsBound() ? await proof(op.method, url, token) : undefined
+      if (token) headers.authorization = `${p ? 'DPoP' : 'Bearer'} ${token}`
+      if (p) headers.dpop = p
+      if (op.method === 'POST') headers['content-type'] = 'application/json'
+      const res = await fetch(url, {
+        method: op.method,
+        headers,
+        body: op.method === 'POST' ? JSON.stringify({ item: 'sample' }) : undefined,
+        credentials: 'omit',
+        cache: 'no-store',
+      })
+      if (p && tookNonce(res, url) && attempt === 1) continue
+      return res
+    }
   }
 
   private show(

@@ -29,6 +29,8 @@ const REFRESH_KEY = 'passkey-edge.refresh'
 const PASSKEY_KEY = 'passkey-edge.passkey'
 
 let accessToken: string | undefined
+/** RFC 9449: the tokens are bound to the page's key (`token_type` DPoP); calls then carry proofs. */
+let bound = false
 let refreshToken: string | undefined
 let claims: Claims | undefined
 /** The passkey this session signed in with, when known (deleting it ends the session). */
@@ -96,6 +98,7 @@ export function onTokensChanged(handler: () => void): void {
 
 export function setTokens(t: TokenResponse, passkeyId?: string): void {
   accessToken = t.access_token
+  bound = t.token_type === 'DPoP'
   claims = decodeClaims(t.access_token)
   if (t.refresh_token) {
     refreshToken = t.refresh_token
@@ -110,6 +113,7 @@ export function setTokens(t: TokenResponse, passkeyId?: string): void {
 
 export function forget(): void {
   accessToken = refreshToken = claims = signedInWith = undefined
+  bound = false
   remember(REFRESH_KEY, undefined)
   remember(PASSKEY_KEY, undefined)
 }
@@ -118,6 +122,8 @@ export const isSignedIn = () => accessToken !== undefined
 export const currentClaims = () => claims
 export const currentPasskey = () => signedInWith
 export const currentAccessToken = () => accessToken
+/** Whether the access token is DPoP-bound (send it as `DPoP` with a proof: web/dpop.ts). */
+export const tokenIsBound = () => bound
 
 /**
  * Before switching to a session made by an invitation or recovery link: revokes the session this
@@ -155,6 +161,8 @@ export function refresh(): Promise<void> {
       if (!refreshToken) throw new ApiError(401, 'Not signed in')
       const t = await request<TokenResponse>('/oauth2/token', {
         form: { grant_type: 'refresh_token', refresh_token: refreshToken },
+        // A bound refresh token is usable only with a proof by the page's key (RFC 9449 §5).
+        dpop: true,
       })
       setTokens(t)
     } finally {
@@ -199,11 +207,11 @@ export async function authed<T = unknown>(
  */
 async function stepUpOnce<T>(path: string, opts: { method?: string; json?: unknown }): Promise<T> {
   try {
-    return await request<T>(path, { ...opts, token: accessToken })
+    return await request<T>(path, { ...opts, token: accessToken, dpop: bound })
   } catch (e) {
     if (!(e instanceof ApiError) || e.code !== 'insufficient_user_authentication' || !onStepUp) throw e
     await onStepUp()
-    return await request<T>(path, { ...opts, token: accessToken })
+    return await request<T>(path, { ...opts, token: accessToken, dpop: bound })
   }
 }
 

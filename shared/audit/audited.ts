@@ -16,10 +16,14 @@ import { completeRegistration } from '../webauthn/registration.js'
 import { ceremonyFailed, recordRegistration, recordSignIn } from './ceremonies.js'
 import { auditContext } from './context.js'
 import { recordRevocation } from './tokenEvents.js'
+import { optionalProof } from '../oauth/dpop.js'
+import { header } from '../middleware/body.js'
 
 /** POST /webauthn/registration/verify: the new passkey (and account), audited (the invitation or recovery used too). */
 export async function register(core: Core, c: Context, body: Record<string, unknown>, principal?: Principal) {
-  const { enrolment, ...result } = await completeRegistration(core, body, principal, auditContext(c)).catch(
+  // Adding a passkey (a principal) issues no tokens; its bound token's proof was checked already.
+  const jkt = principal ? undefined : await proofAt(core, c, 'registration/verify')
+  const { enrolment, ...result } = await completeRegistration(core, body, principal, { ...auditContext(c), ...(jkt !== undefined ? { jkt } : {}) }).catch(
     ceremonyFailed(core, c, 'registration', body),
   )
   core.telemetry.count('passkey.ceremonies', { ceremony: 'registration', outcome: 'success' })
@@ -29,10 +33,20 @@ export async function register(core: Core, c: Context, body: Record<string, unkn
 
 /** POST /webauthn/authentication/verify: the tokens of a passkey sign-in, audited. */
 export async function signIn(core: Core, c: Context, body: Record<string, unknown>) {
-  const tokens = await completeAuthentication(core, body, auditContext(c)).catch(ceremonyFailed(core, c, 'authentication', body))
+  const jkt = await proofAt(core, c, 'authentication/verify')
+  const tokens = await completeAuthentication(core, body, { ...auditContext(c), ...(jkt !== undefined ? { jkt } : {}) }).catch(ceremonyFailed(core, c, 'authentication', body))
   core.telemetry.count('passkey.ceremonies', { ceremony: 'authentication', outcome: 'success' })
   await recordSignIn(core, c, body, tokens)
   return tokens
+}
+
+/**
+ * RFC 9449 (CONTRACT v2 "DPoP"): the verify's DPoP proof, if one was sent, checked before the
+ * ceremony (a refused proof leaves the challenge unused, so the page may retry with a nonce); htu
+ * is this endpoint's issuer-derived public URL. 400 problem `invalid_dpop_proof` / `use_dpop_nonce`.
+ */
+function proofAt(core: Core, c: Context, endpoint: 'registration/verify' | 'authentication/verify'): Promise<string | undefined> {
+  return optionalProof(core.dpop, { proof: header(c, 'dpop'), method: 'POST', url: `${core.config.issuer}/webauthn/${endpoint}` }, 'problem')
 }
 
 /** POST /oauth2/authorize/complete: where the hosted page sends the browser, the sign-in audited. */

@@ -22,6 +22,13 @@
  * `acr_values` / `max_age` a new sign-in must meet and the ready `WWW-Authenticate` value. An allow
  * that rests on a `maxAge` is never cached (here or, through `ttl`, at the gateway) past
  * `auth_time + maxAge`.
+ *
+ * DPoP (CONTRACT v2 "DPoP", RFC 9449 §7): a token with `cnf.jkt` is allowed only with a proof by
+ * that key for this method and URL (shared/oauth/dpop.ts), checked on every call — a cached
+ * decision too: the cache keeps the key's thumbprint and serves nothing before the proof verifies.
+ * A bound token sent as Bearer, or without a proof, is refused; an unbound one sent with the DPoP
+ * scheme too. Answers for bound tokens have `ttl: 0` (the gateway must not cache what needs a
+ * fresh proof); bearer decisions take no extra step beyond one property test.
  */
 import { isMetadataDocumentClientId } from '../oauth/clientMetadata.js'
 import { decodeProtectedHeader } from 'jose'
@@ -37,6 +44,7 @@ import { ACR_VALUES, acrRank } from '../webauthn/assurance.js'
 import { compileGlob, normalisePath, type PathMatcher } from './glob.js'
 import { LruTtl } from './lru.js'
 import { actorOf, decideDelegated } from './delegation.js'
+import { DPoPError, dpopChallenge, type DPoPVerifier } from '../oauth/dpop.js'
 import { assess, INSUFFICIENT, INVALID_TOKEN_CHALLENGE, lighter, NO_TOKEN_CHALLENGE, stepUpRefusal, type Shortfall } from './stepUp.js'
 
 export interface AuthzRequest {
@@ -44,6 +52,16 @@ export interface AuthzRequest {
   path: string
   apiId?: string
   operationId?: string
+}
+
+/**
+ * How the token was presented: `scheme` of the forwarded Authorization header (`body`: the
+ * body's token, the scheme unknown), and the client's DPoP proof and called URL (body `dpop`, `url`).
+ */
+export interface Presentation {
+  scheme?: 'bearer' | 'dpop' | 'body'
+  proof?: string
+  url?: string
 }
 
 /** The answer's members, in the order they are sent; `ttl` stays last (decideJson relies on it). */
@@ -59,6 +77,8 @@ export interface Decision {
   max_age?: number
   /** On every 401: the `WWW-Authenticate` value the gateway sends (RFC 6750 §3, RFC 9470 §3). */
   wwwAuthenticate?: string
+  /** RFC 9449 §9: with `use_dpop_nonce`, the nonce the gateway sends as `DPoP-Nonce`. */
+  dpopNonce?: string
   sub?: string
   /** A delegated token's agent (shared/authz/delegation.ts). */
   actor?: string
@@ -89,7 +109,7 @@ export class Authorizer {
    * Whole decisions by token + request, as JSON split around `ttl` (recomputed when served); a
    * delegated one also by its agent's generation, so a change to the agent applies at once here.
    */
-  private readonly decisions: LruTtl<{ head: string; sub: string; gen: number; actor?: string; actorGen?: number; rolesGen: number; until: number; kid?: string }>
+  private readonly decisions: LruTtl<{ head: string; sub: string; gen: number; actor?: string; actorGen?: number; rolesGen: number; until: number; kid?: string; jkt?: string }>
   /** Per-action markers known to be used here (delegation.ts): a replay costs no storage write. */
   private readonly spent: LruTtl<true>
   /** Bumped per user by forgetUser, so that cached decisions of that user are not served. */
@@ -108,6 +128,8 @@ export class Authorizer {
       accessTokens: AccessTokens
       /** Cached tokens are served only while their signing key is trusted (not revoked). */
       keyRing?: Pick<KeyRing, 'trusts'>
+      /** DPoP proofs (without one, every DPoP-bound token is refused). */
+      dpop?: DPoPVerifier
     },
   ) {
     const { config } = deps
@@ -124,7 +146,7 @@ export class Authorizer {
    * apiId) within the decision's ttl is answered from memory: one map lookup, `ttl` counted down
    * so that a gateway never caches past the original bound or the token's `exp`.
    */
-  async decideJson(token: string | undefined, req: AuthzRequest): Promise<string> {
+  async decideJson(token: string | undefined, req: AuthzRequest, pop: Presentation = {}): Promise<string> {
     const now = this.deps.clock.now()
     const key = token ? `${req.method}\u0000${req.apiId ?? ''}\u0000${req.path}\u0000${token}` : undefined
     if (key) {
@@ -135,31 +157,87 @@ export class Authorizer {
         hit.gen === (this.userGen.get(hit.sub) ?? 0) &&
         (hit.actor === undefined || hit.actorGen === (this.userGen.get(hit.actor) ?? 0)) &&
         (await this.keyTrusted(hit.kid))
-      )
-        return `${hit.head}${Math.floor((hit.until - now) / 1000)}}`
+      ) {
+        if (hit.jkt === undefined) {
+          if (pop.scheme !== 'dpop') return `${hit.head}${Math.floor((hit.until - now) / 1000)}}`
+          return JSON.stringify(unboundAsDPoP(hit.sub))
+        }
+        // A bound token's cached decision stands only behind a fresh proof by its key; never cached at the gateway.
+        const refused = await this.proofRefusal(token!, hit.jkt, req, pop, hit.sub)
+        return refused ? JSON.stringify(refused) : `${hit.head}0}`
+      }
     }
     // Generations before deciding: a revocation that lands while this decision reads storage must
     // not be overwritten by caching what was read before it.
     const rolesGen = this.rolesGen
     const epoch = this.epoch
-    const d = await this.decide(token, req)
+    const d = await this.decide(token, req, pop)
     const json = JSON.stringify(d)
-    if (key && token && d.ttl > 0 && d.sub && rolesGen === this.rolesGen && epoch === this.epoch) {
-      const until = now + d.ttl * 1000
+    const cacheTtl = d[CACHE_TTL] ?? d.ttl
+    if (key && token && cacheTtl > 0 && d.sub && rolesGen === this.rolesGen && epoch === this.epoch) {
+      const until = now + cacheTtl * 1000
       // `ttl` is the last member: keep everything before its value.
       const head = json.slice(0, json.lastIndexOf(':') + 1)
       const actor = d.actor !== undefined ? { actor: d.actor, actorGen: this.userGen.get(d.actor) ?? 0 } : {}
-      this.decisions.set(key, { head, sub: d.sub, gen: this.userGen.get(d.sub) ?? 0, ...actor, rolesGen, until, kid: kidOf(token) }, until)
+      const bound = d[BOUND] !== undefined ? { jkt: d[BOUND] } : {}
+      this.decisions.set(key, { head, sub: d.sub, gen: this.userGen.get(d.sub) ?? 0, ...actor, ...bound, rolesGen, until, kid: kidOf(token) }, until)
     }
     return json
   }
 
   /** Decides one request. Throws ServiceError storage_unavailable when it cannot decide. */
-  async decide(token: string | undefined, req: AuthzRequest): Promise<Decision> {
+  async decide(token: string | undefined, req: AuthzRequest, pop: Presentation = {}): Promise<Decision & { [BOUND]?: string; [CACHE_TTL]?: number }> {
     const now = this.deps.clock.now()
     if (!token) return deny(401, 'no bearer token', undefined, NO_TOKEN_CHALLENGE)
     const claims = await this.verified(token, now)
     if (typeof claims === 'string') return deny(401, claims)
+    const jkt = claims.cnf?.jkt
+    if (jkt === undefined) {
+      if (pop.scheme === 'dpop') return unboundAsDPoP(claims.sub)
+    } else {
+      const refused = await this.proofRefusal(token, jkt, req, pop, claims.sub)
+      if (refused) return refused
+      // The decision of a proven call: answered with ttl 0, cached here (with the key) as long as a bearer one.
+      const d = await this.decideVerified(claims, req, now)
+      return Object.assign({ ...d, ttl: 0 }, { [BOUND]: jkt, [CACHE_TTL]: d.ttl })
+    }
+    return this.decideVerified(claims, req, now)
+  }
+
+  /**
+   * RFC 9449 §7: the refusal of a DPoP-bound token's call, or undefined when its proof is good
+   * (scheme DPoP or the body's token, a proof by the bound key for this method and URL, ath, iat,
+   * jti, and the nonce when required).
+   */
+  private async proofRefusal(token: string, jkt: string, req: AuthzRequest, pop: Presentation, sub: string): Promise<Decision | undefined> {
+    const refuse = (e: DPoPError): Decision => ({
+      allow: false,
+      status: 401,
+      reason: `DPoP: ${e.message}`,
+      wwwAuthenticate: dpopChallenge(e),
+      ...(e.nonce !== undefined ? { dpopNonce: e.nonce } : {}),
+      sub,
+      roles: [],
+      scopes: [],
+      ttl: 0,
+    })
+    const invalid = (why: string) => refuse(new DPoPError('invalid_dpop_proof', why))
+    if (pop.scheme === 'bearer') return invalid('This token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof')
+    const verifier = this.deps.dpop
+    if (!verifier) return invalid('DPoP proofs are not checked here')
+    if (pop.proof === undefined) return invalid('This token is DPoP-bound: a DPoP proof is required')
+    if (pop.url === undefined) return invalid('The gateway did not send the URL called (url)')
+    try {
+      const proof = await verifier.verify({ proof: pop.proof, method: req.method, url: pop.url, accessToken: token })
+      if (proof.jkt !== jkt) return invalid('The DPoP proof is signed by another key than the token is bound to')
+      return undefined
+    } catch (e) {
+      if (e instanceof DPoPError) return refuse(e)
+      throw e
+    }
+  }
+
+  private async decideVerified(claims: AccessTokenClaims, req: AuthzRequest, now: number): Promise<Decision> {
     const actor = actorOf(claims)
     const [subject, session, client, agent] = await Promise.all([this.rolesOf(claims.sub, now), this.sessionLive(claims.sub, claims.sid, now), this.clientLive(claims, now), actor ? this.rolesOf(actor, now) : undefined])
     const roles = subject.roles
@@ -358,6 +436,16 @@ function kidOf(token: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/** A decision's gateway-facing ttl is 0 but it may be cached here this long (a DPoP-bound token's). */
+const CACHE_TTL = Symbol('cacheTtl')
+/** The thumbprint of the key the decided token is bound to. */
+const BOUND = Symbol('bound')
+
+/** RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only. */
+function unboundAsDPoP(sub: string): Decision {
+  return deny(401, 'token is not DPoP-bound: send it as Bearer', sub)
 }
 
 /** A refusal that is never cached; a 401 names its challenge (invalid_token unless given). */

@@ -6,7 +6,7 @@
  * (derived once with HKDF, non-extractable); `KeyObject.from` gives Node a handle on the same key
  * without exporting it. Output is byte-for-byte what `crypto.subtle` gives (tested).
  */
-import { KeyObject, createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto'
+import { KeyObject, constants, createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, verify, type JsonWebKey } from 'node:crypto'
 
 const handles = new WeakMap<CryptoKey, KeyObject>()
 
@@ -51,4 +51,30 @@ export function aesGcmDecryptSync(key: CryptoKey, iv: Uint8Array, sealed: Uint8A
   out.set(head)
   out.set(tail, head.length)
   return out
+}
+
+/** A public key from a JWK (RFC 7517), for verifyJwsSync; throws when it is not a public key. */
+export function publicKeyFromJwk(jwk: Record<string, unknown>): KeyObject {
+  const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
+  if (key.type !== 'public') throw new TypeError('not a public key')
+  return key
+}
+
+/**
+ * A JWS signature check (RFC 7518 §3.3–3.5, RFC 8037) for ES256, PS256, RS256 and EdDSA, done
+ * synchronously: WebCrypto's verify costs a thread-pool hop and twice the CPU (the DPoP proof
+ * per authorizer call). The key must be of the algorithm's type (the caller checks `kty`).
+ */
+export function verifyJwsSync(alg: 'ES256' | 'PS256' | 'RS256' | 'EdDSA', key: KeyObject, input: string, signature: Uint8Array): boolean {
+  const data = Buffer.from(input)
+  switch (alg) {
+    case 'ES256':
+      return verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature)
+    case 'PS256':
+      return verify('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature)
+    case 'RS256':
+      return verify('sha256', data, key, signature)
+    case 'EdDSA':
+      return verify(null, data, key, signature)
+  }
 }

@@ -18,6 +18,7 @@ export type KeyPurpose =
   | 'user-enumeration-v1'
   | 'audit-chain-v1'
   | 'audit-pd-wrap-v1'
+  | 'dpop-nonce-v1'
 
 /** What each label's key does: AES-256-GCM seals, HMAC-SHA-256 for values that must not be guessable. */
 const KEY_USE = {
@@ -28,6 +29,8 @@ const KEY_USE = {
   'audit-chain-v1': 'mac',
   /** Wraps each account's personal-data key (shared/audit/personal.ts). */
   'audit-pd-wrap-v1': 'seal',
+  /** Stateless DPoP nonces (shared/oauth/dpop.ts): the same on every instance. */
+  'dpop-nonce-v1': 'mac',
 } as const satisfies Record<KeyPurpose, 'seal' | 'mac'>
 
 const te = new TextEncoder()

@@ -1,6 +1,9 @@
 /**
  * Bearer access tokens on our own endpoints (RFC 6750): signature, typ, iss, aud, exp, and the
- * session must still be live (revocation takes effect at once, not at `exp`).
+ * session must still be live (revocation takes effect at once, not at `exp`). A DPoP-bound token
+ * (`cnf.jkt`, the page's own) is accepted only as `Authorization: DPoP` with a proof by its key
+ * for this method and URL (RFC 9449 §7); the URL is the issuer-derived public one, as at the
+ * token endpoint (docs/dpop.md).
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import type { Core } from '../core.js'
@@ -8,6 +11,8 @@ import type { AppEnv } from '../env.js'
 import { ServiceError } from '../errors.js'
 import { InvalidToken, type AccessTokenClaims } from '../tokens/accessToken.js'
 import { FIRST_PARTY_CLIENT } from '../tokens/sessions.js'
+import { DPoPError, dpopChallenge } from '../oauth/dpop.js'
+import { header } from './body.js'
 
 export interface Principal {
   claims: AccessTokenClaims
@@ -20,20 +25,48 @@ function challenge(error: string, description: string): Record<string, string> {
   return { 'www-authenticate': `Bearer error="${error}", error_description="${description.replace(/"/g, "'")}"` }
 }
 
-/** The Authorization header's bearer token, or undefined when there is none. */
-export function bearerToken(c: Context): string | undefined {
+/** The Authorization header's token (`Bearer` or `DPoP` scheme), or undefined when there is none. */
+export function presentedToken(c: Context): { token: string; dpop: boolean } | undefined {
   const h = c.req.header('authorization')
   if (!h) return undefined
-  const m = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(h.trim())
-  if (!m) throw new ServiceError('unauthorized', 'Authorization must be "Bearer <token>"', { headers: challenge('invalid_request', 'malformed Authorization header') })
-  return m[1]
+  const m = /^(Bearer|DPoP) +([A-Za-z0-9._~+/-]+=*)$/i.exec(h.trim())
+  if (!m) throw new ServiceError('unauthorized', 'Authorization must be "Bearer <token>" or "DPoP <token>"', { headers: challenge('invalid_request', 'malformed Authorization header') })
+  return { token: m[2]!, dpop: m[1]!.toLowerCase() === 'dpop' }
+}
+
+/** The Authorization header's bearer (or DPoP) token, or undefined when there is none. */
+export function bearerToken(c: Context): string | undefined {
+  return presentedToken(c)?.token
 }
 
 /** Verifies the bearer token; throws `unauthorized` (401) when absent or not valid. */
 export async function authenticate(core: Core, c: Context): Promise<Principal> {
-  const token = bearerToken(c)
-  if (!token) throw new ServiceError('unauthorized', 'A bearer access token is required', { headers: { 'www-authenticate': 'Bearer' } })
-  return verifyBearer(core, token)
+  const presented = presentedToken(c)
+  if (!presented) throw new ServiceError('unauthorized', 'A bearer access token is required', { headers: { 'www-authenticate': 'Bearer' } })
+  const principal = await verifyBearer(core, presented.token)
+  const jkt = principal.claims.cnf?.jkt
+  if (jkt === undefined) {
+    if (presented.dpop) throw new ServiceError('unauthorized', 'This token is not DPoP-bound: send it as Bearer', { headers: challenge('invalid_token', 'token is not DPoP-bound') })
+    return principal
+  }
+  await proveKey(core, c, presented, jkt)
+  return principal
+}
+
+/** RFC 9449 §7: a bound token's call carries the DPoP scheme and a proof by the bound key. */
+async function proveKey(core: Core, c: Context, presented: { token: string; dpop: boolean }, jkt: string): Promise<void> {
+  const refuse = (e: DPoPError) =>
+    new ServiceError('unauthorized', `DPoP: ${e.message}`, { headers: { 'www-authenticate': dpopChallenge(e), ...(e.nonce ? { 'dpop-nonce': e.nonce } : {}) } })
+  if (!presented.dpop) throw refuse(new DPoPError('invalid_dpop_proof', 'This token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof'))
+  // The public URL: the issuer's (which ends in /api) and the path under /api.
+  const url = `${core.config.issuer}${c.req.path.replace(/^\/api(?=\/|$)/, '')}`
+  try {
+    const proof = await core.dpop.verify({ proof: header(c, 'dpop'), method: c.req.method, url, accessToken: presented.token })
+    if (proof.jkt !== jkt) throw new DPoPError('invalid_dpop_proof', 'The DPoP proof is signed by another key than the token is bound to')
+  } catch (e) {
+    if (e instanceof DPoPError) throw refuse(e)
+    throw e
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ import { CODE_CHALLENGE_METHODS } from './pkce.js'
 import { CLIENT_ASSERTION_ALGS } from './clients.js'
 import { RESPONSE_MODES, RESPONSE_TYPES } from './authorization/checkResponseType.js'
 import { GRANT_TYPES } from './token.js'
+import { DPOP_ALGS } from './dpop.js'
 import { grantableScopes } from './scopes.js'
 import { AUTHORIZATION_DETAILS_TYPES } from '../agents/authorizationDetails.js'
 import { ACR_VALUES } from '../webauthn/assurance.js'
@@ -54,6 +55,8 @@ export function discovery(config: Config, { clientIdMetadataDocuments = false }:
     scopes_supported: grantableScopes(config),
     claims_supported: [...ID_TOKEN_CLAIMS],
     id_token_signing_alg_values_supported: [config.tokenAlg],
+    // RFC 9449 §5.1: DPoP proofs at the token endpoint (and checked by the authorizer).
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     subject_types_supported: ['public'],
     acr_values_supported: [...ACR_VALUES],
     prompt_values_supported: [...PROMPT_VALUES],

@@ -39,7 +39,8 @@ export async function introspect(core: Core, { caller, token }: { caller: Client
   if (!subject || subject.disabledAt !== undefined || (thirdParty && !client)) return inactive
   const privileged = callerRoles.some((r) => (INTROSPECT_ROLES as readonly string[]).includes(r))
   if (!privileged && session.clientId !== caller.clientId && session.userId !== caller.clientId) return inactive
-  if (found.kind === 'access_token') return { active: true, token_type: 'Bearer', ...found.claims }
+  // RFC 9449 §6.2: a DPoP-bound token says so, with its cnf (among the claims).
+  if (found.kind === 'access_token') return { active: true, token_type: found.claims.cnf ? 'DPoP' : 'Bearer', ...found.claims }
   return {
     active: true,
     token_type: 'refresh_token',
@@ -48,6 +49,7 @@ export async function introspect(core: Core, { caller, token }: { caller: Client
     aud: session.audience,
     client_id: session.clientId,
     scope: session.scope,
+    ...(session.jkt !== undefined ? { cnf: { jkt: session.jkt } } : {}),
     iat: Math.floor(session.createdAt / 1000),
     exp: Math.floor(session.expiresAt / 1000),
     sid: session.id,

@@ -10,6 +10,7 @@ import { OAuthError } from '../errors.js'
 import { authenticateClient } from './clientAuth.js'
 import * as grants from './grants/index.js'
 import type { GrantHandler, TokenEndpointResponse } from './grants/types.js'
+import { optionalProof } from './dpop.js'
 
 export const GRANTS: Readonly<Record<string, GrantHandler>> = Object.freeze(
   Object.fromEntries(Object.values(grants).map((g) => [g.grantType, g.handler])),
@@ -25,12 +26,15 @@ export const GRANT_TYPES: readonly string[] = Object.freeze(Object.values(grants
 export async function token(
   core: Core,
   params: Map<string, string>,
-  { authorization }: { authorization?: string } = {},
+  { authorization, dpop }: { authorization?: string; dpop?: string } = {},
 ): Promise<TokenEndpointResponse> {
   const grantType = params.get('grant_type')
   if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required')
   const handler = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined
   if (!handler) throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
+  // RFC 9449 §5: a proof binds what is issued to its key. htu is compared with the issuer-derived
+  // public URL of this endpoint (the service may sit behind a proxy or APIM), as client assertions' aud.
+  const jkt = await optionalProof(core.dpop, { proof: dpop, method: 'POST', url: `${core.config.issuer}/oauth2/token` }, 'oauth')
   const client = await authenticateClient(core, { params, authorization, endpoint: 'token' })
-  return handler({ core, params, client })
+  return handler({ core, params, client, ...(jkt !== undefined ? { jkt } : {}) })
 }

@@ -25,11 +25,17 @@ function callerAllowed(c: Context<AppEnv>, local: boolean): boolean {
   return local && isLoopback(c.env?.remoteAddr)
 }
 
-/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 6750 §2.1). */
-function bearerOf(h: string | undefined): string | undefined {
-  if (!h || h.length < 8 || h.slice(0, 7).toLowerCase() !== 'bearer ') return undefined
-  const t = h.slice(7).trim()
-  return t && !/\s/.test(t) ? t : undefined
+/**
+ * The token of an `Authorization: Bearer <token>` (RFC 6750 §2.1) or `DPoP <token>` (RFC 9449
+ * §7.1) header, schemes case-insensitive, with the scheme it came in.
+ */
+function presentedOf(h: string | undefined): { token: string; scheme: 'bearer' | 'dpop' } | undefined {
+  if (!h) return undefined
+  const sp = h.indexOf(' ')
+  const scheme = h.slice(0, sp).toLowerCase()
+  if (sp < 0 || (scheme !== 'bearer' && scheme !== 'dpop')) return undefined
+  const t = h.slice(sp + 1).trim()
+  return t && !/\s/.test(t) ? { token: t, scheme } : undefined
 }
 
 /** POST /api/authz/check — CONTRACT "Authorizer". */
@@ -42,20 +48,24 @@ export function authzRoutes(core: Core) {
     await next()
   })
   r.post('/check', noStore(), gatewayOnly, validJson(AuthzRequest), async (c) => {
-    const { method, path, apiId, operationId, token } = c.req.valid('json')
+    const { method, path, apiId, operationId, token, dpop, url } = c.req.valid('json')
     // The caller's token: the forwarded Authorization header, or the body's token when the
     // gateway's managed identity occupies Authorization (then the header is not the caller's).
-    let bearer: string | undefined
-    if (typeof token === 'string' && token) bearer = token
-    else {
-      bearer = bearerOf(header(c, 'authorization'))
-    }
-    const decision = await core.authz.decideJson(bearer, {
-      method,
-      path,
-      ...(typeof apiId === 'string' ? { apiId } : {}),
-      ...(typeof operationId === 'string' ? { operationId } : {}),
-    })
+    const presented = typeof token === 'string' && token ? { token, scheme: 'body' as const } : presentedOf(header(c, 'authorization'))
+    const decision = await core.authz.decideJson(
+      presented?.token,
+      {
+        method,
+        path,
+        ...(typeof apiId === 'string' ? { apiId } : {}),
+        ...(typeof operationId === 'string' ? { operationId } : {}),
+      },
+      {
+        ...(presented ? { scheme: presented.scheme } : {}),
+        ...(typeof dpop === 'string' && dpop ? { proof: dpop } : {}),
+        ...(typeof url === 'string' ? { url } : {}),
+      },
+    )
     // The status only (200, 401, 403): the decision's JSON names the subject and its roles.
     if (core.telemetry.enabled) core.telemetry.count('passkey.authz.decisions', { 'authz.status': Number(/"status":(\d+)/.exec(decision)?.[1]) })
     return c.body(decision, 200, { 'content-type': 'application/json' })

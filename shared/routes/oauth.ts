@@ -49,7 +49,7 @@ export function oauthRoutes(core: Core, { logError }: { logError: LogError }) {
 
   endpoints.post('/token', noStoreToken(), async (c) => {
     const params = await oauthForm(c)
-    return c.json(await auditTokenRequest(core, c, params, token(core, params, { authorization: header(c, 'authorization') })))
+    return c.json(await auditTokenRequest(core, c, params, token(core, params, { authorization: header(c, 'authorization'), dpop: header(c, 'dpop') })))
   })
 
   // OpenID CIBA (poll mode): an agent asks to act for a person (shared/agents/backchannel.ts).

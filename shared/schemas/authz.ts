@@ -58,8 +58,22 @@ export const AuthzRequest = described(
     apiId: v.nullish(field(256, 'apiId must be a string (no control characters)')),
     operationId: v.nullish(field(256, 'operationId must be a string')),
     token: v.nullish(described(v.string('token must be a string'), "The caller's access token, when the Authorization header is the gateway's own.")),
+    dpop: v.nullish(
+      described(
+        // No length limit here (the body's is 64 KiB): an oversized proof is the client's, refused as invalid_dpop_proof, not a malformed call (which the gateway would answer 503).
+        v.string('dpop must be a string'),
+        "The client's `DPoP` proof header as sent (RFC 9449): required for a DPoP-bound token.",
+      ),
+    ),
+    url: v.nullish(
+      described(
+        // Checked only against a DPoP proof's htu (a URL that is not one matches none): a bearer call never fails on it.
+        field(4096, 'url must be a string (no control characters)'),
+        'The URL the client called at the gateway, without query (what a DPoP proof\'s `htu` names).',
+      ),
+    ),
   }),
-  "The gateway's request to decide. The caller's token is the forwarded `Authorization: Bearer` header, " +
+  "The gateway's request to decide. The caller's token is the forwarded `Authorization: Bearer` (or `DPoP`) header, " +
     "or `token` when the gateway's managed identity takes the Authorization header.",
 )
 export const AuthzDecision = v.object({
@@ -81,9 +95,11 @@ export const AuthzDecision = v.object({
     described(
       v.string(),
       'On every 401: the `WWW-Authenticate` value the gateway answers with — `Bearer` (no token), `Bearer error="invalid_token"`, ' +
+        '`DPoP error="invalid_dpop_proof", error_description="…", algs="…"` (a DPoP-bound token without a good proof), ' +
         'or `Bearer error="insufficient_user_authentication", error_description="…", acr_values="…", max_age=…`.',
     ),
   ),
+  dpopNonce: v.optional(described(v.string(), 'With `use_dpop_nonce` (RFC 9449 §9): the gateway answers it as the `DPoP-Nonce` header.')),
   sub: v.optional(v.string()),
   actor: v.optional(described(v.string(), "A delegated token's agent (`act.sub`): the gateway sends it to the backend as X-Actor-Id.")),
   roles: StringList,

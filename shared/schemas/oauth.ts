@@ -13,7 +13,7 @@ const TokenTypeHint = v.picklist(['access_token', 'refresh_token'])
 export const TokenResponse = described(
   v.object({
     access_token: described(v.string(), 'JWT access token (RFC 9068, `typ: at+jwt`).'),
-    token_type: v.picklist(['Bearer']),
+    token_type: described(v.picklist(['Bearer', 'DPoP']), '`DPoP` when the request carried a DPoP proof (RFC 9449 §5): the tokens are bound to its key.'),
     expires_in: Int,
     refresh_token: v.optional(described(v.string(), 'Opaque; rotated on every use. Absent for client_credentials.')),
     scope: v.optional(v.string()),

@@ -109,6 +109,11 @@ export interface SessionRecord {
    * as a delegation; per action: no refresh token, lives as long as its access token.
    */
   delegation?: DelegationBinding
+  /**
+   * RFC 9449: the thumbprint of the DPoP key the session's tokens are bound to (`cnf.jkt`), from
+   * the proof of the request that made it. Its refresh token is usable only with a proof by it.
+   */
+  jkt?: string
   etag?: string
 }
 
@@ -248,6 +253,8 @@ export interface AuthorizationCodeBinding {
   maxAge?: number
   acrValues?: string[]
   promptLogin?: true
+  /** RFC 9449 §10: the authorization request's `dpop_jkt`; the exchange must prove that key. */
+  dpopJkt?: string
   /** ms; codes live 60 s. */
   expiresAt: number
   /** Set by the one exchange that succeeds; a second exchange revokes the session. */

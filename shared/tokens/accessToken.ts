@@ -25,6 +25,8 @@ export interface AccessTokenClaims extends JWTPayload {
   acr: string
   roles: string[]
   sid: string
+  /** RFC 9449 §6.1: the DPoP key the token is bound to (RFC 7638 thumbprint). */
+  cnf?: { jkt: string }
 }
 
 /**

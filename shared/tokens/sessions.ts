@@ -26,6 +26,11 @@ export async function atHash(accessToken: string): Promise<string> {
   return encode(digest.subarray(0, digest.length / 2))
 }
 
+/** RFC 9449 §5: `DPoP` for a session bound to a key, else `Bearer` (RFC 6750). */
+export function tokenType(session: { jkt?: string | undefined }): 'DPoP' | 'Bearer' {
+  return session.jkt !== undefined ? 'DPoP' : 'Bearer'
+}
+
 /** client_id of tokens issued by our own WebAuthn endpoints. */
 export const FIRST_PARTY_CLIENT = 'passkey-web'
 /**
@@ -42,7 +47,7 @@ export type TokenResponse = TokenResponseBody & { refresh_token: string }
  * What a new session is made of: who, and the session record's sign-in fields. `userAgent`: the
  * sign-in request's User-Agent (shown in the account's session list), truncated as the audit's.
  */
-export type NewSession = { user: UserRecord } & Pick<SessionRecord, 'credentialId' | 'clientId' | 'audience' | 'scope' | 'amr' | 'acr' | 'userAgent'>
+export type NewSession = { user: UserRecord } & Pick<SessionRecord, 'credentialId' | 'clientId' | 'audience' | 'scope' | 'amr' | 'acr' | 'userAgent'> & { jkt?: string | undefined }
 
 export class Sessions {
   constructor(
@@ -70,6 +75,7 @@ export class Sessions {
       refreshHash: await sha256b64u(secret),
       previousRefreshHashes: [],
     }
+    if (s.jkt !== undefined) session.jkt = s.jkt
     const userAgent = s.userAgent?.trim().slice(0, MAX_USER_AGENT)
     if (userAgent) session.userAgent = userAgent
     return { session, refreshToken: `${s.user.id}.${id}.${secret}` }
@@ -83,7 +89,7 @@ export class Sessions {
     const { token, expiresIn } = await this.accessToken(user, session)
     const res: TokenResponse = {
       access_token: token,
-      token_type: 'Bearer',
+      token_type: tokenType(session),
       expires_in: expiresIn,
       refresh_token: refreshToken,
       scope: session.scope,
@@ -108,7 +114,7 @@ export class Sessions {
    * for people") also names the agent as the actor, `act: { sub: <agent> }` (RFC 8693 §4.1), and
    * carries the approved RFC 9396 `authorization_details` of a per-action approval.
    */
-  accessToken(user: UserRecord, session: SessionRecord): Promise<{ token: string; expiresIn: number; exp: number }> {
+  accessToken(user: UserRecord, session: Omit<SessionRecord, 'jkt'> & { jkt?: string | undefined }): Promise<{ token: string; expiresIn: number; exp: number }> {
     const d = session.delegation
     return this.deps.tokens.sign({
       sub: user.id,
@@ -122,13 +128,15 @@ export class Sessions {
       sid: session.id,
       ...(d ? { act: { sub: session.clientId } } : {}),
       ...(d?.authorizationDetails ? { authorization_details: d.authorizationDetails } : {}),
+      // RFC 9449 §6.1: bound to the session's DPoP key.
+      ...(session.jkt !== undefined ? { cnf: { jkt: session.jkt } } : {}),
     })
   }
 
   /** grant_type=refresh_token (RFC 6749 §6) with rotation and reuse detection. */
   async refresh(
     refreshToken: string,
-    { clientId, scope, resource, grantable }: { clientId?: string; scope?: string; resource?: string; grantable?: Set<string> },
+    { clientId, scope, resource, grantable, jkt }: { clientId?: string; scope?: string; resource?: string; grantable?: Set<string>; jkt?: string },
   ): Promise<TokenResponse> {
     const { store, clock } = this.deps
     const parts = refreshToken.split('.')
@@ -147,6 +155,12 @@ export class Sessions {
     }
     if (!timingSafeEqual(session.refreshHash, presented)) throw new OAuthError('invalid_grant', 'refresh token is invalid')
     if (clock.now() >= session.expiresAt) throw new OAuthError('invalid_grant', 'the session expired')
+    // RFC 9449 §5: a bound refresh token needs a proof by its key. An unbound one stays unbound
+    // (docs/dpop.md: a session keeps the binding it was made with).
+    if (session.jkt !== undefined && jkt === undefined)
+      throw new OAuthError('invalid_dpop_proof', 'This refresh token is bound to a DPoP key: send a DPoP proof signed by it')
+    if (session.jkt !== undefined && jkt !== session.jkt)
+      throw new OAuthError('invalid_dpop_proof', 'The DPoP proof is signed by another key than the one this refresh token is bound to')
     // RFC 6749 §6: bound to its client. Our own page may leave client_id out; another app may not.
     if ((clientId !== undefined || session.clientId !== FIRST_PARTY_CLIENT) && clientId !== session.clientId)
       throw new OAuthError('invalid_grant', 'refresh token was issued to another client (send its client_id)')

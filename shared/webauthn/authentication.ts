@@ -87,7 +87,7 @@ async function decoyCredentials(key: CryptoKey, username: string): Promise<{ id:
 }
 
 /** `userAgent`: the request's, kept on the new session (the account's session list shows it). */
-export async function completeAuthentication(core: Core, body: Record<string, unknown>, { userAgent }: { userAgent?: string } = {}): Promise<TokenResponse> {
+export async function completeAuthentication(core: Core, body: Record<string, unknown>, { userAgent, jkt }: { userAgent?: string; jkt?: string } = {}): Promise<TokenResponse> {
   const { config, sessions } = core
   // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
   const challenge = challengeOf(body.credential)
@@ -103,7 +103,7 @@ export async function completeAuthentication(core: Core, body: Record<string, un
   if (refused.length) throw new ServiceError('invalid_scope', scopeRefusal(refused))
   // The signing key must be usable before the sign-in is recorded (no session without tokens).
   await core.keyRing.signingKey()
-  const { user, session, refreshToken } = await signInWithPasskey(core, { response, consumed, clientId: FIRST_PARTY_CLIENT, audience, scope, userAgent })
+  const { user, session, refreshToken } = await signInWithPasskey(core, { response, consumed, clientId: FIRST_PARTY_CLIENT, audience, scope, userAgent, jkt })
   return sessions.respond(user, session, refreshToken)
 }
 
@@ -124,6 +124,7 @@ export async function signInWithPasskey(
     authorizationCode,
     userAgent,
     acceptAcr,
+    jkt,
   }: {
     response: AuthenticationResponseJSON
     /** The challenge, when the caller consumed it already (otherwise it is consumed here). */
@@ -136,6 +137,8 @@ export async function signInWithPasskey(
     userAgent?: string
     /** acr values of which the passkey's must reach one (the authorization request's acr_values). */
     acceptAcr?: readonly string[]
+    /** RFC 9449: the DPoP key the session's tokens are bound to. */
+    jkt?: string | undefined
   },
 ): Promise<{ user: UserRecord; session: SessionRecord; refreshToken: string }> {
   const { challenges, sessions, store } = core
@@ -161,6 +164,7 @@ export async function signInWithPasskey(
     amr: amrFor(credential, verified),
     acr,
     userAgent,
+    jkt,
   })
   if (authorizationCode) session.authorizationCode = authorizationCode
   // Record the counter and the session together.

@@ -38,6 +38,8 @@ interface Assurance {
   amr: string[]
   acr: string
   userAgent?: string
+  /** RFC 9449: the request's DPoP key, binding the new session's tokens. */
+  jkt?: string | undefined
 }
 
 /**
@@ -73,7 +75,7 @@ export async function recoveryChallenge(core: Core, token: string) {
 /** The verify of an invitation: the account, signed in, and the invitation used. */
 export async function completeInvitation(
   core: Core,
-  { userId, invitationId, displayName, credential, amr, acr, userAgent }: Assurance & { userId: string; invitationId: string; displayName?: string },
+  { userId, invitationId, displayName, credential, amr, acr, userAgent, jkt }: Assurance & { userId: string; invitationId: string; displayName?: string },
 ): Promise<RegistrationResult & { enrolment: Enrolment }> {
   const invitation = mustBePending(core, await core.store.getInvitation(invitationId))
   if (invitation.userId !== userId) throw new ServiceError('invitation_invalid', 'The challenge was not issued for this invitation')
@@ -94,6 +96,7 @@ export async function completeInvitation(
       amr,
       acr,
       userAgent,
+      jkt,
       // The claim's owner says whose the name is: this invitation's account (another enrolment
       // with it won) or someone else's (taken since it was invited).
       usernameTaken: async () =>
@@ -113,7 +116,7 @@ export async function completeInvitation(
 /** The verify of a recovery: the new passkey, a new session, the earlier sessions revoked. */
 export async function completeRecovery(
   core: Core,
-  { userId, recoveryId, credential, amr, acr, userAgent }: Assurance & { userId: string; recoveryId: string },
+  { userId, recoveryId, credential, amr, acr, userAgent, jkt }: Assurance & { userId: string; recoveryId: string },
 ): Promise<RegistrationResult & { enrolment: Enrolment }> {
   for (let attempt = 1; ; attempt++) {
     const [user, stored] = await Promise.all([core.store.getUser(userId), core.store.getRecovery(userId)])
@@ -129,6 +132,7 @@ export async function completeRecovery(
       amr,
       acr,
       userAgent,
+      jkt,
     })
     // Signed before the write, as at sign-up: a signing failure then changes nothing.
     const tokens = await core.sessions.respond(user, session, refreshToken)

@@ -119,8 +119,8 @@ export async function completeRegistration(
   core: Core,
   body: Record<string, unknown>,
   principal?: Principal,
-  /** The request's User-Agent, kept on a sign-up's first session. */
-  { userAgent }: { userAgent?: string } = {},
+  /** The request's User-Agent, kept on a sign-up's first session; `jkt`: its DPoP key (RFC 9449). */
+  { userAgent, jkt }: { userAgent?: string; jkt?: string } = {},
 ): Promise<RegistrationResult & { enrolment?: Enrolment }> {
   const { config, store, challenges, clock } = core
   // Stateful checks first: the challenge is consumed by this attempt whatever happens next.
@@ -178,7 +178,7 @@ export async function completeRegistration(
     return { user: { id: user.id, username: user.username }, credential: credentialView(credential, reg.model) }
   }
 
-  const assurance = { amr: amrFor(credential, reg), acr: acrFor(credential), userAgent }
+  const assurance = { amr: amrFor(credential, reg), acr: acrFor(credential), userAgent, jkt }
   const withModel = <R extends RegistrationResult>(r: R): R => ({ ...r, credential: credentialView(credential, reg.model) })
   if (ctx.recoveryId !== undefined) return withModel(await completeRecovery(core, { userId: ctx.userId, recoveryId: ctx.recoveryId, credential, ...assurance }))
   if (ctx.invitationId !== undefined)

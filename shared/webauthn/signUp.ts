@@ -20,6 +20,7 @@ export async function createAccountSignedIn(
     amr,
     acr,
     userAgent,
+    jkt,
     usernameTaken = async () => new ServiceError('username_taken', 'That username was taken meanwhile'),
   }: {
     user: UserRecord
@@ -27,6 +28,8 @@ export async function createAccountSignedIn(
     amr: string[]
     acr: string
     userAgent?: string
+    /** RFC 9449: the sign-up's DPoP proof key, to bind the first session's tokens to. */
+    jkt?: string | undefined
     usernameTaken?: () => Promise<ServiceError>
   },
 ): Promise<TokenResponse> {
@@ -40,6 +43,7 @@ export async function createAccountSignedIn(
     amr,
     acr,
     userAgent,
+    jkt,
   })
   // Sign first: a signing failure (e.g. KeyEncryptionKeyMismatch) then leaves no account behind.
   const tokens = await sessions.respond(user, session, refreshToken)

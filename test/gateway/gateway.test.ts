@@ -169,7 +169,7 @@ describe('dev gateway: allowed requests reach the backend', () => {
     })
     assert.equal(w.authzCalls.length, 1)
     const call = w.authzCalls[0]!
-    assert.deepEqual(call.body, { method: 'GET', path: '/orders/42', apiId: 'sample', operationId: 'get-order' })
+    assert.deepEqual(call.body, { method: 'GET', path: '/orders/42', apiId: 'sample', operationId: 'get-order', dpop: '', url: 'http://localhost:7072/sample/orders/42' })
     assert.equal(call.headers.get('authorization'), `Bearer ${token}`)
     assert.equal(call.headers.get('content-type'), 'application/json')
     assert.equal(call.headers.get(POLICY.authorizer.keyHeader), null, 'no key configured locally')
@@ -180,7 +180,7 @@ describe('dev gateway: allowed requests reach the backend', () => {
     const res = await w.call('/sample/orders', { method: 'POST', token: await w.token(keyA), body: '{}' })
     assert.equal(res.status, 200)
     assert.equal(w.authzCalls[0]!.headers.get('x-functions-key'), 'fn-key')
-    assert.deepEqual(w.authzCalls[0]!.body, { method: 'POST', path: '/orders', apiId: 'sample', operationId: 'create-order' })
+    assert.deepEqual(w.authzCalls[0]!.body, { method: 'POST', path: '/orders', apiId: 'sample', operationId: 'create-order', dpop: '', url: 'http://localhost:7072/sample/orders' })
   })
 
   it('should strip client-sent X-User-Id and X-User-Roles', async () => {
@@ -350,6 +350,39 @@ describe('dev gateway: the authorizer decides', () => {
     const again = await w.call('/sample/orders/7', { token })
     assert.equal(again.headers.get('www-authenticate'), challenged(challenge))
     assert.equal(w.authzCalls.length, 1)
+  })
+
+  it('CONTRACT v2 DPoP: Authorization: DPoP passes validate-jwt; the proof (as sent) and the URL called go to the authorizer; ttl 0 is never cached', async () => {
+    const w = world([keyA])
+    w.answer(() => Response.json({ allow: true, status: 200, reason: 'granted by role reader', sub: 'user-1', roles: ['reader'], scopes: [], ttl: 0 }))
+    const token = await w.token(keyA, { cnf: { jkt: 'x'.repeat(43) } })
+    const call = () => w.call('/sample/orders/7?q=1', { headers: { authorization: `DPoP ${token}`, dpop: 'proof.jws.value' } })
+    assert.equal((await call()).status, 200)
+    assert.equal((await call()).status, 200)
+    assert.equal(w.authzCalls.length, 2, 'a proof per call: nothing cached')
+    const sent = w.authzCalls[0]!
+    assert.equal(sent.headers.get('authorization'), `DPoP ${token}`)
+    // The gateway's public URL (not the backend's), without the query.
+    assert.deepEqual([sent.body.dpop, sent.body.url], ['proof.jws.value', 'http://localhost:7072/sample/orders/7'])
+    // Another scheme is no token at all (validate-jwt's token-value), as before.
+    const basic = await w.call('/sample/orders/7', { headers: { authorization: `Basic ${token}` } })
+    assert.equal(basic.status, 401)
+    assert.equal(basic.headers.get('www-authenticate'), 'Bearer')
+  })
+
+  it("CONTRACT v2 DPoP: the authorizer's DPoP challenge and nonce reach the client (WWW-Authenticate, DPoP-Nonce)", async () => {
+    const w = world([keyA])
+    const challenge = 'DPoP error="use_dpop_nonce", error_description="This server requires a DPoP nonce", algs="ES256 PS256 RS256 EdDSA"'
+    w.answer(() => Response.json({ allow: false, status: 401, reason: 'DPoP: nonce', wwwAuthenticate: challenge, dpopNonce: 'n1.abc_-', sub: 'user-1', roles: [], scopes: [], ttl: 0 }))
+    const token = await w.token(keyA)
+    const res = await w.call('/sample/orders/7', { headers: { authorization: `DPoP ${token}`, dpop: 'p' } })
+    assert.equal(res.status, 401)
+    assert.equal(res.headers.get('www-authenticate'), challenge)
+    assert.equal(res.headers.get('dpop-nonce'), 'n1.abc_-')
+    w.answer(() => Response.json({ allow: false, status: 401, reason: 'DPoP: bad', wwwAuthenticate: 'DPoP error="invalid_dpop_proof"', roles: [], scopes: [], ttl: 0 }))
+    const plain = await w.call('/sample/orders/8', { headers: { authorization: `DPoP ${token}` } })
+    assert.equal(plain.headers.get('www-authenticate'), 'DPoP error="invalid_dpop_proof"')
+    assert.equal(plain.headers.get('dpop-nonce'), null)
   })
 
   it('a 401 challenge is made printable ASCII (no header injection); a missing or oversized one falls back to invalid_token', async () => {

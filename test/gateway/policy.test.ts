@@ -15,6 +15,7 @@ import {
   decisionCacheKey,
   jwtErrorDescription,
   operationPath,
+  presentedToken,
   readDecision,
   sanitizeParam,
   tokenOf,
@@ -109,14 +110,22 @@ describe('inbound step 1: client X-User-* headers', () => {
 
 describe('inbound step 2: validate-jwt', () => {
   const jwt = one(policy, (e) => e.name === 'validate-jwt', 'validate-jwt')
+  /** token-value (RFC 9449 §7.1): the credentials of a Bearer or DPoP Authorization, like presentedToken. */
+  const TOKEN_VALUE = `@(Regex.Match(context.Request.Headers.GetValueOrDefault(${csharp(POLICY.jwt.headerName)}, ""), "^(?i:${POLICY.jwt.schemes.map((x) => x.toLowerCase()).join('|')}) +(\\\\S+)\\\\s*$").Groups[1].Value)`
+
+  it("should take the token of POLICY.jwt.schemes only, as presentedToken does (the expression's regex, run here)", () => {
+    const pattern = /"(\^\(\?i:[^"]+)"/.exec(jwt.attrs['token-value']!)![1]!.replace(/\\\\/g, '\\').replace('(?i:', '(?:')
+    const re = new RegExp(pattern, 'i')
+    for (const h of ['Bearer abc', 'bearer abc', 'DPoP abc', 'dpop  abc ', 'Basic abc', 'Bearer', 'DPoP a b', '', 'xBearer abc'])
+      assert.equal(re.exec(h)?.[1] ?? '', presentedToken(h), h)
+  })
 
   it('should use the attributes in POLICY.jwt', () => {
     assert.deepEqual(jwt.attrs, {
-      'header-name': POLICY.jwt.headerName,
+      'token-value': TOKEN_VALUE,
       'failed-validation-httpcode': String(POLICY.jwt.failedValidationStatus),
       'failed-validation-error-message': 'Unauthorized',
       'require-expiration-time': String(POLICY.jwt.requireExpirationTime),
-      'require-scheme': POLICY.jwt.scheme,
       'require-signed-tokens': String(POLICY.jwt.requireSignedTokens),
       'clock-skew': String(POLICY.jwt.clockSkewSeconds),
       'output-token-variable-name': POLICY.jwt.outputTokenVariable,
@@ -261,11 +270,15 @@ describe('inbound step 4: send-request to the authorizer', () => {
   it('should send the body fields of POLICY.authorizer.fields, in order, from the documented sources', () => {
     const body = textOf(one(send, (e) => e.name === 'set-body', 'set-body')).trim()
     const props = [...body.matchAll(/new JProperty\("([^"]+)", ([^\n]+?)\)(?=,\s*new JProperty|\)\.ToString)/g)].map((m) => [m[1], m[2]])
+    const u = 'context.Request.OriginalUrl'
     assert.deepEqual(props, [
       ['method', 'context.Request.Method'],
       ['path', `(string)context.Variables[${csharp(POLICY.path.variable)}]`],
       ['apiId', 'context.Api.Id'],
       ['operationId', 'context.Operation.Id'],
+      ['dpop', `context.Request.Headers.GetValueOrDefault(${csharp(POLICY.authorizer.dpopHeader)}, "")`],
+      // The gateway's public URL the client called (not context.Request.Url, the backend's): calledUrl.
+      ['url', `${u}.Scheme + "://" + ${u}.Host + ":" + ${u}.Port + ${u}.Path`],
     ])
     assert.deepEqual(
       props.map((p) => p[0]),
@@ -488,7 +501,23 @@ describe('apim/policy-managed-identity.xml', () => {
     const body = textOf(one(send, (e) => e.name === 'set-body', 'set-body'))
     const fields = [...body.matchAll(/new JProperty\("([^"]+)"/g)].map((m) => m[1])
     assert.deepEqual(fields, [...POLICY.authorizer.fields, 'token'])
+    assert.ok(body.includes(`new JProperty("dpop", context.Request.Headers.GetValueOrDefault("DPoP", ""))`))
     assert.ok(body.includes('new JProperty("token", context.Request.Headers.GetValueOrDefault("Authorization", "").Trim().Split(\' \').Last())'))
+  })
+})
+
+describe('DPoP nonces on the 401 (RFC 9449 §9)', () => {
+  it("should send DPoP-Nonce from the decision's dpopNonce (unreserved characters only), and no header without one", () => {
+    const expr = variable(policy, 'authz-nonce')
+    assert.ok(expr.includes(`[${csharp(POLICY.authorizer.nonceField)}]`), expr)
+    assert.ok(expr.includes(`Regex.IsMatch(nonce, ${csharp('^[A-Za-z0-9._~-]{1,128}$')})`), expr)
+    const rr = one(policy, (e) => e.name === 'return-response' && e.attrs.id === POLICY.failures.authzUnauthorized.id, 'the 401')
+    const h = one(rr, (e) => e.name === 'set-header' && e.attrs.name === POLICY.authorizer.nonceHeader, 'DPoP-Nonce')
+    assert.equal(h.attrs['exists-action'], '@(((string)context.Variables["authz-nonce"]).Length > 0 ? "override" : "delete")')
+    // readDecision (the dev gateway's reading) takes the same nonces.
+    const d = (dpopNonce: unknown) => readDecision(JSON.stringify({ allow: false, status: 401, reason: 'r', wwwAuthenticate: 'DPoP error="use_dpop_nonce"', dpopNonce, ttl: 0 }))
+    assert.equal((d('abc.DEF_-~') as { dpopNonce?: string }).dpopNonce, 'abc.DEF_-~')
+    for (const bad of ['a b', 'x\r\nSet-Cookie: y', '', 7, 'x'.repeat(129)]) assert.equal((d(bad) as { dpopNonce?: string }).dpopNonce, undefined)
   })
 })
 

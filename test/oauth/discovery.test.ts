@@ -3,6 +3,7 @@
  * capability the metadata lists exists and works, and nothing the app serves is missing. A member
  * added to shared/oauth/discovery.ts without a check here fails the last test.
  */
+import { DPOP_ALGS } from '../../shared/oauth/dpop.js'
 import assert from 'node:assert/strict'
 import { randomBytes, type KeyObject } from 'node:crypto'
 import { keyPair } from '../helpers/keys.js'
@@ -234,6 +235,12 @@ describe('Discovery cross-checked against the routes and grants', () => {
     assert.equal((await ask({ id_token_hint: 'x' })).error, 'invalid_request')
     assert.equal((await ask({ authorization_details: '[{"type":"payment_initiation"}]' })).error, 'invalid_authorization_details')
     assert.equal((await ask({ authorization_details: '[{"type":"api_request","method":"GET","path":"/x"}]' })).error, 'unknown_user_id')
+  })
+
+  it('RFC 9449 §5.1: DPoP proof algorithms, asymmetric only, the ones the proof checks accept', () => {
+    check('dpop_signing_alg_values_supported')
+    assert.deepEqual(meta.dpop_signing_alg_values_supported, [...DPOP_ALGS])
+    for (const alg of meta.dpop_signing_alg_values_supported) assert.doesNotMatch(alg, /^(none|HS)/i)
   })
 
   it('every metadata member has a check above', () => {

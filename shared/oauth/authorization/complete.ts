@@ -81,6 +81,7 @@ export async function completeAuthorization(
       ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
       ...(request.acrValues ? { acrValues: request.acrValues } : {}),
       ...(request.promptLogin ? { promptLogin: true as const } : {}),
+      ...(request.dpopJkt !== undefined ? { dpopJkt: request.dpopJkt } : {}),
       expiresAt: clock.now() + CODE_TTL_SECONDS * 1000,
     },
   })

@@ -17,6 +17,8 @@ export interface AuthorizationRequest {
   resource?: string
   /** `prompt=login`: a fresh passkey assertion (every sign-in on this page is one). */
   promptLogin?: true
+  /** RFC 9449 §10 `dpop_jkt`: the code is exchanged only with a DPoP proof by this key. */
+  dpopJkt?: string
 }
 
 /** What the checks share: the raw query, the client once known, and the request so far. */

@@ -23,7 +23,7 @@ import type { GrantHandler } from './types.js'
 export const grantType = 'authorization_code'
 export const parameters = ['code', 'redirect_uri', 'client_id', 'code_verifier', 'resource'] as const
 
-export const handler: GrantHandler = async ({ core, params, client }) => {
+export const handler: GrantHandler = async ({ core, params, client, jkt }) => {
   const { store, sessions, clock } = core
   const code = params.get('code')
   const redirectUri = params.get('redirect_uri')
@@ -56,7 +56,11 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
   requestedResource(core.config, params, { expected: session.audience })
 
   const secret = randomId(32)
-  const used = { ...session, authorizationCode: { ...binding, usedAt: now }, lastUsedAt: now, refreshHash: await sha256b64u(secret) }
+  // RFC 9449 §10: a code asked for with dpop_jkt is exchanged only with a proof by that key.
+  if (binding.dpopJkt !== undefined && jkt !== binding.dpopJkt)
+    throw new OAuthError('invalid_dpop_proof', 'The authorization request named a DPoP key (dpop_jkt): send a proof signed by it')
+  // RFC 9449 §5: the session's tokens are bound to the exchange's proof key.
+  const used = { ...session, authorizationCode: { ...binding, usedAt: now }, lastUsedAt: now, refreshHash: await sha256b64u(secret), ...(jkt !== undefined ? { jkt } : {}) }
   // Sign first: a signing failure leaves the code unused, so the client's retry is not "reuse".
   const response = await sessions.respond(user, used, `${ref.userId}.${ref.sessionId}.${secret}`, binding.nonce !== undefined ? { nonce: binding.nonce } : {})
   try {

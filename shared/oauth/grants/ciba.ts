@@ -26,6 +26,7 @@ import { ConcurrencyError, type BackchannelRequestRecord } from '../../store/typ
 import { seconds } from '../../util/clock.js'
 import { allowedScopes, scopeRefusal, ungrantable } from '../scopes.js'
 import { requestedResource } from '../resource.js'
+import { tokenType } from '../../tokens/sessions.js'
 import type { GrantContext, GrantHandler, TokenEndpointResponse } from './types.js'
 
 export const grantType = CIBA_GRANT
@@ -57,7 +58,7 @@ export const handler: GrantHandler = async (ctx) => {
   }
 }
 
-async function poll({ core, params, client }: GrantContext, request: BackchannelRequestRecord): Promise<TokenEndpointResponse> {
+async function poll({ core, params, client, jkt }: GrantContext, request: BackchannelRequestRecord): Promise<TokenEndpointResponse> {
   const { config, store, sessions, clock } = core
   const now = clock.now()
   if (request.state === 'issued') throw new OAuthError('invalid_grant', 'auth_req_id was already used')
@@ -91,6 +92,7 @@ async function poll({ core, params, client }: GrantContext, request: Backchannel
     scope: request.scope,
     amr: approval.amr,
     acr: approval.acr,
+    jkt,
   })
   session.authTime = approval.authTime
   session.delegation = { requestId: request.id, ...(perAction ? { authorizationDetails: request.authorizationDetails } : {}) }
@@ -100,7 +102,7 @@ async function poll({ core, params, client }: GrantContext, request: Backchannel
   let response: TokenEndpointResponse
   if (perAction) {
     const { token, expiresIn } = await sessions.accessToken(user, session)
-    response = { access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: session.scope }
+    response = { access_token: token, token_type: tokenType(session), expires_in: expiresIn, scope: session.scope }
   } else response = await sessions.respond(user, session, refreshToken)
   await store.issueBackchannel({ ...request, state: 'issued', sessionId: session.id, lastPolledAt: now }, session)
   return response

@@ -13,12 +13,13 @@ import { CLOCK_SKEW } from '../../tokens/accessToken.js'
 import { seconds } from '../../util/clock.js'
 import { allowedScopes, requestedScope, scopeRefusal, ungrantable } from '../scopes.js'
 import { requestedResource } from '../resource.js'
+import { tokenType } from '../../tokens/sessions.js'
 import type { GrantHandler } from './types.js'
 
 export const grantType = 'client_credentials'
 export const parameters = ['scope', 'resource', 'client_assertion_type', 'client_assertion', 'client_id'] as const
 
-export const handler: GrantHandler = async ({ core, params, client }) => {
+export const handler: GrantHandler = async ({ core, params, client, jkt }) => {
   const { config, store, sessions, tokens, clock } = core
   if (client.method !== 'private_key_jwt')
     throw new OAuthError('invalid_client', 'client_credentials needs client authentication with private_key_jwt (client_assertion)')
@@ -37,7 +38,7 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
   // The signing key must be usable before the session is stored (no session without a token).
   await core.keyRing.signingKey()
   const now = clock.now()
-  const { session } = await sessions.create({ user: principal, clientId: client.clientId, audience, scope, amr: [], acr: '' })
+  const { session } = await sessions.create({ user: principal, clientId: client.clientId, audience, scope, amr: [], acr: '', jkt })
   // The session only has to outlive the access token (plus the verifiers' clock allowance).
   session.expiresAt = (seconds(now) + config.accessTokenTtl + CLOCK_SKEW) * 1000
   await store.createSession(session)
@@ -48,6 +49,7 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
     scope,
     roles: principal.roles,
     sid: session.id,
+    ...(jkt !== undefined ? { cnf: { jkt } } : {}),
   })
-  return { access_token: token, token_type: 'Bearer', expires_in: expiresIn, ...(scope ? { scope } : {}) }
+  return { access_token: token, token_type: tokenType(session), expires_in: expiresIn, ...(scope ? { scope } : {}) }
 }

@@ -11,10 +11,10 @@ import type { GrantHandler } from './types.js'
 export const grantType = 'refresh_token'
 export const parameters = ['refresh_token', 'scope', 'client_id', 'resource'] as const
 
-export const handler: GrantHandler = async ({ core, params, client }) => {
+export const handler: GrantHandler = async ({ core, params, client, jkt }) => {
   const token = params.get('refresh_token')
   if (!token) throw new OAuthError('invalid_request', 'refresh_token is required')
   const scope = requestedScope(params)
   const resource = requestedResource(core.config, params)
-  return core.sessions.refresh(token, { clientId: client.clientId, scope, resource, grantable: allowedScopes(core.config, client.client) })
+  return core.sessions.refresh(token, { clientId: client.clientId, scope, resource, grantable: allowedScopes(core.config, client.client), ...(jkt !== undefined ? { jkt } : {}) })
 }

@@ -33,7 +33,7 @@ import { isLive } from '../../account/sessions.js'
 import { OAuthError } from '../../errors.js'
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../../schemas/oauth.js'
 import { InvalidToken, type AccessTokenClaims } from '../../tokens/accessToken.js'
-import { FIRST_PARTY_CLIENT } from '../../tokens/sessions.js'
+import { FIRST_PARTY_CLIENT, tokenType } from '../../tokens/sessions.js'
 import type { Core } from '../../core.js'
 import { allowedScopes, requestedScope, scopeRefusal, ungrantable } from '../scopes.js'
 import type { GrantHandler } from './types.js'
@@ -44,7 +44,7 @@ export const parameters = [
   'client_assertion_type', 'client_assertion', 'client_id',
 ] as const
 
-export const handler: GrantHandler = async ({ core, params, client }) => {
+export const handler: GrantHandler = async ({ core, params, client, jkt }) => {
   const { config, sessions, clock } = core
   // 1. Agents only: a person's token in another client's hands gets it nothing here.
   const agent = agentOf(client)
@@ -91,8 +91,9 @@ export const handler: GrantHandler = async ({ core, params, client }) => {
   const audience = target ?? delegation.audience
   if (!config.audiences.includes(audience)) throw new OAuthError('invalid_target', 'audience must be one of the configured audiences')
 
-  const { token, expiresIn } = await sessions.accessToken(user, { ...delegation, scope: granted, audience })
-  return { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: expiresIn, scope: granted }
+  // RFC 9449: bound to this request's proof key, if any (not to the delegation's own binding).
+  const { token, expiresIn } = await sessions.accessToken(user, { ...delegation, scope: granted, audience, jkt })
+  return { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: tokenType({ jkt }), expires_in: expiresIn, scope: granted }
 }
 
 /** RFC 8693 §2.1 `audience`, RFC 8707 `resource`: the target asked for; both sent, the same one. */

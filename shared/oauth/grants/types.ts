@@ -9,6 +9,8 @@ export interface GrantContext {
   params: Map<string, string>
   /** The calling client, authenticated or identified before the grant runs. */
   client: ClientAuthentication
+  /** RFC 9449: the thumbprint of the request's DPoP proof key, when a valid proof was sent. */
+  jkt?: string
 }
 
 /** RFC 6749 §5.1; client_credentials has no refresh_token (§4.4.3) and no id_token. */

@@ -118,6 +118,7 @@ export const sessionRow = userPartitionRow<SessionRecord>(SESS_PREFIX, sessRowKe
   previousRefreshHashes: strings(),
   authorizationCode: optJson<AuthorizationCodeBinding>(),
   delegation: optJson<DelegationBinding>(),
+  jkt: optText,
 })
 
 /** `users` (userId, 'bcreq:<id>'): an agent's backchannel authentication request (CIBA). */

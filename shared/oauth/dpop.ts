@@ -1,0 +1,292 @@
+/**
+ * DPoP proofs (RFC 9449; CONTRACT v2 "DPoP"): the one place they are checked, for the token
+ * endpoint, the WebAuthn sign-in, our own bearer middleware and the authorizer.
+ *
+ * Checks, in the order of RFC 9449 §4.3 (every failure is `invalid_dpop_proof`):
+ * 1. exactly one `DPoP` header (two arrive joined by a comma, which no compact JWS contains);
+ * 2. a compact JWS of at most MAX_PROOF characters;
+ * 3.–5. header `typ` = `dpop+jwt`, `alg` one of DPOP_ALGS (asymmetric: never `none` or HS*), `jwk` a
+ *    public key (no private members: `d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, nor a symmetric `k`);
+ * 6. the signature verifies with that `jwk` (of the algorithm's key type; RSA ≥ 2048 bits);
+ * 7. claims `jti` (≤ MAX_JTI characters), `htm`, `htu`, `iat` present;
+ * 8. `htm` = the request's method; `htu` = the URL called, compared as §4.3 item 9 says: scheme
+ *    and host case-insensitively, the default port dropped, the path after RFC 3986 §6.2.2
+ *    syntax-based normalisation (percent-encoding case, unreserved characters decoded, dot
+ *    segments removed), query and fragment ignored;
+ * 9. `nonce`, when the server requires one (`DPOP_NONCE=required`): one this service issued in the
+ *    current or the previous window, else `use_dpop_nonce` with a fresh `DPoP-Nonce`;
+ * 10. `iat` at most IAT_WINDOW seconds old and at most FUTURE_SKEW ahead;
+ * 11. `ath` = base64url(SHA-256(access token)) when a token is presented with it (§4.3 item 11);
+ * 12. the `jti` not seen with this key within the window (§11.1), in a bounded per-instance cache.
+ * The caller compares the returned `jkt` (RFC 7638 thumbprint) with the token's `cnf.jkt`.
+ *
+ * Nonces are stateless, so they hold across instances (Flex Consumption scales out): the nonce is
+ * `<window>.<mac>`, the MAC an HMAC-SHA-256 of the window number under a key derived from
+ * KEY_ENCRYPTION_KEY, which every instance shares. What the jti cache does not stop (a replay at
+ * another instance within the window) a required nonce narrows to NONCE_WINDOW (see docs/dpop.md).
+ */
+import type { KeyObject } from 'node:crypto'
+import { calculateJwkThumbprint, type JWK } from 'jose'
+import { hmacSha256Sync, publicKeyFromJwk, sha256Sync, verifyJwsSync } from '../crypto/fast.js'
+import { LruTtl } from '../authz/lru.js'
+import { decode, encode } from '../util/base64url.js'
+import type { Clock } from '../util/clock.js'
+import { timingSafeEqual } from '../util/hash.js'
+import { OAuthError, ServiceError } from '../errors.js'
+
+/** Proof algorithms accepted and advertised (`dpop_signing_alg_values_supported`); each is tested. */
+export const DPOP_ALGS = ['ES256', 'PS256', 'RS256', 'EdDSA'] as const
+/** CONTRACT v2 "DPoP": `iat` within 5 minutes. */
+export const IAT_WINDOW = 300
+/** How far ahead of our clock a proof's `iat` may be (clock differences). */
+export const FUTURE_SKEW = 60
+/** Longest proof accepted (an RSA-4096 key and a long htu fit in well under this). */
+export const MAX_PROOF = 8192
+export const MAX_JTI = 256
+/** A nonce is good for its window and the next one (2 to 4 minutes in all). */
+export const NONCE_WINDOW = 120
+/** Private (and symmetric) JWK members: a proof's key must be public (§4.3 item 7). */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
+
+type DPoPAlg = (typeof DPOP_ALGS)[number]
+
+/** A base64url segment's JSON object, or undefined. */
+function jsonObject(segment: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(decode(segment)))
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export type DPoPErrorCode = 'invalid_dpop_proof' | 'use_dpop_nonce'
+
+/** A refused proof; `nonce`: with use_dpop_nonce, the DPoP-Nonce to send back. */
+export class DPoPError extends Error {
+  constructor(
+    readonly code: DPoPErrorCode,
+    message: string,
+    readonly nonce?: string,
+  ) {
+    super(message)
+    this.name = 'DPoPError'
+  }
+}
+
+/** The `WWW-Authenticate` challenge of a refused proof at a resource (RFC 9449 §7.1). */
+export function dpopChallenge(e: DPoPError): string {
+  return `DPoP error="${e.code}", error_description="${e.message.replace(/["\\]/g, "'")}", algs="${DPOP_ALGS.join(' ')}"`
+}
+
+/** RFC 9449 §4.3 item 11: what `ath` must be for an access token. */
+export function accessTokenHash(token: string): string {
+  return encode(sha256Sync(token))
+}
+
+export interface ProofRequest {
+  /** The DPoP header as received (undefined: none was sent). */
+  proof: string | undefined
+  method: string
+  /** The URL the client called (public, as the client saw it). */
+  url: string
+  /** The access token presented with the proof (resources): `ath` must match it. */
+  accessToken?: string
+}
+
+export interface VerifiedProof {
+  /** RFC 7638 SHA-256 thumbprint of the proof's key, base64url (`cnf.jkt`). */
+  jkt: string
+}
+
+/**
+ * The (jkt, jti) pairs seen (RFC 9449 §11.1), in two generations of plain Sets: a pair is kept
+ * at least `keepMs` (one generation) and at most two; a generation holding half of `max` pairs
+ * turns over early (a flood evicts the oldest). No per-entry object or timestamp: this is on the
+ * path of every DPoP call, and the GC of a full cache of entry objects costs more than the lookup.
+ */
+class ReplayCache {
+  private current = new Set<string>()
+  private previous = new Set<string>()
+  private since: number
+
+  constructor(
+    private readonly max: number,
+    private readonly keepMs: number,
+    now: number,
+  ) {
+    this.since = now
+  }
+
+  /** Adds the pair; false when it was seen already. */
+  add(key: string, now: number): boolean {
+    if (now - this.since >= this.keepMs || this.current.size >= Math.max(1, Math.floor(this.max / 2))) {
+      // Two generations ago is past any proof's window: drop it.
+      this.previous = now - this.since >= 2 * this.keepMs ? new Set() : this.current
+      this.current = new Set()
+      this.since = now
+    }
+    if (this.current.has(key) || this.previous.has(key)) return false
+    this.current.add(key)
+    return true
+  }
+}
+
+export class DPoPVerifier {
+  private readonly seen: ReplayCache
+  /** Imported public keys by their JWK's JSON: a client signs every proof with one key. */
+  private readonly keys = new LruTtl<{ key: KeyObject; jkt: string }>(10_000, false)
+
+  constructor(
+    private readonly deps: {
+      clock: Clock
+      /** HMAC key for stateless nonces (derived from KEY_ENCRYPTION_KEY). */
+      nonceKey: Promise<CryptoKey>
+      /** DPOP_NONCE=required: every proof must carry a nonce of ours. */
+      nonceRequired: boolean
+      /** How many (jkt, jti) pairs the replay cache keeps. */
+      replayCacheSize: number
+    },
+  ) {
+    // A proof is accepted while iat ≥ now − IAT_WINDOW and iat ≤ now + FUTURE_SKEW: remembered that long after its latest acceptance.
+    this.seen = new ReplayCache(deps.replayCacheSize, (IAT_WINDOW + 2 * FUTURE_SKEW) * 1000, deps.clock.now())
+  }
+
+  get nonceRequired(): boolean {
+    return this.deps.nonceRequired
+  }
+
+  /** The current nonce (`DPoP-Nonce`). */
+  async nonce(): Promise<string> {
+    const w = Math.floor(this.deps.clock.now() / 1000 / NONCE_WINDOW)
+    return `${w.toString(36)}.${await this.mac(w)}`
+  }
+
+  private async mac(window: number): Promise<string> {
+    return encode(hmacSha256Sync(await this.deps.nonceKey, `dpop-nonce:${window}`).subarray(0, 16))
+  }
+
+  private async nonceValid(nonce: unknown): Promise<boolean> {
+    if (typeof nonce !== 'string' || nonce.length > 64) return false
+    const [w36, mac, ...rest] = nonce.split('.')
+    if (!w36 || !mac || rest.length || !/^[0-9a-z]{1,12}$/.test(w36)) return false
+    const w = parseInt(w36, 36)
+    const now = Math.floor(this.deps.clock.now() / 1000 / NONCE_WINDOW)
+    if (w !== now && w !== now - 1) return false
+    return timingSafeEqual(mac, await this.mac(w))
+  }
+
+  /**
+   * The proof key, imported once per distinct JWK (a client signs every proof with one key), with
+   * its RFC 7638 thumbprint. Its type must be the algorithm's; an RSA key at least 2048 bits.
+   */
+  private async publicKey(alg: DPoPAlg, jwk: Record<string, unknown>, fail: (why: string) => DPoPError): Promise<{ key: KeyObject; jkt: string }> {
+    const id = `${alg}\u0000${JSON.stringify(jwk)}`
+    const now = this.deps.clock.now()
+    const hit = this.keys.get(id, now)
+    if (hit) return hit
+    const kty = alg === 'ES256' ? 'EC' : alg === 'EdDSA' ? 'OKP' : 'RSA'
+    if (jwk.kty !== kty || (alg === 'ES256' && jwk.crv !== 'P-256') || (alg === 'EdDSA' && jwk.crv !== 'Ed25519'))
+      throw fail(`jwk must be a${alg === 'ES256' ? ' P-256' : alg === 'EdDSA' ? 'n Ed25519' : 'n RSA'} public key for alg ${alg}`)
+    let key: KeyObject
+    let jkt: string
+    try {
+      key = publicKeyFromJwk(jwk)
+      jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256')
+    } catch {
+      throw fail('jwk is not a usable public key')
+    }
+    if (kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw fail('An RSA jwk must have at least 2048 bits')
+    const entry = { key, jkt }
+    this.keys.set(id, entry, now + 3600_000)
+    return entry
+  }
+
+  /** Verifies a proof (RFC 9449 §4.3); throws DPoPError. */
+  async verify({ proof, method, url, accessToken }: ProofRequest): Promise<VerifiedProof> {
+    const fail = (why: string) => new DPoPError('invalid_dpop_proof', why)
+    if (proof === undefined) throw fail('A DPoP proof is required')
+    if (proof.includes(',')) throw fail('Exactly one DPoP header is allowed')
+    const compact = proof.trim()
+    if (compact.length > MAX_PROOF || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(compact)) throw fail('The DPoP proof is not a compact JWS')
+    const [h64, p64, s64] = compact.split('.') as [string, string, string]
+    const header = jsonObject(h64)
+    if (!header) throw fail('The DPoP proof header is not a JSON object')
+    // Header checks before any signature math.
+    if (header.typ !== 'dpop+jwt') throw fail('typ must be dpop+jwt')
+    const alg = header.alg
+    if (typeof alg !== 'string' || !(DPOP_ALGS as readonly string[]).includes(alg)) throw fail(`alg must be one of ${DPOP_ALGS.join(', ')}`)
+    // RFC 7515 §4.1.11: no extension is understood here, so none may be critical.
+    if (header.crit !== undefined) throw fail('crit is not supported')
+    const jwk = header.jwk
+    if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) throw fail('The proof has no jwk header')
+    if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw fail('jwk must be a public key (it has private members)')
+    const { key, jkt } = await this.publicKey(alg as DPoPAlg, jwk as Record<string, unknown>, fail)
+    // The signature, synchronously on Node's crypto (shared/crypto/fast.ts): one verification per call.
+    if (!verifyJwsSync(alg as DPoPAlg, key, `${h64}.${p64}`, decode(s64))) throw fail('The proof signature does not verify')
+    const payload = jsonObject(p64)
+    if (!payload) throw fail('The DPoP proof payload is not a JSON object')
+    const { jti, htm, htu, iat, ath, nonce } = payload
+    if (typeof jti !== 'string' || !jti || jti.length > MAX_JTI) throw fail(`jti must be a string of 1 to ${MAX_JTI} characters`)
+    if (typeof htm !== 'string' || htm !== method.toUpperCase()) throw fail('htm does not match the request method')
+    if (typeof htu !== 'string' || !sameHtu(htu, url)) throw fail('htu does not match the request URL')
+    if (this.deps.nonceRequired && !(await this.nonceValid(nonce))) {
+      throw new DPoPError('use_dpop_nonce', nonce === undefined ? 'This server requires a DPoP nonce' : 'The DPoP nonce is not valid any more', await this.nonce())
+    }
+    const now = this.deps.clock.now()
+    const nowS = now / 1000
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw fail('iat is required')
+    if (iat < nowS - IAT_WINDOW) throw fail('The proof is too old (iat)')
+    if (iat > nowS + FUTURE_SKEW) throw fail('The proof is from the future (iat)')
+    if (accessToken !== undefined) {
+      if (typeof ath !== 'string' || !timingSafeEqual(ath, accessTokenHash(accessToken))) throw fail('ath does not match the access token')
+    }
+    // Last: only a proof that passed every other check uses up its jti.
+    if (!this.seen.add(`${jkt}\u0000${jti}`, now)) throw fail('The proof was already used (jti)')
+    return { jkt }
+  }
+}
+
+/** RFC 9449 §4.3 item 9: the htu claim names the URL called (query and fragment ignored). */
+export function sameHtu(htu: string, url: string): boolean {
+  const a = normalisedUrl(htu)
+  const b = normalisedUrl(url)
+  return a !== undefined && a === b
+}
+
+/**
+ * Scheme, host (lower case, by the WHATWG parser), port without the default, and the path with
+ * RFC 3986 §6.2.2 normalisation (the parser removes dot segments; percent-encodings are
+ * upper-cased, and those of unreserved characters decoded, here).
+ */
+function normalisedUrl(s: string): string | undefined {
+  if (s.length > 4096) return undefined
+  let u: URL
+  try {
+    u = new URL(s)
+  } catch {
+    return undefined
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined
+  const path = u.pathname.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => {
+    const ch = String.fromCharCode(parseInt(hex, 16))
+    return /[A-Za-z0-9\-._~]/.test(ch) ? ch : `%${hex.toUpperCase()}`
+  })
+  return `${u.protocol}//${u.host}${path}`
+}
+
+/**
+ * A proof where one is optional (the token endpoint, the WebAuthn sign-in): the key's thumbprint,
+ * or undefined when no DPoP header was sent. Refusals as the endpoint renders errors: RFC 6749
+ * JSON (`oauth`) or problem+json (`problem`), 400 either way, with `DPoP-Nonce` for use_dpop_nonce.
+ */
+export async function optionalProof(dpop: DPoPVerifier, req: ProofRequest, as: 'oauth' | 'problem'): Promise<string | undefined> {
+  if (req.proof === undefined) return undefined
+  try {
+    return (await dpop.verify(req)).jkt
+  } catch (e) {
+    if (!(e instanceof DPoPError)) throw e
+    const headers: Record<string, string> = e.nonce ? { 'dpop-nonce': e.nonce } : {}
+    throw as === 'oauth' ? new OAuthError(e.code, e.message, 400, headers) : new ServiceError(e.code, e.message, { headers })
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * shared/oauth/dpop.ts on its own (RFC 9449): stateless nonces shared by instances (§8, §9),
+ * htu comparison (§4.3 item 9, RFC 3986 §6.2.2), the key type of the algorithm, RSA size, `crit`,
+ * the bounded replay cache. The HTTP suites (test/http/dpop*.test.ts) cover every check end to end.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes, sign, type KeyObject } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { deriveKey } from '../../shared/crypto/kek.js'
+import { DPoPError, DPoPVerifier, NONCE_WINDOW, sameHtu } from '../../shared/oauth/dpop.js'
+import { ManualClock } from '../../shared/util/clock.js'
+import { DPoPKey } from '../helpers/dpop.js'
+import { keyPair } from '../helpers/keys.js'
+import { exportJWK } from 'jose'
+
+const URL_ = 'https://api.example.com/orders/42'
+
+function verifier(kek: Uint8Array<ArrayBuffer>, clock: ManualClock, opts: { nonceRequired?: boolean; replayCacheSize?: number } = {}) {
+  return new DPoPVerifier({ clock, nonceKey: deriveKey(kek, 'dpop-nonce-v1'), nonceRequired: opts.nonceRequired ?? false, replayCacheSize: opts.replayCacheSize ?? 1000 })
+}
+
+/** A compact JWS signed with node:crypto (jose refuses small RSA keys and unknown `crit`). */
+function handSigned(header: Record<string, unknown>, claims: Record<string, unknown>, key: KeyObject): string {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url')
+  const input = `${b64(header)}.${b64(claims)}`
+  const opts = header.alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' as const } : key
+  return `${input}.${sign('sha256', Buffer.from(input), opts).toString('base64url')}`
+}
+
+async function refusal(p: Promise<unknown>): Promise<DPoPError> {
+  try {
+    await p
+  } catch (e) {
+    assert.ok(e instanceof DPoPError, String(e))
+    return e
+  }
+  assert.fail('expected a refusal')
+}
+
+describe('DPoP nonces (RFC 9449 §8, §9): stateless, valid across instances', () => {
+  it("a nonce issued by one instance is accepted by another with the same KEY_ENCRYPTION_KEY, not by one with another key", async () => {
+    const kek = new Uint8Array(randomBytes(32)) as Uint8Array<ArrayBuffer>
+    const clock = new ManualClock(Date.now())
+    const a = verifier(kek, clock, { nonceRequired: true })
+    const b = verifier(kek, clock, { nonceRequired: true })
+    const c = verifier(new Uint8Array(randomBytes(32)) as Uint8Array<ArrayBuffer>, clock, { nonceRequired: true })
+    const key = await DPoPKey.generate()
+    const iat = Math.floor(clock.now() / 1000)
+    const first = await refusal(a.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat }), method: 'GET', url: URL_ }))
+    assert.equal(first.code, 'use_dpop_nonce')
+    assert.ok(first.nonce)
+    assert.ok(await b.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat, nonce: first.nonce }), method: 'GET', url: URL_ }))
+    assert.equal((await refusal(c.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat, nonce: first.nonce }), method: 'GET', url: URL_ }))).code, 'use_dpop_nonce')
+  })
+
+  it('a nonce holds for its window and the next, then is refused with a fresh one', async () => {
+    const kek = new Uint8Array(randomBytes(32)) as Uint8Array<ArrayBuffer>
+    const clock = new ManualClock(Math.floor(Date.now() / 1000 / NONCE_WINDOW) * NONCE_WINDOW * 1000)
+    const v = verifier(kek, clock, { nonceRequired: true })
+    const key = await DPoPKey.generate()
+    const nonce = await v.nonce()
+    clock.advance(NONCE_WINDOW * 1000 + 1000)
+    const at = () => Math.floor(clock.now() / 1000)
+    assert.ok(await v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat: at(), nonce }), method: 'GET', url: URL_ }))
+    clock.advance(NONCE_WINDOW * 1000)
+    const e = await refusal(v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat: at(), nonce }), method: 'GET', url: URL_ }))
+    assert.equal(e.code, 'use_dpop_nonce')
+    assert.notEqual(e.nonce, nonce)
+    // A forged MAC for the current window is refused too.
+    const [w] = e.nonce!.split('.')
+    assert.equal((await refusal(v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat: at(), nonce: `${w}.AAAAAAAAAAAAAAAAAAAAAA` }), method: 'GET', url: URL_ }))).code, 'use_dpop_nonce')
+  })
+})
+
+describe('htu comparison (RFC 9449 §4.3 item 9, RFC 3986 §6.2.2)', () => {
+  it('scheme and host case, default port, percent-encoding case and unreserved characters, dot segments; query and fragment ignored', () => {
+    for (const same of ['HTTPS://API.EXAMPLE.COM/orders/42', 'https://api.example.com:443/orders/42', 'https://api.example.com/orders/%34%32', 'https://api.example.com/x/../orders/42', 'https://api.example.com/orders/42?a=1#f'])
+      assert.equal(sameHtu(same, URL_), true, same)
+    assert.equal(sameHtu('https://api.example.com/a%2fb', 'https://api.example.com/a%2Fb'), true)
+    for (const other of ['http://api.example.com/orders/42', 'https://api.example.com:8443/orders/42', 'https://api.example.com/orders/42/', 'https://api.example.com/Orders/42', 'https://evil.example.com/orders/42', 'not a url', 'ftp://api.example.com/orders/42'])
+      assert.equal(sameHtu(other, URL_), false, other)
+    assert.equal(sameHtu('https://api.example.com/a%2fb', 'https://api.example.com/a/b'), false, 'an encoded slash is not a slash')
+  })
+})
+
+describe('the proof key', () => {
+  const clock = new ManualClock(Date.now())
+  const v = verifier(new Uint8Array(randomBytes(32)) as Uint8Array<ArrayBuffer>, clock)
+  const iat = () => Math.floor(clock.now() / 1000)
+
+  it("must be of the algorithm's type: an EC key claiming to be RSA, or a P-384 key under ES256, is refused", async () => {
+    const ec = await DPoPKey.generate('ES256')
+    const e = await refusal(v.verify({ proof: await ec.proof({ htm: 'GET', htu: URL_, iat: iat(), header: { alg: 'ES256', jwk: { ...ec.jwk, kty: 'RSA' } } }), method: 'GET', url: URL_ }))
+    assert.match(e.message, /public key for alg ES256/)
+    const p384 = await exportJWK(keyPair('ec', { namedCurve: 'P-384' }).publicKey)
+    const e384 = await refusal(v.verify({ proof: await ec.proof({ htm: 'GET', htu: URL_, iat: iat(), header: { jwk: p384 } }), method: 'GET', url: URL_ }))
+    assert.match(e384.message, /P-256/)
+  })
+
+  it('an RSA key under 2048 bits is refused', async () => {
+    const small = keyPair('rsa', { modulusLength: 1024 })
+    const jwk = await exportJWK(small.publicKey)
+    // Signed by hand: jose refuses to sign with a key this small.
+    const proof = handSigned({ typ: 'dpop+jwt', alg: 'RS256', jwk }, { jti: 'j1', htm: 'GET', htu: URL_, iat: iat() }, small.privateKey)
+    assert.match((await refusal(v.verify({ proof, method: 'GET', url: URL_ }))).message, /2048/)
+  })
+
+  it('a critical header extension is refused (RFC 7515 §4.1.11)', async () => {
+    const key = await DPoPKey.generate()
+    const proof = handSigned({ typ: 'dpop+jwt', alg: 'ES256', jwk: key.jwk, crit: ['x'], x: 1 }, { jti: 'j2', htm: 'GET', htu: URL_, iat: iat() }, key.privateKey)
+    assert.match((await refusal(v.verify({ proof, method: 'GET', url: URL_ }))).message, /crit/)
+  })
+})
+
+describe('the replay cache (§11.1)', () => {
+  it('is bounded: a full cache evicts the oldest pairs (documented in docs/dpop.md)', async () => {
+    const clock = new ManualClock(Date.now())
+    const v = verifier(new Uint8Array(randomBytes(32)) as Uint8Array<ArrayBuffer>, clock, { replayCacheSize: 2 })
+    const key = await DPoPKey.generate()
+    const iat = Math.floor(clock.now() / 1000)
+    const first = await key.proof({ htm: 'GET', htu: URL_, iat })
+    await v.verify({ proof: first, method: 'GET', url: URL_ })
+    assert.match((await refusal(v.verify({ proof: first, method: 'GET', url: URL_ }))).message, /already used/)
+    for (let i = 0; i < 2; i++) await v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat }), method: 'GET', url: URL_ })
+    assert.ok(await v.verify({ proof: first, method: 'GET', url: URL_ }), 'evicted: the per-instance cache is no defence against a flood (nonces are)')
+  })
+})
