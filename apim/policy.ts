@@ -181,6 +181,8 @@ export const POLICY = {
     variable: 'passkey-resource-metadata',
     fragmentId: 'passkey-protected-resource-metadata',
     bearerMethods: ['header'],
+    /** RFC 9728 §2 `dpop_signing_alg_values_supported`: the proofs the authorizer checks (shared/oauth/dpop.ts DPOP_ALGS). */
+    dpopAlgs: ['ES256', 'PS256', 'RS256', 'EdDSA'],
     contentType: 'application/json',
     /** Clients may cache the document this long (seconds). */
     maxAgeSeconds: 3600,
@@ -392,5 +394,6 @@ export function protectedResourceMetadata(input: { resource: string; issuer: str
     authorization_servers: [input.issuer],
     bearer_methods_supported: [...POLICY.resourceMetadata.bearerMethods],
     scopes_supported: [...input.scopes],
+    dpop_signing_alg_values_supported: [...POLICY.resourceMetadata.dpopAlgs],
   }
 }

@@ -498,7 +498,8 @@ function renderProtectedResourceFragment(): string {
                     new JProperty("resource", "{{passkey-resource}}"),
                     new JProperty("authorization_servers", new JArray("{{passkey-issuer}}")),
                     new JProperty("bearer_methods_supported", new JArray("header")),
-                    new JProperty("scopes_supported", new JArray("{{passkey-resource-scopes}}".Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries)))).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+                    new JProperty("scopes_supported", new JArray("{{passkey-resource-scopes}}".Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries))),
+                    new JProperty("dpop_signing_alg_values_supported", new JArray("ES256", "PS256", "RS256", "EdDSA"))).ToString(Newtonsoft.Json.Formatting.None))</set-body>
             </return-response>
         </when>
     </choose>

@@ -367,7 +367,7 @@ describe('dev gateway: the authorizer decides', () => {
     // Another scheme is no token at all (validate-jwt's token-value), as before.
     const basic = await w.call('/sample/orders/7', { headers: { authorization: `Basic ${token}` } })
     assert.equal(basic.status, 401)
-    assert.equal(basic.headers.get('www-authenticate'), 'Bearer')
+    assert.equal(basic.headers.get('www-authenticate'), `Bearer resource_metadata="${METADATA}"`)
   })
 
   it("CONTRACT v2 DPoP: the authorizer's DPoP challenge and nonce reach the client (WWW-Authenticate, DPoP-Nonce)", async () => {
@@ -377,11 +377,11 @@ describe('dev gateway: the authorizer decides', () => {
     const token = await w.token(keyA)
     const res = await w.call('/sample/orders/7', { headers: { authorization: `DPoP ${token}`, dpop: 'p' } })
     assert.equal(res.status, 401)
-    assert.equal(res.headers.get('www-authenticate'), challenge)
+    assert.equal(res.headers.get('www-authenticate'), `${challenge}, resource_metadata="${METADATA}"`, "the authorizer's DPoP challenge, with RFC 9728's resource_metadata")
     assert.equal(res.headers.get('dpop-nonce'), 'n1.abc_-')
     w.answer(() => Response.json({ allow: false, status: 401, reason: 'DPoP: bad', wwwAuthenticate: 'DPoP error="invalid_dpop_proof"', roles: [], scopes: [], ttl: 0 }))
     const plain = await w.call('/sample/orders/8', { headers: { authorization: `DPoP ${token}` } })
-    assert.equal(plain.headers.get('www-authenticate'), 'DPoP error="invalid_dpop_proof"')
+    assert.equal(plain.headers.get('www-authenticate'), `DPoP error="invalid_dpop_proof", resource_metadata="${METADATA}"`)
     assert.equal(plain.headers.get('dpop-nonce'), null)
   })
 
@@ -644,6 +644,7 @@ describe('dev gateway: protected resource metadata (RFC 9728, CONTRACT v2 "AI cl
         authorization_servers: [ISSUER],
         bearer_methods_supported: ['header'],
         scopes_supported: [],
+        dpop_signing_alg_values_supported: ['ES256', 'PS256', 'RS256', 'EdDSA'],
       })
     }
     assert.equal(w.authzCalls.length, 0)

@@ -25,6 +25,7 @@ import {
   protectedResourceMetadata,
 } from '../../apim/policy.js'
 import { SAMPLE_API } from '../../local/echo.js'
+import { DPOP_ALGS } from '../../shared/oauth/dpop.js'
 import { POLICY as GATEWAY_POLICY } from '../../local/gateway.js'
 import { canonical, elements, findAll, parseXml, textOf, type XmlElement } from './xml.js'
 
@@ -456,6 +457,11 @@ describe('RFC 9728: protected resource metadata and resource_metadata in every 4
     assert.ok(body.includes(`new JProperty("authorization_servers", new JArray("${named(NAMED_VALUES.issuer)}"))`))
     assert.ok(body.includes(`new JProperty("bearer_methods_supported", new JArray(${POLICY.resourceMetadata.bearerMethods.map(csharp).join(', ')}))`))
     assert.ok(body.includes(`"${named(NAMED_VALUES.resourceScopes)}".Split(`))
+    assert.ok(body.includes(`new JProperty("dpop_signing_alg_values_supported", new JArray(${POLICY.resourceMetadata.dpopAlgs.map(csharp).join(', ')}))`))
+  })
+
+  it('RFC 9728 dpop_signing_alg_values_supported lists exactly the proof algorithms the authorizer accepts (DPOP_ALGS)', () => {
+    assert.deepEqual([...POLICY.resourceMetadata.dpopAlgs], [...DPOP_ALGS])
   })
 })
 
