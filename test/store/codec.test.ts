@@ -58,6 +58,7 @@ const session: records.SessionRecord = {
   revokedReason: 'signed out',
   refreshHash: 'h1',
   previousRefreshHashes: ['h0'],
+  jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
   authorizationCode: { redirectUri: 'https://app/cb', codeChallenge: 'cc', nonce: 'n', expiresAt: T0 + 60_000, usedAt: T0 + 7 },
   delegation: { requestId: 'r1', authorizationDetails: [{ type: 'api_request', method: 'POST', path: '/orders', apiId: 'sample' }] },
 }
