@@ -3,6 +3,7 @@
  * passkey (GET /api/me/consents), and withdrawing one (DELETE /api/me/consents/{clientId}), which
  * also signs that application out of this account.
  */
+import { AccountList } from './listView.js'
 import { Notice, focusOn, h, srOnly, timeEl } from './dom.js'
 import { explain } from './explain.js'
 import { authed } from './session.js'
@@ -16,27 +17,12 @@ export interface ConsentsDeps {
   changed: () => void
 }
 
-export class ConsentsView {
-  private items: ConsentView[] = []
-
-  constructor(private readonly d: ConsentsDeps) {}
-
-  async load(): Promise<void> {
-    try {
-      this.items = await authed<ConsentView[]>('/me/consents')
-      this.render()
-    } catch (e) {
-      const { title, detail } = explain(e)
-      this.d.notice.show('error', title, detail)
-    }
+export class ConsentsView extends AccountList<ConsentView> {
+  constructor(private readonly d: ConsentsDeps) {
+    super('/me/consents', d)
   }
 
-  clear(): void {
-    this.items = []
-    this.d.list.replaceChildren()
-  }
-
-  private render(): void {
+  protected render(): void {
     const { list } = this.d
     list.replaceChildren(...(this.items.length ? this.items.map((c) => this.item(c)) : [h('li', { class: 'empty' }, 'No apps approved yet.')]))
     list.setAttribute('aria-busy', 'false')

@@ -4,6 +4,7 @@
  * Signing out needs no recent sign-in: it only takes access away. The same list, for another
  * account, is what administration shows (`sessionFacts`).
  */
+import { AccountList } from './listView.js'
 import { Notice, focusOn, h, srOnly, timeEl } from './dom.js'
 import { explain } from './explain.js'
 import { authed } from './session.js'
@@ -82,30 +83,13 @@ export interface SessionsDeps {
   passkeyLabel: (credentialId: string) => string | undefined
 }
 
-export class SessionsView {
-  private items: Session[] = []
-
+export class SessionsView extends AccountList<Session> {
   constructor(private readonly d: SessionsDeps) {
+    super('/me/sessions', d)
     d.signOutOthers.addEventListener('click', () => void this.signOutOthers())
   }
 
-  /** Loads the list; a failure is told in the section's notice (the rest of the page goes on). */
-  async load(): Promise<void> {
-    try {
-      this.items = await authed<Session[]>('/me/sessions')
-      this.render()
-    } catch (e) {
-      const { title, detail } = explain(e)
-      this.d.notice.show('error', title, detail)
-    }
-  }
-
-  clear(): void {
-    this.items = []
-    this.d.list.replaceChildren()
-  }
-
-  private render(): void {
+  protected render(): void {
     const { list, signOutOthers } = this.d
     // This device first, then the others, most recently used first (the service's order).
     const sorted = [...this.items.filter((s) => s.current), ...this.items.filter((s) => !s.current)]
