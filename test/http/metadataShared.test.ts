@@ -144,6 +144,39 @@ describe('METADATA_BLOB https: the timer stores the BLOB, instances share it', (
     assert.ok(second.logs.some((l) => /METADATA_BLOB ignored: the BLOB certificate chain does not verify to METADATA_ROOT.*BLOB no 4 stays in use/.test(l)), second.logs.join('\n'))
   })
 
+  it('a stored copy that does not verify does not block a good BLOB: the timer replaces it whatever its no, and a fresh instance uses it', async () => {
+    // Storage holds the forged no 9 from the case above; the MDS serves a good no 5.
+    assert.equal((await first.store.getMetadataBlob())?.no, 9)
+    served = await blob(5, ['FIDO_CERTIFIED_L1'])
+    assert.deepEqual(await first.core.metadata.sync(), ['metadata: BLOB no 5 stored for every instance, replacing the stored no 9, which does not verify'])
+    assert.equal((await first.store.getMetadataBlob())?.no, 5)
+    assert.equal(first.core.metadata.current?.no, 5)
+    assert.equal(await second.core.metadata.refresh(), true)
+    assert.equal(second.core.metadata.current?.no, 5)
+    const before = requests
+    const third = await service(prefix, kek)
+    assert.equal((await third.core.metadata.inUse())?.no, 5)
+    assert.equal(requests, before, 'the fresh instance read storage, not the MDS')
+    // The good copy stays against a download of the same no.
+    assert.deepEqual(await first.core.metadata.sync(), ['metadata: BLOB no 5 not stored: storage has one at least as new'])
+  })
+
+  it('a fresh instance that finds only a stored copy that does not verify downloads the BLOB and replaces the copy', async () => {
+    const forged = await (await createTestMds()).sign(mdsPayload([await mdsEntry({ aaguid: MODEL, statuses: ['FIDO_CERTIFIED_L1'] })], { no: 12 }))
+    const head = await first.store.getMetadataBlob()
+    assert.equal(await first.store.putMetadataBlob({ no: 12, text: forged }, { replace: head!.version }), true)
+    served = await blob(6, ['FIDO_CERTIFIED_L1', 'REVOKED'])
+    const before = requests
+    const fresh = await service(prefix, kek)
+    assert.equal((await fresh.core.metadata.inUse())?.no, 6)
+    assert.equal(requests, before + 1)
+    assert.equal((await fresh.store.getMetadataBlob())?.no, 6)
+    assert.ok(fresh.logs.some((l) => /METADATA_BLOB ignored: the BLOB certificate chain does not verify to METADATA_ROOT.*no metadata in use/.test(l)), fresh.logs.join('\n'))
+    assert.ok(fresh.logs.includes('metadata: BLOB no 6 stored for every instance, replacing the stored no 12, which does not verify'), fresh.logs.join('\n'))
+    // The model it revokes is refused there.
+    await assert.rejects(signUp(fresh.url, new SoftAuthenticator({ aaguid: MODEL, attestation: 'packed-full' }), uniq()), /authenticator_not_allowed/)
+  })
+
   it('an instance that finds nothing stored (before the first timer run) downloads the BLOB once and stores it for the others', async () => {
     const fresh = `mf${process.pid}${randomBytes(3).toString('hex')}`
     served = await blob(1)
@@ -194,6 +227,6 @@ describe('MetadataStore on Table Storage', () => {
     assert.deepEqual(results.sort(), [false, true])
     const winner = await store.getMetadataBlob()
     assert.equal(winner?.no, 8)
-    assert.match(winner!.text, /^(a{100}|b{100})$/)
+    assert.match(winner?.text ?? '', /^(a{100}|b{100})$/)
   })
 })
