@@ -9,12 +9,14 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import { gzipSync } from 'node:zlib'
+import { odata, TableClient } from '@azure/data-tables'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { loadConfig } from '../../shared/config.js'
 import { createTablesStore } from '../../shared/store/tables.js'
-import { fetchCapped } from '../../shared/webauthn/metadata.js'
+import { fetchCapped, MAX_BLOB_BYTES } from '../../shared/webauthn/metadata.js'
 import { MetadataBlobError } from '../../shared/webauthn/verifyMetadataBlob.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { startAzurite, type Azurite } from '../helpers/azurite.js'
@@ -31,6 +33,8 @@ let base: string
 /** What the loopback "MDS" serves at /blob, and how often it was asked. */
 let served = ''
 let requests = 0
+/** Responses the server left hanging (ended in `after`). */
+const stalled: ServerResponse[] = []
 const services: TestService[] = []
 let n = 0
 const uniq = () => `shared${process.pid}n${++n}`
@@ -59,6 +63,18 @@ before(async () => {
       for (let i = 0; i < 4; i++) res.write('x'.repeat(1000))
       return res.end()
     }
+    if (req.url === '/announced-huge') {
+      // Announces more than the cap, sends a little, then stalls: only Content-Length can refuse it.
+      res.writeHead(200, { 'content-type': 'application/jwt', 'content-length': '10000000' })
+      res.write('x'.repeat(100))
+      return void stalled.push(res)
+    }
+    if (req.url === '/stall') {
+      // Starts the body, then sends nothing more.
+      res.writeHead(200, { 'content-type': 'application/jwt' })
+      res.write('x'.repeat(100))
+      return void stalled.push(res)
+    }
     if (req.url === '/big') {
       res.writeHead(200, { 'content-type': 'application/jwt', 'content-length': '4000' })
       return res.end('x'.repeat(4000))
@@ -71,6 +87,8 @@ before(async () => {
 })
 after(async () => {
   for (const s of services) await s.close()
+  for (const r of stalled) r.destroy()
+  http.closeAllConnections()
   await new Promise((resolve) => http.close(resolve))
   await azurite?.stop()
 })
@@ -200,6 +218,14 @@ describe('METADATA_BLOB download cap', () => {
     assert.equal((await fetchCapped(`${base}/big-chunked`, { maxBytes: 4000 })).length, 4000)
     await assert.rejects(fetchCapped(`${base}/missing`), (e) => e instanceof MetadataBlobError && /GET answered 404/.test(e.message))
   })
+
+  it('a Content-Length over the cap is refused at once, before the body (which here never comes)', { timeout: 20_000 }, async () => {
+    await assert.rejects(fetchCapped(`${base}/announced-huge`, { maxBytes: 3000, timeoutMs: 5000 }), (e) => e instanceof MetadataBlobError && /larger than 3000 bytes/.test(e.message))
+  })
+
+  it('a download that stalls mid-body is abandoned at timeoutMs', { timeout: 20_000 }, async () => {
+    await assert.rejects(fetchCapped(`${base}/stall`, { timeoutMs: 300 }), (e) => e instanceof MetadataBlobError && /^the download failed \(TimeoutError\)$/.test(e.message))
+  })
 })
 
 describe('MetadataStore on Table Storage', () => {
@@ -228,5 +254,41 @@ describe('MetadataStore on Table Storage', () => {
     const winner = await store.getMetadataBlob()
     assert.equal(winner?.no, 8)
     assert.match(winner?.text ?? '', /^(a{100}|b{100})$/)
+  })
+
+  it('rows nobody names (a writer that stopped part-way) are swept by the next write; what is read back is capped: a gzip bomb or a head naming too many rows reads as unreadable', async () => {
+    const config = loadConfig(
+      { TABLES_CONNECTION_STRING: azurite.connectionString, TABLE_PREFIX: `mo${process.pid}${randomBytes(3).toString('hex')}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+      { local: true },
+    )
+    const gets: string[] = []
+    const store = createTablesStore({ config, onRequest: (r) => void (r.method === 'GET' && gets.push(r.url)) })
+    await store.init()
+    const roles = TableClient.fromConnectionString(azurite.connectionString, `${config.tablePrefix}roles`, { allowInsecureConnection: true })
+    const keys = async () => {
+      const k: string[] = []
+      for await (const e of roles.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'metadata'` } })) k.push(e.rowKey!)
+      return k.sort()
+    }
+    assert.equal(await store.putMetadataBlob({ no: 1, text: 'one' }), true)
+    // What a writer that stopped after its first chunk row leaves: a row of no 2 no head names.
+    await roles.createEntity({ partitionKey: 'metadata', rowKey: 'blob:000000000002:deadbeef:0000', c00: new Uint8Array([1, 2, 3]) })
+    assert.equal(await store.putMetadataBlob({ no: 3, text: 'three' }), true)
+    const left = await keys()
+    assert.equal(left.length, 2, left.join(' '))
+    assert.ok(left.every((k) => k === 'head' || k.startsWith('blob:000000000003:')), left.join(' '))
+
+    // Anyone who can write the table: 20 MiB and a byte of zeros gzip to a few KB.
+    await roles.createEntity({ partitionKey: 'metadata', rowKey: 'blob:000000000050:bomb0000:0000', c00: new Uint8Array(gzipSync(Buffer.alloc(MAX_BLOB_BYTES + 1))) })
+    await roles.updateEntity({ partitionKey: 'metadata', rowKey: 'head', no: 50, rows: 1, write: 'bomb0000' }, 'Replace')
+    const bomb = await store.getMetadataBlob()
+    assert.equal(bomb?.no, 50)
+    assert.equal(bomb?.text, undefined)
+    // A head naming more rows than a BLOB of MAX_BLOB_BYTES takes: not one chunk row is read.
+    await roles.updateEntity({ partitionKey: 'metadata', rowKey: 'head', no: 51, rows: 40, write: 'bomb0000' }, 'Replace')
+    gets.length = 0
+    const many = await store.getMetadataBlob()
+    assert.equal(many?.text, undefined)
+    assert.equal(gets.length, 1, gets.join('\n'))
   })
 })
