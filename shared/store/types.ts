@@ -373,20 +373,26 @@ export interface RecoveryStore {
 /** The most a FIDO metadata BLOB may be: downloaded, or read back from storage decompressed (the FIDO BLOB is 5–10 MB). */
 export const MAX_METADATA_BLOB_BYTES = 20 * 1024 * 1024
 
-/** A FIDO metadata BLOB as stored for every instance (`MetadataStore`): its `no` and its JWS text. */
+/**
+ * A FIDO metadata BLOB as stored for every instance (`MetadataStore`): its `no`, its JWS text and
+ * `source`, a hash of the METADATA_BLOB and METADATA_ROOT it came from (a copy of another source
+ * is replaced whatever its `no`).
+ */
 export interface StoredMetadataBlob {
   no: number
   text: string
+  source?: string | undefined
 }
 
 /**
- * The stored BLOB as read: its `no` and `version` (which write it is: `putMetadataBlob`'s
- * `replace`) from the head, and its text; `text` undefined when its rows cannot be read whole
+ * The stored BLOB as read: its `no`, `source` and `version` (which write it is:
+ * `putMetadataBlob`'s `replace`) from the head, and its text; `text` undefined when its rows cannot be read whole
  * (a writer replaced them meanwhile, or they are damaged, too many or too large: at most
  * MAX_BLOB_BYTES once decompressed). Nothing here is verified: the caller verifies the text.
  */
 export interface StoredMetadataRead {
   no: number
+  source: string | undefined
   version: string
   text: string | undefined
 }

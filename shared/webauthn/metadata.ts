@@ -20,6 +20,7 @@
 import type { Config, MetadataSource } from '../config.js'
 import { MAX_METADATA_BLOB_BYTES, type MetadataStore, type StoredMetadataRead } from '../store/types.js'
 import { readAtMost, TooLongError } from '../util/bytes.js'
+import { sha256b64u } from '../util/hash.js'
 import type { Clock } from '../util/clock.js'
 import { MetadataBlobError, verifyMetadataBlob, type MetadataBlob, type MetadataEntry } from './verifyMetadataBlob.js'
 
@@ -186,17 +187,18 @@ export class AuthenticatorMetadata {
         if (!shared) return await this.accept(await this.#read(this.#config.metadataBlob!))
         const stored = await shared.getMetadataBlob({ newerThan: this.#current?.no ?? -1 })
         if (stored) {
-          const blob = await this.#verifyStored(stored)
-          if (blob) {
-            this.#take(blob)
+          const checked = await this.#checkStored(stored)
+          if ('blob' in checked) {
+            this.#take(checked.blob)
             return true
           }
+          this.#log(this.#ignoredLine(checked.why))
         }
         if (this.#current) return false
         // Nothing stored yet (a new deployment before the timer's first run), or a stored copy
-        // that does not verify (written by someone else, or under another METADATA_ROOT) while
-        // nothing is in use: this instance downloads the BLOB and stores it for the others
-        // (replacing a copy that does not verify, whatever its `no`).
+        // that does not verify (written by someone else, or under another METADATA_ROOT) or is
+        // from another source, while nothing is in use: this instance downloads the BLOB and
+        // stores it for the others (replacing such a copy whatever its `no`).
         const lines = await this.#sync()
         lines.forEach(this.#log)
         return this.#current !== undefined
@@ -237,22 +239,22 @@ export class AuthenticatorMetadata {
     }
     const shared = this.#shared!
     // The stored copy is looked at only when its `no` is at least the download's (else one point
-    // read): if it verifies it stays, else it is replaced whatever its `no` (a copy that does not
-    // verify must not block every newer one). A lost race is tried once more on what won.
+    // read): if it is from this source and verifies it stays, else it is replaced whatever its
+    // `no` (a copy that does not verify, or another MDS's, must not block every newer one). A lost
+    // race is tried once more on what won.
+    const source = await this.#source()
     let line = `metadata: BLOB no ${blob.no} not stored: another writer stored one meanwhile`
     let best = blob
     for (let attempt = 0; attempt < 2; attempt++) {
       const stored = await shared.getMetadataBlob({ newerThan: blob.no - 1 })
-      const good = stored && (stored.text === text ? blob : await this.#verifyStored(stored, { quiet: true }))
-      if (good) {
+      const checked = stored && (stored.source === source && stored.text === text ? { blob } : await this.#checkStored(stored))
+      if (checked && 'blob' in checked) {
         line = `metadata: BLOB no ${blob.no} not stored: storage has one at least as new`
-        if (good.no > blob.no) best = good
+        if (checked.blob.no > blob.no) best = checked.blob
         break
       }
-      if (await shared.putMetadataBlob({ no: blob.no, text }, stored ? { replace: stored.version } : {})) {
-        line = stored
-          ? `metadata: BLOB no ${blob.no} stored for every instance, replacing the stored no ${stored.no}, which does not verify`
-          : `metadata: BLOB no ${blob.no} stored for every instance`
+      if (await shared.putMetadataBlob({ no: blob.no, text, source }, stored ? { replace: stored.version } : {})) {
+        line = `metadata: BLOB no ${blob.no} stored for every instance${stored && checked ? `, replacing the stored no ${stored.no}: ${checked.why}` : ''}`
         break
       }
     }
@@ -260,15 +262,25 @@ export class AuthenticatorMetadata {
     return [line]
   }
 
-  /** The stored copy verified, or undefined (with a log line unless `quiet`) when it cannot be read whole or does not verify. */
-  async #verifyStored(stored: StoredMetadataRead, { quiet = false } = {}): Promise<MetadataBlob | undefined> {
+  /** Which METADATA_BLOB and METADATA_ROOT a stored copy comes from: a hash (the URL may carry a token). */
+  async #source(): Promise<string> {
+    const { metadataBlob, metadataRoot } = this.#config
+    return (await sha256b64u(`${metadataBlob?.kind === 'url' ? metadataBlob.url : ''}\n${metadataRoot.join('\n')}`)).slice(0, 22)
+  }
+
+  /** The stored copy verified, or why not: it cannot be read whole, does not verify, or is from another source. */
+  async #checkStored(stored: StoredMetadataRead): Promise<{ blob: MetadataBlob } | { why: string }> {
+    if (stored.text === undefined) return { why: 'the stored copy could not be read whole' }
+    let blob: MetadataBlob
     try {
-      if (stored.text === undefined) throw new MetadataBlobError('the stored copy could not be read whole')
-      return await this.#verify(stored.text)
+      blob = await this.#verify(stored.text)
     } catch (e) {
-      if (!quiet) this.#log(this.#ignoredLine(e instanceof MetadataBlobError ? e.message : `it did not verify (${e instanceof Error ? e.name : 'error'})`))
-      return undefined
+      return { why: e instanceof MetadataBlobError ? e.message : `it did not verify (${e instanceof Error ? e.name : 'error'})` }
     }
+    // Verified, but maybe another MDS's under the same root (METADATA_BLOB changed): its numbers
+    // are not this one's, so it is replaced, not compared.
+    if (stored.source !== (await this.#source())) return { why: 'the stored copy is from another METADATA_BLOB or METADATA_ROOT' }
+    return { blob }
   }
 
   /**

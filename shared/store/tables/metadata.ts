@@ -7,7 +7,7 @@
  * the wire: under the 1 MiB entity limit, which Azurite applies to the request body),
  * rows `blob:<no, 12 digits>:<write id>:<row, 4 digits>` (a random id per writer, so two timers
  * storing the same `no` at once never share rows); the row `head` says which `no` and write id are
- * current and how many rows they have. A writer puts every chunk row first and moves `head` last, guarded by the etag
+ * current, how many rows they have and which source (METADATA_BLOB and METADATA_ROOT, hashed) it is from. A writer puts every chunk row first and moves `head` last, guarded by the etag
  * it read (or created, 409 when someone else did), so a reader never sees half a BLOB: it reads
  * `head`, then that BLOB's rows. After the head moved, every `blob:` row it does not name is
  * deleted (the previous BLOB's, and those a writer that failed part-way left behind): a reader
@@ -85,10 +85,10 @@ export function metadataVerbs(db: Calls): MetadataStore {
       if (!head) return undefined
       const no = num(head.no)
       if (!Number.isSafeInteger(no) || no <= newerThan) return undefined
-      return { no, version: head.etag, text: await readRows(no, str(head.write), num(head.rows)) }
+      return { no, source: typeof head.source === 'string' ? head.source : undefined, version: head.etag, text: await readRows(no, str(head.write), num(head.rows)) }
     },
 
-    async putMetadataBlob({ no, text }, { replace } = {}) {
+    async putMetadataBlob({ no, text, source }, { replace } = {}) {
       const head = await db.getRow('roles', PK, HEAD_RK)
       if (replace !== undefined ? head?.etag !== replace : head && num(head.no) >= no) return false
       const bytes = await gzip(text)
@@ -110,7 +110,7 @@ export function metadataVerbs(db: Calls): MetadataStore {
         await removeOurs()
         throw e
       }
-      const next = { partitionKey: PK, rowKey: HEAD_RK, no: int(no), rows: int(rows), write, bytes: int(text.length) }
+      const next = { partitionKey: PK, rowKey: HEAD_RK, no: int(no), rows: int(rows), write, bytes: int(text.length), ...(source !== undefined ? { source } : {}) }
       const moved = head
         ? await db.attempt(() => db.t('roles').updateEntity(next, 'Replace', { etag: head.etag }), 404, 412)
         : await db.attempt(() => db.t('roles').createEntity(next), 409)
