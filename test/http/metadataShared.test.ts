@@ -18,6 +18,7 @@ import { loadConfig } from '../../shared/config.js'
 import { createTablesStore } from '../../shared/store/tables.js'
 import { fetchCapped, MAX_BLOB_BYTES } from '../../shared/webauthn/metadata.js'
 import { MetadataBlobError } from '../../shared/webauthn/verifyMetadataBlob.js'
+import { StorageUnavailableError } from '../../shared/errors.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { startAzurite, type Azurite } from '../helpers/azurite.js'
 import { decodeJwt, signIn, signUp } from '../helpers/client.js'
@@ -304,5 +305,35 @@ describe('MetadataStore on Table Storage', () => {
     const many = await store.getMetadataBlob()
     assert.equal(many?.text, undefined)
     assert.equal(gets.length, 1, gets.join('\n'))
+  })
+
+  it('a write that fails part-way deletes the chunk rows it put: the stored BLOB stays whole, nothing is left behind', async () => {
+    const config = loadConfig(
+      { TABLES_CONNECTION_STRING: azurite.connectionString, TABLE_PREFIX: `mp${process.pid}${randomBytes(3).toString('hex')}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+      { local: true },
+    )
+    let chunkPuts = 0
+    let failAt = Infinity
+    const store = createTablesStore({
+      config,
+      onRequest: (r) => {
+        if (r.method === 'PUT' && r.url.includes('blob%3A') && ++chunkPuts === failAt) throw new Error('storage went away')
+      },
+    })
+    await store.init()
+    const roles = TableClient.fromConnectionString(azurite.connectionString, `${config.tablePrefix}roles`, { allowInsecureConnection: true })
+    const keys = async () => {
+      const k: string[] = []
+      for await (const e of roles.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'metadata'` } })) k.push(e.rowKey!)
+      return k.sort()
+    }
+    assert.equal(await store.putMetadataBlob({ no: 1, text: 'one' }), true)
+    const kept = await keys()
+    chunkPuts = 0
+    failAt = 2
+    // Three rows of chunks; the second row's write fails.
+    await assert.rejects(store.putMetadataBlob({ no: 2, text: randomBytes(2_300_000).toString('base64url') }), StorageUnavailableError)
+    assert.deepEqual(await keys(), kept)
+    assert.equal((await store.getMetadataBlob())?.text, 'one')
   })
 })
