@@ -7,12 +7,16 @@
  * the wire: under the 1 MiB entity limit, which Azurite applies to the request body),
  * rows `blob:<no, 12 digits>:<write id>:<row, 4 digits>` (a random id per writer, so two timers
  * storing the same `no` at once never share rows); the row `head` says which `no` and write id are
- * current, how many rows they have and which source (METADATA_BLOB and METADATA_ROOT, hashed) it is from. A writer puts every chunk row first and moves `head` last, guarded by the etag
- * it read (or created, 409 when someone else did), so a reader never sees half a BLOB: it reads
+ * current, how many rows they have and which source (METADATA_BLOB and METADATA_ROOT, hashed)
+ * it is from. A writer puts every chunk row first and moves `head` last, guarded by the etag it
+ * read (or created, 409 when someone else did), so a reader never sees half a BLOB: it reads
  * `head`, then that BLOB's rows. After the head moved, every `blob:` row it does not name is
  * deleted (the previous BLOB's, and those a writer that failed part-way left behind): a reader
  * still on them finds one missing and tries again on its next period. A writer that fails while
- * putting its rows deletes what it put (best effort; else the next writer's sweep does).
+ * putting its rows deletes what it put (best effort; else the next writer's sweep does). A sweep
+ * can also take the rows of a writer that read the new head and is still putting its own (two
+ * timers minutes apart): its head then names missing rows, which read as a copy that cannot be
+ * read whole, and the next `sync` replaces it.
  *
  * What is read back is capped (MAX_METADATA_BLOB_BYTES decompressed, the rows that take): the
  * rows are anyone's who can write the table, and the text is verified only after.
