@@ -10,12 +10,14 @@ import type { AppEnv } from '../env.js'
 import { noStore } from '../middleware/noStore.js'
 import type { AuthenticatorTrustBody } from '../schemas/admin.js'
 
-/** The note shown with the policy: what it can and cannot prove. */
-export function policyNote(policy: Core['config']['authenticatorPolicy'], attestation: Core['config']['attestation']): string {
+/** The note shown with the policy: what it can and cannot prove (refusals by metadata only when METADATA_BLOB is set). */
+export function policyNote(policy: Core['config']['authenticatorPolicy'], attestation: Core['config']['attestation'], metadataConfigured: boolean): string {
   const claim =
     'An AAGUID on its own is only what the client claims (with attestation none anyone can send any AAGUID), so a policy on models counts only passkeys whose attestation was verified'
   if (policy.kind === 'any')
-    return `Any authenticator model may register; models the FIDO metadata reports revoked or compromised are refused. ${claim}: AAGUID-based names and refusals without one are advisory.`
+    return metadataConfigured
+      ? `Any authenticator model may register; models the FIDO metadata reports revoked or compromised are refused. ${claim}: AAGUID-based names and refusals without one are advisory.`
+      : `Any authenticator model may register; METADATA_BLOB is not set, so no model is named or refused. ${claim}.`
   return `${policy.kind === 'certified' ? 'Only FIDO certified models' : 'Only the listed models'} may register and sign in. ${claim}, and registration asks for one (ATTESTATION=${attestation}).`
 }
 
@@ -27,7 +29,7 @@ export function manageAuthenticatorsRoutes(core: Core) {
     const view: AuthenticatorTrustBody = {
       policy: policy.kind === 'aaguids' ? [...policy.aaguids] : policy.kind,
       attestation,
-      note: policyNote(policy, attestation),
+      note: policyNote(policy, attestation, metadataBlob !== undefined),
       metadata: {
         configured: metadataBlob !== undefined,
         ...(metadataBlob ? { source: metadataBlob.kind } : {}),

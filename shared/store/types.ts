@@ -370,10 +370,31 @@ export interface RecoveryStore {
   }): Promise<{ revoked: number }>
 }
 
-/** A FIDO metadata BLOB as stored for every instance (`MetadataStore`): its `no` and its JWS text. */
+/** The most a FIDO metadata BLOB may be: downloaded, or read back from storage decompressed (the FIDO BLOB is 5–10 MB). */
+export const MAX_METADATA_BLOB_BYTES = 20 * 1024 * 1024
+
+/**
+ * A FIDO metadata BLOB as stored for every instance (`MetadataStore`): its `no`, its JWS text and
+ * `source`, a hash of the METADATA_BLOB and METADATA_ROOT it came from (a copy of another source
+ * is replaced whatever its `no`).
+ */
 export interface StoredMetadataBlob {
   no: number
   text: string
+  source?: string | undefined
+}
+
+/**
+ * The stored BLOB as read: its `no`, `source` and `version` (which write it is:
+ * `putMetadataBlob`'s `replace`) from the head, and its text; `text` undefined when its rows cannot be read whole
+ * (a writer replaced them meanwhile, or they are damaged, too many or too large: at most
+ * MAX_BLOB_BYTES once decompressed). Nothing here is verified: the caller verifies the text.
+ */
+export interface StoredMetadataRead {
+  no: number
+  source: string | undefined
+  version: string
+  text: string | undefined
 }
 
 /**
@@ -383,12 +404,14 @@ export interface StoredMetadataBlob {
  */
 export interface MetadataStore {
   /** The stored BLOB when its `no` is greater than `newerThan` (else one point read and undefined). */
-  getMetadataBlob(opts?: { newerThan?: number }): Promise<StoredMetadataBlob | undefined>
+  getMetadataBlob(opts?: { newerThan?: number }): Promise<StoredMetadataRead | undefined>
   /**
    * Stores a BLOB the caller verified, unless the stored one's `no` is at least as great (or
-   * another writer stored one meanwhile): true when stored.
+   * another writer stored one meanwhile): true when stored. With `replace` (the `version` of a
+   * stored copy the caller found not to verify or not to be readable), it is stored whatever the
+   * stored one's `no`, if the stored one is still that version.
    */
-  putMetadataBlob(blob: StoredMetadataBlob): Promise<boolean>
+  putMetadataBlob(blob: StoredMetadataBlob, opts?: { replace?: string }): Promise<boolean>
 }
 
 /** `listClients` cursors: the creation time (16 digits), then the client id. */

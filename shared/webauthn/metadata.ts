@@ -13,10 +13,14 @@
  * An https METADATA_BLOB is shared through storage (MetadataStore): the daily timer (`sync`)
  * downloads it, verifies it and stores it; each instance reads the stored copy (on first use,
  * then hourly: one point read when nothing changed), not the internet. Only when storage has no
- * copy yet does an instance run `sync` itself.
+ * copy yet, or one that does not verify while nothing is in use, does an instance run `sync`
+ * itself. A stored copy that does not verify never blocks a good download: `sync` replaces it
+ * whatever its `no`.
  */
 import type { Config, MetadataSource } from '../config.js'
-import type { MetadataStore } from '../store/types.js'
+import { MAX_METADATA_BLOB_BYTES, type MetadataStore, type StoredMetadataRead } from '../store/types.js'
+import { readAtMost, TooLongError } from '../util/bytes.js'
+import { sha256b64u } from '../util/hash.js'
 import type { Clock } from '../util/clock.js'
 import { MetadataBlobError, verifyMetadataBlob, type MetadataBlob, type MetadataEntry } from './verifyMetadataBlob.js'
 
@@ -34,7 +38,7 @@ const FIRST_RETRY_MS = 60_000
 /** How often an instance looks for a newer BLOB in storage (https sources). */
 const SHARED_REFRESH_MS = 3600_000
 /** The most a METADATA_BLOB download may be (the FIDO BLOB is 5–10 MB). */
-export const MAX_BLOB_BYTES = 20 * 1024 * 1024
+export const MAX_BLOB_BYTES = MAX_METADATA_BLOB_BYTES
 /** The longest a METADATA_BLOB download may take, body included. */
 const DOWNLOAD_TIMEOUT_MS = 60_000
 
@@ -62,28 +66,12 @@ export async function fetchCapped(url: string, { maxBytes = MAX_BLOB_BYTES, time
     await res.body?.cancel()
     throw new MetadataBlobError(`the download is larger than ${maxBytes} bytes`)
   }
-  const parts: Uint8Array[] = []
-  let size = 0
-  const reader = res.body?.getReader()
   try {
-    for (let r = await reader?.read(); r && !r.done; r = await reader!.read()) {
-      const part = r.value
-      size += part.length
-      if (size > maxBytes) throw new MetadataBlobError(`the download is larger than ${maxBytes} bytes`)
-      parts.push(part)
-    }
+    return new TextDecoder().decode(res.body ? await readAtMost(res.body, maxBytes) : new Uint8Array())
   } catch (e) {
-    await reader?.cancel().catch(() => {})
-    if (e instanceof MetadataBlobError) throw e
+    if (e instanceof TooLongError) throw new MetadataBlobError(`the download is larger than ${maxBytes} bytes`)
     throw new MetadataBlobError(`the download failed (${e instanceof Error ? e.name : 'error'})`)
   }
-  const bytes = new Uint8Array(size)
-  let at = 0
-  for (const p of parts) {
-    bytes.set(p, at)
-    at += p.length
-  }
-  return new TextDecoder().decode(bytes)
 }
 
 /** https sources with fetch (a Web API), capped in size and time; a file is the runtime's to read. */
@@ -198,10 +186,19 @@ export class AuthenticatorMetadata {
         const shared = this.#shared
         if (!shared) return await this.accept(await this.#read(this.#config.metadataBlob!))
         const stored = await shared.getMetadataBlob({ newerThan: this.#current?.no ?? -1 })
-        if (stored) return await this.accept(stored.text)
+        if (stored) {
+          const checked = await this.#checkStored(stored)
+          if ('blob' in checked) {
+            this.#take(checked.blob)
+            return true
+          }
+          this.#log(this.#ignoredLine(checked.why))
+        }
         if (this.#current) return false
-        // Nothing stored yet (a new deployment before the timer's first run): this instance
-        // downloads it and stores it for the others.
+        // Nothing stored yet (a new deployment before the timer's first run), or a stored copy
+        // that does not verify (written by someone else, or under another METADATA_ROOT) or is
+        // from another source, while nothing is in use: this instance downloads the BLOB and
+        // stores it for the others (replacing such a copy whatever its `no`).
         const lines = await this.#sync()
         lines.forEach(this.#log)
         return this.#current !== undefined
@@ -217,8 +214,9 @@ export class AuthenticatorMetadata {
 
   /**
    * The timer job (functions/index.ts `metadata`, local/metadata.ts): an https METADATA_BLOB is
-   * downloaded, verified and, when newer than the stored one, stored for every instance and taken
-   * here; a BLOB that does not verify is not stored (the stored one stays). A file is read again.
+   * downloaded, verified and, when newer than the stored one (or the stored one does not verify),
+   * stored for every instance and taken here; a BLOB that does not verify is not stored (the
+   * stored one stays). A file is read again.
    * Resolves to its log lines; throws only when storage fails (the timer's failure line).
    */
   async sync(): Promise<string[]> {
@@ -239,10 +237,50 @@ export class AuthenticatorMetadata {
     } catch (e) {
       return [this.#ignoredLine(`${e instanceof MetadataBlobError ? e.message : `it could not be read (${e instanceof Error ? e.name : 'error'})`}; not stored`)]
     }
-    const stored = await this.#shared!.putMetadataBlob({ no: blob.no, text })
-    const lines = [stored ? `metadata: BLOB no ${blob.no} stored for every instance` : `metadata: BLOB no ${blob.no} not stored: storage has one at least as new`]
-    if (!this.#current || blob.no > this.#current.no) this.#take(blob)
-    return lines
+    const shared = this.#shared!
+    // The stored copy is looked at only when its `no` is at least the download's (else one point
+    // read): if it is from this source and verifies it stays, else it is replaced whatever its
+    // `no` (a copy that does not verify, or another MDS's, must not block every newer one). A lost
+    // race is tried once more on what won.
+    const source = await this.#source()
+    let line = `metadata: BLOB no ${blob.no} not stored: another writer stored one meanwhile`
+    let best = blob
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const stored = await shared.getMetadataBlob({ newerThan: blob.no - 1 })
+      const checked = stored && (stored.source === source && stored.text === text ? { blob } : await this.#checkStored(stored))
+      if (checked && 'blob' in checked) {
+        line = `metadata: BLOB no ${blob.no} not stored: storage has one at least as new`
+        if (checked.blob.no > blob.no) best = checked.blob
+        break
+      }
+      if (await shared.putMetadataBlob({ no: blob.no, text, source }, stored ? { replace: stored.version } : {})) {
+        line = `metadata: BLOB no ${blob.no} stored for every instance${stored && checked ? `, replacing the stored no ${stored.no}: ${checked.why}` : ''}`
+        break
+      }
+    }
+    if (!this.#current || best.no > this.#current.no) this.#take(best)
+    return [line]
+  }
+
+  /** Which METADATA_BLOB and METADATA_ROOT a stored copy comes from: a hash (the URL may carry a token). */
+  async #source(): Promise<string> {
+    const { metadataBlob, metadataRoot } = this.#config
+    return (await sha256b64u(`${metadataBlob?.kind === 'url' ? metadataBlob.url : ''}\n${metadataRoot.join('\n')}`)).slice(0, 22)
+  }
+
+  /** The stored copy verified, or why not: it cannot be read whole, does not verify, or is from another source. */
+  async #checkStored(stored: StoredMetadataRead): Promise<{ blob: MetadataBlob } | { why: string }> {
+    if (stored.text === undefined) return { why: 'the stored copy could not be read whole' }
+    let blob: MetadataBlob
+    try {
+      blob = await this.#verify(stored.text)
+    } catch (e) {
+      return { why: e instanceof MetadataBlobError ? e.message : `it did not verify (${e instanceof Error ? e.name : 'error'})` }
+    }
+    // Verified, but maybe another MDS's under the same root (METADATA_BLOB changed): its numbers
+    // are not this one's, so it is replaced, not compared.
+    if (stored.source !== (await this.#source())) return { why: 'the stored copy is from another METADATA_BLOB or METADATA_ROOT' }
+    return { blob }
   }
 
   /**

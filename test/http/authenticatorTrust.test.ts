@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { policyNote } from '../../shared/routes/manageAuthenticators.js'
 import { SoftAuthenticator, type SoftAttestation } from '../helpers/authenticator.js'
 import { startAzurite, type Azurite } from '../helpers/azurite.js'
 import { bearer, call, decodeJwt, post, signIn, signUp } from '../helpers/client.js'
@@ -272,6 +273,10 @@ describe('Model icons (GET /api/authenticators/{id}/icon) and the administration
     assert.equal(res.body.policy, 'any')
     assert.equal(res.body.attestation, 'direct')
     assert.match(res.body.note, /only what the client claims/)
+    assert.match(res.body.note, /revoked or compromised are refused/)
+    // Without METADATA_BLOB nothing is refused by model, and the note does not claim it.
+    assert.doesNotMatch(policyNote({ kind: 'any' }, 'none', false), /revoked|compromised/)
+    assert.match(policyNote({ kind: 'any' }, 'none', false), /METADATA_BLOB is not set/)
     assert.deepEqual(res.body.metadata, { configured: true, source: 'file', no: 1, nextUpdate: '2099-01-01', stale: false, models: 7, refusedModels: 1 })
     const user = await signUp(svc.url, key(UNKNOWN), uniq())
     assert.equal((await call(svc.url, 'GET', '/api/manage/authenticators', undefined, bearer(user.tokens.access_token))).status, 403)

@@ -9,13 +9,16 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import { gzipSync } from 'node:zlib'
+import { odata, TableClient } from '@azure/data-tables'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { loadConfig } from '../../shared/config.js'
 import { createTablesStore } from '../../shared/store/tables.js'
-import { fetchCapped } from '../../shared/webauthn/metadata.js'
+import { fetchCapped, MAX_BLOB_BYTES } from '../../shared/webauthn/metadata.js'
 import { MetadataBlobError } from '../../shared/webauthn/verifyMetadataBlob.js'
+import { StorageUnavailableError } from '../../shared/errors.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { startAzurite, type Azurite } from '../helpers/azurite.js'
 import { decodeJwt, signIn, signUp } from '../helpers/client.js'
@@ -31,6 +34,8 @@ let base: string
 /** What the loopback "MDS" serves at /blob, and how often it was asked. */
 let served = ''
 let requests = 0
+/** Responses the server left hanging (ended in `after`). */
+const stalled: ServerResponse[] = []
 const services: TestService[] = []
 let n = 0
 const uniq = () => `shared${process.pid}n${++n}`
@@ -59,6 +64,18 @@ before(async () => {
       for (let i = 0; i < 4; i++) res.write('x'.repeat(1000))
       return res.end()
     }
+    if (req.url === '/announced-huge') {
+      // Announces more than the cap, sends a little, then stalls: only Content-Length can refuse it.
+      res.writeHead(200, { 'content-type': 'application/jwt', 'content-length': '10000000' })
+      res.write('x'.repeat(100))
+      return void stalled.push(res)
+    }
+    if (req.url === '/stall') {
+      // Starts the body, then sends nothing more.
+      res.writeHead(200, { 'content-type': 'application/jwt' })
+      res.write('x'.repeat(100))
+      return void stalled.push(res)
+    }
     if (req.url === '/big') {
       res.writeHead(200, { 'content-type': 'application/jwt', 'content-length': '4000' })
       return res.end('x'.repeat(4000))
@@ -71,6 +88,8 @@ before(async () => {
 })
 after(async () => {
   for (const s of services) await s.close()
+  for (const r of stalled) r.destroy()
+  http.closeAllConnections()
   await new Promise((resolve) => http.close(resolve))
   await azurite?.stop()
 })
@@ -144,6 +163,53 @@ describe('METADATA_BLOB https: the timer stores the BLOB, instances share it', (
     assert.ok(second.logs.some((l) => /METADATA_BLOB ignored: the BLOB certificate chain does not verify to METADATA_ROOT.*BLOB no 4 stays in use/.test(l)), second.logs.join('\n'))
   })
 
+  it('a stored copy that does not verify does not block a good BLOB: the timer replaces it whatever its no, and a fresh instance uses it', async () => {
+    // Storage holds the forged no 9 from the case above; the MDS serves a good no 5.
+    assert.equal((await first.store.getMetadataBlob())?.no, 9)
+    served = await blob(5, ['FIDO_CERTIFIED_L1'])
+    const lines = await first.core.metadata.sync()
+    assert.equal(lines.length, 1)
+    assert.match(lines[0]!, /^metadata: BLOB no 5 stored for every instance, replacing the stored no 9: the BLOB certificate chain does not verify to METADATA_ROOT/)
+    assert.equal((await first.store.getMetadataBlob())?.no, 5)
+    assert.equal(first.core.metadata.current?.no, 5)
+    assert.equal(await second.core.metadata.refresh(), true)
+    assert.equal(second.core.metadata.current?.no, 5)
+    const before = requests
+    const third = await service(prefix, kek)
+    assert.equal((await third.core.metadata.inUse())?.no, 5)
+    assert.equal(requests, before, 'the fresh instance read storage, not the MDS')
+    // The good copy stays against a download of the same no.
+    assert.deepEqual(await first.core.metadata.sync(), ['metadata: BLOB no 5 not stored: storage has one at least as new'])
+  })
+
+  it('a fresh instance that finds only a stored copy that does not verify downloads the BLOB and replaces the copy', async () => {
+    const forged = await (await createTestMds()).sign(mdsPayload([await mdsEntry({ aaguid: MODEL, statuses: ['FIDO_CERTIFIED_L1'] })], { no: 12 }))
+    const head = await first.store.getMetadataBlob()
+    assert.equal(await first.store.putMetadataBlob({ no: 12, text: forged }, { replace: head!.version }), true)
+    served = await blob(6, ['FIDO_CERTIFIED_L1', 'REVOKED'])
+    const before = requests
+    const fresh = await service(prefix, kek)
+    assert.equal((await fresh.core.metadata.inUse())?.no, 6)
+    assert.equal(requests, before + 1)
+    assert.equal((await fresh.store.getMetadataBlob())?.no, 6)
+    assert.ok(fresh.logs.some((l) => /METADATA_BLOB ignored: the BLOB certificate chain does not verify to METADATA_ROOT.*no metadata in use/.test(l)), fresh.logs.join('\n'))
+    assert.ok(fresh.logs.some((l) => /^metadata: BLOB no 6 stored for every instance, replacing the stored no 12: the BLOB certificate chain/.test(l)), fresh.logs.join('\n'))
+    // The model it revokes is refused there.
+    await assert.rejects(signUp(fresh.url, new SoftAuthenticator({ aaguid: MODEL, attestation: 'packed-full' }), uniq()), /authenticator_not_allowed/)
+  })
+
+  it('a stored copy from another METADATA_BLOB (same root, verifies, higher no) is replaced, not compared: its numbers are another MDS\'s', async () => {
+    const head = await first.store.getMetadataBlob()
+    assert.equal(head?.no, 6)
+    assert.equal(await first.store.putMetadataBlob({ no: 40, text: await blob(40), source: 'another-mds' }, { replace: head!.version }), true)
+    served = await blob(7)
+    assert.deepEqual(await first.core.metadata.sync(), ['metadata: BLOB no 7 stored for every instance, replacing the stored no 40: the stored copy is from another METADATA_BLOB or METADATA_ROOT'])
+    const stored = await first.store.getMetadataBlob()
+    assert.equal(stored?.no, 7)
+    assert.equal(typeof stored?.source, 'string')
+    assert.notEqual(stored?.source, 'another-mds')
+  })
+
   it('an instance that finds nothing stored (before the first timer run) downloads the BLOB once and stores it for the others', async () => {
     const fresh = `mf${process.pid}${randomBytes(3).toString('hex')}`
     served = await blob(1)
@@ -166,6 +232,14 @@ describe('METADATA_BLOB download cap', () => {
     await assert.rejects(fetchCapped(`${base}/big-chunked`, { maxBytes: 3000 }), (e) => e instanceof MetadataBlobError && /larger than 3000 bytes/.test(e.message))
     assert.equal((await fetchCapped(`${base}/big-chunked`, { maxBytes: 4000 })).length, 4000)
     await assert.rejects(fetchCapped(`${base}/missing`), (e) => e instanceof MetadataBlobError && /GET answered 404/.test(e.message))
+  })
+
+  it('a Content-Length over the cap is refused at once, before the body (which here never comes)', { timeout: 20_000 }, async () => {
+    await assert.rejects(fetchCapped(`${base}/announced-huge`, { maxBytes: 3000, timeoutMs: 5000 }), (e) => e instanceof MetadataBlobError && /larger than 3000 bytes/.test(e.message))
+  })
+
+  it('a download that stalls mid-body is abandoned at timeoutMs', { timeout: 20_000 }, async () => {
+    await assert.rejects(fetchCapped(`${base}/stall`, { timeoutMs: 300 }), (e) => e instanceof MetadataBlobError && /^the download failed \(TimeoutError\)$/.test(e.message))
   })
 })
 
@@ -194,6 +268,72 @@ describe('MetadataStore on Table Storage', () => {
     assert.deepEqual(results.sort(), [false, true])
     const winner = await store.getMetadataBlob()
     assert.equal(winner?.no, 8)
-    assert.match(winner!.text, /^(a{100}|b{100})$/)
+    assert.match(winner?.text ?? '', /^(a{100}|b{100})$/)
+  })
+
+  it('rows nobody names (a writer that stopped part-way) are swept by the next write; what is read back is capped: a gzip bomb or a head naming too many rows reads as unreadable', async () => {
+    const config = loadConfig(
+      { TABLES_CONNECTION_STRING: azurite.connectionString, TABLE_PREFIX: `mo${process.pid}${randomBytes(3).toString('hex')}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+      { local: true },
+    )
+    const gets: string[] = []
+    const store = createTablesStore({ config, onRequest: (r) => void (r.method === 'GET' && gets.push(r.url)) })
+    await store.init()
+    const roles = TableClient.fromConnectionString(azurite.connectionString, `${config.tablePrefix}roles`, { allowInsecureConnection: true })
+    const keys = async () => {
+      const k: string[] = []
+      for await (const e of roles.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'metadata'` } })) k.push(e.rowKey!)
+      return k.sort()
+    }
+    assert.equal(await store.putMetadataBlob({ no: 1, text: 'one' }), true)
+    // What a writer that stopped after its first chunk row leaves: a row of no 2 no head names.
+    await roles.createEntity({ partitionKey: 'metadata', rowKey: 'blob:000000000002:deadbeef:0000', c00: new Uint8Array([1, 2, 3]) })
+    assert.equal(await store.putMetadataBlob({ no: 3, text: 'three' }), true)
+    const left = await keys()
+    assert.equal(left.length, 2, left.join(' '))
+    assert.ok(left.every((k) => k === 'head' || k.startsWith('blob:000000000003:')), left.join(' '))
+
+    // Anyone who can write the table: 20 MiB and a byte of zeros gzip to a few KB.
+    await roles.createEntity({ partitionKey: 'metadata', rowKey: 'blob:000000000050:bomb0000:0000', c00: new Uint8Array(gzipSync(Buffer.alloc(MAX_BLOB_BYTES + 1))) })
+    await roles.updateEntity({ partitionKey: 'metadata', rowKey: 'head', no: 50, rows: 1, write: 'bomb0000' }, 'Replace')
+    const bomb = await store.getMetadataBlob()
+    assert.equal(bomb?.no, 50)
+    assert.equal(bomb?.text, undefined)
+    // A head naming more rows than a BLOB of MAX_BLOB_BYTES takes: not one chunk row is read.
+    await roles.updateEntity({ partitionKey: 'metadata', rowKey: 'head', no: 51, rows: 40, write: 'bomb0000' }, 'Replace')
+    gets.length = 0
+    const many = await store.getMetadataBlob()
+    assert.equal(many?.text, undefined)
+    assert.equal(gets.length, 1, gets.join('\n'))
+  })
+
+  it('a write that fails part-way deletes the chunk rows it put: the stored BLOB stays whole, nothing is left behind', async () => {
+    const config = loadConfig(
+      { TABLES_CONNECTION_STRING: azurite.connectionString, TABLE_PREFIX: `mp${process.pid}${randomBytes(3).toString('hex')}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+      { local: true },
+    )
+    let chunkPuts = 0
+    let failAt = Infinity
+    const store = createTablesStore({
+      config,
+      onRequest: (r) => {
+        if (r.method === 'PUT' && r.url.includes('blob%3A') && ++chunkPuts === failAt) throw new Error('storage went away')
+      },
+    })
+    await store.init()
+    const roles = TableClient.fromConnectionString(azurite.connectionString, `${config.tablePrefix}roles`, { allowInsecureConnection: true })
+    const keys = async () => {
+      const k: string[] = []
+      for await (const e of roles.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'metadata'` } })) k.push(e.rowKey!)
+      return k.sort()
+    }
+    assert.equal(await store.putMetadataBlob({ no: 1, text: 'one' }), true)
+    const kept = await keys()
+    chunkPuts = 0
+    failAt = 2
+    // Three rows of chunks; the second row's write fails.
+    await assert.rejects(store.putMetadataBlob({ no: 2, text: randomBytes(2_300_000).toString('base64url') }), StorageUnavailableError)
+    assert.deepEqual(await keys(), kept)
+    assert.equal((await store.getMetadataBlob())?.text, 'one')
   })
 })

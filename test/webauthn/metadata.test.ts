@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { loadConfig } from '../../shared/config.js'
+import { createMemoryStore } from '../../shared/store/memory.js'
+import type { MetadataStore } from '../../shared/store/types.js'
 import { ManualClock } from '../../shared/util/clock.js'
 import { AuthenticatorMetadata } from '../../shared/webauthn/metadata.js'
 import { FIDO_MDS_ROOT_PEM } from '../../shared/webauthn/mdsRoot.js'
@@ -220,6 +222,53 @@ describe('AuthenticatorMetadata: the last good BLOB', () => {
     assert.equal(await md.lookup(KEY), undefined, 'the read runs in the background')
     await md.refresh()
     assert.equal((await md.lookup(KEY))?.aaguid, KEY)
+  })
+})
+
+describe('AuthenticatorMetadata.sync: storing the BLOB for every instance (memory store)', () => {
+  async function shared(store: MetadataStore) {
+    const mds = await createTestMds()
+    let text = ''
+    const md = new AuthenticatorMetadata({
+      config: { metadataBlob: { kind: 'url', url: 'https://mds.example/' }, metadataRoot: Object.freeze([mds.rootPem]) },
+      clock: new ManualClock(Date.UTC(2026, 0, 1)),
+      read: async () => text,
+      log: () => {},
+      store,
+    })
+    return { mds, md, serve: (t: string) => void (text = t) }
+  }
+
+  it('a writer that loses the race to one storing a lower no reads the head again and stores its BLOB', async () => {
+    const inner = createMemoryStore()
+    let winner: (() => Promise<boolean>) | undefined
+    // Another timer moves the head (to a lower no) between this writer's read and its write.
+    const store: MetadataStore = {
+      getMetadataBlob: (o) => inner.getMetadataBlob(o),
+      async putMetadataBlob(blob, o) {
+        if (!winner) return inner.putMetadataBlob(blob, o)
+        assert.equal(await winner(), true)
+        winner = undefined
+        return false
+      },
+    }
+    const { mds, md, serve } = await shared(store)
+    const lower = await mds.sign(mdsPayload([await mdsEntry({ aaguid: KEY })], { no: 2 }))
+    winner = () => inner.putMetadataBlob({ no: 2, text: lower })
+    serve(await mds.sign(mdsPayload([await mdsEntry({ aaguid: KEY })], { no: 5 })))
+    assert.deepEqual(await md.sync(), ['metadata: BLOB no 5 stored for every instance'])
+    assert.equal((await inner.getMetadataBlob())?.no, 5)
+    assert.equal(md.current?.no, 5)
+  })
+
+  it('a stored copy is replaced only while it is the version read: replace guards on it', async () => {
+    const store = createMemoryStore()
+    assert.equal(await store.putMetadataBlob({ no: 9, text: 'forged' }), true)
+    const read = await store.getMetadataBlob()
+    assert.equal(await store.putMetadataBlob({ no: 3, text: 'older' }), false)
+    assert.equal(await store.putMetadataBlob({ no: 3, text: 'good' }, { replace: read!.version }), true)
+    assert.equal(await store.putMetadataBlob({ no: 4, text: 'late' }, { replace: read!.version }), false, 'the version read is gone')
+    assert.equal((await store.getMetadataBlob())?.text, 'good')
   })
 })
 

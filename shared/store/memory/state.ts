@@ -40,7 +40,7 @@ export interface MemoryState {
   auditEvents: Map<number, AuditEventRecord>
   audit: { head?: AuditHead }
   /** The shared FIDO metadata BLOB (MetadataStore). */
-  metadata: { blob?: StoredMetadataBlob }
+  metadata: { blob?: StoredMetadataBlob & { version: string } }
   /** A fresh etag, never seen before. */
   etag(): string
   /** Stores a copy with a fresh etag and gives the caller's object that etag. */

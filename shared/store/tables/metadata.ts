@@ -7,21 +7,34 @@
  * the wire: under the 1 MiB entity limit, which Azurite applies to the request body),
  * rows `blob:<no, 12 digits>:<write id>:<row, 4 digits>` (a random id per writer, so two timers
  * storing the same `no` at once never share rows); the row `head` says which `no` and write id are
- * current and how many rows they have. A writer puts every chunk row first and moves `head` last, guarded by the etag
- * it read (or created, 409 when someone else did), so a reader never sees half a BLOB: it reads
- * `head`, then that BLOB's rows. The previous BLOB's rows are deleted after the head moved; a
- * reader still on them finds one missing and tries again on its next period.
+ * current, how many rows they have and which source (METADATA_BLOB and METADATA_ROOT, hashed)
+ * it is from. A writer puts every chunk row first and moves `head` last, guarded by the etag it
+ * read (or created, 409 when someone else did), so a reader never sees half a BLOB: it reads
+ * `head`, then that BLOB's rows. After the head moved, every `blob:` row it does not name is
+ * deleted (the previous BLOB's, and those a writer that failed part-way left behind): a reader
+ * still on them finds one missing and tries again on its next period. A writer that fails while
+ * putting its rows deletes what it put (best effort; else the next writer's sweep does). A sweep
+ * can also take the rows of a writer that read the new head and is still putting its own (two
+ * timers minutes apart): its head then names missing rows, which read as a copy that cannot be
+ * read whole, and the next `sync` replaces it.
+ *
+ * What is read back is capped (MAX_METADATA_BLOB_BYTES decompressed, the rows that take): the
+ * rows are anyone's who can write the table, and the text is verified only after.
  */
-import type { MetadataStore } from '../types.js'
-import type { Calls } from './calls.js'
+import { MAX_METADATA_BLOB_BYTES, type MetadataStore } from '../types.js'
+import { joinBytes, readAtMost } from '../../util/bytes.js'
+import { odata, type Calls } from './calls.js'
 import { int } from './codec.js'
 
 const PK = 'metadata'
 const HEAD_RK = 'head'
 const CHUNK_BYTES = 60_000
 const CHUNKS_PER_ROW = 11
+/** The most rows a head may name: a BLOB of MAX_METADATA_BLOB_BYTES, gzip's worst expansion on top. */
+const MAX_ROWS = Math.ceil((MAX_METADATA_BLOB_BYTES * 1.01 + 1024) / (CHUNK_BYTES * CHUNKS_PER_ROW))
 const prop = (i: number) => `c${String(i).padStart(2, '0')}`
-const rowKey = (no: number, write: string, row: number) => `blob:${String(no).padStart(12, '0')}:${write}:${String(row).padStart(4, '0')}`
+const writeKey = (no: number, write: string) => `blob:${String(no).padStart(12, '0')}:${write}:`
+const rowKey = (no: number, write: string, row: number) => `${writeKey(no, write)}${String(row).padStart(4, '0')}`
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
 
 async function gzip(text: string): Promise<Uint8Array> {
@@ -29,66 +42,88 @@ async function gzip(text: string): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer())
 }
 
-async function gunzip(bytes: Uint8Array): Promise<string> {
+/** The text, or undefined when it is not gzip or decompresses to more than MAX_METADATA_BLOB_BYTES. */
+async function gunzip(bytes: Uint8Array): Promise<string | undefined> {
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'))
-  return new Response(stream).text()
+  try {
+    return new TextDecoder().decode(await readAtMost(stream, MAX_METADATA_BLOB_BYTES))
+  } catch {
+    return undefined
+  }
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? NaN))
 
 export function metadataVerbs(db: Calls): MetadataStore {
+  const remove = (rk: string) => db.attempt(() => db.t('roles').deleteEntity(PK, rk), 404)
+
+  /** The chunk rows of one head, joined and decompressed; undefined when one is missing or they are too many or too large. */
+  async function readRows(no: number, write: string, rows: number): Promise<string | undefined> {
+    if (!Number.isSafeInteger(rows) || rows < 0 || rows > MAX_ROWS) return undefined
+    const parts: Uint8Array[] = []
+    for (let r = 0; r < rows; r++) {
+      const row = await db.getRow('roles', PK, rowKey(no, write, r))
+      // Deleted by a writer that stored a newer BLOB meanwhile: the next read finds that one.
+      if (!row) return undefined
+      for (let i = 0; i < CHUNKS_PER_ROW; i++) {
+        const c = row[prop(i)]
+        if (c instanceof Uint8Array) parts.push(c)
+      }
+    }
+    return gunzip(joinBytes(parts))
+  }
+
+  /** Deletes every `blob:` row but those of the write `keep` (best effort: the next writer sweeps again). */
+  async function sweep(keep: string): Promise<void> {
+    try {
+      const rows = await db.query('roles', odata`PartitionKey eq ${PK} and RowKey ge ${'blob:'} and RowKey lt ${'blob;'}`, { select: ['RowKey'] })
+      for (const r of rows) if (!r.rowKey.startsWith(keep)) await remove(r.rowKey)
+    } catch {
+      // Storage failing now leaves rows nobody reads; the BLOB itself is stored.
+    }
+  }
+
   return {
     async getMetadataBlob({ newerThan = -1 } = {}) {
       const head = await db.getRow('roles', PK, HEAD_RK)
       if (!head) return undefined
       const no = num(head.no)
-      const rows = num(head.rows)
-      const write = str(head.write)
-      if (!Number.isSafeInteger(no) || !Number.isSafeInteger(rows) || no <= newerThan) return undefined
-      const parts: Uint8Array[] = []
-      for (let r = 0; r < rows; r++) {
-        const row = await db.getRow('roles', PK, rowKey(no, write, r))
-        // Deleted by a writer that stored a newer BLOB meanwhile: the next read finds that one.
-        if (!row) return undefined
-        for (let i = 0; i < CHUNKS_PER_ROW; i++) {
-          const c = row[prop(i)]
-          if (c instanceof Uint8Array) parts.push(c)
-        }
-      }
-      const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-      let at = 0
-      for (const p of parts) {
-        bytes.set(p, at)
-        at += p.length
-      }
-      return { no, text: await gunzip(bytes) }
+      if (!Number.isSafeInteger(no) || no <= newerThan) return undefined
+      return { no, source: typeof head.source === 'string' ? head.source : undefined, version: head.etag, text: await readRows(no, str(head.write), num(head.rows)) }
     },
 
-    async putMetadataBlob({ no, text }) {
+    async putMetadataBlob({ no, text, source }, { replace } = {}) {
       const head = await db.getRow('roles', PK, HEAD_RK)
-      const before = head ? num(head.no) : undefined
-      if (before !== undefined && before >= no) return false
+      if (replace !== undefined ? head?.etag !== replace : head && num(head.no) >= no) return false
       const bytes = await gzip(text)
       const chunks: Uint8Array[] = []
       for (let at = 0; at < bytes.length; at += CHUNK_BYTES) chunks.push(bytes.slice(at, at + CHUNK_BYTES)) // a copy: the SDK encodes a view's whole buffer
       const rows = Math.ceil(chunks.length / CHUNKS_PER_ROW)
       const write = crypto.randomUUID().slice(0, 8)
-      for (let r = 0; r < rows; r++) {
-        const entity: Record<string, unknown> = { partitionKey: PK, rowKey: rowKey(no, write, r) }
-        chunks.slice(r * CHUNKS_PER_ROW, (r + 1) * CHUNKS_PER_ROW).forEach((c, i) => (entity[prop(i)] = c))
-        await db.attempt(() => db.t('roles').upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Replace'))
+      const removeOurs = async () => {
+        for (let r = 0; r < rows; r++) await remove(rowKey(no, write, r)).catch(() => {})
       }
-      const next = { partitionKey: PK, rowKey: HEAD_RK, no: int(no), rows: int(rows), write, bytes: int(text.length) }
+      try {
+        for (let r = 0; r < rows; r++) {
+          const entity: Record<string, unknown> = { partitionKey: PK, rowKey: rowKey(no, write, r) }
+          chunks.slice(r * CHUNKS_PER_ROW, (r + 1) * CHUNKS_PER_ROW).forEach((c, i) => (entity[prop(i)] = c))
+          await db.attempt(() => db.t('roles').upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Replace'))
+        }
+      } catch (e) {
+        // Failed part-way: the rows put so far are nobody's.
+        await removeOurs()
+        throw e
+      }
+      const next = { partitionKey: PK, rowKey: HEAD_RK, no: int(no), rows: int(rows), write, bytes: int(text.length), ...(source !== undefined ? { source } : {}) }
       const moved = head
         ? await db.attempt(() => db.t('roles').updateEntity(next, 'Replace', { etag: head.etag }), 404, 412)
         : await db.attempt(() => db.t('roles').createEntity(next), 409)
       if (moved.status !== undefined) {
         // Another writer moved the head first: our rows are nobody's, remove them.
-        for (let r = 0; r < rows; r++) await db.attempt(() => db.t('roles').deleteEntity(PK, rowKey(no, write, r)), 404)
+        await removeOurs()
         return false
       }
-      if (head && before !== undefined)
-        for (let r = 0; r < num(head.rows); r++) await db.attempt(() => db.t('roles').deleteEntity(PK, rowKey(before, str(head.write), r)), 404)
+      await sweep(writeKey(no, write))
       return true
     },
   }
