@@ -149,6 +149,30 @@ describe('Refresh tokens bound to the key (RFC 9449 §5)', () => {
     assert.deepEqual(decodeJwt(ok.body.access_token).payload.cnf, { jkt: key.jkt })
   })
 
+  it('an old rotated-out refresh token of a bound session without a proof (or by another key) → invalid_dpop_proof, nothing revoked; by the key → reuse revokes the session', async () => {
+    const key = await DPoPKey.generate()
+    const u = await signedIn(key)
+    const rotated = await refresh(u.refresh, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body))
+    // A thief with the old token but not the key: refused for the proof, before reuse detection.
+    const stolen = await refresh(u.refresh)
+    assert.equal(stolen.status, 400)
+    assert.equal(stolen.body.error, 'invalid_dpop_proof', JSON.stringify(stolen.body))
+    const other = await DPoPKey.generate()
+    const wrongKey = await refresh(u.refresh, { dpop: await other.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(wrongKey.body.error, 'invalid_dpop_proof', JSON.stringify(wrongKey.body))
+    // The holder's session was not revoked: its current refresh token still works.
+    const next = await refresh(rotated.body.refresh_token, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(next.status, 200, JSON.stringify(next.body))
+    // The old token with a proof by the key is reuse (RFC 9700 §4.14.2): the session is revoked.
+    const reuse = await refresh(u.refresh, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(reuse.body.error, 'invalid_grant')
+    assert.match(reuse.body.error_description, /already used/)
+    const after = await refresh(next.body.refresh_token, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(after.body.error, 'invalid_grant')
+    assert.match(after.body.error_description, /revoked/)
+  })
+
   it('an unbound session stays unbound when refreshed with a proof (Bearer, no cnf)', async () => {
     const u = await signedIn(undefined)
     const key = await DPoPKey.generate()
@@ -209,6 +233,21 @@ describe('authorization_code (RFC 9449 §5, §10 dpop_jkt)', () => {
     const ok = await exchange(await code({ dpop_jkt: key.jkt }), { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
     assert.equal(ok.status, 200, JSON.stringify(ok.body))
     assert.deepEqual(decodeJwt(ok.body.access_token).payload.cnf, { jkt: key.jkt })
+  })
+
+  it('dpop_jkt: a replayed code without the key → invalid_dpop_proof and revokes nothing; replayed with the key → reuse revokes', async () => {
+    const key = await DPoPKey.generate()
+    const c = await code({ dpop_jkt: key.jkt })
+    const ok = await exchange(c, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(ok.status, 200, JSON.stringify(ok.body))
+    const replay = await exchange(c)
+    assert.equal(replay.body.error, 'invalid_dpop_proof', JSON.stringify(replay.body))
+    const stillOk = await form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: ok.body.refresh_token, client_id: app }, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(stillOk.status, 200, JSON.stringify(stillOk.body))
+    const reuse = await exchange(c, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(reuse.body.error, 'invalid_grant')
+    const revoked = await form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: stillOk.body.refresh_token, client_id: app }, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(revoked.body.error, 'invalid_grant')
   })
 
   it('dpop_jkt that is not a thumbprint → invalid_request at the authorization endpoint', async () => {
