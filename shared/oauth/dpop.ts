@@ -50,6 +50,15 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
 
 type DPoPAlg = (typeof DPOP_ALGS)[number]
 
+/** A base64url segment's bytes, or undefined when it is not base64url. */
+function bytesOf(segment: string): Uint8Array | undefined {
+  try {
+    return decode(segment)
+  } catch {
+    return undefined
+  }
+}
+
 /** A base64url segment's JSON object, or undefined. */
 function jsonObject(segment: string): Record<string, unknown> | undefined {
   try {
@@ -57,6 +66,15 @@ function jsonObject(segment: string): Record<string, unknown> | undefined {
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
   } catch {
     return undefined
+  }
+}
+
+/** verifyJwsSync, with a signature Node cannot even parse counted as one that does not verify. */
+function verifies(alg: DPoPAlg, key: KeyObject, input: string, signature: Uint8Array): boolean {
+  try {
+    return verifyJwsSync(alg, key, input, signature)
+  } catch {
+    return false
   }
 }
 
@@ -210,6 +228,10 @@ export class DPoPVerifier {
     const compact = proof.trim()
     if (compact.length > MAX_PROOF || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(compact)) throw fail('The DPoP proof is not a compact JWS')
     const [h64, p64, s64] = compact.split('.') as [string, string, string]
+    // A base64url segment of length ≡ 1 (mod 4) encodes no bytes (RFC 4648 §5): not a JWS.
+    if (h64.length % 4 === 1 || p64.length % 4 === 1 || s64.length % 4 === 1) throw fail('The DPoP proof is not a compact JWS')
+    const signature = bytesOf(s64)
+    if (!signature) throw fail('The DPoP proof is not a compact JWS')
     const header = jsonObject(h64)
     if (!header) throw fail('The DPoP proof header is not a JSON object')
     // Header checks before any signature math.
@@ -223,7 +245,7 @@ export class DPoPVerifier {
     if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw fail('jwk must be a public key (it has private members)')
     const { key, jkt } = await this.publicKey(alg as DPoPAlg, jwk as Record<string, unknown>, fail)
     // The signature, synchronously on Node's crypto (shared/crypto/fast.ts): one verification per call.
-    if (!verifyJwsSync(alg as DPoPAlg, key, `${h64}.${p64}`, decode(s64))) throw fail('The proof signature does not verify')
+    if (!verifies(alg as DPoPAlg, key, `${h64}.${p64}`, signature)) throw fail('The proof signature does not verify')
     const payload = jsonObject(p64)
     if (!payload) throw fail('The DPoP proof payload is not a JSON object')
     const { jti, htm, htu, iat, ath, nonce } = payload

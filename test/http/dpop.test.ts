@@ -55,6 +55,21 @@ async function check(token: string, proof: string | undefined, opts: { scheme?: 
 const refresh = (refreshToken: string, headers: Record<string, string> = {}) =>
   form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, headers)
 
+/** Proofs that are no compact JWS, or whose segments do not decode (base64url length ≡ 1 mod 4). */
+const malformed = (h: string, b: string, sig: string) => [
+  `${h}.${b}.A`,
+  `${h}.${b}.${sig}A`,
+  `${h}.${b}A.${sig}`,
+  `${h}A.${b}.${sig}`,
+  `${h}.${b}.`,
+  `..`,
+  `A.A.A`,
+  `${h}.${b}.${sig.slice(0, 10)}`,
+  `${Buffer.from('not json').toString('base64url')}.${b}.${sig}`,
+  `${h}.${Buffer.from('[1]').toString('base64url')}.${sig}`,
+  `${h}.${b}.${sig}.${sig}`,
+]
+
 before(async () => {
   azurite = await startAzurite()
   svc = await startService({ connectionString: azurite.connectionString, port: await freePort(), env: { BOOTSTRAP_ADMINS: 'dpop-admin' } })
@@ -116,6 +131,23 @@ describe('Issuing DPoP-bound tokens (RFC 9449 §5)', () => {
     assert.equal(r.status, 400)
     assert.equal(r.body.error, 'invalid_dpop_proof')
     assert.equal(typeof r.body.error_description, 'string')
+  })
+
+  it('malformed proofs at the token endpoint and authentication/verify (e.g. a signature segment `A`) → 400 invalid_dpop_proof, never a 5xx', async () => {
+    const key = await DPoPKey.generate()
+    const u = await signedIn(key)
+    const [h, b, sig] = (await key.proof({ htm: 'POST', htu: tokenUrl() })).split('.') as [string, string, string]
+    for (const bad of malformed(h, b, sig)) {
+      const r = await refresh(u.refresh, { dpop: bad })
+      assert.equal(r.status, 400, `${bad}: ${JSON.stringify(r.body)}`)
+      assert.equal(r.body.error, 'invalid_dpop_proof', bad)
+    }
+    const v = await verifyWith(u.auth, { dpop: `${h}.${b}.A` })
+    assert.equal(v.status, 400, JSON.stringify(v.body))
+    assert.equal(v.body.code, 'invalid_dpop_proof')
+    const me = await call(svc.url, 'GET', '/api/me', undefined, { authorization: `DPoP ${u.access}`, dpop: `${h}.${b}.A` })
+    assert.equal(me.status, 401)
+    assert.match(me.headers.get('www-authenticate') ?? '', /^DPoP error="invalid_dpop_proof"/)
   })
 
   it('discovery lists dpop_signing_alg_values_supported', async () => {
@@ -366,6 +398,19 @@ describe('Proof checks at the authorizer (RFC 9449 §4.3, §7; CONTRACT v2 "DPoP
   it('an oversized proof is the client\'s fault: 401 invalid_dpop_proof, not a malformed call (which the gateway would answer 503)', async () => {
     const r = await check(u.access, 'a'.repeat(9000))
     assert.equal(r.status, 200)
+    await refusedWith(r, /compact JWS/)
+  })
+  it('malformed proofs (a segment of length ≡ 1 mod 4, empty segments, no JSON, a cut signature) → 401 decision, never a 5xx', async () => {
+    const good = await proof()
+    const [h, b, sig] = good.split('.') as [string, string, string]
+    for (const bad of malformed(h, b, sig)) {
+      const r = await check(u.access, bad)
+      assert.equal(r.status, 200, `${bad}: ${JSON.stringify(r.body)}`)
+      assert.equal(r.body.allow, false, bad)
+      assert.equal(r.body.status, 401, bad)
+      assert.match(r.body.wwwAuthenticate, /^DPoP error="invalid_dpop_proof"/, bad)
+    }
+    const r = await check(u.access, `${h}.${b}.A`)
     await refusedWith(r, /compact JWS/)
   })
   it("a url that is no URL: a bearer token's decision does not depend on it; a proof's htu matches nothing", async () => {
