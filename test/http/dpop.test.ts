@@ -446,6 +446,20 @@ describe('Proof checks at the authorizer (RFC 9449 §4.3, §7; CONTRACT v2 "DPoP
     assert.equal((await post(svc.url, '/api/authz/check', { ...body, dpop: await proof() })).body.allow, true)
     await refusedWith(await post(svc.url, '/api/authz/check', body), /proof is required/)
   })
+  it("the body's token with the caller's scheme (managed-identity gateway): Bearer with a good proof → 401; DPoP (any case) → allow; an unbound token as DPoP → invalid_token", async () => {
+    const body = { method: 'GET', path: '/orders/42', url: API, token: u.access }
+    await refusedWith(await post(svc.url, '/api/authz/check', { ...body, scheme: 'Bearer', dpop: await proof() }), /DPoP-bound/)
+    await refusedWith(await post(svc.url, '/api/authz/check', { ...body, scheme: 'bearer', dpop: await proof() }), /DPoP-bound/)
+    assert.equal((await post(svc.url, '/api/authz/check', { ...body, scheme: 'DPoP', dpop: await proof() })).body.allow, true)
+    assert.equal((await post(svc.url, '/api/authz/check', { ...body, scheme: 'dpop', dpop: await proof() })).body.allow, true)
+    const plain = await reader(undefined)
+    const asDPoP = await post(svc.url, '/api/authz/check', { method: 'GET', path: '/orders/42', url: API, token: plain.access, scheme: 'DPoP' })
+    assert.equal(asDPoP.body.status, 401)
+    assert.match(asDPoP.body.wwwAuthenticate, /^Bearer error="invalid_token"/)
+    assert.equal((await post(svc.url, '/api/authz/check', { method: 'GET', path: '/orders/42', url: API, token: plain.access, scheme: 'Bearer' })).body.allow, true)
+    const bad = await post(svc.url, '/api/authz/check', { ...body, scheme: 'Basic' })
+    assert.equal(bad.status, 400, JSON.stringify(bad.body))
+  })
 })
 
 describe("Our own bearer middleware (RFC 9449 §7): /api/me with the page's bound token", () => {
