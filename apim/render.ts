@@ -75,8 +75,9 @@ const MANAGED_IDENTITY: Variant = {
   Identical to apim/policy.xml except for the call to the authorizer: APIM authenticates to the
   Function App with its managed identity (authentication-managed-identity inside send-request),
   which overwrites the Authorization header with an Entra ID token for {{passkey-authz-resource}}.
-  The caller's access token therefore travels in the body's "token" field (CONTRACT "Authorizer":
-  the authorizer prefers the body's token when present). The function key is still sent, as the
+  The caller's access token therefore travels in the body's "token" field, and its Authorization
+  scheme (Bearer or DPoP) in "scheme" (CONTRACT "Authorizer": the authorizer prefers the body's
+  token when present, and refuses a DPoP-bound token whose scheme is Bearer, RFC 9449 section 7.1). The function key is still sent, as the
   function keeps authLevel "function"; the Function App's authentication (Easy Auth) checks the
   Entra token in front of it.
 
@@ -94,7 +95,8 @@ const MANAGED_IDENTITY: Variant = {
 `,
   forwardHeaders: '',
   bodyEnd: String.raw`,
-                        new JProperty("token", context.Request.Headers.GetValueOrDefault("Authorization", "").Trim().Split(' ').Last())).ToString(Newtonsoft.Json.Formatting.None))</set-body>
+                        new JProperty("token", context.Request.Headers.GetValueOrDefault("Authorization", "").Trim().Split(' ').Last()),
+                        new JProperty("scheme", context.Request.Headers.GetValueOrDefault("Authorization", "").Trim().Split(' ').First())).ToString(Newtonsoft.Json.Formatting.None))</set-body>
                     <authentication-managed-identity resource="{{passkey-authz-resource}}" ignore-error="true" />
 `,
 }

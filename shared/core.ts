@@ -19,8 +19,11 @@ import { AuthenticatorMetadata, type ReadMetadataBlob } from './webauthn/metadat
 import { ClientMetadataDocuments, type ClientMetadataFetcherFactory } from './oauth/clientMetadata.js'
 import { DPoPVerifier } from './oauth/dpop.js'
 
-/** (jkt, jti) pairs each instance remembers for DPoP replay detection (≈ 150 bytes each). */
-const DPOP_REPLAY_CACHE_SIZE = 100_000
+/**
+ * (jkt, jti) pairs each instance remembers for DPoP replay detection (≈ 150 bytes each): at the
+ * token endpoint and sign-in, and at resources (docs/dpop.md "The replay window").
+ */
+const DPOP_REPLAY_CACHE_SIZE = { token: 50_000, resource: 100_000 }
 
 export interface Core {
   config: Config
@@ -45,7 +48,7 @@ export interface Core {
   metadata: AuthenticatorMetadata
   /** Client ID metadata documents (shared/oauth/clientMetadata.ts); absent: not supported. */
   clientMetadata?: ClientMetadataDocuments
-  /** DPoP proofs (RFC 9449, shared/oauth/dpop.ts): one replay cache per instance. */
+  /** DPoP proofs (RFC 9449, shared/oauth/dpop.ts): two replay caches per instance (token endpoint, resources). */
   dpop: DPoPVerifier
 }
 

@@ -39,13 +39,24 @@ function idb<T>(run: (store: IDBObjectStore) => IDBRequest<T>, mode: IDBTransact
   })
 }
 
+const stored = () => idb<CryptoKeyPair | undefined>((s) => s.get(ID), 'readonly')
+
 async function loadOrMake(): Promise<CryptoKeyPair | undefined> {
   try {
-    const saved = await idb<CryptoKeyPair | undefined>((s) => s.get(ID), 'readonly')
+    const saved = await stored()
     if (saved?.privateKey && saved.publicKey) return saved
     const made = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])) as CryptoKeyPair
-    await idb((s) => s.put(made, ID), 'readwrite')
-    return made
+    try {
+      // `add`, not `put`: two tabs opened at once each make a key; only the first is stored, and
+      // the other takes that one (else one tab would sign with a key the store no longer has, and
+      // its tokens would be bound to a key lost at the next reload).
+      await idb((s) => s.add(made, ID), 'readwrite')
+      return made
+    } catch (e) {
+      if ((e as DOMException | null)?.name !== 'ConstraintError') throw e
+      const winner = await stored()
+      return winner?.privateKey && winner.publicKey ? winner : undefined
+    }
   } catch {
     return undefined
   }

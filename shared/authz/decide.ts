@@ -228,8 +228,7 @@ export class Authorizer {
     if (pop.proof === undefined) return invalid('This token is DPoP-bound: a DPoP proof is required')
     if (pop.url === undefined) return invalid('The gateway did not send the URL called (url)')
     try {
-      const proof = await verifier.verify({ proof: pop.proof, method: req.method, url: pop.url, accessToken: token })
-      if (proof.jkt !== jkt) return invalid('The DPoP proof is signed by another key than the token is bound to')
+      await verifier.verify({ proof: pop.proof, method: req.method, url: pop.url, accessToken: token, jkt })
       return undefined
     } catch (e) {
       if (e instanceof DPoPError) return refuse(e)

@@ -17,8 +17,10 @@
  *    current or the previous window, else `use_dpop_nonce` with a fresh `DPoP-Nonce`;
  * 10. `iat` at most IAT_WINDOW seconds old and at most FUTURE_SKEW ahead;
  * 11. `ath` = base64url(SHA-256(access token)) when a token is presented with it (§4.3 item 11);
- * 12. the `jti` not seen with this key within the window (§11.1), in a bounded per-instance cache.
- * The caller compares the returned `jkt` (RFC 7638 thumbprint) with the token's `cnf.jkt`.
+ * 12. at resources, the key is the token's `cnf.jkt` (RFC 7638 thumbprint; passed as `jkt`);
+ * 13. the `jti` not seen with this key within the window (§11.1), in a bounded per-instance cache
+ *    (one for the token endpoint and sign-in, one for resources) that never forgets a pair inside
+ *    its window: when full it refuses with `use_dpop_nonce` instead.
  *
  * Nonces are stateless, so they hold across instances (Flex Consumption scales out): the nonce is
  * `<window>.<mac>`, the MAC an HMAC-SHA-256 of the window number under a key derived from
@@ -50,6 +52,15 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
 
 type DPoPAlg = (typeof DPOP_ALGS)[number]
 
+/** A base64url segment's bytes, or undefined when it is not base64url. */
+function bytesOf(segment: string): Uint8Array | undefined {
+  try {
+    return decode(segment)
+  } catch {
+    return undefined
+  }
+}
+
 /** A base64url segment's JSON object, or undefined. */
 function jsonObject(segment: string): Record<string, unknown> | undefined {
   try {
@@ -57,6 +68,15 @@ function jsonObject(segment: string): Record<string, unknown> | undefined {
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
   } catch {
     return undefined
+  }
+}
+
+/** verifyJwsSync, with a signature Node cannot even parse counted as one that does not verify. */
+function verifies(alg: DPoPAlg, key: KeyObject, input: string, signature: Uint8Array): boolean {
+  try {
+    return verifyJwsSync(alg, key, input, signature)
+  } catch {
+    return false
   }
 }
 
@@ -92,6 +112,8 @@ export interface ProofRequest {
   url: string
   /** The access token presented with the proof (resources): `ath` must match it. */
   accessToken?: string
+  /** The token's `cnf.jkt` (resources): the proof must be by that key, checked before its jti is remembered. */
+  jkt?: string
 }
 
 export interface VerifiedProof {
@@ -100,14 +122,18 @@ export interface VerifiedProof {
 }
 
 /**
- * The (jkt, jti) pairs seen (RFC 9449 §11.1), in two generations of plain Sets: a pair is kept
- * at least `keepMs` (one generation) and at most two; a generation holding half of `max` pairs
- * turns over early (a flood evicts the oldest). No per-entry object or timestamp: this is on the
- * path of every DPoP call, and the GC of a full cache of entry objects costs more than the lookup.
+ * The (jkt, jti) pairs seen (RFC 9449 §11.1), in two generations of plain Sets, each holding at
+ * most half of `max`: a pair is kept at least `keepMs` (longer than any proof is accepted) and
+ * at most twice that. No pair is ever forgotten inside its window: a full generation turns over
+ * early only when the previous one is empty; otherwise add() answers `full` and the caller
+ * refuses the proof (a flood makes proofs wait, it never makes a captured one replayable).
+ * No per-entry object or timestamp: this is on the path of every DPoP call, and the GC of a full
+ * cache of entry objects costs more than the lookup.
  */
 class ReplayCache {
   private current = new Set<string>()
   private previous = new Set<string>()
+  /** When `current` was started: every pair in `previous` was added before it. */
   private since: number
 
   constructor(
@@ -118,22 +144,34 @@ class ReplayCache {
     this.since = now
   }
 
-  /** Adds the pair; false when it was seen already. */
-  add(key: string, now: number): boolean {
-    if (now - this.since >= this.keepMs || this.current.size >= Math.max(1, Math.floor(this.max / 2))) {
-      // Two generations ago is past any proof's window: drop it.
+  /** Adds the pair: `replay` when it was seen already, `full` when it cannot be remembered. */
+  add(key: string, now: number): 'ok' | 'replay' | 'full' {
+    if (now - this.since >= this.keepMs) {
+      // `previous` was last added to at `since`, at least keepMs ago: past any proof's window.
       this.previous = now - this.since >= 2 * this.keepMs ? new Set() : this.current
       this.current = new Set()
       this.since = now
     }
-    if (this.current.has(key) || this.previous.has(key)) return false
+    if (this.current.has(key) || this.previous.has(key)) return 'replay'
+    if (this.current.size >= Math.max(1, Math.floor(this.max / 2))) {
+      // Forgetting `previous` now would forget pairs still inside their window.
+      if (this.previous.size) return 'full'
+      this.previous = this.current
+      this.current = new Set()
+      this.since = now
+    }
     this.current.add(key)
-    return true
+    return 'ok'
   }
 }
 
 export class DPoPVerifier {
-  private readonly seen: ReplayCache
+  /**
+   * Two replay caches: proofs at the token endpoint and sign-in (`accessToken` absent) cannot
+   * crowd out those at resources (`accessToken` present; the authorizer and our bearer
+   * middleware), which only a bound token's holder can make.
+   */
+  private readonly seen: { token: ReplayCache; resource: ReplayCache }
   /** Imported public keys by their JWK's JSON: a client signs every proof with one key. */
   private readonly keys = new LruTtl<{ key: KeyObject; jkt: string }>(10_000, false)
 
@@ -144,12 +182,16 @@ export class DPoPVerifier {
       nonceKey: Promise<CryptoKey>
       /** DPOP_NONCE=required: every proof must carry a nonce of ours. */
       nonceRequired: boolean
-      /** How many (jkt, jti) pairs the replay cache keeps. */
-      replayCacheSize: number
+      /** How many (jkt, jti) pairs each replay cache keeps: `token` endpoint and sign-in, `resource` checks. */
+      replayCacheSize: { token: number; resource: number }
     },
   ) {
     // A proof is accepted while iat ≥ now − IAT_WINDOW and iat ≤ now + FUTURE_SKEW: remembered that long after its latest acceptance.
-    this.seen = new ReplayCache(deps.replayCacheSize, (IAT_WINDOW + 2 * FUTURE_SKEW) * 1000, deps.clock.now())
+    const keepMs = (IAT_WINDOW + 2 * FUTURE_SKEW) * 1000
+    this.seen = {
+      token: new ReplayCache(deps.replayCacheSize.token, keepMs, deps.clock.now()),
+      resource: new ReplayCache(deps.replayCacheSize.resource, keepMs, deps.clock.now()),
+    }
   }
 
   get nonceRequired(): boolean {
@@ -203,13 +245,17 @@ export class DPoPVerifier {
   }
 
   /** Verifies a proof (RFC 9449 §4.3); throws DPoPError. */
-  async verify({ proof, method, url, accessToken }: ProofRequest): Promise<VerifiedProof> {
+  async verify({ proof, method, url, accessToken, jkt: expected }: ProofRequest): Promise<VerifiedProof> {
     const fail = (why: string) => new DPoPError('invalid_dpop_proof', why)
     if (proof === undefined) throw fail('A DPoP proof is required')
     if (proof.includes(',')) throw fail('Exactly one DPoP header is allowed')
     const compact = proof.trim()
     if (compact.length > MAX_PROOF || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(compact)) throw fail('The DPoP proof is not a compact JWS')
     const [h64, p64, s64] = compact.split('.') as [string, string, string]
+    // A base64url segment of length ≡ 1 (mod 4) encodes no bytes (RFC 4648 §5): not a JWS.
+    if (h64.length % 4 === 1 || p64.length % 4 === 1 || s64.length % 4 === 1) throw fail('The DPoP proof is not a compact JWS')
+    const signature = bytesOf(s64)
+    if (!signature) throw fail('The DPoP proof is not a compact JWS')
     const header = jsonObject(h64)
     if (!header) throw fail('The DPoP proof header is not a JSON object')
     // Header checks before any signature math.
@@ -223,7 +269,7 @@ export class DPoPVerifier {
     if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw fail('jwk must be a public key (it has private members)')
     const { key, jkt } = await this.publicKey(alg as DPoPAlg, jwk as Record<string, unknown>, fail)
     // The signature, synchronously on Node's crypto (shared/crypto/fast.ts): one verification per call.
-    if (!verifyJwsSync(alg as DPoPAlg, key, `${h64}.${p64}`, decode(s64))) throw fail('The proof signature does not verify')
+    if (!verifies(alg as DPoPAlg, key, `${h64}.${p64}`, signature)) throw fail('The proof signature does not verify')
     const payload = jsonObject(p64)
     if (!payload) throw fail('The DPoP proof payload is not a JSON object')
     const { jti, htm, htu, iat, ath, nonce } = payload
@@ -241,8 +287,12 @@ export class DPoPVerifier {
     if (accessToken !== undefined) {
       if (typeof ath !== 'string' || !timingSafeEqual(ath, accessTokenHash(accessToken))) throw fail('ath does not match the access token')
     }
-    // Last: only a proof that passed every other check uses up its jti.
-    if (!this.seen.add(`${jkt}\u0000${jti}`, now)) throw fail('The proof was already used (jti)')
+    if (expected !== undefined && jkt !== expected) throw fail('The DPoP proof is signed by another key than the token is bound to')
+    // Last: only a proof that passed every other check uses up its jti (at resources, only the bound key's).
+    const seen = this.seen[accessToken !== undefined ? 'resource' : 'token'].add(`${jkt}\u0000${jti}`, now)
+    if (seen === 'replay') throw fail('The proof was already used (jti)')
+    // RFC 9449 §8: the server may ask for a nonce at any time; the client retries with a new proof.
+    if (seen === 'full') throw new DPoPError('use_dpop_nonce', 'Too many DPoP proofs right now: retry with a new proof carrying this nonce', await this.nonce())
     return { jkt }
   }
 }

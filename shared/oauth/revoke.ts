@@ -3,7 +3,9 @@
  * client identified by `client_id`, or — with neither — the first-party page, whose tokens come
  * from the WebAuthn endpoints (client_id `passkey-web`). Revoking a refresh or access token ends
  * its whole session (§2.1: the server may revoke related tokens). A token issued to another
- * client is refused (§2.1); an invalid or unknown token is not an error (§2.2).
+ * client is refused (§2.1); an invalid or unknown token is not an error (§2.2). A DPoP-bound
+ * token is revoked without a proof: RFC 9449 asks for proofs at the token endpoint and resources
+ * only, and revocation is client-authenticated (docs/dpop.md "What is bound").
  */
 import type { Core } from '../core.js'
 import { OAuthError } from '../errors.js'

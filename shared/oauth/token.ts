@@ -34,7 +34,9 @@ export async function token(
   if (!handler) throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`)
   // RFC 9449 §5: a proof binds what is issued to its key. htu is compared with the issuer-derived
   // public URL of this endpoint (the service may sit behind a proxy or APIM), as client assertions' aud.
-  const jkt = await optionalProof(core.dpop, { proof: dpop, method: 'POST', url: `${core.config.issuer}/oauth2/token` }, 'oauth')
+  // After client authentication: a caller that is no client (or a confidential client's impostor)
+  // does not get to fill the replay cache.
   const client = await authenticateClient(core, { params, authorization, endpoint: 'token' })
+  const jkt = await optionalProof(core.dpop, { proof: dpop, method: 'POST', url: `${core.config.issuer}/oauth2/token` }, 'oauth')
   return handler({ core, params, client, ...(jkt !== undefined ? { jkt } : {}) })
 }

@@ -48,10 +48,14 @@ export function authzRoutes(core: Core) {
     await next()
   })
   r.post('/check', noStore(), gatewayOnly, validJson(AuthzRequest), async (c) => {
-    const { method, path, apiId, operationId, token, dpop, url } = c.req.valid('json')
+    const { method, path, apiId, operationId, token, scheme, dpop, url } = c.req.valid('json')
     // The caller's token: the forwarded Authorization header, or the body's token when the
-    // gateway's managed identity occupies Authorization (then the header is not the caller's).
-    const presented = typeof token === 'string' && token ? { token, scheme: 'body' as const } : presentedOf(header(c, 'authorization'))
+    // gateway's managed identity occupies Authorization (then the header is not the caller's),
+    // with the caller's scheme when the gateway sends it (`body`: unknown, an older policy).
+    const presented =
+      typeof token === 'string' && token
+        ? { token, scheme: typeof scheme === 'string' ? (scheme.toLowerCase() as 'bearer' | 'dpop') : ('body' as const) }
+        : presentedOf(header(c, 'authorization'))
     const decision = await core.authz.decideJson(
       presented?.token,
       {

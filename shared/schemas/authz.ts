@@ -58,6 +58,12 @@ export const AuthzRequest = described(
     apiId: v.nullish(field(256, 'apiId must be a string (no control characters)')),
     operationId: v.nullish(field(256, 'operationId must be a string')),
     token: v.nullish(described(v.string('token must be a string'), "The caller's access token, when the Authorization header is the gateway's own.")),
+    scheme: v.nullish(
+      described(
+        v.pipe(v.string('scheme must be Bearer or DPoP'), v.regex(/^([Bb][Ee][Aa][Rr][Ee][Rr]|[Dd][Pp][Oo][Pp])$/, 'scheme must be Bearer or DPoP')),
+        "With `token`: the scheme of the caller's Authorization header (`Bearer` or `DPoP`, case-insensitive), treated as the header's would be (RFC 9449 §7.1: a DPoP-bound token sent as Bearer is refused). Absent: unknown (older policies).",
+      ),
+    ),
     dpop: v.nullish(
       described(
         // No length limit here (the body's is 64 KiB): an oversized proof is the client's, refused as invalid_dpop_proof, not a malformed call (which the gateway would answer 503).

@@ -149,18 +149,20 @@ export class Sessions {
     // Disabling revokes the sessions too; this also covers a session it could not reach yet.
     if (user.disabledAt !== undefined) throw new OAuthError('invalid_grant', 'the account is disabled')
     if (session.revokedAt) throw new OAuthError('invalid_grant', 'the session was revoked')
+    // RFC 9449 §5: a bound refresh token needs a proof by its key. An unbound one stays unbound
+    // (docs/dpop.md: a session keeps the binding it was made with). Before reuse detection: a
+    // thief holding an old rotated-out token of a bound session but not its key changes nothing
+    // (revoking on its replay would let anyone without the key end the holder's session).
+    if (session.jkt !== undefined && jkt === undefined)
+      throw new OAuthError('invalid_dpop_proof', 'This refresh token is bound to a DPoP key: send a DPoP proof signed by it')
+    if (session.jkt !== undefined && jkt !== session.jkt)
+      throw new OAuthError('invalid_dpop_proof', 'The DPoP proof is signed by another key than the one this refresh token is bound to')
     if (session.previousRefreshHashes.some((h) => timingSafeEqual(h, presented))) {
       await this.revoke(session, 'refresh token reuse')
       throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked')
     }
     if (!timingSafeEqual(session.refreshHash, presented)) throw new OAuthError('invalid_grant', 'refresh token is invalid')
     if (clock.now() >= session.expiresAt) throw new OAuthError('invalid_grant', 'the session expired')
-    // RFC 9449 §5: a bound refresh token needs a proof by its key. An unbound one stays unbound
-    // (docs/dpop.md: a session keeps the binding it was made with).
-    if (session.jkt !== undefined && jkt === undefined)
-      throw new OAuthError('invalid_dpop_proof', 'This refresh token is bound to a DPoP key: send a DPoP proof signed by it')
-    if (session.jkt !== undefined && jkt !== session.jkt)
-      throw new OAuthError('invalid_dpop_proof', 'The DPoP proof is signed by another key than the one this refresh token is bound to')
     // RFC 6749 §6: bound to its client. Our own page may leave client_id out; another app may not.
     if ((clientId !== undefined || session.clientId !== FIRST_PARTY_CLIENT) && clientId !== session.clientId)
       throw new OAuthError('invalid_grant', 'refresh token was issued to another client (send its client_id)')

@@ -506,9 +506,11 @@ describe('apim/policy-managed-identity.xml', () => {
     )
     const body = textOf(one(send, (e) => e.name === 'set-body', 'set-body'))
     const fields = [...body.matchAll(/new JProperty\("([^"]+)"/g)].map((m) => m[1])
-    assert.deepEqual(fields, [...POLICY.authorizer.fields, 'token'])
+    assert.deepEqual(fields, [...POLICY.authorizer.fields, 'token', 'scheme'])
     assert.ok(body.includes(`new JProperty("dpop", context.Request.Headers.GetValueOrDefault("DPoP", ""))`))
     assert.ok(body.includes('new JProperty("token", context.Request.Headers.GetValueOrDefault("Authorization", "").Trim().Split(\' \').Last())'))
+    // RFC 9449 §7.1: the scheme travels too, so a bound token sent as Bearer is refused as behind the other policy.
+    assert.ok(body.includes('new JProperty("scheme", context.Request.Headers.GetValueOrDefault("Authorization", "").Trim().Split(\' \').First())'))
   })
 })
 

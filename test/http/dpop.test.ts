@@ -55,6 +55,21 @@ async function check(token: string, proof: string | undefined, opts: { scheme?: 
 const refresh = (refreshToken: string, headers: Record<string, string> = {}) =>
   form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, headers)
 
+/** Proofs that are no compact JWS, or whose segments do not decode (base64url length ≡ 1 mod 4). */
+const malformed = (h: string, b: string, sig: string) => [
+  `${h}.${b}.A`,
+  `${h}.${b}.${sig}A`,
+  `${h}.${b}A.${sig}`,
+  `${h}A.${b}.${sig}`,
+  `${h}.${b}.`,
+  `..`,
+  `A.A.A`,
+  `${h}.${b}.${sig.slice(0, 10)}`,
+  `${Buffer.from('not json').toString('base64url')}.${b}.${sig}`,
+  `${h}.${Buffer.from('[1]').toString('base64url')}.${sig}`,
+  `${h}.${b}.${sig}.${sig}`,
+]
+
 before(async () => {
   azurite = await startAzurite()
   svc = await startService({ connectionString: azurite.connectionString, port: await freePort(), env: { BOOTSTRAP_ADMINS: 'dpop-admin' } })
@@ -118,6 +133,34 @@ describe('Issuing DPoP-bound tokens (RFC 9449 §5)', () => {
     assert.equal(typeof r.body.error_description, 'string')
   })
 
+  it('malformed proofs at the token endpoint and authentication/verify (e.g. a signature segment `A`) → 400 invalid_dpop_proof, never a 5xx', async () => {
+    const key = await DPoPKey.generate()
+    const u = await signedIn(key)
+    const [h, b, sig] = (await key.proof({ htm: 'POST', htu: tokenUrl() })).split('.') as [string, string, string]
+    for (const bad of malformed(h, b, sig)) {
+      const r = await refresh(u.refresh, { dpop: bad })
+      assert.equal(r.status, 400, `${bad}: ${JSON.stringify(r.body)}`)
+      assert.equal(r.body.error, 'invalid_dpop_proof', bad)
+    }
+    const v = await verifyWith(u.auth, { dpop: `${h}.${b}.A` })
+    assert.equal(v.status, 400, JSON.stringify(v.body))
+    assert.equal(v.body.code, 'invalid_dpop_proof')
+    const me = await call(svc.url, 'GET', '/api/me', undefined, { authorization: `DPoP ${u.access}`, dpop: `${h}.${b}.A` })
+    assert.equal(me.status, 401)
+    assert.match(me.headers.get('www-authenticate') ?? '', /^DPoP error="invalid_dpop_proof"/)
+  })
+
+  it('the token endpoint checks the proof after client authentication: a failed client authentication does not use up the proof (nor fill the replay cache)', async () => {
+    const key = await DPoPKey.generate()
+    const u = await signedIn(key)
+    const p = await key.proof({ htm: 'POST', htu: tokenUrl() })
+    const bad = await form(svc.url, '/api/oauth2/token', { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: 'not.an.assertion' }, { dpop: p })
+    assert.equal(bad.status, 401, JSON.stringify(bad.body))
+    assert.equal(bad.body.error, 'invalid_client')
+    const ok = await refresh(u.refresh, { dpop: p })
+    assert.equal(ok.status, 200, JSON.stringify(ok.body))
+  })
+
   it('discovery lists dpop_signing_alg_values_supported', async () => {
     const d = await call(svc.url, 'GET', '/api/.well-known/openid-configuration')
     assert.deepEqual(d.body.dpop_signing_alg_values_supported, ['ES256', 'PS256', 'RS256', 'EdDSA'])
@@ -147,6 +190,30 @@ describe('Refresh tokens bound to the key (RFC 9449 §5)', () => {
     assert.equal(ok.status, 200, JSON.stringify(ok.body))
     assert.equal(ok.body.token_type, 'DPoP')
     assert.deepEqual(decodeJwt(ok.body.access_token).payload.cnf, { jkt: key.jkt })
+  })
+
+  it('an old rotated-out refresh token of a bound session without a proof (or by another key) → invalid_dpop_proof, nothing revoked; by the key → reuse revokes the session', async () => {
+    const key = await DPoPKey.generate()
+    const u = await signedIn(key)
+    const rotated = await refresh(u.refresh, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body))
+    // A thief with the old token but not the key: refused for the proof, before reuse detection.
+    const stolen = await refresh(u.refresh)
+    assert.equal(stolen.status, 400)
+    assert.equal(stolen.body.error, 'invalid_dpop_proof', JSON.stringify(stolen.body))
+    const other = await DPoPKey.generate()
+    const wrongKey = await refresh(u.refresh, { dpop: await other.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(wrongKey.body.error, 'invalid_dpop_proof', JSON.stringify(wrongKey.body))
+    // The holder's session was not revoked: its current refresh token still works.
+    const next = await refresh(rotated.body.refresh_token, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(next.status, 200, JSON.stringify(next.body))
+    // The old token with a proof by the key is reuse (RFC 9700 §4.14.2): the session is revoked.
+    const reuse = await refresh(u.refresh, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(reuse.body.error, 'invalid_grant')
+    assert.match(reuse.body.error_description, /already used/)
+    const after = await refresh(next.body.refresh_token, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(after.body.error, 'invalid_grant')
+    assert.match(after.body.error_description, /revoked/)
   })
 
   it('an unbound session stays unbound when refreshed with a proof (Bearer, no cnf)', async () => {
@@ -209,6 +276,21 @@ describe('authorization_code (RFC 9449 §5, §10 dpop_jkt)', () => {
     const ok = await exchange(await code({ dpop_jkt: key.jkt }), { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
     assert.equal(ok.status, 200, JSON.stringify(ok.body))
     assert.deepEqual(decodeJwt(ok.body.access_token).payload.cnf, { jkt: key.jkt })
+  })
+
+  it('dpop_jkt: a replayed code without the key → invalid_dpop_proof and revokes nothing; replayed with the key → reuse revokes', async () => {
+    const key = await DPoPKey.generate()
+    const c = await code({ dpop_jkt: key.jkt })
+    const ok = await exchange(c, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(ok.status, 200, JSON.stringify(ok.body))
+    const replay = await exchange(c)
+    assert.equal(replay.body.error, 'invalid_dpop_proof', JSON.stringify(replay.body))
+    const stillOk = await form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: ok.body.refresh_token, client_id: app }, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(stillOk.status, 200, JSON.stringify(stillOk.body))
+    const reuse = await exchange(c, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(reuse.body.error, 'invalid_grant')
+    const revoked = await form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: stillOk.body.refresh_token, client_id: app }, { dpop: await key.proof({ htm: 'POST', htu: tokenUrl() }) })
+    assert.equal(revoked.body.error, 'invalid_grant')
   })
 
   it('dpop_jkt that is not a thumbprint → invalid_request at the authorization endpoint', async () => {
@@ -278,12 +360,12 @@ describe('Proof checks at the authorizer (RFC 9449 §4.3, §7; CONTRACT v2 "DPoP
     const p = await proof()
     const [h, b] = p.split('.')
     const header = { ...JSON.parse(Buffer.from(h!, 'base64url').toString()), alg: 'ES384' }
-    await refusedWith(await check(u.access, `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${b}.${p.split('.')[2]}`), /alg/)
+    await refusedWith(await check(u.access, `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${b}.${p.split('.')[2]}`), /alg must be one of/)
   })
   it('alg none (unsigned) → 401', async () => {
     const header = Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'none', jwk: key.jwk })).toString('base64url')
     const body = Buffer.from(JSON.stringify({ jti: uniq(), htm: 'GET', htu: API, iat: now() })).toString('base64url')
-    await refusedWith(await check(u.access, `${header}.${body}.AAAA`), /alg/)
+    await refusedWith(await check(u.access, `${header}.${body}.AAAA`), /alg must be one of/)
   })
   it('a jwk with private members → 401', async () => {
     const withD = { ...key.jwk, d: randomBytes(32).toString('base64url') }
@@ -329,6 +411,19 @@ describe('Proof checks at the authorizer (RFC 9449 §4.3, §7; CONTRACT v2 "DPoP
     assert.equal(r.status, 200)
     await refusedWith(r, /compact JWS/)
   })
+  it('malformed proofs (a segment of length ≡ 1 mod 4, empty segments, no JSON, a cut signature) → 401 decision, never a 5xx', async () => {
+    const good = await proof()
+    const [h, b, sig] = good.split('.') as [string, string, string]
+    for (const bad of malformed(h, b, sig)) {
+      const r = await check(u.access, bad)
+      assert.equal(r.status, 200, `${bad}: ${JSON.stringify(r.body)}`)
+      assert.equal(r.body.allow, false, bad)
+      assert.equal(r.body.status, 401, bad)
+      assert.match(r.body.wwwAuthenticate, /^DPoP error="invalid_dpop_proof"/, bad)
+    }
+    const r = await check(u.access, `${h}.${b}.A`)
+    await refusedWith(r, /compact JWS/)
+  })
   it("a url that is no URL: a bearer token's decision does not depend on it; a proof's htu matches nothing", async () => {
     const plain = await reader(undefined)
     const b = await post(svc.url, '/api/authz/check', { method: 'GET', path: '/orders/42', url: 'not a url' }, bearer(plain.access))
@@ -350,6 +445,20 @@ describe('Proof checks at the authorizer (RFC 9449 §4.3, §7; CONTRACT v2 "DPoP
     const body = { method: 'GET', path: '/orders/42', url: API, token: u.access }
     assert.equal((await post(svc.url, '/api/authz/check', { ...body, dpop: await proof() })).body.allow, true)
     await refusedWith(await post(svc.url, '/api/authz/check', body), /proof is required/)
+  })
+  it("the body's token with the caller's scheme (managed-identity gateway): Bearer with a good proof → 401; DPoP (any case) → allow; an unbound token as DPoP → invalid_token", async () => {
+    const body = { method: 'GET', path: '/orders/42', url: API, token: u.access }
+    await refusedWith(await post(svc.url, '/api/authz/check', { ...body, scheme: 'Bearer', dpop: await proof() }), /DPoP-bound/)
+    await refusedWith(await post(svc.url, '/api/authz/check', { ...body, scheme: 'bearer', dpop: await proof() }), /DPoP-bound/)
+    assert.equal((await post(svc.url, '/api/authz/check', { ...body, scheme: 'DPoP', dpop: await proof() })).body.allow, true)
+    assert.equal((await post(svc.url, '/api/authz/check', { ...body, scheme: 'dpop', dpop: await proof() })).body.allow, true)
+    const plain = await reader(undefined)
+    const asDPoP = await post(svc.url, '/api/authz/check', { method: 'GET', path: '/orders/42', url: API, token: plain.access, scheme: 'DPoP' })
+    assert.equal(asDPoP.body.status, 401)
+    assert.match(asDPoP.body.wwwAuthenticate, /^Bearer error="invalid_token"/)
+    assert.equal((await post(svc.url, '/api/authz/check', { method: 'GET', path: '/orders/42', url: API, token: plain.access, scheme: 'Bearer' })).body.allow, true)
+    const bad = await post(svc.url, '/api/authz/check', { ...body, scheme: 'Basic' })
+    assert.equal(bad.status, 400, JSON.stringify(bad.body))
   })
 })
 

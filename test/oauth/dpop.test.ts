@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { randomBytes, sign, type KeyObject } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { deriveKey } from '../../shared/crypto/kek.js'
-import { DPoPError, DPoPVerifier, NONCE_WINDOW, sameHtu } from '../../shared/oauth/dpop.js'
+import { DPoPError, DPoPVerifier, FUTURE_SKEW, IAT_WINDOW, NONCE_WINDOW, sameHtu } from '../../shared/oauth/dpop.js'
 import { ManualClock } from '../../shared/util/clock.js'
 import { DPoPKey } from '../helpers/dpop.js'
 import { keyPair } from '../helpers/keys.js'
@@ -16,7 +16,8 @@ import { exportJWK } from 'jose'
 const URL_ = 'https://api.example.com/orders/42'
 
 function verifier(kek: Uint8Array<ArrayBuffer>, clock: ManualClock, opts: { nonceRequired?: boolean; replayCacheSize?: number } = {}) {
-  return new DPoPVerifier({ clock, nonceKey: deriveKey(kek, 'dpop-nonce-v1'), nonceRequired: opts.nonceRequired ?? false, replayCacheSize: opts.replayCacheSize ?? 1000 })
+  const size = opts.replayCacheSize ?? 1000
+  return new DPoPVerifier({ clock, nonceKey: deriveKey(kek, 'dpop-nonce-v1'), nonceRequired: opts.nonceRequired ?? false, replayCacheSize: { token: size, resource: size } })
 }
 
 /** A compact JWS signed with node:crypto (jose refuses small RSA keys and unknown `crit`). */
@@ -113,15 +114,71 @@ describe('the proof key', () => {
 })
 
 describe('the replay cache (§11.1)', () => {
-  it('is bounded: a full cache evicts the oldest pairs (documented in docs/dpop.md)', async () => {
+  const kek = () => new Uint8Array(randomBytes(32)) as Uint8Array<ArrayBuffer>
+  /** How long a pair is remembered: longer than any proof's iat is accepted. */
+  const KEEP_MS = (IAT_WINDOW + 2 * FUTURE_SKEW) * 1000
+  const TOKEN = 'access.token.value'
+
+  it('never forgets a pair inside its window: when full it refuses new proofs with use_dpop_nonce (and a nonce) instead of evicting; after the window it accepts again', async () => {
     const clock = new ManualClock(Date.now())
-    const v = verifier(new Uint8Array(randomBytes(32)) as Uint8Array<ArrayBuffer>, clock, { replayCacheSize: 2 })
+    // Two pairs: one generation of one, and the previous one.
+    const v = verifier(kek(), clock, { replayCacheSize: 2 })
     const key = await DPoPKey.generate()
-    const iat = Math.floor(clock.now() / 1000)
-    const first = await key.proof({ htm: 'GET', htu: URL_, iat })
+    const at = () => Math.floor(clock.now() / 1000)
+    const first = await key.proof({ htm: 'GET', htu: URL_, iat: at() })
     await v.verify({ proof: first, method: 'GET', url: URL_ })
     assert.match((await refusal(v.verify({ proof: first, method: 'GET', url: URL_ }))).message, /already used/)
-    for (let i = 0; i < 2; i++) await v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat }), method: 'GET', url: URL_ })
-    assert.ok(await v.verify({ proof: first, method: 'GET', url: URL_ }), 'evicted: the per-instance cache is no defence against a flood (nonces are)')
+    await v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat: at() }), method: 'GET', url: URL_ })
+    const full = await refusal(v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat: at() }), method: 'GET', url: URL_ }))
+    assert.equal(full.code, 'use_dpop_nonce')
+    assert.match(full.nonce ?? '', /^[0-9a-z]+\.[A-Za-z0-9_-]+$/)
+    // Nothing was evicted: the first proof is still a replay.
+    assert.match((await refusal(v.verify({ proof: first, method: 'GET', url: URL_ }))).message, /already used/)
+    // Past the window the oldest pairs are forgotten, and new proofs are accepted again.
+    clock.advance(KEEP_MS)
+    assert.ok(await v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat: at() }), method: 'GET', url: URL_ }))
+  })
+
+  it('the token endpoint and resources have separate caches: a flood of token-endpoint proofs (throwaway keys) leaves resource proofs remembered and accepted', async () => {
+    const clock = new ManualClock(Date.now())
+    const v = verifier(kek(), clock, { replayCacheSize: 2 })
+    const at = () => Math.floor(clock.now() / 1000)
+    const holder = await DPoPKey.generate()
+    const captured = await holder.proof({ htm: 'GET', htu: URL_, iat: at(), accessToken: TOKEN })
+    await v.verify({ proof: captured, method: 'GET', url: URL_, accessToken: TOKEN, jkt: holder.jkt })
+    for (let i = 0; i < 3; i++) {
+      const throwaway = await DPoPKey.generate()
+      await v.verify({ proof: await throwaway.proof({ htm: 'POST', htu: URL_, iat: at() }), method: 'POST', url: URL_ }).catch(() => undefined)
+    }
+    assert.equal((await refusal(v.verify({ proof: await (await DPoPKey.generate()).proof({ htm: 'POST', htu: URL_, iat: at() }), method: 'POST', url: URL_ }))).code, 'use_dpop_nonce')
+    assert.match((await refusal(v.verify({ proof: captured, method: 'GET', url: URL_, accessToken: TOKEN, jkt: holder.jkt }))).message, /already used/)
+    assert.ok(await v.verify({ proof: await holder.proof({ htm: 'GET', htu: URL_, iat: at(), accessToken: TOKEN }), method: 'GET', url: URL_, accessToken: TOKEN, jkt: holder.jkt }))
+  })
+
+  it('at a resource, a proof by another key than the token is bound to is refused before its jti is remembered', async () => {
+    const clock = new ManualClock(Date.now())
+    const v = verifier(kek(), clock, { replayCacheSize: 2 })
+    const at = () => Math.floor(clock.now() / 1000)
+    const holder = await DPoPKey.generate()
+    for (let i = 0; i < 3; i++) {
+      const other = await DPoPKey.generate()
+      const e = await refusal(v.verify({ proof: await other.proof({ htm: 'GET', htu: URL_, iat: at(), accessToken: TOKEN }), method: 'GET', url: URL_, accessToken: TOKEN, jkt: holder.jkt }))
+      assert.match(e.message, /another key/)
+    }
+    assert.ok(await v.verify({ proof: await holder.proof({ htm: 'GET', htu: URL_, iat: at(), accessToken: TOKEN }), method: 'GET', url: URL_, accessToken: TOKEN, jkt: holder.jkt }))
+  })
+
+  it('retention (manual clock): a replay just inside the window is refused as used; past window + skew the proof is refused by iat (its jti no longer needed)', async () => {
+    const clock = new ManualClock(Date.now())
+    const v = verifier(kek(), clock)
+    const key = await DPoPKey.generate()
+    const t0 = Math.floor(clock.now() / 1000)
+    // The latest-expiring proof there is: iat as far ahead as accepted.
+    const p = await key.proof({ htm: 'GET', htu: URL_, iat: t0 + FUTURE_SKEW })
+    await v.verify({ proof: p, method: 'GET', url: URL_ })
+    clock.advance((FUTURE_SKEW + IAT_WINDOW - 1) * 1000)
+    assert.match((await refusal(v.verify({ proof: p, method: 'GET', url: URL_ }))).message, /already used/)
+    clock.advance(2000)
+    assert.match((await refusal(v.verify({ proof: p, method: 'GET', url: URL_ }))).message, /too old/)
   })
 })

@@ -3,7 +3,9 @@
  * clients identified by `client_id`. Checks, in order:
  * 1. `code`, `redirect_uri` present; the caller is a registered public client;
  * 2. the code is ours (sealed) and points at a session with a code binding;
- * 3. a code already used → invalid_grant, and the session it produced is revoked (§4.1.2);
+ * 3. a code asked for with `dpop_jkt` needs a proof by that key (RFC 9449 §10; checked before
+ *    reuse detection, so a replay without the key revokes nothing); a code already used →
+ *    invalid_grant, and the session it produced is revoked (§4.1.2);
  * 4. not expired (60 s), issued to this client, `redirect_uri` identical to the authorization
  *    request's (§4.1.3), `code_verifier` matches the S256 challenge (RFC 7636 §4.6);
  *    `resource`, when sent, is the authorization request's (RFC 8707 §2.2; else invalid_target);
@@ -39,6 +41,10 @@ export const handler: GrantHandler = async ({ core, params, client, jkt }) => {
   const [session, user] = await Promise.all([store.getSession(ref.userId, ref.sessionId), store.getUser(ref.userId)])
   const binding = session?.authorizationCode
   if (!session || !user || !binding) throw new OAuthError('invalid_grant', 'The authorization code is not valid')
+  // RFC 9449 §10: a code asked for with dpop_jkt is exchanged only with a proof by that key.
+  // Before reuse detection: a replayed code without that key must not revoke the session it produced.
+  if (binding.dpopJkt !== undefined && jkt !== binding.dpopJkt)
+    throw new OAuthError('invalid_dpop_proof', 'The authorization request named a DPoP key (dpop_jkt): send a proof signed by it')
   if (binding.usedAt !== undefined) {
     await sessions.revoke(session, 'authorization code reuse')
     throw new OAuthError('invalid_grant', 'The authorization code was already used; the session it produced is revoked')
@@ -56,9 +62,6 @@ export const handler: GrantHandler = async ({ core, params, client, jkt }) => {
   requestedResource(core.config, params, { expected: session.audience })
 
   const secret = randomId(32)
-  // RFC 9449 §10: a code asked for with dpop_jkt is exchanged only with a proof by that key.
-  if (binding.dpopJkt !== undefined && jkt !== binding.dpopJkt)
-    throw new OAuthError('invalid_dpop_proof', 'The authorization request named a DPoP key (dpop_jkt): send a proof signed by it')
   // RFC 9449 §5: the session's tokens are bound to the exchange's proof key.
   const used = { ...session, authorizationCode: { ...binding, usedAt: now }, lastUsedAt: now, refreshHash: await sha256b64u(secret), ...(jkt !== undefined ? { jkt } : {}) }
   // Sign first: a signing failure leaves the code unused, so the client's retry is not "reuse".
