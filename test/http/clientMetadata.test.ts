@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { createClientMetadataFetcher, FETCH_TIMEOUT_MS, isPublicAddress, MAX_DOCUMENT_BYTES } from '../../runtime/node/clientMetadata.js'
-import { ClientMetadataDocuments, ClientMetadataError, clientIdUrlRefusal } from '../../shared/oauth/clientMetadata.js'
+import { ClientMetadataDocuments, ClientMetadataError, clientIdUrlRefusal, MAX_CLIENT_ID_URL } from '../../shared/oauth/clientMetadata.js'
 import { ManualClock } from '../../shared/util/clock.js'
 import { discovery } from '../../shared/oauth/discovery.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
@@ -181,6 +181,20 @@ describe('the client_id URL (draft §3)', () => {
     assert.match(clientIdUrlRefusal(azure, 'https://u:p@app.example/c.json')!, /user information/)
     assert.match(clientIdUrlRefusal(azure, 'https://app.example/a/../c.json')!, /dot segments|normal form/)
     assert.match(clientIdUrlRefusal(azure, 'https://APP.example/c.json')!, /normal form/)
+  })
+
+  it('at most 255 characters (MAX_CLIENT_ID_URL): longer is refused before any fetch, on our own page', async () => {
+    assert.equal(MAX_CLIENT_ID_URL, 255)
+    const at = (n: number) => `https://app.example/${'a'.repeat(n - 'https://app.example/'.length - '.json'.length)}.json`
+    assert.equal(at(255).length, 255)
+    assert.equal(clientIdUrlRefusal(azure, at(255)), undefined)
+    assert.match(clientIdUrlRefusal(azure, at(256))!, /over 255 characters/)
+    const long = `${base}/${'a/'.repeat(900)}client.json`
+    const page = await openAuthorize(authorizeUrl(long, pkce().challenge))
+    assert.equal(page.status, 400)
+    assert.match(page.html, /invalid_client/)
+    assert.match(page.html, /over 255 characters/)
+    assert.equal(Object.keys(hits).some((p) => p.startsWith('/a/')), false, 'never fetched')
   })
 })
 

@@ -64,11 +64,17 @@ export async function completeAuthorization(
   if (refused.length) throw new ServiceError('invalid_scope', scopeRefusal(refused))
   // A code is only worth making if its exchange can sign (no session behind an unusable code).
   await core.keyRing.signingKey()
+  // RFC 8707: the code remembers the resource as its session's audience.
+  const audience = request.resource ?? config.audiences[0]!
   const { user, session } = await signInWithPasskey(core, {
     response,
     clientId: client.id,
-    // RFC 8707: the code remembers the resource as its session's audience.
-    audience: request.resource ?? config.audiences[0]!,
+    audience,
+    // The passkey assertion over this request's challenge is the approval
+    // (shared/account/consents.ts), recorded before the session: a failure leaves none.
+    beforeSession: async (user) => {
+      await rememberConsent(core, { userId: user.id, client, scope: request.scope, resource: audience, from })
+    },
     scope: request.scope,
     userAgent: from.userAgent,
     // acr_values (RFC 9470 §4): a passkey whose acr reaches none of them is refused before any
@@ -85,8 +91,6 @@ export async function completeAuthorization(
       expiresAt: clock.now() + CODE_TTL_SECONDS * 1000,
     },
   })
-  // The passkey assertion over this request's challenge is the approval (shared/account/consents.ts).
-  await rememberConsent(core, { userId: user.id, client, scope: request.scope, resource: session.audience, from })
   const code = await sealCode(core, { userId: user.id, sessionId: session.id })
   return { redirect_to: authorizationResponseUrl(request.redirectUri, config.issuer, { code, state: request.state }), user, session }
 }
