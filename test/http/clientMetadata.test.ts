@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test'
 import { createClientMetadataFetcher, FETCH_TIMEOUT_MS, isPublicAddress, MAX_DOCUMENT_BYTES, PRIVATE_OR_UNRESOLVED } from '../../runtime/node/clientMetadata.js'
 import { ClientMetadataDocuments, ClientMetadataError, clientIdUrlRefusal, MAX_CLIENT_ID_URL } from '../../shared/oauth/clientMetadata.js'
 import { ManualClock } from '../../shared/util/clock.js'
-import { discovery } from '../../shared/oauth/discovery.js'
+import { createApp } from '../../shared/app.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
 import { call, decodeJwt, form, signIn, signUp } from '../helpers/client.js'
@@ -116,7 +116,7 @@ describe('client ID metadata documents: the hosted code flow with a URL client_i
     assert.equal(hits['/good/client.json'], 1)
   })
 
-  it('the approval is remembered under the URL client_id and withdrawn by it (percent-encoded); discovery says nothing without a fetcher', async () => {
+  it('the approval is remembered under the URL client_id and withdrawn by it (percent-encoded)', async () => {
     const access = (await signIn(svc.url, alice)).body.access_token as string
     const clientId = `${base}/good/client.json`
     const list = await call(svc.url, 'GET', '/api/me/consents', undefined, { authorization: `Bearer ${access}` })
@@ -127,7 +127,16 @@ describe('client ID metadata documents: the hosted code flow with a URL client_i
     const r = await call(svc.url, 'DELETE', `/api/me/consents/${encodeURIComponent(clientId)}`, undefined, { authorization: `Bearer ${access}` })
     assert.equal(r.status, 204, JSON.stringify(r.body))
     assert.equal((await call(svc.url, 'GET', '/api/me/consents', undefined, { authorization: `Bearer ${access}` })).body.length, 0)
-    assert.equal(discovery(svc.config).client_id_metadata_document_supported, undefined, 'no fetcher: not advertised')
+  })
+
+  it('discovery says nothing of client ID metadata documents when the runtime gives no fetcher', async () => {
+    const without = createApp({ config: svc.config, store: svc.store, logError: () => {} })
+    const d = await without.request('/api/.well-known/oauth-authorization-server')
+    assert.equal(d.status, 200)
+    assert.equal(((await d.json()) as Record<string, unknown>).client_id_metadata_document_supported, undefined, 'no fetcher: not advertised')
+    const withOne = createApp({ config: svc.config, store: svc.store, logError: () => {}, clientMetadataFetcher: createClientMetadataFetcher })
+    const e = await withOne.request('/api/.well-known/oauth-authorization-server')
+    assert.equal(((await e.json()) as Record<string, unknown>).client_id_metadata_document_supported, true)
   })
 
   it('PKCE stays required, redirect_uri must be exactly one of the document\'s', async () => {
@@ -161,9 +170,17 @@ describe('client ID metadata documents: the hosted code flow with a URL client_i
     })
 
   it('a redirect is not followed: the target is never fetched through it', async () => {
-    const before = hits['/good/client.json'] ?? 0
-    await openAuthorize(authorizeUrl(`${base}/redirect/client.json`, pkce().challenge))
-    assert.equal(hits['/good/client.json'] ?? 0, before)
+    // Its own paths (never asked before, so neither cache answers): the redirect and its target.
+    routes['/redirect-fresh/client.json'] = (_url, res) => {
+      res.writeHead(302, { location: `${base}/redirect-target/client.json` })
+      res.end()
+    }
+    routes['/redirect-target/client.json'] = (url, res) => json(res, { client_id: url, redirect_uris: [REDIRECT] })
+    const page = await openAuthorize(authorizeUrl(`${base}/redirect-fresh/client.json`, pkce().challenge))
+    assert.equal(page.status, 400)
+    assert.match(page.html, /redirects/)
+    assert.equal(hits['/redirect-fresh/client.json'], 1, 'the redirect itself was fetched')
+    assert.equal(hits['/redirect-target/client.json'] ?? 0, 0, 'its target never')
   })
 })
 
