@@ -14,7 +14,8 @@ import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
 import { isMetadataDocumentClientId, MAX_CLIENT_ID_URL } from '../oauth/clientMetadata.js'
 import type { ConsentView } from '../schemas/sessions.js'
-import { ConcurrencyError, type ConsentRecord } from '../store/types.js'
+import { updateWithRetry } from '../store/retry.js'
+import type { ConsentRecord } from '../store/types.js'
 import { revokeClientSessions } from './sessions.js'
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -32,8 +33,8 @@ const MERGE_ATTEMPTS = 5
 /**
  * Records the person's approval of `client` for `scope` and `resource` (the union with what was
  * approved before) and audits `consent.given` when it adds anything. Returns whether it did.
- * Read, merge, write guarded by the etag read (insert when new): two approvals at once both
- * count, the loser merges again over the winner's row.
+ * Read, merge, write guarded by the etag read (insert when new; store/retry.ts): two approvals
+ * at once both count, the loser merges again over the winner's row.
  *
  * @example
  * await rememberConsent(core, { userId, client, scope: 'openid', resource: 'https://gw/sample', from })
@@ -42,36 +43,37 @@ export async function rememberConsent(
   core: Core,
   { userId, client, scope, resource, from }: { userId: string; client: { id: string; name: string }; scope: string; resource: string; from: RequestOrigin },
 ): Promise<boolean> {
-  for (let attempt = 1; ; attempt++) {
-    const now = core.clock.now()
-    const existing = await core.store.getConsent(userId, client.id)
-    if (consentCovers(existing, { scope, resource })) return false
-    const scopes = new Set([...(existing?.scope.split(' ') ?? []), ...scope.split(' ')].filter(Boolean))
-    const consent: ConsentRecord = {
-      userId,
-      clientId: client.id,
-      clientName: client.name,
-      scope: [...scopes].join(' '),
-      resources: [...new Set([...(existing?.resources ?? []), resource])],
-      createdAt: existing?.createdAt ?? now,
-      updatedAt: now,
-      ...(existing?.etag ? { etag: existing.etag } : {}),
-    }
-    try {
-      await core.store.putConsent(consent)
-    } catch (e) {
-      if (e instanceof ConcurrencyError && attempt < MERGE_ATTEMPTS) continue
-      throw e
-    }
-    await core.audit.record({
-      ...from,
-      actor: { userId },
-      type: 'consent.given',
-      target: { userId, clientId: client.id },
-      detail: { scope, resource, registered: !isMetadataDocumentClientId(client.id) },
-    })
-    return true
-  }
+  const written = await updateWithRetry({
+    read: () => core.store.getConsent(userId, client.id),
+    change: (existing): ConsentRecord | undefined => {
+      if (consentCovers(existing, { scope, resource })) return undefined
+      const now = core.clock.now()
+      const scopes = new Set([...(existing?.scope.split(' ') ?? []), ...scope.split(' ')].filter(Boolean))
+      return {
+        userId,
+        clientId: client.id,
+        clientName: client.name,
+        scope: [...scopes].join(' '),
+        resources: [...new Set([...(existing?.resources ?? []), resource])],
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+        ...(existing?.etag ? { etag: existing.etag } : {}),
+      }
+    },
+    write: async (consent) => {
+      if (consent) await core.store.putConsent(consent)
+    },
+    attempts: MERGE_ATTEMPTS,
+  })
+  if (!written) return false
+  await core.audit.record({
+    ...from,
+    actor: { userId },
+    type: 'consent.given',
+    target: { userId, clientId: client.id },
+    detail: { scope, resource, registered: !isMetadataDocumentClientId(client.id) },
+  })
+  return true
 }
 
 function consentView(c: ConsentRecord): ConsentView {
