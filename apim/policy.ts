@@ -381,8 +381,11 @@ export function resourceMetadataUrl(resource: string): string {
  * @example
  * withResourceMetadata('Bearer', url) // 'Bearer resource_metadata="…"'
  * withResourceMetadata('Bearer error="invalid_token"', url) // 'Bearer error="invalid_token", resource_metadata="…"'
+ * withResourceMetadata('Bearer', '') // 'Bearer'
  */
-export function withResourceMetadata(challenge: string, metadataUrl: string): string {
+export function withResourceMetadata(challenge: string, metadataUrl: string | undefined): string {
+  // None known (APIM: the variable unset when a product or global policy failed first): as is.
+  if (!metadataUrl) return challenge
   const param = `${POLICY.resourceMetadata.param}="${sanitizeParam(metadataUrl)}"`
   return challenge + (challenge.includes(' ') ? ', ' : ' ') + param
 }

@@ -161,12 +161,16 @@ const AUTHZ_CHALLENGE = '(string)context.Variables["authz-challenge"]'
 /**
  * The one place a 401's challenge gets RFC 9728 §5.1 `resource_metadata`: the C# expression
  * `challenge` with the variable `passkey-resource-metadata` (set once, at the start of inbound,
- * from {{passkey-resource-metadata-url}}) appended as one more auth-param.
+ * from {{passkey-resource-metadata-url}}) appended as one more auth-param. Read with
+ * GetValueOrDefault: on-error also runs when a product or global policy fails before this
+ * policy's inbound set it, and a missing variable must not turn the 401 into a 500; then the
+ * challenge goes without the parameter.
  */
 function withResourceMetadata(challenge: string): string {
   return String.raw`{
                             var challenge = ${challenge};
-                            return challenge + (challenge.Contains(" ") ? ", " : " ") + (string)context.Variables["passkey-resource-metadata"];
+                            var metadata = context.Variables.GetValueOrDefault&lt;string&gt;("passkey-resource-metadata", "");
+                            return metadata.Length == 0 ? challenge : challenge + (challenge.Contains(" ") ? ", " : " ") + metadata;
                         }`
 }
 

@@ -39,7 +39,7 @@ param allowedOrigins string = ''
 @description('ISSUER: the token issuer, an https URL without trailing slash, exactly as APIM compares it. Default: https://<app host>/api.')
 param issuer string = ''
 
-@description('AUDIENCES: comma list of token audiences; the first is the default and the one the sample API accepts (APIM named value passkey-audience).')
+@description('AUDIENCES: comma list of token audiences; the first is the default and the one the sample API accepts (APIM named value passkey-audience). The sample API\'s resource URL on the gateway is added to the app setting when missing.')
 @minLength(1)
 param audiences string = 'api://default'
 
@@ -225,6 +225,13 @@ var appHost = functionApp.outputs.hostName
 var effectiveRpId = empty(rpId) ? appHost : rpId
 var effectiveOrigins = empty(allowedOrigins) ? 'https://${effectiveRpId}' : allowedOrigins
 var effectiveIssuer = empty(issuer) ? 'https://${appHost}/api' : issuer
+// RFC 8707 / RFC 9728: the sample API's URL on this gateway is its resource (APIM named value
+// passkey-resource, modules/apim-apis.bicep), what MCP clients ask a token for: always one of
+// AUDIENCES, after the ones given (the first stays the default), so a fresh deployment's MCP
+// flow works without editing the parameter (docs/mcp.md).
+// union() keeps the order and drops a repeat.
+var sampleResource = '${apim.outputs.gatewayUrl}/sample'
+var effectiveAudiences = join(union(split(replace(audiences, ' ', ''), ','), [sampleResource]), ',')
 
 module appSettings 'modules/appsettings.bicep' = {
   name: 'appsettings'
@@ -241,7 +248,7 @@ module appSettings 'modules/appsettings.bicep' = {
     rpName: rpName
     allowedOrigins: effectiveOrigins
     issuer: effectiveIssuer
-    audiences: audiences
+    audiences: effectiveAudiences
     tokenAlg: tokenAlg
     registration: registration
     bootstrapAdmins: bootstrapAdmins
@@ -290,4 +297,4 @@ output AZURE_FUNCTION_APP_NAME string = names.app
 output PAGE_URL string = 'https://${appHost}/api/ui'
 output PASSKEY_ISSUER string = effectiveIssuer
 output APIM_GATEWAY_URL string = apim.outputs.gatewayUrl
-output SAMPLE_API_URL string = '${apim.outputs.gatewayUrl}/sample'
+output SAMPLE_API_URL string = sampleResource

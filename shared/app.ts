@@ -9,7 +9,7 @@ import { meSessionsRoutes } from './routes/sessions.js'
 import { meAgentsRoutes } from './routes/agents.js'
 import { oauthRoutes } from './routes/oauth.js'
 import { webauthnRoutes } from './routes/webauthn.js'
-import { wellKnownRoutes } from './routes/wellKnown.js'
+import { issuerWellKnownRoutes, wellKnownRoutes } from './routes/wellKnown.js'
 import { pageRoutes } from './routes/page.js'
 import { authenticatorRoutes } from './routes/authenticators.js'
 import { noStore } from './middleware/noStore.js'
@@ -98,6 +98,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
   app.use('/api/oauth2/*', limited)
   app.route('/api/webauthn', webauthnRoutes(core))
   app.route('/api/.well-known', wellKnownRoutes(core))
+  app.route('/', issuerWellKnownRoutes(core))
   app.route('/api/oauth2', oauthRoutes(core, { logError }))
   app.route('/api/me', meRoutes(core))
   app.route('/api/me', meSessionsRoutes(core))

@@ -108,6 +108,13 @@ const NOT_YET_IMPLEMENTED = new Set<string>([])
 /** Page routes that are not part of the API. */
 const PAGE_ROUTES = new Set(['/', '/api/ui', '/api/ui/', '/assets/app.js', '/assets/app.css', '/api/ui/assets/app.js', '/api/ui/assets/app.css'])
 
+/**
+ * RFC 8414 §3's path-inserted metadata URLs (shared/routes/wellKnown.ts issuerWellKnownRoutes):
+ * outside /api, so outside this document's server; the same answer as the documented
+ * /.well-known/oauth-authorization-server and /.well-known/openid-configuration.
+ */
+const ISSUER_WELL_KNOWN = new Set(['/.well-known/oauth-authorization-server/api', '/.well-known/openid-configuration/api'])
+
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const
 
 // ---------------------------------------------------------------------------------------------
@@ -142,7 +149,7 @@ const ops = operations(doc)
 /** Hono route path → OpenAPI path relative to /api (`:id` and `:id{re}` → `{id}`). */
 function toTemplate(honoPath: string): string | undefined {
   let p = honoPath.length > 1 ? honoPath.replace(/\/+$/, '') : honoPath
-  if (PAGE_ROUTES.has(p)) return undefined
+  if (PAGE_ROUTES.has(p) || ISSUER_WELL_KNOWN.has(p)) return undefined
   p = p.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?\??/g, '{$1}')
   return p.startsWith('/api/') ? p.slice(4) : p === '/api' ? '/' : p
 }

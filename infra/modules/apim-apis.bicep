@@ -57,7 +57,7 @@ resource audienceValue 'Microsoft.ApiManagement/service/namedValues@2024-05-01' 
 }
 
 // RFC 8707 / RFC 9728: the sample API's URL on this gateway is its resource identifier (an
-// accepted audience; add it to AUDIENCES for MCP clients, docs/mcp.md), and every 401 names its
+// accepted audience; main.bicep adds it to the app's AUDIENCES for MCP clients, docs/mcp.md), and every 401 names its
 // protected resource metadata URL (RFC 9728 section 3.1).
 resource resourceValue 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = {
   parent: apim

@@ -6,8 +6,11 @@
  * The transport limits, all enforced here:
  * - the host is resolved here and every address it has is checked: outside local development a
  *   private (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), loopback (127/8, ::1),
- *   link-local (169.254/16, fe80::/10), unspecified, multicast, reserved or IPv4-mapped/-embedded
- *   address refuses the document (SSRF);
+ *   link-local (169.254/16, fe80::/10), unspecified, multicast, reserved, documentation or
+ *   benchmarking address, Azure's platform address (168.63.129.16), or an IPv6 one with an IPv4
+ *   address inside (mapped, translated, compatible, NAT64, 6to4, Teredo) refuses the document
+ *   (SSRF). A host that does not resolve gets the same answer as one that resolves to a refused
+ *   address (PRIVATE_OR_UNRESOLVED), so the page cannot be used to probe internal DNS;
  * - the connection goes to the checked address (the socket's `lookup` is pinned to it), so a
  *   second DNS answer cannot swap in another one; TLS still verifies the host name;
  * - at most `timeoutMs` (5 s) for the whole exchange, at most `maxBytes` (5 KiB) of body (reading
@@ -24,6 +27,12 @@ import { ClientMetadataError, type FetchClientMetadata, type FetchedClientMetada
 export const FETCH_TIMEOUT_MS = 5_000
 export const MAX_DOCUMENT_BYTES = 5 * 1024
 
+/**
+ * One answer for a host that does not resolve and one that resolves to an address refused here:
+ * the public page must not tell which (no probing of internal names through it).
+ */
+export const PRIVATE_OR_UNRESOLVED = 'the client_id host does not resolve to a public address'
+
 export type ResolveHost = (host: string) => Promise<{ address: string; family: number }[]>
 
 // Two lists: a BlockList matches IPv4 addresses against its IPv6 rules as IPv4-mapped ones.
@@ -34,13 +43,18 @@ for (const [net, prefix] of [
   ['10.0.0.0', 8],
   ['100.64.0.0', 10], // carrier-grade NAT
   ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
+  ['168.63.129.16', 32], // Azure platform (wire server: DHCP, DNS, health probes)
+  ['169.254.0.0', 16], // link-local, and the instance metadata service
   ['172.16.0.0', 12],
   ['192.0.0.0', 24], // IETF protocol assignments
+  ['192.0.2.0', 24], // documentation (TEST-NET-1)
+  ['192.88.99.0', 24], // 6to4 relay anycast (deprecated)
   ['192.168.0.0', 16],
   ['198.18.0.0', 15], // benchmarking
+  ['198.51.100.0', 24], // documentation (TEST-NET-2)
+  ['203.0.113.0', 24], // documentation (TEST-NET-3)
   ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved, and the broadcast address
+  ['240.0.0.0', 4], // reserved, and the broadcast address 255.255.255.255
 ] as const)
   BLOCKED_V4.addSubnet(net, prefix, 'ipv4')
 for (const [net, prefix] of [
@@ -48,7 +62,12 @@ for (const [net, prefix] of [
   ['::1', 128],
   ['::', 96], // IPv4-compatible (deprecated)
   ['::ffff:0:0', 96], // IPv4-mapped
+  ['::ffff:0:0:0', 96], // IPv4-translated (RFC 2765, e.g. ::ffff:0:7f00:1)
   ['64:ff9b::', 96], // NAT64: an IPv4 address inside
+  ['64:ff9b:1::', 48], // local-use NAT64 (RFC 8215)
+  ['100::', 64], // discard-only
+  ['2001::', 32], // Teredo: an IPv4 address inside
+  ['2001:db8::', 32], // documentation
   ['2002::', 16], // 6to4: an IPv4 address inside
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
@@ -98,11 +117,10 @@ export function createClientMetadataFetcher({
       addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await withDeadline(resolve(host), deadline)
     } catch (e) {
       if (e instanceof ClientMetadataError) throw e
-      throw new ClientMetadataError('the client_id host does not resolve')
+      throw new ClientMetadataError(PRIVATE_OR_UNRESOLVED)
     }
-    if (!addresses.length) throw new ClientMetadataError('the client_id host does not resolve')
-    if (!allowPrivateAddresses && !addresses.every((a) => isPublicAddress(a.address)))
-      throw new ClientMetadataError('the client_id host has a private, loopback or link-local address')
+    if (!addresses.length) throw new ClientMetadataError(PRIVATE_OR_UNRESOLVED)
+    if (!allowPrivateAddresses && !addresses.every((a) => isPublicAddress(a.address))) throw new ClientMetadataError(PRIVATE_OR_UNRESOLVED)
     // IPv4 first: a loopback development server often listens on 127.0.0.1 only.
     const target = addresses.find((a) => a.family === 4) ?? addresses[0]!
     // Pinned: the socket connects to the address checked above, whatever DNS says now.
@@ -151,7 +169,7 @@ export function createClientMetadataFetcher({
 
 function withDeadline<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new ClientMetadataError('the client_id host did not resolve in time'))
+    const onAbort = () => reject(new ClientMetadataError(PRIVATE_OR_UNRESOLVED))
     if (signal.aborted) return onAbort()
     signal.addEventListener('abort', onAbort, { once: true })
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))

@@ -12,8 +12,9 @@
 import type { RequestOrigin } from '../audit/context.js'
 import type { Core } from '../core.js'
 import { ServiceError } from '../errors.js'
-import { isMetadataDocumentClientId } from '../oauth/clientMetadata.js'
+import { isMetadataDocumentClientId, MAX_CLIENT_ID_URL } from '../oauth/clientMetadata.js'
 import type { ConsentView } from '../schemas/sessions.js'
+import { updateWithRetry } from '../store/retry.js'
 import type { ConsentRecord } from '../store/types.js'
 import { revokeClientSessions } from './sessions.js'
 
@@ -26,9 +27,14 @@ export function consentCovers(consent: Pick<ConsentRecord, 'scope' | 'resources'
   return scope.split(' ').filter(Boolean).every((s) => granted.has(s)) && consent.resources.includes(resource)
 }
 
+/** Attempts at merging an approval into a consent another request changes at the same time. */
+const MERGE_ATTEMPTS = 5
+
 /**
  * Records the person's approval of `client` for `scope` and `resource` (the union with what was
  * approved before) and audits `consent.given` when it adds anything. Returns whether it did.
+ * Read, merge, write guarded by the etag read (insert when new; store/retry.ts): two approvals
+ * at once both count, the loser merges again over the winner's row.
  *
  * @example
  * await rememberConsent(core, { userId, client, scope: 'openid', resource: 'https://gw/sample', from })
@@ -37,20 +43,29 @@ export async function rememberConsent(
   core: Core,
   { userId, client, scope, resource, from }: { userId: string; client: { id: string; name: string }; scope: string; resource: string; from: RequestOrigin },
 ): Promise<boolean> {
-  const now = core.clock.now()
-  const existing = await core.store.getConsent(userId, client.id)
-  if (consentCovers(existing, { scope, resource })) return false
-  const scopes = new Set([...(existing?.scope.split(' ') ?? []), ...scope.split(' ')].filter(Boolean))
-  const consent: ConsentRecord = {
-    userId,
-    clientId: client.id,
-    clientName: client.name,
-    scope: [...scopes].join(' '),
-    resources: [...new Set([...(existing?.resources ?? []), resource])],
-    createdAt: existing?.createdAt ?? now,
-    updatedAt: now,
-  }
-  await core.store.putConsent(consent)
+  const written = await updateWithRetry({
+    read: () => core.store.getConsent(userId, client.id),
+    change: (existing): ConsentRecord | undefined => {
+      if (consentCovers(existing, { scope, resource })) return undefined
+      const now = core.clock.now()
+      const scopes = new Set([...(existing?.scope.split(' ') ?? []), ...scope.split(' ')].filter(Boolean))
+      return {
+        userId,
+        clientId: client.id,
+        clientName: client.name,
+        scope: [...scopes].join(' '),
+        resources: [...new Set([...(existing?.resources ?? []), resource])],
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+        ...(existing?.etag ? { etag: existing.etag } : {}),
+      }
+    },
+    write: async (consent) => {
+      if (consent) await core.store.putConsent(consent)
+    },
+    attempts: MERGE_ATTEMPTS,
+  })
+  if (!written) return false
   await core.audit.record({
     ...from,
     actor: { userId },
@@ -83,7 +98,7 @@ export async function listConsents(core: Core, userId: string): Promise<ConsentV
  * for the person; audits `consent.revoked`. None for that application: 404.
  */
 export async function revokeConsent(core: Core, { userId, clientId, from }: { userId: string; clientId: string; from: RequestOrigin }): Promise<void> {
-  if (clientId.length > 2048 || !(await core.store.deleteConsent(userId, clientId)))
+  if (clientId.length > MAX_CLIENT_ID_URL || !(await core.store.deleteConsent(userId, clientId)))
     throw new ServiceError('not_found', 'No approval of that application on this account')
   const ended = await revokeClientSessions(core, { userId, clientId, from })
   await core.audit.record({ ...from, actor: { userId }, type: 'consent.revoked', target: { userId, clientId }, detail: { sessionsRevoked: ended } })

@@ -6,8 +6,8 @@
  * The transport (address checks, 5 s, 5 KiB, no redirects) is the runtime's
  * (runtime/node/clientMetadata.ts), injected as `FetchClientMetadata`; without one the service
  * does not support such clients and discovery does not say it does. Here, in order:
- * 1. the URL: https (http only for localhost in local development), a path, no fragment, query,
- *    user information or dot segments (§3);
+ * 1. the URL: at most 255 characters, https (http only for localhost in local development), a
+ *    path, no fragment, query, user information or dot segments (§3);
  * 2. the answer: 200 (a 3xx is a redirect: refused), a JSON content type, a JSON object;
  * 3. the document: `client_id` equal to the URL character for character (§4.1), 1–10
  *    `redirect_uris` under the rules for registered clients, `token_endpoint_auth_method` `none`
@@ -53,7 +53,11 @@ export class ClientMetadataError extends Error {
 export const MAX_CACHE_SECONDS = 86_400
 export const DEFAULT_CACHE_SECONDS = 300
 export const FAILURE_CACHE_SECONDS = 30
-const MAX_URL = 2048
+/**
+ * The longest client_id URL: 255 characters (the draft sets none; a client ID is an identifier,
+ * kept on every session and consent and shown on the page). Longer ones are refused.
+ */
+export const MAX_CLIENT_ID_URL = 255
 const MAX_ENTRIES = 1000
 
 /**
@@ -66,7 +70,7 @@ export function isMetadataDocumentClientId(clientId: string): boolean {
 
 /** Step 1: the URL a client_id may be (§3), or the reason it may not. */
 export function clientIdUrlRefusal(config: Pick<Config, 'local' | 'rpId'>, clientId: string): string | undefined {
-  if (clientId.length > MAX_URL) return `the client_id URL is over ${MAX_URL} characters`
+  if (clientId.length > MAX_CLIENT_ID_URL) return `the client_id URL is over ${MAX_CLIENT_ID_URL} characters`
   let url: URL
   try {
     url = new URL(clientId)

@@ -336,7 +336,10 @@ export interface InvitationStore {
  * `users` partition, so its use is one transaction with the passkey and the session it makes.
  */
 export interface ConsentStore {
-  /** Insert or replace the person's consent to the client. */
+  /**
+   * Inserts the person's consent to the client (no etag: ConcurrencyError when one exists) or
+   * replaces the one read (its etag: ConcurrencyError when it changed or went away).
+   */
   putConsent(consent: ConsentRecord): Promise<void>
   /** Point read. */
   getConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined>

@@ -125,6 +125,7 @@ export async function signInWithPasskey(
     userAgent,
     acceptAcr,
     jkt,
+    beforeSession,
   }: {
     response: AuthenticationResponseJSON
     /** The challenge, when the caller consumed it already (otherwise it is consumed here). */
@@ -139,6 +140,11 @@ export async function signInWithPasskey(
     acceptAcr?: readonly string[]
     /** RFC 9449: the DPoP key the session's tokens are bound to. */
     jkt?: string | undefined
+    /**
+     * Runs once the assertion is verified, before the session exists (the hosted page records
+     * the approval there): when it throws, no session is made.
+     */
+    beforeSession?: (user: UserRecord) => Promise<void>
   },
 ): Promise<{ user: UserRecord; session: SessionRecord; refreshToken: string }> {
   const { challenges, sessions, store } = core
@@ -155,6 +161,7 @@ export async function signInWithPasskey(
       `The application asks for a sign-in of level ${acceptAcr.join(' or ')}; this passkey gives ${acr}. Use a device-bound passkey (a security key) whose model this service trusts.`,
     )
 
+  await beforeSession?.(account.user)
   const { session, refreshToken } = await sessions.create({
     user: account.user,
     credentialId: credential.id,

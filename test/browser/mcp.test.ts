@@ -7,9 +7,17 @@
  * `resource` (RFC 8707) on the hosted passkey page, which the person completes in Chromium with a
  * virtual authenticator → token (aud = the resource) → tools/list and tools/call pass the gateway
  * and the authorizer, and the MCP server sees the person as the caller; the person then withdraws
- * the approval on the self-service page and the client's refresh token stops.
+ * the approval on the self-service page and the client's refresh token stops. Twice: with a
+ * client registered here, and with a client nobody registered, whose client_id is the URL of its
+ * client ID metadata document (draft-ietf-oauth-client-id-metadata-document) on a local
+ * http://localhost server (allowed in local development), which the service fetches.
+ *
+ * The dev gateway is part of what is tested: when it does not run, the test fails (it never skips
+ * for that).
  */
 import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import type { Browser } from 'playwright-core'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
@@ -31,6 +39,7 @@ class Provider implements OAuthClientProvider {
   authorizationUrl: URL | undefined
   private saved: OAuthTokens | undefined
   private verifier = ''
+  /** `clientId`: a registered client's id, or the URL of the client's metadata document. */
   constructor(private readonly clientId: string) {}
   get redirectUrl() {
     return CALLBACK
@@ -64,10 +73,27 @@ describe('MCP client → dev gateway → hosted passkey page → MCP tool call (
   let p: PasskeyPage
   let admin: string
   let clientId: string
+  let docs: Server
+  let documentUrl: string
+  let documentHits = 0
   const username = `mcp${process.pid}`
 
   before(async () => {
     ;[svc, browser] = await Promise.all([startBrowserService(), launch()])
+    // Fail, never skip: the chain under test runs through the dev gateway.
+    assert.ok(svc.gatewayUrl, 'the local server started no dev gateway: the MCP chain cannot be tested')
+    // The client ID metadata document of an MCP client nobody registered, on loopback.
+    docs = createServer((req, res) => {
+      if (req.url !== '/mcp/client.json') {
+        res.writeHead(404)
+        return res.end()
+      }
+      documentHits++
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(JSON.stringify({ client_id: documentUrl, client_name: 'Metadata MCP client', redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] }))
+    })
+    await new Promise<void>((r) => docs.listen(0, '127.0.0.1', r))
+    documentUrl = `http://localhost:${(docs.address() as AddressInfo).port}/mcp/client.json`
     admin = (await apiSignUp(svc.url, new SoftAuthenticator(), 'admin', { origin: svc.url })).tokens.access_token
     const r = await call(svc.url, 'PUT', '/api/manage/roles/mcp-user', { permissions: [{ methods: ['POST', 'GET'], path: '/mcp' }] }, bearer(admin))
     assert.equal(r.status, 200, JSON.stringify(r.body))
@@ -78,17 +104,43 @@ describe('MCP client → dev gateway → hosted passkey page → MCP tool call (
   after(async () => {
     await browser?.close()
     await svc?.close()
+    docs?.closeAllConnections()
+    await new Promise((r) => docs?.close(r))
   })
 
-  it('401 → metadata → discovery → code + PKCE with resource (passkey in Chromium) → token → tools/call', async (t) => {
-    if (!svc.gatewayUrl) return t.skip('the local server started no dev gateway')
-    const { page } = p
-    // The person has an account (a passkey in the virtual authenticator) and may use the MCP server.
-    await page.goto(svc.url)
-    await signUp(page, username)
+  let personId: string
+  /** The person has an account (a passkey in the virtual authenticator) and may use the MCP server. */
+  async function person(): Promise<string> {
+    if (personId) return personId
+    await p.page.goto(svc.url)
+    await signUp(p.page, username)
     const found = await call(svc.url, 'GET', `/api/manage/users?username=${username}`, undefined, bearer(admin))
-    const personId = found.body[0].id as string
+    personId = found.body[0].id as string
     assert.equal((await call(svc.url, 'PUT', `/api/manage/users/${personId}/roles/mcp-user`, undefined, bearer(admin))).status, 200)
+    return personId
+  }
+
+  it('401 → metadata → discovery → code + PKCE with resource (passkey in Chromium) → token → tools/call', async () => {
+    await mcpFlow(clientId, 'MCP test client')
+  })
+
+  it('the same with a client ID metadata document: client_id = its http://localhost URL, fetched by the service, "not registered"', async () => {
+    const discovery = (await (await fetch(`${svc.url}/api/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>
+    assert.equal(discovery.client_id_metadata_document_supported, true, 'the SDK uses a URL client_id only when discovery says so')
+    const before = documentHits
+    await mcpFlow(documentUrl, 'Metadata MCP client', { registered: false })
+    assert.ok(documentHits > before, 'the service fetched the document')
+  })
+
+  /**
+   * The whole chain for one client. A metadata-document client's URL goes in as the provider's
+   * client information: the SDK's own `clientMetadataUrl` accepts https URLs only (isHttpsUrl),
+   * and in local development the document is on http://localhost; either way the SDK sends that
+   * URL as client_id, which is what the service sees.
+   */
+  async function mcpFlow(clientId: string, clientName: string, { registered = true } = {}) {
+    const { page } = p
+    const personId = await person()
 
     const serverUrl = new URL(`${svc.gatewayUrl}/sample/mcp`)
     const resource = `${svc.gatewayUrl}/sample`
@@ -123,6 +175,7 @@ describe('MCP client → dev gateway → hosted passkey page → MCP tool call (
     // The page says what is asked for (read over HTTP: in Chromium the sign-in starts on load).
     const html = await (await fetch(authorize)).text()
     assert.ok(html.includes(`<code id="resource">${resource}</code>`), 'the resource asked for is shown')
+    assert.equal(html.includes('This app is not registered by your administrator'), !registered, 'the page says whether an administrator registered the app')
     await page.goto(authorize.href)
     // The page offers the passkey through autofill (conditional mediation) as it loads; Chromium's
     // virtual authenticator answers that at once, so the sign-in completes without a click.
@@ -132,7 +185,7 @@ describe('MCP client → dev gateway → hosted passkey page → MCP tool call (
     await first.finishAuth(code)
     const claims = decodeJwt(provider.tokens()!.access_token).payload
     assert.equal(claims.aud, resource, 'the token is for the API the metadata named')
-    assert.equal(claims.client_id, clientId)
+    assert.equal(claims.client_id, clientId, 'client_id is the one the SDK sent (for a metadata document: its URL)')
 
     // Connected with the token: the calls pass the gateway and the authorizer.
     const transport = new StreamableHTTPClientTransport(serverUrl, { authProvider: provider })
@@ -148,9 +201,11 @@ describe('MCP client → dev gateway → hosted passkey page → MCP tool call (
     // The self-service page lists the approval; withdrawing it signs the MCP client out.
     await page.goto(svc.url)
     const section = page.getByRole('region', { name: 'Apps you approved' })
-    await section.getByRole('heading', { name: 'MCP test client' }).waitFor()
-    assert.match(await section.locator('li.consent').innerText(), new RegExp(resource.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')))
-    await section.getByRole('button', { name: 'Withdraw MCP test client' }).click()
+    await section.getByRole('heading', { name: clientName }).waitFor()
+    const listed = await section.locator('li.consent').innerText()
+    assert.ok(listed.includes(resource), listed)
+    assert.equal(listed.includes('not registered by your administrator'), !registered, listed)
+    await section.getByRole('button', { name: `Withdraw ${clientName}` }).click()
     await section.getByText('No apps approved yet.').waitFor()
     const refreshed = await fetch(`${svc.url}/api/oauth2/token`, {
       method: 'POST',
@@ -158,6 +213,7 @@ describe('MCP client → dev gateway → hosted passkey page → MCP tool call (
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: provider.tokens()!.refresh_token!, client_id: clientId }),
     })
     assert.equal(((await refreshed.json()) as { error?: string }).error, 'invalid_grant', "the withdrawn app's refresh token stops")
+    await page.unroute(`${CALLBACK}**`)
     assertNoSecurityProblems(p.consoleProblems)
-  })
+  }
 })

@@ -355,6 +355,13 @@ describe('Azure Functions registrations (dist bundle, stand-in functions-core)',
     assert.ok(statSync(bundle).size < 1.5 * 1024 * 1024, `bundle ${statSync(bundle).size} bytes`)
   })
 
+  it('RFC 8414 §3: the path-inserted metadata URL (/.well-known/oauth-authorization-server/api) is outside the route prefix: no function can take it (docs/oauth.md "Discovery"); the path-appended forms are served', () => {
+    for (const path of ['/.well-known/oauth-authorization-server/api', '/.well-known/openid-configuration/api'])
+      assert.deepEqual(loaded.registrations.filter((r) => matchesTemplate(r.route, path)).map((r) => r.name), [], path)
+    for (const path of ['/api/.well-known/oauth-authorization-server', '/api/.well-known/openid-configuration'])
+      assert.equal(loaded.registrations.filter((r) => matchesTemplate(r.route, path) && r.methods.includes('GET')).length, 1, path)
+  })
+
   it('serves every CONTRACT.md route with exactly one function and method', () => {
     for (const [method, path] of CONTRACT) {
       const url = concrete(path)

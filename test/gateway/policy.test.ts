@@ -428,12 +428,20 @@ describe('RFC 9728: protected resource metadata and resource_metadata in every 4
       const all = challenges401(doc)
       assert.deepEqual(all.map(([id]) => id).sort(), [POLICY.failures.authzUnauthorized.id, POLICY.failures.invalidToken.id].sort())
       for (const [id, value] of all) {
-        assert.ok(value.includes(`return challenge + (challenge.Contains(" ") ? ", " : " ") + (string)context.Variables[${csharp(POLICY.resourceMetadata.variable)}];`), id)
+        // GetValueOrDefault, never a cast of context.Variables[…]: on-error runs too when a
+        // product or global policy failed before inbound set the variable (a cast would throw → 500).
+        assert.ok(value.includes(`var metadata = context.Variables.GetValueOrDefault<string>(${csharp(POLICY.resourceMetadata.variable)}, "");`), id)
+        assert.ok(value.includes(`return metadata.Length == 0 ? challenge : challenge + (challenge.Contains(" ") ? ", " : " ") + metadata;`), id)
+        assert.ok(!value.includes(`context.Variables[${csharp(POLICY.resourceMetadata.variable)}]`), `${id}: no direct read`)
       }
     }
+    // No policy reads the variable any other way.
+    for (const src of [policySrc, miSrc]) assert.ok(!src.includes(`(string)context.Variables["${POLICY.resourceMetadata.variable}"]`))
     // The TypeScript twin (the dev gateway's one place).
     assert.equal(withResourceMetadata('Bearer', 'https://gw/.well-known/oauth-protected-resource/api'), 'Bearer resource_metadata="https://gw/.well-known/oauth-protected-resource/api"')
     assert.equal(withResourceMetadata('Bearer error="invalid_token"', 'https://gw/m'), 'Bearer error="invalid_token", resource_metadata="https://gw/m"')
+    // Unset (APIM: failed before the variable was set): the challenge as is, both alike.
+    assert.equal(withResourceMetadata('Bearer error="invalid_token"', ''), 'Bearer error="invalid_token"')
   })
 
   it('§3.1: the metadata URL inserts the well-known path before the resource path', () => {

@@ -12,10 +12,10 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { createClientMetadataFetcher, FETCH_TIMEOUT_MS, isPublicAddress, MAX_DOCUMENT_BYTES } from '../../runtime/node/clientMetadata.js'
-import { ClientMetadataDocuments, ClientMetadataError, clientIdUrlRefusal } from '../../shared/oauth/clientMetadata.js'
+import { createClientMetadataFetcher, FETCH_TIMEOUT_MS, isPublicAddress, MAX_DOCUMENT_BYTES, PRIVATE_OR_UNRESOLVED } from '../../runtime/node/clientMetadata.js'
+import { ClientMetadataDocuments, ClientMetadataError, clientIdUrlRefusal, MAX_CLIENT_ID_URL } from '../../shared/oauth/clientMetadata.js'
 import { ManualClock } from '../../shared/util/clock.js'
-import { discovery } from '../../shared/oauth/discovery.js'
+import { createApp } from '../../shared/app.js'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
 import { call, decodeJwt, form, signIn, signUp } from '../helpers/client.js'
@@ -116,7 +116,7 @@ describe('client ID metadata documents: the hosted code flow with a URL client_i
     assert.equal(hits['/good/client.json'], 1)
   })
 
-  it('the approval is remembered under the URL client_id and withdrawn by it (percent-encoded); discovery says nothing without a fetcher', async () => {
+  it('the approval is remembered under the URL client_id and withdrawn by it (percent-encoded)', async () => {
     const access = (await signIn(svc.url, alice)).body.access_token as string
     const clientId = `${base}/good/client.json`
     const list = await call(svc.url, 'GET', '/api/me/consents', undefined, { authorization: `Bearer ${access}` })
@@ -127,7 +127,16 @@ describe('client ID metadata documents: the hosted code flow with a URL client_i
     const r = await call(svc.url, 'DELETE', `/api/me/consents/${encodeURIComponent(clientId)}`, undefined, { authorization: `Bearer ${access}` })
     assert.equal(r.status, 204, JSON.stringify(r.body))
     assert.equal((await call(svc.url, 'GET', '/api/me/consents', undefined, { authorization: `Bearer ${access}` })).body.length, 0)
-    assert.equal(discovery(svc.config).client_id_metadata_document_supported, undefined, 'no fetcher: not advertised')
+  })
+
+  it('discovery says nothing of client ID metadata documents when the runtime gives no fetcher', async () => {
+    const without = createApp({ config: svc.config, store: svc.store, logError: () => {} })
+    const d = await without.request('/api/.well-known/oauth-authorization-server')
+    assert.equal(d.status, 200)
+    assert.equal(((await d.json()) as Record<string, unknown>).client_id_metadata_document_supported, undefined, 'no fetcher: not advertised')
+    const withOne = createApp({ config: svc.config, store: svc.store, logError: () => {}, clientMetadataFetcher: createClientMetadataFetcher })
+    const e = await withOne.request('/api/.well-known/oauth-authorization-server')
+    assert.equal(((await e.json()) as Record<string, unknown>).client_id_metadata_document_supported, true)
   })
 
   it('PKCE stays required, redirect_uri must be exactly one of the document\'s', async () => {
@@ -161,9 +170,17 @@ describe('client ID metadata documents: the hosted code flow with a URL client_i
     })
 
   it('a redirect is not followed: the target is never fetched through it', async () => {
-    const before = hits['/good/client.json'] ?? 0
-    await openAuthorize(authorizeUrl(`${base}/redirect/client.json`, pkce().challenge))
-    assert.equal(hits['/good/client.json'] ?? 0, before)
+    // Its own paths (never asked before, so neither cache answers): the redirect and its target.
+    routes['/redirect-fresh/client.json'] = (_url, res) => {
+      res.writeHead(302, { location: `${base}/redirect-target/client.json` })
+      res.end()
+    }
+    routes['/redirect-target/client.json'] = (url, res) => json(res, { client_id: url, redirect_uris: [REDIRECT] })
+    const page = await openAuthorize(authorizeUrl(`${base}/redirect-fresh/client.json`, pkce().challenge))
+    assert.equal(page.status, 400)
+    assert.match(page.html, /redirects/)
+    assert.equal(hits['/redirect-fresh/client.json'], 1, 'the redirect itself was fetched')
+    assert.equal(hits['/redirect-target/client.json'] ?? 0, 0, 'its target never')
   })
 })
 
@@ -181,6 +198,20 @@ describe('the client_id URL (draft §3)', () => {
     assert.match(clientIdUrlRefusal(azure, 'https://u:p@app.example/c.json')!, /user information/)
     assert.match(clientIdUrlRefusal(azure, 'https://app.example/a/../c.json')!, /dot segments|normal form/)
     assert.match(clientIdUrlRefusal(azure, 'https://APP.example/c.json')!, /normal form/)
+  })
+
+  it('at most 255 characters (MAX_CLIENT_ID_URL): longer is refused before any fetch, on our own page', async () => {
+    assert.equal(MAX_CLIENT_ID_URL, 255)
+    const at = (n: number) => `https://app.example/${'a'.repeat(n - 'https://app.example/'.length - '.json'.length)}.json`
+    assert.equal(at(255).length, 255)
+    assert.equal(clientIdUrlRefusal(azure, at(255)), undefined)
+    assert.match(clientIdUrlRefusal(azure, at(256))!, /over 255 characters/)
+    const long = `${base}/${'a/'.repeat(900)}client.json`
+    const page = await openAuthorize(authorizeUrl(long, pkce().challenge))
+    assert.equal(page.status, 400)
+    assert.match(page.html, /invalid_client/)
+    assert.match(page.html, /over 255 characters/)
+    assert.equal(Object.keys(hits).some((p) => p.startsWith('/a/')), false, 'never fetched')
   })
 })
 
@@ -203,12 +234,45 @@ describe('runtime/node/clientMetadata.ts: the transport limits', () => {
     const before = hits['/good/client.json'] ?? 0
     for (const answer of [[{ address: '127.0.0.1', family: 4 }], [{ address: '10.0.0.7', family: 4 }], [{ address: '93.184.216.34', family: 4 }, { address: '127.0.0.1', family: 4 }]]) {
       const fetch = createClientMetadataFetcher({ allowPrivateAddresses: false, resolve: async () => answer })
-      await assert.rejects(fetch(new URL(`http://metadata.test:${port}/good/client.json`)), /private, loopback or link-local/, JSON.stringify(answer))
+      await assert.rejects(fetch(new URL(`http://metadata.test:${port}/good/client.json`)), /does not resolve to a public address/, JSON.stringify(answer))
     }
     // A literal address is checked too.
     const literal = createClientMetadataFetcher({ allowPrivateAddresses: false })
-    await assert.rejects(literal(new URL(`http://127.0.0.1:${port}/good/client.json`)), /private, loopback or link-local/)
+    await assert.rejects(literal(new URL(`http://127.0.0.1:${port}/good/client.json`)), /does not resolve to a public address/)
     assert.equal(hits['/good/client.json'] ?? 0, before, 'nothing was fetched')
+  })
+
+  // Each refused range: its first, a middle and its last address refused; its neighbours outside allowed.
+  for (const [range, inside, outside] of [
+    ['0.0.0.0/8 "this network"', ['0.0.0.0', '0.1.2.3', '0.255.255.255'], ['1.0.0.1']],
+    ['100.64.0.0/10 carrier-grade NAT', ['100.64.0.0', '100.100.1.1', '100.127.255.255'], ['100.63.255.255', '100.128.0.0']],
+    ['168.63.129.16 Azure platform', ['168.63.129.16'], ['168.63.129.15', '168.63.129.17']],
+    ['169.254.0.0/16 link-local, instance metadata', ['169.254.0.1', '169.254.169.254'], ['169.253.255.255', '169.255.0.0']],
+    ['192.0.0.0/24 IETF protocol assignments', ['192.0.0.0', '192.0.0.170', '192.0.0.255'], ['192.0.1.0']],
+    ['192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 documentation', ['192.0.2.1', '198.51.100.7', '203.0.113.255'], ['192.0.3.1', '198.51.101.1', '203.0.114.1']],
+    ['198.18.0.0/15 benchmarking', ['198.18.0.0', '198.19.255.255'], ['198.17.255.255', '198.20.0.0']],
+    ['240.0.0.0/4 reserved, 255.255.255.255 broadcast', ['240.0.0.1', '250.1.2.3', '255.255.255.255'], ['223.255.255.255']],
+    ['::ffff:0:0:0/96 IPv4-translated', ['::ffff:0:7f00:1', '::ffff:0:a00:1', '::ffff:0:5db8:d822'], []],
+    ['::ffff:0:0/96 IPv4-mapped (even of a public address)', ['::ffff:7f00:1', '::ffff:5db8:d822'], []],
+    ['64:ff9b::/96 and 64:ff9b:1::/48 NAT64', ['64:ff9b::7f00:1', '64:ff9b:1::a00:1', '64:ff9b:1:ffff::1'], ['64:ff9b:2::1']],
+    ['2001::/32 Teredo', ['2001::1', '2001:0:4136:e378:8000:63bf:3fff:fdd2'], ['2001:1::1']],
+    ['2001:db8::/32 documentation', ['2001:db8::1'], ['2001:db9::1']],
+    ['2002::/16 6to4', ['2002:7f00:1::1'], ['2003::1']],
+    ['100::/64 discard-only', ['100::1'], ['100:0:0:1::1']],
+  ] as const)
+    it(`refused range ${range}`, () => {
+      for (const a of inside) assert.equal(isPublicAddress(a), false, `${a} is inside`)
+      for (const a of outside) assert.equal(isPublicAddress(a), true, `${a} is outside`)
+    })
+
+  it('a host that does not resolve and one that resolves to a refused address get the same answer (no DNS probing)', async () => {
+    const port = (docs.address() as AddressInfo).port
+    const messages = []
+    for (const resolve of [async () => [], async () => Promise.reject(new Error('ENOTFOUND')), async () => [{ address: '10.0.0.7', family: 4 }]]) {
+      const fetch = createClientMetadataFetcher({ allowPrivateAddresses: false, resolve })
+      messages.push(await fetch(new URL(`http://metadata.test:${port}/good/client.json`)).then(() => 'fetched', (e: Error) => e.message))
+    }
+    assert.deepEqual(messages, [PRIVATE_OR_UNRESOLVED, PRIVATE_OR_UNRESOLVED, PRIVATE_OR_UNRESOLVED])
   })
 
   it('the connection goes to the resolved (checked) address: a name only the resolver knows reaches it', async () => {
@@ -227,15 +291,15 @@ describe('runtime/node/clientMetadata.ts: the transport limits', () => {
       clock,
       fetch: async () => {
         calls++
-        throw new ClientMetadataError('the client_id host has a private, loopback or link-local address')
+        throw new ClientMetadataError(PRIVATE_OR_UNRESOLVED)
       },
     })
     await assert.rejects(documents.resolve(`${base}/good/client.json`), /https/)
-    await assert.rejects(documents.resolve('https://app.example/c.json'), /private/)
-    await assert.rejects(documents.resolve('https://app.example/c.json'), /private/)
+    await assert.rejects(documents.resolve('https://app.example/c.json'), /public address/)
+    await assert.rejects(documents.resolve('https://app.example/c.json'), /public address/)
     assert.equal(calls, 1, 'negative-cached')
     clock.advance(31_000)
-    await assert.rejects(documents.resolve('https://app.example/c.json'), /private/)
+    await assert.rejects(documents.resolve('https://app.example/c.json'), /public address/)
     assert.equal(calls, 2)
   })
 })

@@ -12,7 +12,10 @@ import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
 import { bearer, call, form, signIn, signUp } from '../helpers/client.js'
 import { startService, type TestService } from '../helpers/service.js'
-import { adminToken, hostedSignIn, openAuthorize, registerClient } from '../oauth/helpers.js'
+import { rememberConsent } from '../../shared/account/consents.js'
+import { StorageUnavailableError } from '../../shared/errors.js'
+import { ConcurrencyError } from '../../shared/store/types.js'
+import { adminToken, hostedSignIn, openAuthorize, passkeyStep, registerClient } from '../oauth/helpers.js'
 
 let azurite: Azurite
 let svc: TestService
@@ -115,5 +118,82 @@ describe('consent on the hosted page, remembered per person and application', ()
     assert.equal((await call(svc.url, 'GET', '/api/me/consents')).status, 401)
     const t = await authorizeAs(bob)
     assert.equal((await call(svc.url, 'GET', '/api/me/consents', undefined, bearer(t.access_token))).status, 403)
+  })
+})
+
+describe('consent rows: any client_id, concurrent approvals (Table Storage against Azurite)', () => {
+  // A URL client_id escaped into the row key (every "/" → "%2F") passed Table Storage's 1 KiB key
+  // limit: the write failed (503) after the sign-in. The key is base64url(SHA-256(clientId)).
+  const longId = `https://mcp.example/${'a/'.repeat(700)}client.json`
+
+  it('a consent to a 1.4 kB client_id is stored, read, listed and deleted (the key is its hash; the id a column)', async () => {
+    const up = await signUp(svc.url, new SoftAuthenticator(), 'erin')
+    const now = Date.now()
+    await svc.store.putConsent({ userId: up.user.id, clientId: longId, clientName: 'Long', scope: 'openid', resources: [svc.config.audiences[0]!], createdAt: now, updatedAt: now })
+    assert.equal((await svc.store.getConsent(up.user.id, longId))?.clientId, longId)
+    assert.deepEqual((await svc.store.listConsents(up.user.id)).map((c) => c.clientId), [longId])
+    assert.equal(await svc.store.deleteConsent(up.user.id, longId), true)
+    assert.equal(await svc.store.getConsent(up.user.id, longId), undefined)
+  })
+
+  it('DELETE /api/me/consents/{id} with a long id (none such) → 404, never 5xx', async () => {
+    const token = await firstParty(alice)
+    for (const id of [longId.slice(0, 255), longId, 'x'.repeat(3000)]) {
+      const r = await call(svc.url, 'DELETE', `/api/me/consents/${encodeURIComponent(id)}`, undefined, bearer(token))
+      assert.equal(r.status, 404, `${id.length}: ${JSON.stringify(r.body)}`)
+    }
+  })
+
+  it('the write is guarded: a second insert, or a Replace over a changed row, loses with ConcurrencyError', async () => {
+    const up = await signUp(svc.url, new SoftAuthenticator(), 'frank')
+    const now = Date.now()
+    const c = { userId: up.user.id, clientId: app, clientName: 'Orders assistant', scope: 'openid', resources: [svc.config.audiences[0]!], createdAt: now, updatedAt: now }
+    await svc.store.putConsent({ ...c })
+    await assert.rejects(svc.store.putConsent({ ...c }), ConcurrencyError, 'insert over an existing row')
+    const read = (await svc.store.getConsent(up.user.id, app))!
+    await svc.store.putConsent({ ...read, scope: 'openid profile' })
+    await assert.rejects(svc.store.putConsent({ ...read, scope: 'openid email' }), ConcurrencyError, 'Replace with a stale etag')
+    assert.equal((await svc.store.getConsent(up.user.id, app))?.scope, 'openid profile')
+  })
+
+  it('two approvals at once keep the union of their scopes and resources', async () => {
+    const up = await signUp(svc.url, new SoftAuthenticator(), 'grace')
+    const client = { id: app, name: 'Orders assistant' }
+    const [a, b] = await Promise.all([
+      rememberConsent(svc.core, { userId: up.user.id, client, scope: 'openid', resource: svc.config.audiences[0]!, from: {} }),
+      rememberConsent(svc.core, { userId: up.user.id, client, scope: 'profile', resource: svc.config.audiences[1]!, from: {} }),
+    ])
+    assert.deepEqual([a, b], [true, true])
+    const kept = (await svc.store.getConsent(up.user.id, app))!
+    assert.deepEqual(kept.scope.split(' ').sort(), ['openid', 'profile'])
+    assert.deepEqual([...kept.resources].sort(), [svc.config.audiences[0], svc.config.audiences[1]].sort())
+  })
+
+  it('two hosted sign-ins completed at once (different resources) both end up in the approval', async () => {
+    const henry = new SoftAuthenticator()
+    await signUp(svc.url, henry, 'henry')
+    const pages = await Promise.all([authorizeUrl(), authorizeUrl(svc.config.audiences[1])].map(async (u) => (await openAuthorize(u.url)).handle!))
+    const done = await Promise.all(pages.map((h) => passkeyStep(svc.url, h, henry)))
+    assert.deepEqual(done.map((d) => d.status), [200, 200], JSON.stringify(done.map((d) => d.body)))
+    const mine = ((await consents(henry)).body as any[]).find((c) => c.clientId === app)
+    assert.deepEqual([...mine.resources].sort(), [svc.config.audiences[0], svc.config.audiences[1]].sort())
+  })
+
+  it('the approval is written before the session: when it cannot be (storage down) → 503 and no session for the application', async () => {
+    const ivy = new SoftAuthenticator()
+    const up = await signUp(svc.url, ivy, 'ivy')
+    const page = await openAuthorize(authorizeUrl().url)
+    const store = svc.core.store
+    const putConsent = store.putConsent
+    store.putConsent = async () => {
+      throw new StorageUnavailableError(new Error('injected: the consent write fails'))
+    }
+    try {
+      const done = await passkeyStep(svc.url, page.handle!, ivy)
+      assert.equal(done.status, 503, JSON.stringify(done.body))
+    } finally {
+      store.putConsent = putConsent
+    }
+    assert.deepEqual((await svc.store.listSessions(up.user.id)).filter((x) => x.clientId === app), [], 'no session behind a failed approval')
   })
 })

@@ -14,7 +14,7 @@ import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { freePort, startAzurite, type Azurite } from '../helpers/azurite.js'
 import { decodeJwt, form, signUp } from '../helpers/client.js'
 import { startService, type TestService } from '../helpers/service.js'
-import { JWT_BEARER, adminToken, clientAssertion, hostedSignIn, openAuthorize, registerClient } from '../oauth/helpers.js'
+import { JWT_BEARER, adminToken, clientAssertion, hostedSignIn, openAuthorize, passkeyStep, registerClient } from '../oauth/helpers.js'
 
 let azurite: Azurite
 let svc: TestService
@@ -25,12 +25,14 @@ const REDIRECT = 'https://app.example/cb'
 const OTHER = 'https://elsewhere.example/api'
 const keys = keyPair('ec', { namedCurve: 'P-256' })
 const jwk = { ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' }
+/** The storage and keys, so that a second service can stand for this one redeployed. */
+const shared = { TABLE_PREFIX: `ri${process.pid}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') }
 /** The second audience: locally the dev gateway's sample API URL (the PRM resource). */
 let resource: string
 
 before(async () => {
   azurite = await startAzurite()
-  svc = await startService({ connectionString: azurite.connectionString, port: await freePort(), env: { BOOTSTRAP_ADMINS: 'ri-admin' } })
+  svc = await startService({ connectionString: azurite.connectionString, port: await freePort(), env: { BOOTSTRAP_ADMINS: 'ri-admin', ...shared } })
   resource = svc.config.audiences[1]!
   const admin = await adminToken(svc.url, new SoftAuthenticator(), 'ri-admin')
   await signUp(svc.url, alice, 'alice')
@@ -75,6 +77,32 @@ describe('RFC 8707 §2 resource at the authorization endpoint', () => {
       assert.equal(`${to.origin}${to.pathname}`, REDIRECT)
       assert.equal(to.searchParams.get('error'), 'invalid_target', JSON.stringify(extra))
       assert.equal(to.searchParams.get('state'), 's1')
+    }
+  })
+
+  it('resource= present but empty → invalid_target (as at the token endpoint), not the default audience', async () => {
+    const page = await openAuthorize(authorizeUrl([['resource', '']]).url)
+    assert.equal(page.status, 302)
+    const to = new URL(page.headers.get('location')!)
+    assert.equal(to.searchParams.get('error'), 'invalid_target')
+    assert.equal(to.searchParams.get('state'), 's1')
+  })
+
+  it('AUDIENCES changed after the page opened: completing refuses the resource (no code); after the sign-in, the exchange refuses it', async () => {
+    // The same storage and keys, AUDIENCES without the resource: the service after a redeployment.
+    const later = await startService({ connectionString: azurite.connectionString, port: await freePort(), env: { ...shared, AUDIENCES: svc.config.audiences[0]! } })
+    try {
+      const page = await openAuthorize(authorizeUrl([['resource', resource]]).url)
+      assert.equal(page.status, 200)
+      const done = await passkeyStep(later.url, page.handle!, alice)
+      assert.equal(done.status, 400, JSON.stringify(done.body))
+      assert.match(JSON.stringify(done.body), /no longer served/)
+      const { code, verifier } = await codeFor([['resource', resource]])
+      const t = await form(later.url, '/api/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: app, code_verifier: verifier })
+      assert.equal(t.status, 400, JSON.stringify(t.body))
+      assert.equal(t.body.error, 'invalid_target')
+    } finally {
+      await later.close()
     }
   })
 

@@ -154,7 +154,7 @@ describe('infra/main.bicep (ARM)', { skip }, () => {
     assert.equal(c.rpId, 'example.com')
     assert.deepEqual(c.allowedOrigins, ['https://id.example.com', 'https://app.example.com'])
     assert.equal(c.issuer, 'https://id.example.com/api')
-    assert.deepEqual(c.audiences, ['api://orders', 'api://default'])
+    assert.deepEqual(c.audiences, ['api://orders', 'api://default', `https://${one(custom, 'Microsoft.ApiManagement/service').name}.azure-api.net/sample`])
     assert.equal(c.registration, 'open')
     assert.deepEqual(c.bootstrapAdmins, ['alice', 'bob'])
   })
@@ -357,6 +357,18 @@ describe('infra/main.bicep (ARM)', { skip }, () => {
     // The page (another origin) calls the gateway: cors at global scope answers its preflight.
     const global = String(props(one(custom, 'Microsoft.ApiManagement/service/policies')).value)
     for (const o of CUSTOM.allowedOrigins.split(',')) assert.ok(global.includes(`<origin>${o}</origin>`), o)
+  })
+
+  it('RFC 8707: AUDIENCES has the sample API\'s resource (the passkey-resource named value) after the given ones, once', () => {
+    const gateway = `https://${one(defaults, 'Microsoft.ApiManagement/service').name}.azure-api.net`
+    const d = loadConfig(resolveKeyVaultReferences(defaults, evaluated(appSettings(defaults)), kek), { local: false })
+    assert.deepEqual(d.audiences, ['api://default', `${gateway}/sample`], 'a fresh deployment: the default audience first, then the sample API')
+    const named = evaluate(props(one(defaults, 'Microsoft.ApiManagement/service/namedValues', 'passkey-resource')).value)
+    assert.equal(named, `${gateway}/sample`)
+    assert.equal(evaluate(defaults.outputs.SAMPLE_API_URL), named)
+    // Given already: not twice.
+    const given = snapshot(bicepPath, { ...REQUIRED_PARAMS, audiences: `api://default, ${gateway}/sample` })
+    assert.deepEqual(loadConfig(resolveKeyVaultReferences(given, evaluated(appSettings(given)), kek), { local: false }).audiences, ['api://default', `${gateway}/sample`])
   })
 
   it('RFC 9728: publishes the protected resource metadata API (root and /sample) with apim/fragment-protected-resource.xml as a fragment', () => {

@@ -105,11 +105,18 @@ const FUNCTIONS: Record<string, (...args: unknown[]) => unknown> = {
   format: (fmt, ...args) => String(fmt).replace(/\{(\d+)\}/g, (_, i: string) => String(args[Number(i)])),
   empty: (v) => v === '' || v === null || v === undefined || (Array.isArray(v) && v.length === 0),
   if: (condition, yes, no) => (condition ? yes : no),
+  createArray: (...items) => items,
+  join: (items, sep) => (items as unknown[]).join(String(sep)),
+  union: (...arrays) => {
+    if (!arrays.every(Array.isArray)) throw new Error('union of objects is not evaluated here')
+    return [...new Set((arrays as unknown[][]).flat())]
+  },
 }
 
 /**
  * Evaluates an ARM template expression (`[fn(...).prop]`) as far as this template needs:
- * string literals, `reference`, `listKeys`, `environment`, `format`, `empty`, `if`, property access. Anything else throws, so
+ * string literals, `reference`, `listKeys`, `environment`, `format`, `empty`, `if`, `createArray`,
+ * `join`, `union` (of arrays: order kept, repeats dropped), property access. Anything else throws, so
  * a new kind of expression shows up as a test failure to handle, not as a silent pass.
  */
 export function evaluate(value: unknown): unknown {

@@ -98,6 +98,21 @@ describe('Discovery cross-checked against the routes and grants', () => {
     assert.deepEqual(await (await app.request('/api/.well-known/oauth-authorization-server')).json(), meta)
   })
 
+  it('RFC 8414 §3: the well-known part inserted before the issuer\'s path (/.well-known/oauth-authorization-server/api) answers the same; and §5\'s OpenID form', async () => {
+    const path = new URL(config.issuer).pathname
+    assert.equal(path, '/api')
+    for (const wellKnown of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+      // What a client builds from the issuer (RFC 8414 §3.1): origin + well-known + path.
+      const url: URL = new URL(`${wellKnown}${path}`, config.issuer)
+      const res: Response = await app.request(url.pathname)
+      assert.equal(res.status, 200, url.pathname)
+      assert.equal(res.headers.get('cache-control'), 'public, max-age=3600')
+      assert.deepEqual(await res.json(), meta, url.pathname)
+    }
+    // Only the issuer's own path.
+    assert.equal((await app.request('/.well-known/oauth-authorization-server/other')).status, 404)
+  })
+
   it('every *_endpoint and jwks_uri is served here; every OAuth route of the app is listed', async () => {
     check('authorization_endpoint', 'token_endpoint', 'introspection_endpoint', 'revocation_endpoint', 'jwks_uri')
     const endpoints = Object.entries(meta).filter(([k]) => k.endsWith('_endpoint') || k === 'jwks_uri')

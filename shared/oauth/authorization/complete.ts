@@ -25,6 +25,7 @@ import { ClientMetadataError, findClient } from '../clientMetadata.js'
 import { redirectUriRegistered } from './checkRedirectUri.js'
 import { openRequest, sealRequest, type SealedRequest } from './handle.js'
 import { authorizationResponseUrl } from './redirect.js'
+import { resourceRefusal } from '../resource.js'
 import { allowedScopes, scopeRefusal, ungrantable } from '../scopes.js'
 
 async function requestOf(core: Core, handle: string): Promise<SealedRequest> {
@@ -64,11 +65,20 @@ export async function completeAuthorization(
   if (refused.length) throw new ServiceError('invalid_scope', scopeRefusal(refused))
   // A code is only worth making if its exchange can sign (no session behind an unusable code).
   await core.keyRing.signingKey()
+  // RFC 8707: the code remembers the resource as its session's audience (one of AUDIENCES now:
+  // they may have changed since the request was sealed).
+  const audience = request.resource ?? config.audiences[0]!
+  const refusedResource = request.resource === undefined ? undefined : resourceRefusal(config, request.resource)
+  if (refusedResource) throw new ServiceError('invalid_request', `The API this application asked for is no longer served here: ${refusedResource}`)
   const { user, session } = await signInWithPasskey(core, {
     response,
     clientId: client.id,
-    // RFC 8707: the code remembers the resource as its session's audience.
-    audience: request.resource ?? config.audiences[0]!,
+    audience,
+    // The passkey assertion over this request's challenge is the approval
+    // (shared/account/consents.ts), recorded before the session: a failure leaves none.
+    beforeSession: async (user) => {
+      await rememberConsent(core, { userId: user.id, client, scope: request.scope, resource: audience, from })
+    },
     scope: request.scope,
     userAgent: from.userAgent,
     // acr_values (RFC 9470 §4): a passkey whose acr reaches none of them is refused before any
@@ -85,8 +95,6 @@ export async function completeAuthorization(
       expiresAt: clock.now() + CODE_TTL_SECONDS * 1000,
     },
   })
-  // The passkey assertion over this request's challenge is the approval (shared/account/consents.ts).
-  await rememberConsent(core, { userId: user.id, client, scope: request.scope, resource: session.audience, from })
   const code = await sealCode(core, { userId: user.id, sessionId: session.id })
   return { redirect_to: authorizationResponseUrl(request.redirectUri, config.issuer, { code, state: request.state }), user, session }
 }

@@ -60,6 +60,9 @@ export const handler: GrantHandler = async ({ core, params, client, jkt }) => {
     throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge (PKCE S256)')
   // RFC 8707 §2.2: the code remembers its resource (the session's audience); only that one.
   requestedResource(core.config, params, { expected: session.audience })
+  // …which must still be one of AUDIENCES (they may have changed since the sign-in).
+  if (!core.config.audiences.includes(session.audience))
+    throw new OAuthError('invalid_target', 'The resource of this code is no longer one of the configured audiences')
 
   const secret = randomId(32)
   // RFC 9449 §5: the session's tokens are bound to the exchange's proof key.

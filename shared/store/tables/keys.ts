@@ -2,6 +2,8 @@
  * Partition and row keys: how ids become keys (`k`, one-to-one) and where each row lives
  * (docs/storage.md "Tables").
  */
+import { sha256Sync } from '../../crypto/fast.js'
+import { encode } from '../../util/base64url.js'
 
 /**
  * PartitionKey/RowKey may not contain / \ # ? or control characters. Ids are base64url and pass
@@ -56,7 +58,12 @@ export const bcreqRowKey = (requestId: string) => BCREQ_PREFIX + k(requestId)
 /** Remembered consents in the person's partition, one per client (inside [CRED_PREFIX, SESS_END), like bcreq:). */
 export const CONSENT_PREFIX = 'consent:'
 export const CONSENT_END = 'consent;'
-export const consentRowKey = (clientId: string) => CONSENT_PREFIX + k(clientId)
+/**
+ * The consent row of a client: base64url(SHA-256(clientId)), 43 characters whatever the id (a
+ * client ID metadata document URL, escaped, could pass Table Storage's 1 KiB key limit); the id
+ * itself is the row's `clientId` column.
+ */
+export const consentRowKey = (clientId: string) => CONSENT_PREFIX + encode(sha256Sync(clientId))
 
 /**
  * Invitations: partition 'invitations' of `roles` (the administration's table, beside 'roles' and

@@ -32,7 +32,6 @@ import {
   bcreqRowKey,
   CLIENT_RK,
   CLIENTS_PK,
-  CONSENT_PREFIX,
   consentRowKey,
   CRED_PREFIX,
   credRowKey,
@@ -163,11 +162,11 @@ export const recoveryRow = rowCodec<RecoveryRecord, 'userId'>({
   columns: { id: text, secretHash: text, createdAt: int64, expiresAt: int64, usedAt: optInt64 },
 })
 
-/** `users` (userId, 'consent:<clientId>'): a remembered consent. */
-export const consentRow = rowCodec<ConsentRecord, 'userId' | 'clientId'>({
+/** `users` (userId, 'consent:<base64url(SHA-256(clientId))>'): a remembered consent; the client's id is a column. */
+export const consentRow = rowCodec<ConsentRecord, 'userId'>({
   keys: (r) => ({ partitionKey: k(r.userId), rowKey: consentRowKey(r.clientId) }),
-  fromKeys: (row) => ({ userId: unk(row.partitionKey), clientId: unk(row.rowKey.slice(CONSENT_PREFIX.length)) }),
-  columns: { clientName: text, scope: text, resources: strings(), createdAt: int64, updatedAt: int64 },
+  fromKeys: (row) => ({ userId: unk(row.partitionKey) }),
+  columns: { clientId: text, clientName: text, scope: text, resources: strings(), createdAt: int64, updatedAt: int64 },
 })
 
 /** Anything but 'confidential' reads as 'public', the kind that may do less. */
