@@ -8,7 +8,7 @@
  * nothing is registered again (the service's URLs in the file are brought up to date). A file
  * whose client is gone (Azurite's data deleted) gets a new key and a new registration.
  */
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { exportJWK, generateKeyPair, type JWK } from 'jose'
 import type { Core } from '../shared/core.js'
@@ -49,9 +49,14 @@ function readAgentFile(path: string): SampleAgentFile | undefined {
 /** Writes the file with mode 0600 (through a temporary file, so a reader never sees half of it). */
 function writeAgentFile(path: string, f: SampleAgentFile): void {
   const tmp = `${path}.${process.pid}.tmp`
-  writeFileSync(tmp, `${JSON.stringify(f, null, 2)}\n`, { mode: 0o600 })
-  chmodSync(tmp, 0o600) // the mode above is masked by the umask
-  renameSync(tmp, path)
+  try {
+    writeFileSync(tmp, `${JSON.stringify(f, null, 2)}\n`, { mode: 0o600 })
+    chmodSync(tmp, 0o600) // the mode above is masked by the umask
+    renameSync(tmp, path)
+  } catch (err) {
+    rmSync(tmp, { force: true }) // a private key left behind under another name
+    throw err
+  }
 }
 
 /**

@@ -91,7 +91,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> & { core: Core } {
   })
   // The caller's address for audit events, on the routes that record them (not the authorizer's).
   const origin = auditOrigin(deps.config.trustedProxyHops)
-  for (const path of ['/api/webauthn/*', '/api/oauth2/*', '/api/me', '/api/me/*', '/api/manage/*']) app.use(path, origin)
+  // ('/api/me/*' matches /api/me itself too.)
+  for (const path of ['/api/webauthn/*', '/api/oauth2/*', '/api/me/*', '/api/manage/*']) app.use(path, origin)
   // CONTRACT v2 "Rate limits": the unauthenticated routes (never the authorizer).
   const limited = rateLimit(deps.config, core.clock)
   app.use('/api/webauthn/*', limited)

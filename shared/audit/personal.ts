@@ -48,7 +48,7 @@ const fieldAad = (seq: number, field: PersonalField, userId: string) => te.encod
 /** A person's key, or why there is none: `none` the id is not a person's (a client), `gone` no key can be had. */
 export type KeyLookup = CryptoKey | 'none' | 'gone'
 
-type StoreDeps = Pick<Store, 'getUser' | 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'listAuditKeysNotWrappedBy'>
+type StoreDeps = Pick<Store, 'getUser' | 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'listAuditKeysWrappedBy'>
 
 /**
  * The accounts' personal-data keys: made at sign-up (`newKey`, stored by createAccount), made
@@ -151,17 +151,19 @@ export class PersonalDataKeys {
 
   /**
    * The rotation timer's sweep during a change of KEY_ENCRYPTION_KEY (PREVIOUS set): up to `max`
-   * keys still wrapped by another KEK are wrapped again under the current one, so that accounts
-   * nobody reads during the overlap stay readable once PREVIOUS goes. `left`: keys that open with
-   * neither KEK (wrapped by a third one) or lost a race to a request re-wrapping them; a later
-   * run looks again. Nothing to do (no PREVIOUS): no storage read.
+   * keys still wrapped by the previous KEK are wrapped again under the current one, so that
+   * accounts nobody reads during the overlap stay readable once PREVIOUS goes. Only keys the
+   * previous KEK wrapped are listed: keys of an older KEK (left over from an earlier change) open
+   * with neither and can never hold the sweep up. `left`: keys that changed meanwhile (a request
+   * re-wrapped one, or the account's deletion began); a later run looks again. Nothing to do (no
+   * PREVIOUS): no storage read.
    */
   async rewrapStale(max: number): Promise<{ rewrapped: number; left: number }> {
     const wrap = await this.deps.wrapKey
     if (!wrap.previous) return { rewrapped: 0, left: 0 }
     let rewrapped = 0
     let left = 0
-    for (const stored of await this.deps.store.listAuditKeysNotWrappedBy({ wrappedBy: wrap.current.id, max })) {
+    for (const stored of await this.deps.store.listAuditKeysWrappedBy({ wrappedBy: wrap.previous.id, max })) {
       const opened = await openWith(wrap, stored.wrappedKey, wrapAad(stored.userId), stored.wrappedBy)
       if (!opened) {
         left++

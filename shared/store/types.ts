@@ -189,11 +189,12 @@ export interface AccountStore {
    */
   listDeletedAccounts(opts: { before: number; max: number }): Promise<string[]>
   /**
-   * Personal-data keys wrapped by another KEK than `wrappedBy` (a change of KEY_ENCRYPTION_KEY
-   * under way), at most `max`, with their etags: the rotation timer wraps them again. A scan of
-   * the users table's `pdkey` rows: for a timer, never for a request path.
+   * Personal-data keys wrapped by the KEK `wrappedBy` (the previous one, during a change of
+   * KEY_ENCRYPTION_KEY), at most `max`, with their etags: the rotation timer wraps them again
+   * under the current one. A scan of the users table's `pdkey` rows: for a timer, never for a
+   * request path.
    */
-  listAuditKeysNotWrappedBy(opts: { wrappedBy: string; max: number }): Promise<AuditKeyRecord[]>
+  listAuditKeysWrappedBy(opts: { wrappedBy: string; max: number }): Promise<AuditKeyRecord[]>
   /**
    * One page of people's accounts in id order, client principals (no username) left out: at most
    * `limit`, and `next` (url-safe, opaque) while more may follow. InvalidCursorError for a cursor

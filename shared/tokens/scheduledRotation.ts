@@ -26,8 +26,13 @@ export async function scheduledRotation(core: Pick<Core, 'keyRing' | 'audit' | '
       target: { kid: signing.after },
       detail: { previousKid: signing.before ?? null, reason: 'scheduled' },
     })
-  const pd = await core.personal.rewrapStale(PD_REWRAP_PER_RUN)
-  if (pd.rewrapped) changes.push(`re-wrapped ${pd.rewrapped} personal-data keys under the current KEY_ENCRYPTION_KEY`)
-  if (pd.left) changes.push(`${pd.left} personal-data keys left wrapped by another key (they open with neither KEK, or changed meanwhile)`)
+  // After the signing keys: a failing sweep must not hide the lines (and events) of what was done.
+  try {
+    const pd = await core.personal.rewrapStale(PD_REWRAP_PER_RUN)
+    if (pd.rewrapped) changes.push(`re-wrapped ${pd.rewrapped} personal-data keys under the current KEY_ENCRYPTION_KEY`)
+    if (pd.left) changes.push(`${pd.left} personal-data keys changed while being re-wrapped; the next run looks again`)
+  } catch (err) {
+    changes.push(`personal-data key re-wrap failed (${err instanceof Error ? err.name : 'error'}); the next run tries again`)
+  }
   return changes
 }

@@ -11,6 +11,7 @@ import { createApp } from '../../shared/app.js'
 import { decryptField, ownerOf, PD_KEY_TTL_MS, revealPersonal } from '../../shared/audit/personal.js'
 import { REDACTED } from '../../shared/audit/events.js'
 import { loadConfig } from '../../shared/config.js'
+import { keyEncryptionKeyId } from '../../shared/crypto/kek.js'
 import { createMemoryStore, type MemoryStore } from '../../shared/store/memory.js'
 import type { UserRecord } from '../../shared/store/types.js'
 import { ManualClock } from '../../shared/util/clock.js'
@@ -171,5 +172,25 @@ describe('Changing KEY_ENCRYPTION_KEY (docs/security.md)', () => {
     assert.notEqual(wrappedAfter.wrappedKey, wrappedBefore.wrappedKey)
     const only = service({ store, kek: (next.core.config.keyEncryptionKey && Buffer.from(next.core.config.keyEncryptionKey).toString('base64'))! })
     assert.equal((await revealPersonal(only.core.personal, [e]))[0]!.ip, ORIGIN.ip, 'the new KEK alone opens it now')
+  })
+})
+
+describe('The rotation sweep (rewrapStale) during a change of KEY_ENCRYPTION_KEY', () => {
+  it('re-wraps the keys of the previous KEK only; keys of an older KEK, first in the table, never hold it up', async () => {
+    const store = createMemoryStore()
+    const [oldest, previous, current] = [b64(), b64(), b64()]
+    // Accounts nobody read during an earlier change: their keys still wrapped by the oldest KEK.
+    const first = service({ store, kek: oldest })
+    for (let i = 0; i < 3; i++) await first.core.personal.keyOf((await legacyPerson(store)).id, { create: true })
+    const second = service({ store, kek: previous })
+    const live = await legacyPerson(store)
+    await second.core.personal.keyOf(live.id, { create: true })
+    const rotating = service({ store, kek: current, previous })
+    // A batch of 2, smaller than the older keys: before, the sweep saw only those and re-wrapped nothing.
+    assert.deepEqual(await rotating.core.personal.rewrapStale(2), { rewrapped: 1, left: 0 })
+    assert.equal((await store.getAuditKey(live.id))!.wrappedBy, await keyEncryptionKeyId(new Uint8Array(Buffer.from(current, 'base64')) as Uint8Array<ArrayBuffer>))
+    assert.deepEqual(await rotating.core.personal.rewrapStale(2), { rewrapped: 0, left: 0 }, 'done: nothing of the previous KEK is left')
+    const only = service({ store, kek: current })
+    assert.equal(typeof (await only.core.personal.keyOf(live.id, { create: false })), 'object', 'opens with the current KEK alone')
   })
 })

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -36,6 +36,7 @@ describe('seedSampleAgent: the registration and its key file go together', () =>
     writeFileSync(join(sampleAgentPath(dir), 'in-the-way'), '')
     await assert.rejects(seedSampleAgent(core, { dir, pageUrl: 'http://localhost:7071/' }))
     assert.deepEqual((await store.listClients({ limit: 10 })).clients, [], 'the registration was taken back')
+    assert.deepEqual(readdirSync(dir), ['sample-agent.json'], 'no temporary file with the private key left behind')
   })
 
   it('a writable directory: one agent, named by the file; seeding again registers nothing more', async () => {

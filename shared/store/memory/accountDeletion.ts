@@ -2,7 +2,7 @@
 import { ConcurrencyError, type AccountStore } from '../types.js'
 import { copy, inner, type MemoryState } from './state.js'
 
-type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts' | 'listAuditKeysNotWrappedBy'
+type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts' | 'listAuditKeysWrappedBy'
 
 export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, DeletionVerbs> {
   const { usernames, credentialOwners, users, credentials, sessions, auditKeys, backchannel, recoveries, put, guardedReplace } = state
@@ -42,9 +42,9 @@ export function accountDeletionVerbs(state: MemoryState): Pick<AccountStore, Del
         .map((u) => u.id)
     },
 
-    async listAuditKeysNotWrappedBy({ wrappedBy, max }) {
+    async listAuditKeysWrappedBy({ wrappedBy, max }) {
       return [...auditKeys.values()]
-        .filter((key) => key.wrappedBy !== wrappedBy)
+        .filter((key) => key.wrappedBy === wrappedBy)
         .slice(0, Math.max(0, Math.trunc(max)))
         .map(copy)
     },

@@ -2,7 +2,7 @@
 import { ConcurrencyError, LastCredentialError, UniquenessError, type AccountStore } from '../types.js'
 import { copy, inner, type MemoryState } from './state.js'
 
-type ElsewhereVerbs = 'disableUser' | 'listUsers' | 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts' | 'listAuditKeysNotWrappedBy'
+type ElsewhereVerbs = 'disableUser' | 'listUsers' | 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts' | 'listAuditKeysWrappedBy'
 
 export function accountVerbs(state: MemoryState): Omit<AccountStore, ElsewhereVerbs> {
   const { usernames, credentialOwners, users, credentials, sessions, auditKeys, put, guardedReplace } = state

@@ -13,7 +13,7 @@ import { AUDIT_KEY_RK, CRED_PREFIX, k, unk, USER_RK } from './keys.js'
 import { auditKeyRow, userRow } from './rows.js'
 import { disableInPartition } from './users.js'
 
-type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts' | 'listAuditKeysNotWrappedBy'
+type DeletionVerbs = 'getAuditKey' | 'createAuditKey' | 'updateAuditKey' | 'shredUser' | 'eraseAccount' | 'listDeletedAccounts' | 'listAuditKeysWrappedBy'
 
 export function accountDeletionVerbs(db: Calls): Pick<AccountStore, DeletionVerbs> {
   /** Deletes an index claim while it still points at `userId` (etag-guarded: a later taker's claim stays). */
@@ -83,13 +83,12 @@ export function accountDeletionVerbs(db: Calls): Pick<AccountStore, DeletionVerb
       return rows.map((r) => unk(r.partitionKey))
     },
 
-    async listAuditKeysNotWrappedBy({ wrappedBy, max }) {
+    async listAuditKeysWrappedBy({ wrappedBy, max }) {
       const limit = Math.max(0, Math.trunc(max))
       if (limit === 0) return []
-      // Every pdkey row names its KEK (PersonalDataKeys.newKey); a row without one would not match.
-      const rows = await db.query('users', odata`RowKey eq ${AUDIT_KEY_RK} and wrappedBy ne ${wrappedBy}`, {
+      const rows = await db.query('users', odata`RowKey eq ${AUDIT_KEY_RK} and wrappedBy eq ${wrappedBy}`, {
         limit,
-        keep: (r) => r.rowKey === AUDIT_KEY_RK && auditKeyRow.get(r, 'wrappedBy') !== wrappedBy,
+        keep: (r) => r.rowKey === AUDIT_KEY_RK && auditKeyRow.get(r, 'wrappedBy') === wrappedBy,
       })
       return rows.map((r) => auditKeyRow.record(r))
     },

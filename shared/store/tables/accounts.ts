@@ -22,7 +22,7 @@ type ElsewhereVerbs =
   | 'shredUser'
   | 'eraseAccount'
   | 'listDeletedAccounts'
-  | 'listAuditKeysNotWrappedBy'
+  | 'listAuditKeysWrappedBy'
 
 export function accountVerbs(db: Calls): Omit<AccountStore, ElsewhereVerbs> {
   const { claim, release, ownerOf } = createClaims(db)
