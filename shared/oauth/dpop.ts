@@ -122,25 +122,115 @@ export interface VerifiedProof {
 }
 
 /**
- * The (jkt, jti) pairs seen (RFC 9449 §11.1), in two generations of plain Sets, each holding at
- * most half of `max`: a pair is kept at least `keepMs` (longer than any proof is accepted) and
- * at most twice that. No pair is ever forgotten inside its window: a full generation turns over
- * early only when the previous one is empty; otherwise add() answers `full` and the caller
- * refuses the proof (a flood makes proofs wait, it never makes a captured one replayable).
- * No per-entry object or timestamp: this is on the path of every DPoP call, and the GC of a full
- * cache of entry objects costs more than the lookup.
+ * One generation of seen (jkt, jti) pairs: an open-addressing table of 64-bit hashes of the pair
+ * in one typed array (8 bytes a slot, at most half full), so that a million pairs take 16 MB, no
+ * per-entry object and nothing for the GC to walk. Two independent seeded 32-bit hashes per pair:
+ * a collision can only make a fresh proof look used (refused; the client sends another), never a
+ * used one look fresh.
  */
-class ReplayCache {
-  private current = new Set<string>()
-  private previous = new Set<string>()
+class PairTable {
+  private slots: Uint32Array | undefined
+  size = 0
+
+  constructor(readonly capacity: number) {}
+
+  private get table(): Uint32Array {
+    // Allocated on first use: an instance that never sees DPoP holds no memory for it.
+    return (this.slots ??= new Uint32Array(2 * tableSlots(this.capacity)))
+  }
+
+  /** true when added, false when present already. */
+  add(a: number, b: number): boolean {
+    const t = this.table
+    const mask = t.length / 2 - 1
+    for (let i = a & mask; ; i = (i + 1) & mask) {
+      const x = t[2 * i]!
+      if (x === 0) {
+        t[2 * i] = a
+        t[2 * i + 1] = b
+        this.size++
+        return true
+      }
+      if (x === a && t[2 * i + 1] === b) return false
+    }
+  }
+
+  has(a: number, b: number): boolean {
+    if (this.size === 0) return false
+    const t = this.table
+    const mask = t.length / 2 - 1
+    for (let i = a & mask; ; i = (i + 1) & mask) {
+      const x = t[2 * i]!
+      if (x === 0) return false
+      if (x === a && t[2 * i + 1] === b) return true
+    }
+  }
+
+  clear(): void {
+    if (this.size) this.slots?.fill(0)
+    this.size = 0
+  }
+}
+
+/** Slots for `capacity` entries at a load of at most ½: a power of two. */
+function tableSlots(capacity: number): number {
+  let n = 2
+  while (n < 2 * capacity) n *= 2
+  return n
+}
+
+/** Seeds per process, so that nobody can precompute colliding pairs. */
+const SEEDS = crypto.getRandomValues(new Uint32Array(2))
+
+/** A 32-bit hash of `s` (Murmur3's mixing over UTF-16 code units), never 0 (0 marks an empty slot). */
+function hash32(s: string, seed: number): number {
+  let h = seed
+  for (let i = 0; i < s.length; i++) {
+    let k = Math.imul(s.charCodeAt(i), 0xcc9e2d51)
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593)
+    h ^= k
+    h = Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64
+  }
+  h ^= s.length
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  h = (h ^ (h >>> 16)) >>> 0
+  return h || 1
+}
+
+/**
+ * The (jkt, jti) pairs seen (RFC 9449 §11.1), in two generations (PairTable), each holding at most
+ * half of `max`: a pair is kept at least `keepMs` (longer than any proof is accepted) and at most
+ * twice that. No pair is ever forgotten inside its window: a full generation turns over early
+ * only when the previous one is empty; otherwise add() answers `full` and the caller refuses the
+ * proof (a flood makes proofs wait, it never makes a captured one replayable).
+ */
+export class ReplayCache {
+  private current: PairTable
+  private previous: PairTable
   /** When `current` was started: every pair in `previous` was added before it. */
   private since: number
 
   constructor(
-    private readonly max: number,
+    max: number,
     private readonly keepMs: number,
     now: number,
   ) {
+    const half = Math.max(1, Math.floor(max / 2))
+    this.current = new PairTable(half)
+    this.previous = new PairTable(half)
+    this.since = now
+  }
+
+  /** The older generation is emptied and becomes the new current one (its memory reused). */
+  private turn(now: number, dropBoth: boolean): void {
+    const old = this.previous
+    old.clear()
+    if (dropBoth) this.current.clear()
+    else {
+      this.previous = this.current
+      this.current = old
+    }
     this.since = now
   }
 
@@ -148,19 +238,17 @@ class ReplayCache {
   add(key: string, now: number): 'ok' | 'replay' | 'full' {
     if (now - this.since >= this.keepMs) {
       // `previous` was last added to at `since`, at least keepMs ago: past any proof's window.
-      this.previous = now - this.since >= 2 * this.keepMs ? new Set() : this.current
-      this.current = new Set()
-      this.since = now
+      this.turn(now, now - this.since >= 2 * this.keepMs)
     }
-    if (this.current.has(key) || this.previous.has(key)) return 'replay'
-    if (this.current.size >= Math.max(1, Math.floor(this.max / 2))) {
+    const a = hash32(key, SEEDS[0]!)
+    const b = hash32(key, SEEDS[1]!)
+    if (this.previous.has(a, b) || this.current.has(a, b)) return 'replay'
+    if (this.current.size >= this.current.capacity) {
       // Forgetting `previous` now would forget pairs still inside their window.
       if (this.previous.size) return 'full'
-      this.previous = this.current
-      this.current = new Set()
-      this.since = now
+      this.turn(now, false)
     }
-    this.current.add(key)
+    this.current.add(a, b)
     return 'ok'
   }
 }

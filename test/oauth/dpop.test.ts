@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { randomBytes, sign, type KeyObject } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { deriveKey } from '../../shared/crypto/kek.js'
-import { DPoPError, DPoPVerifier, FUTURE_SKEW, IAT_WINDOW, NONCE_WINDOW, sameHtu } from '../../shared/oauth/dpop.js'
+import { DPoPError, DPoPVerifier, FUTURE_SKEW, IAT_WINDOW, NONCE_WINDOW, ReplayCache, sameHtu } from '../../shared/oauth/dpop.js'
 import { ManualClock } from '../../shared/util/clock.js'
 import { DPoPKey } from '../helpers/dpop.js'
 import { keyPair } from '../helpers/keys.js'
@@ -180,5 +180,30 @@ describe('the replay cache (§11.1)', () => {
     assert.match((await refusal(v.verify({ proof: p, method: 'GET', url: URL_ }))).message, /already used/)
     clock.advance(2000)
     assert.match((await refusal(v.verify({ proof: p, method: 'GET', url: URL_ }))).message, /too old/)
+  })
+})
+
+describe('The replay cache at scale (RFC 9449 §11.1): compact hashed pairs', () => {
+  it('200 000 distinct pairs in a cache of 400 000: every one accepted once, every repeat a replay, none forgotten', () => {
+    const t0 = Date.now()
+    const cache = new ReplayCache(400_000, 420_000, t0)
+    const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'
+    const pair = (i: number) => `${jkt}\u0000jti-${i}-${(i * 2654435761) >>> 0}`
+    for (let i = 0; i < 200_000; i++) assert.equal(cache.add(pair(i), t0 + i % 1000), 'ok', `pair ${i}`)
+    for (let i = 0; i < 200_000; i += 997) assert.equal(cache.add(pair(i), t0 + 1000), 'replay', `pair ${i} again`)
+    // Another key's pair with the same jti is another pair.
+    assert.equal(cache.add(`other\u0000jti-0-0`, t0 + 1000), 'ok')
+  })
+
+  it('a full cache whose older generation is still inside the window refuses (full), and turns over once the window has passed', () => {
+    const t0 = Date.now()
+    const cache = new ReplayCache(4, 1000, t0)
+    assert.deepEqual(['a', 'b'].map((k) => cache.add(k, t0)), ['ok', 'ok'])
+    assert.equal(cache.add('c', t0 + 1), 'ok', 'the first generation (a, b) moved to previous; c starts the current one')
+    assert.equal(cache.add('d', t0 + 2), 'ok')
+    assert.equal(cache.add('e', t0 + 3), 'full', 'forgetting a or b now would make them replayable')
+    assert.equal(cache.add('a', t0 + 4), 'replay')
+    assert.equal(cache.add('e', t0 + 1001), 'ok', 'past the window: a, b forgotten, room again')
+    assert.equal(cache.add('c', t0 + 1002), 'replay', 'c is still inside its window')
   })
 })
