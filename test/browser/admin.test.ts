@@ -6,21 +6,10 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { SKIP, launch, newPasskeyPage, screenshots, type PasskeyPage } from './browser.js'
-import { assertNoSecurityProblems, focused, noticeText, signUp, signedOutView } from './flows.js'
+import { callSample, assertNoSecurityProblems, focused, noticeText, signUp, signedOutView } from './flows.js'
 import { startBrowserService, type BrowserService } from './server.js'
-
-/** Presses the sample API button for `method path` and returns the verdict line. */
-async function callSample(page: Page, method: string, path: string): Promise<string> {
-  await page.locator('#api-result').evaluate((el) => el.replaceChildren())
-  await page
-    .getByRole('button', { name: new RegExp(`^${method} ${path.replace(/\//g, '\\/')} `) })
-    .click()
-  const verdict = page.locator('#api-result .verdict:not(.verdict-busy)')
-  await verdict.waitFor()
-  return ((await verdict.textContent()) ?? '').trim()
-}
 
 describe(
   'passkey page: administration and the sample API through the gateway',

@@ -8,22 +8,13 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { bearer, call, decodeJwt, signUp as apiSignUp } from '../helpers/client.js'
 import { DPoPKey } from '../helpers/dpop.js'
 import { SKIP, launch, newPasskeyPage, type PasskeyPage } from './browser.js'
-import { assertNoSecurityProblems, refreshStatus, refreshTokenInStorage, shownClaims, signUp, signedInView } from './flows.js'
+import { callSample, assertNoSecurityProblems, refreshStatus, refreshTokenInStorage, shownClaims, signUp, signedInView } from './flows.js'
 import { startBrowserService, type BrowserService } from './server.js'
-
-/** Presses the sample API button for `method path` and returns the verdict line. */
-async function callSample(page: Page, method: string, path: string): Promise<string> {
-  await page.locator('#api-result').evaluate((el) => el.replaceChildren())
-  await page.getByRole('button', { name: new RegExp(`^${method} ${path.replace(/\//g, '\\/')} `) }).click()
-  const verdict = page.locator('#api-result .verdict:not(.verdict-busy)')
-  await verdict.waitFor()
-  return ((await verdict.textContent()) ?? '').trim()
-}
 
 describe('passkey page: tokens bound to the browser (RFC 9449 DPoP)', { skip: SKIP, timeout: 60_000 }, () => {
   let svc: BrowserService

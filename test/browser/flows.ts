@@ -123,3 +123,14 @@ export function assertNoSecurityProblems(problems: string[]): void {
     'the page ran without CSP / Trusted Types violations or uncaught errors',
   )
 }
+
+/** Presses the sample API button for `method path` and returns the verdict line. */
+export async function callSample(page: Page, method: string, path: string): Promise<string> {
+  await page.locator('#api-result').evaluate((el) => el.replaceChildren())
+  await page
+    .getByRole('button', { name: new RegExp(`^${method} ${path.replace(/\//g, '\\/')} `) })
+    .click()
+  const verdict = page.locator('#api-result .verdict:not(.verdict-busy)')
+  await verdict.waitFor()
+  return ((await verdict.textContent()) ?? '').trim()
+}

@@ -7,23 +7,14 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { SoftAuthenticator } from '../helpers/authenticator.js'
 import { bearer, call, signUp as apiSignUp } from '../helpers/client.js'
 import { SKIP, launch, newPasskeyPage, screenshots, type PasskeyPage } from './browser.js'
-import { assertNoSecurityProblems, shownClaims, signUp } from './flows.js'
+import { callSample, assertNoSecurityProblems, shownClaims, signUp } from './flows.js'
 import { startBrowserService, type BrowserService } from './server.js'
 
 const MAX_AGE = 3
-
-/** Presses the sample API button for `method path` and returns the verdict line. */
-async function callSample(page: Page, method: string, path: string): Promise<string> {
-  await page.locator('#api-result').evaluate((el) => el.replaceChildren())
-  await page.getByRole('button', { name: new RegExp(`^${method} ${path.replace(/\//g, '\\/')} `) }).click()
-  const verdict = page.locator('#api-result .verdict:not(.verdict-busy)')
-  await verdict.waitFor()
-  return ((await verdict.textContent()) ?? '').trim()
-}
 
 describe('passkey page: the sample API asks for a fresh passkey sign-in (RFC 9470 step-up)', { skip: SKIP, timeout: 60_000 }, () => {
   let svc: BrowserService
