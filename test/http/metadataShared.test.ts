@@ -243,12 +243,23 @@ describe('METADATA_BLOB download cap', () => {
   })
 })
 
+/** Settings of a tables store of its own (a fresh TABLE_PREFIX) on the suite's Azurite. */
+const metadataConfig = (prefix: string) =>
+  loadConfig(
+    { TABLES_CONNECTION_STRING: azurite.connectionString, TABLE_PREFIX: `${prefix}${process.pid}${randomBytes(3).toString('hex')}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+    { local: true },
+  )
+const rolesTable = (config: { tablePrefix: string }) => TableClient.fromConnectionString(azurite.connectionString, `${config.tablePrefix}roles`, { allowInsecureConnection: true })
+/** The row keys of partition `metadata`, as stored. */
+async function metadataRowKeys(roles: TableClient): Promise<string[]> {
+  const k: string[] = []
+  for await (const e of roles.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'metadata'` } })) k.push(e.rowKey!)
+  return k.sort()
+}
+
 describe('MetadataStore on Table Storage', () => {
   it('a BLOB of several MB (past 1 MiB compressed) round-trips through several rows; an older or equal no is not stored', async () => {
-    const config = loadConfig(
-      { TABLES_CONNECTION_STRING: azurite.connectionString, TABLE_PREFIX: `mt${process.pid}${randomBytes(3).toString('hex')}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
-      { local: true },
-    )
+    const config = metadataConfig('mt')
     const rows: string[] = []
     const store = createTablesStore({ config, onRequest: (r) => void (r.method === 'PUT' && rows.push(r.url)) })
     await store.init()
@@ -272,19 +283,12 @@ describe('MetadataStore on Table Storage', () => {
   })
 
   it('rows nobody names (a writer that stopped part-way) are swept by the next write; what is read back is capped: a gzip bomb or a head naming too many rows reads as unreadable', async () => {
-    const config = loadConfig(
-      { TABLES_CONNECTION_STRING: azurite.connectionString, TABLE_PREFIX: `mo${process.pid}${randomBytes(3).toString('hex')}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
-      { local: true },
-    )
+    const config = metadataConfig('mo')
     const gets: string[] = []
     const store = createTablesStore({ config, onRequest: (r) => void (r.method === 'GET' && gets.push(r.url)) })
     await store.init()
-    const roles = TableClient.fromConnectionString(azurite.connectionString, `${config.tablePrefix}roles`, { allowInsecureConnection: true })
-    const keys = async () => {
-      const k: string[] = []
-      for await (const e of roles.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'metadata'` } })) k.push(e.rowKey!)
-      return k.sort()
-    }
+    const roles = rolesTable(config)
+    const keys = () => metadataRowKeys(roles)
     assert.equal(await store.putMetadataBlob({ no: 1, text: 'one' }), true)
     // What a writer that stopped after its first chunk row leaves: a row of no 2 no head names.
     await roles.createEntity({ partitionKey: 'metadata', rowKey: 'blob:000000000002:deadbeef:0000', c00: new Uint8Array([1, 2, 3]) })
@@ -308,10 +312,7 @@ describe('MetadataStore on Table Storage', () => {
   })
 
   it('a write that fails part-way deletes the chunk rows it put: the stored BLOB stays whole, nothing is left behind', async () => {
-    const config = loadConfig(
-      { TABLES_CONNECTION_STRING: azurite.connectionString, TABLE_PREFIX: `mp${process.pid}${randomBytes(3).toString('hex')}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
-      { local: true },
-    )
+    const config = metadataConfig('mp')
     let chunkPuts = 0
     let failAt = Infinity
     const store = createTablesStore({
@@ -321,12 +322,8 @@ describe('MetadataStore on Table Storage', () => {
       },
     })
     await store.init()
-    const roles = TableClient.fromConnectionString(azurite.connectionString, `${config.tablePrefix}roles`, { allowInsecureConnection: true })
-    const keys = async () => {
-      const k: string[] = []
-      for await (const e of roles.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'metadata'` } })) k.push(e.rowKey!)
-      return k.sort()
-    }
+    const roles = rolesTable(config)
+    const keys = () => metadataRowKeys(roles)
     assert.equal(await store.putMetadataBlob({ no: 1, text: 'one' }), true)
     const kept = await keys()
     chunkPuts = 0
