@@ -200,16 +200,23 @@ function hash32(s: string, seed: number): number {
 
 /**
  * The (jkt, jti) pairs seen (RFC 9449 §11.1), in two generations (PairTable), each holding at most
- * half of `max`: a pair is kept at least `keepMs` (longer than any proof is accepted) and at most
- * twice that. No pair is ever forgotten inside its window: a full generation turns over early
- * only when the previous one is empty; otherwise add() answers `full` and the caller refuses the
- * proof (a flood makes proofs wait, it never makes a captured one replayable).
+ * half of `max`: a pair is kept at least `keepMs` (longer than any proof is accepted) unless its
+ * generation is dropped early. When the current generation is full and the older one still holds
+ * pairs inside their window, the older one is dropped all the same, and the newest `iat` it held
+ * becomes a floor: from then on a proof whose `iat` is not above the floor answers `stale` (the
+ * caller refuses it and asks for a new proof). So a dropped pair can never be accepted again, and
+ * a busy instance keeps accepting fresh proofs at any rate (only a client whose clock is behind
+ * by more than a generation's lifetime must retry).
  */
 export class ReplayCache {
   private current: PairTable
   private previous: PairTable
   /** When `current` was started: every pair in `previous` was added before it. */
   private since: number
+  /** The newest iat (s) in each generation, and the floor: the newest iat of any dropped early. */
+  private currentIat = -Infinity
+  private previousIat = -Infinity
+  private floor = -Infinity
 
   constructor(
     max: number,
@@ -226,16 +233,23 @@ export class ReplayCache {
   private turn(now: number, dropBoth: boolean): void {
     const old = this.previous
     old.clear()
-    if (dropBoth) this.current.clear()
-    else {
+    if (dropBoth) {
+      this.current.clear()
+      this.previousIat = -Infinity
+    } else {
       this.previous = this.current
       this.current = old
+      this.previousIat = this.currentIat
     }
+    this.currentIat = -Infinity
     this.since = now
   }
 
-  /** Adds the pair: `replay` when it was seen already, `full` when it cannot be remembered. */
-  add(key: string, now: number): 'ok' | 'replay' | 'full' {
+  /**
+   * Adds the pair of a proof issued at `iat` (s): `replay` when it was seen already, `stale` when
+   * it is not newer than pairs that had to be dropped early (it may be one of them).
+   */
+  add(key: string, now: number, iat: number): 'ok' | 'replay' | 'stale' {
     if (now - this.since >= this.keepMs) {
       // `previous` was last added to at `since`, at least keepMs ago: past any proof's window.
       this.turn(now, now - this.since >= 2 * this.keepMs)
@@ -244,11 +258,14 @@ export class ReplayCache {
     const b = hash32(key, SEEDS[1]!)
     if (this.previous.has(a, b) || this.current.has(a, b)) return 'replay'
     if (this.current.size >= this.current.capacity) {
-      // Forgetting `previous` now would forget pairs still inside their window.
-      if (this.previous.size) return 'full'
+      // Dropping `previous` forgets pairs perhaps still inside their window: none of them may
+      // be accepted again, so nothing as old as its newest is.
+      if (this.previous.size) this.floor = Math.max(this.floor, this.previousIat)
       this.turn(now, false)
     }
+    if (iat <= this.floor) return 'stale'
     this.current.add(a, b)
+    if (iat > this.currentIat) this.currentIat = iat
     return 'ok'
   }
 }
@@ -377,10 +394,10 @@ export class DPoPVerifier {
     }
     if (expected !== undefined && jkt !== expected) throw fail('The DPoP proof is signed by another key than the token is bound to')
     // Last: only a proof that passed every other check uses up its jti (at resources, only the bound key's).
-    const seen = this.seen[accessToken !== undefined ? 'resource' : 'token'].add(`${jkt}\u0000${jti}`, now)
+    const seen = this.seen[accessToken !== undefined ? 'resource' : 'token'].add(`${jkt}\u0000${jti}`, now, iat)
     if (seen === 'replay') throw fail('The proof was already used (jti)')
     // RFC 9449 §8: the server may ask for a nonce at any time; the client retries with a new proof.
-    if (seen === 'full') throw new DPoPError('use_dpop_nonce', 'Too many DPoP proofs right now: retry with a new proof carrying this nonce', await this.nonce())
+    if (seen === 'stale') throw new DPoPError('use_dpop_nonce', 'This proof is older than this server can still check for replay: retry with a new proof carrying this nonce', await this.nonce())
     return { jkt }
   }
 }

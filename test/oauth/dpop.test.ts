@@ -119,7 +119,7 @@ describe('the replay cache (§11.1)', () => {
   const KEEP_MS = (IAT_WINDOW + 2 * FUTURE_SKEW) * 1000
   const TOKEN = 'access.token.value'
 
-  it('never forgets a pair inside its window: when full it refuses new proofs with use_dpop_nonce (and a nonce) instead of evicting; after the window it accepts again', async () => {
+  it('never accepts a pair inside its window again: when full it drops the oldest generation and refuses proofs not newer than it (use_dpop_nonce, with a nonce); fresher proofs are accepted at once', async () => {
     const clock = new ManualClock(Date.now())
     // Two pairs: one generation of one, and the previous one.
     const v = verifier(kek(), clock, { replayCacheSize: 2 })
@@ -129,14 +129,18 @@ describe('the replay cache (§11.1)', () => {
     await v.verify({ proof: first, method: 'GET', url: URL_ })
     assert.match((await refusal(v.verify({ proof: first, method: 'GET', url: URL_ }))).message, /already used/)
     await v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat: at() }), method: 'GET', url: URL_ })
+    // Full: the first generation is dropped, so nothing as old as it (this very second) is accepted.
     const full = await refusal(v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat: at() }), method: 'GET', url: URL_ }))
     assert.equal(full.code, 'use_dpop_nonce')
     assert.match(full.nonce ?? '', /^[0-9a-z]+\.[A-Za-z0-9_-]+$/)
-    // Nothing was evicted: the first proof is still a replay.
-    assert.match((await refusal(v.verify({ proof: first, method: 'GET', url: URL_ }))).message, /already used/)
-    // Past the window the oldest pairs are forgotten, and new proofs are accepted again.
-    clock.advance(KEEP_MS)
-    assert.ok(await v.verify({ proof: await key.proof({ htm: 'GET', htu: URL_, iat: at() }), method: 'GET', url: URL_ }))
+    // The dropped first proof is still refused.
+    assert.equal((await refusal(v.verify({ proof: first, method: 'GET', url: URL_ }))).code, 'use_dpop_nonce')
+    // A proof made a second later is newer than anything dropped: accepted, once.
+    clock.advance(1000)
+    const fresh = await key.proof({ htm: 'GET', htu: URL_, iat: at() })
+    assert.ok(await v.verify({ proof: fresh, method: 'GET', url: URL_ }))
+    assert.match((await refusal(v.verify({ proof: fresh, method: 'GET', url: URL_ }))).message, /already used/)
+    assert.equal((await refusal(v.verify({ proof: first, method: 'GET', url: URL_ }))).code, 'use_dpop_nonce', 'and the first one still never again')
   })
 
   it('the token endpoint and resources have separate caches: a flood of token-endpoint proofs (throwaway keys) leaves resource proofs remembered and accepted', async () => {
@@ -189,21 +193,40 @@ describe('The replay cache at scale (RFC 9449 §11.1): compact hashed pairs', ()
     const cache = new ReplayCache(400_000, 420_000, t0)
     const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'
     const pair = (i: number) => `${jkt}\u0000jti-${i}-${(i * 2654435761) >>> 0}`
-    for (let i = 0; i < 200_000; i++) assert.equal(cache.add(pair(i), t0 + i % 1000), 'ok', `pair ${i}`)
-    for (let i = 0; i < 200_000; i += 997) assert.equal(cache.add(pair(i), t0 + 1000), 'replay', `pair ${i} again`)
+    for (let i = 0; i < 200_000; i++) assert.equal(cache.add(pair(i), t0 + i % 1000, 100), 'ok', `pair ${i}`)
+    for (let i = 0; i < 200_000; i += 997) assert.equal(cache.add(pair(i), t0 + 1000, 100), 'replay', `pair ${i} again`)
     // Another key's pair with the same jti is another pair.
-    assert.equal(cache.add(`other\u0000jti-0-0`, t0 + 1000), 'ok')
+    assert.equal(cache.add(`other\u0000jti-0-0`, t0 + 1000, 100), 'ok')
   })
 
-  it('a full cache whose older generation is still inside the window refuses (full), and turns over once the window has passed', () => {
+  it('full with the older generation inside its window: it is dropped, and no proof as old as its newest iat is accepted (stale), fresher ones are; past the window all turns over', () => {
     const t0 = Date.now()
     const cache = new ReplayCache(4, 1000, t0)
-    assert.deepEqual(['a', 'b'].map((k) => cache.add(k, t0)), ['ok', 'ok'])
-    assert.equal(cache.add('c', t0 + 1), 'ok', 'the first generation (a, b) moved to previous; c starts the current one')
-    assert.equal(cache.add('d', t0 + 2), 'ok')
-    assert.equal(cache.add('e', t0 + 3), 'full', 'forgetting a or b now would make them replayable')
-    assert.equal(cache.add('a', t0 + 4), 'replay')
-    assert.equal(cache.add('e', t0 + 1001), 'ok', 'past the window: a, b forgotten, room again')
-    assert.equal(cache.add('c', t0 + 1002), 'replay', 'c is still inside its window')
+    assert.deepEqual(['a', 'b'].map((k) => cache.add(k, t0, 10)), ['ok', 'ok'])
+    assert.equal(cache.add('c', t0 + 1, 11), 'ok', 'the first generation (a, b) moved to previous; c starts the current one')
+    assert.equal(cache.add('d', t0 + 2, 12), 'ok')
+    assert.equal(cache.add('a', t0 + 3, 10), 'replay', 'a is still remembered')
+    assert.equal(cache.add('e', t0 + 3, 13), 'ok', 'full: (a, b) dropped early, floor at their newest iat 10; e is newer')
+    assert.equal(cache.add('a', t0 + 4, 10), 'stale', 'a dropped pair is never accepted again')
+    assert.equal(cache.add('x', t0 + 4, 10), 'stale', 'nor anything as old')
+    assert.equal(cache.add('c', t0 + 4, 11), 'replay', 'c, d are still remembered')
+    assert.equal(cache.add('f', t0 + 5, 14), 'ok')
+    assert.equal(cache.add('g', t0 + 6, 15), 'ok', 'full again: (c, d) dropped, floor 12')
+    assert.deepEqual([cache.add('d', t0 + 7, 12), cache.add('y', t0 + 7, 16)], ['stale', 'ok'])
+    assert.equal(cache.add('y', t0 + 2010, 16), 'ok', 'past twice the window everything was forgotten (its iat would be refused by the verifier anyway)')
+  })
+
+  it('at a sustained rate far above its size per window, fresh proofs are never refused and repeats always are', () => {
+    // 2 000 proofs a second for 10 simulated minutes (1 200 000 pairs) through a cache of 20 000
+    // pairs: a generation lasts 5 s, far less than the 7-minute window.
+    const cache = new ReplayCache(20_000, 420_000, 0)
+    let refused = 0
+    for (let t = 0; t < 600_000; t += 100) {
+      const iat = Math.floor(t / 1000)
+      for (let i = 0; i < 200; i++) if (cache.add(`k\u0000${t}-${i}`, t, iat) !== 'ok') refused++
+      assert.notEqual(cache.add(`k\u0000${t}-0`, t, iat), 'ok', 'a repeat of a fresh pair')
+      if (t >= 10_000) assert.notEqual(cache.add(`k\u0000${t - 10_000}-1`, t, iat - 10), 'ok', 'a repeat 10 s later, its generation dropped')
+    }
+    assert.equal(refused, 0)
   })
 })
