@@ -94,12 +94,15 @@ export async function listConsents(core: Core, userId: string): Promise<ConsentV
 }
 
 /**
- * DELETE /api/me/consents/{clientId}: forgets the approval and ends the application's sessions
- * for the person; audits `consent.revoked`. None for that application: 404.
+ * DELETE /api/me/consents/{clientId}: ends the application's sessions for the person, then forgets
+ * the approval; audits `consent.revoked`. None for that application: 404. The sessions first: a
+ * failure between the two leaves the approval listed, so the person can simply try again (the
+ * other order would leave live sessions and a 404 on retry).
  */
 export async function revokeConsent(core: Core, { userId, clientId, from }: { userId: string; clientId: string; from: RequestOrigin }): Promise<void> {
-  if (clientId.length > MAX_CLIENT_ID_URL || !(await core.store.deleteConsent(userId, clientId)))
-    throw new ServiceError('not_found', 'No approval of that application on this account')
+  const notFound = () => new ServiceError('not_found', 'No approval of that application on this account')
+  if (clientId.length > MAX_CLIENT_ID_URL || !(await core.store.getConsent(userId, clientId))) throw notFound()
   const ended = await revokeClientSessions(core, { userId, clientId, from })
+  if (!(await core.store.deleteConsent(userId, clientId))) throw notFound() // withdrawn meanwhile by another request
   await core.audit.record({ ...from, actor: { userId }, type: 'consent.revoked', target: { userId, clientId }, detail: { sessionsRevoked: ended } })
 }

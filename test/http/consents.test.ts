@@ -196,4 +196,27 @@ describe('consent rows: any client_id, concurrent approvals (Table Storage again
     }
     assert.deepEqual((await svc.store.listSessions(up.user.id)).filter((x) => x.clientId === app), [], 'no session behind a failed approval')
   })
+
+  it('withdrawing whose session revocation fails (storage down) → 503, the approval still listed and the sessions live; the retry finishes it', async () => {
+    const kim = new SoftAuthenticator()
+    await signUp(svc.url, kim, 'kim')
+    const theirs = await authorizeAs(kim)
+    const token = await firstParty(kim)
+    const store = svc.core.store
+    const listSessions = store.listSessions
+    store.listSessions = async () => {
+      throw new StorageUnavailableError(new Error('injected: the session list fails'))
+    }
+    let failed
+    try {
+      failed = await call(svc.url, 'DELETE', `/api/me/consents/${encodeURIComponent(app)}`, undefined, bearer(token))
+    } finally {
+      store.listSessions = listSessions
+    }
+    assert.equal(failed.status, 503, JSON.stringify(failed.body))
+    assert.deepEqual((await consents(kim)).body.map((c: any) => c.clientId), [app], 'nothing half-done: the approval is still there to withdraw')
+    const retry = await call(svc.url, 'DELETE', `/api/me/consents/${encodeURIComponent(app)}`, undefined, bearer(token))
+    assert.equal(retry.status, 204, JSON.stringify(retry.body))
+    assert.equal((await form(svc.url, '/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: theirs.refresh_token, client_id: app })).body.error, 'invalid_grant')
+  })
 })
