@@ -73,8 +73,10 @@ export const AuthzRequest = described(
     ),
     url: v.nullish(
       described(
-        // Checked only against a DPoP proof's htu (a URL that is not one matches none): a bearer call never fails on it.
-        field(4096, 'url must be a string (no control characters)'),
+        // Checked only against a DPoP proof's htu (a URL that is not one, or longer than 4096, matches
+        // none): a bearer call never fails on it, nor on its length (path + the gateway's origin and
+        // suffix can be longer than `path`'s cap).
+        v.string('url must be a string'),
         'The URL the client called at the gateway, without query (what a DPoP proof\'s `htu` names).',
       ),
     ),

@@ -430,6 +430,16 @@ describe('Proof checks at the authorizer (RFC 9449 §4.3, §7; CONTRACT v2 "DPoP
     assert.equal(b.body.allow, true, JSON.stringify(b.body))
     await refusedWith(await check(u.access, await proof({ htu: 'not a url' }), { url: 'not a url' }), /htu/)
   })
+  it("a path near its 4096 cap makes a url longer than 4096: still a decision (200), never a 400 the gateway would turn into 503; a proof's htu that long matches nothing", async () => {
+    const plain = await reader(undefined)
+    const long = `/orders/${'9'.repeat(4080)}`
+    const url = `${API.replace(/\/orders\/42$/, '')}${long}`
+    assert.ok(url.length > 4096)
+    const b = await post(svc.url, '/api/authz/check', { method: 'GET', path: long, url }, bearer(plain.access))
+    assert.equal(b.status, 200, JSON.stringify(b.body))
+    assert.equal(typeof b.body.allow, 'boolean')
+    await refusedWith(await check(u.access, await proof({ htu: url }), { url, path: long }), /htu/)
+  })
   it('the gateway sent no url → 401 (fails closed)', async () => {
     const r = await post(svc.url, '/api/authz/check', { method: 'GET', path: '/orders/42', dpop: await proof() }, { authorization: `DPoP ${u.access}` })
     await refusedWith(r, /url/)
