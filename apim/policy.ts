@@ -80,7 +80,8 @@ export const POLICY = {
     decisionVariable: 'authz-decision',
     keyPrefix: 'passkey-authz:',
     /** SHA-256 over these fields joined by `keySeparator` (UTF-8), Base64 (with padding). */
-    keyFields: ['token', 'method', 'apiId', 'path'],
+    // The scheme too: an unbound token's allow as Bearer must not answer it sent as DPoP (RFC 9449 §7.1).
+    keyFields: ['scheme', 'token', 'method', 'apiId', 'path'],
     keySeparator: '\n',
     /** Stored only when the answer's `ttl` (whole seconds, floored) is above 0. */
     ttlField: 'ttl',
@@ -249,14 +250,21 @@ export function tokenOf(authorization: string): string {
   return authorization.slice(authorization.indexOf(' ') + 1).trim()
 }
 
+/** The scheme of an Authorization value, lower case, the way the policy's expressions take it. */
+export function schemeOf(authorization: string): string {
+  return authorization.slice(0, Math.max(0, authorization.indexOf(' '))).toLowerCase()
+}
+
 /**
- * The decision cache key: `passkey-authz:` + Base64(SHA-256(token \n method \n apiId \n path)).
+ * The decision cache key: `passkey-authz:` + Base64(SHA-256(scheme \n token \n method \n apiId \n path)),
+ * the scheme lower case.
  * Mirrors the policy's `authz-cache-key` expression byte for byte.
  *
  * @example
- * await decisionCacheKey({ token, method: 'GET', apiId: 'sample', path: '/orders' })
+ * await decisionCacheKey({ scheme: 'bearer', token, method: 'GET', apiId: 'sample', path: '/orders' })
  */
 export async function decisionCacheKey(input: {
+  scheme: string
   token: string
   method: string
   apiId: string

@@ -277,7 +277,8 @@ export function renderPolicy(file: PolicyFile): string {
         <set-variable name="authz-cache-key" value="@{
             var header = context.Request.Headers.GetValueOrDefault(&quot;Authorization&quot;, &quot;&quot;);
             var token = header.Substring(header.IndexOf(' ') + 1).Trim();
-            var material = token + &quot;\n&quot; + context.Request.Method + &quot;\n&quot; + context.Api.Id + &quot;\n&quot; + (string)context.Variables[&quot;authz-path&quot;];
+            var scheme = header.Substring(0, Math.Max(0, header.IndexOf(' '))).ToLowerInvariant();
+            var material = scheme + &quot;\n&quot; + token + &quot;\n&quot; + context.Request.Method + &quot;\n&quot; + context.Api.Id + &quot;\n&quot; + (string)context.Variables[&quot;authz-path&quot;];
             var digest = System.Security.Cryptography.SHA256.Create().ComputeHash(Encoding.UTF8.GetBytes(material));
             return &quot;passkey-authz:&quot; + Convert.ToBase64String(digest);
         }" />

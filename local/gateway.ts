@@ -38,6 +38,7 @@ import {
   protectedResourceMetadata,
   readDecision,
   resourceMetadataUrl,
+  schemeOf,
   withResourceMetadata,
   tokenOf,
   wwwAuthenticate,
@@ -461,7 +462,7 @@ export function createGateway(opts: Omit<GatewayOptions, 'port' | 'hostname'>) {
     }
 
     // 3. Decision cache.
-    const key = await decisionCacheKey({ token: jwt.token, method: req.method, apiId: api.id, path: opPath })
+    const key = await decisionCacheKey({ scheme: schemeOf(authorization!), token: jwt.token, method: req.method, apiId: api.id, path: opPath })
     let decision = decisions.get(key, now())
     const fresh = decision === undefined
     // 4. On a miss, ask the authorizer.

@@ -370,6 +370,19 @@ describe('dev gateway: the authorizer decides', () => {
     assert.equal(basic.headers.get('www-authenticate'), `Bearer resource_metadata="${METADATA}"`)
   })
 
+  it('RFC 9449 §7.1: an allow cached for a token sent as Bearer does not answer the same token sent as DPoP (the scheme is part of the cache key)', async () => {
+    const w = world([keyA])
+    w.answer(() => Response.json({ allow: true, status: 200, reason: 'granted by role reader', sub: 'user-1', roles: ['reader'], scopes: [], ttl: 60 }))
+    const token = await w.token(keyA)
+    assert.equal((await w.call('/sample/orders/7', { headers: { authorization: `Bearer ${token}` } })).status, 200)
+    assert.equal((await w.call('/sample/orders/7', { headers: { authorization: `Bearer ${token}` } })).status, 200)
+    assert.equal(w.authzCalls.length, 1, 'the second Bearer call was answered from the cache')
+    w.answer(() => Response.json({ allow: false, status: 401, reason: 'DPoP: not bound', wwwAuthenticate: 'DPoP error="invalid_dpop_proof"', roles: [], scopes: [], ttl: 0 }))
+    const asDpop = await w.call('/sample/orders/7', { headers: { authorization: `DPoP ${token}`, dpop: 'p' } })
+    assert.equal(w.authzCalls.length, 2, 'the authorizer was asked about the DPoP presentation')
+    assert.equal(asDpop.status, 401)
+  })
+
   it("CONTRACT v2 DPoP: the authorizer's DPoP challenge and nonce reach the client (WWW-Authenticate, DPoP-Nonce)", async () => {
     const w = world([keyA])
     const challenge = 'DPoP error="use_dpop_nonce", error_description="This server requires a DPoP nonce", algs="ES256 PS256 RS256 EdDSA"'

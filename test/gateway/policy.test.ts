@@ -18,6 +18,7 @@ import {
   presentedToken,
   readDecision,
   sanitizeParam,
+  schemeOf,
   tokenOf,
   wwwAuthenticate,
   withResourceMetadata,
@@ -198,6 +199,7 @@ describe('inbound step 3: the operation path and the decision cache key', () => 
   it('should hash token, method, API id and path with SHA-256 as POLICY.cache says', async () => {
     const expr = variable(policy, POLICY.cache.keyVariable)
     const csharpOf: Record<(typeof POLICY.cache.keyFields)[number], string> = {
+      scheme: 'scheme',
       token: 'token',
       method: 'context.Request.Method',
       apiId: 'context.Api.Id',
@@ -206,16 +208,19 @@ describe('inbound step 3: the operation path and the decision cache key', () => 
     const material = POLICY.cache.keyFields.map((f) => csharpOf[f]).join(` + ${csharp(POLICY.cache.keySeparator)} + `)
     assert.ok(expr.includes(`var material = ${material};`), expr)
     assert.ok(expr.includes('var token = header.Substring(header.IndexOf(\' \') + 1).Trim();'))
+    assert.ok(expr.includes("var scheme = header.Substring(0, Math.Max(0, header.IndexOf(' '))).ToLowerInvariant();"))
     assert.ok(expr.includes(`GetValueOrDefault(${csharp(POLICY.jwt.headerName)}, "")`))
     assert.ok(expr.includes('System.Security.Cryptography.SHA256.Create().ComputeHash(Encoding.UTF8.GetBytes(material))'))
     assert.ok(expr.includes(`return ${csharp(POLICY.cache.keyPrefix)} + Convert.ToBase64String(digest);`))
 
-    const input = { token: 'eyJ.a.b', method: 'GET', apiId: 'sample', path: '/orders/42' }
+    const input = { scheme: 'dpop', token: 'eyJ.a.b', method: 'GET', apiId: 'sample', path: '/orders/42' }
     const expected =
       POLICY.cache.keyPrefix +
-      createHash('sha256').update('eyJ.a.b\nGET\nsample\n/orders/42', 'utf8').digest('base64')
+      createHash('sha256').update('dpop\neyJ.a.b\nGET\nsample\n/orders/42', 'utf8').digest('base64')
     assert.equal(await decisionCacheKey(input), expected)
+    assert.notEqual(await decisionCacheKey({ ...input, scheme: 'bearer' }), expected, 'the same token under another scheme is another decision')
     assert.equal(tokenOf('Bearer  eyJ.a.b '), 'eyJ.a.b')
+    assert.equal(schemeOf('DPoP eyJ.a.b'), 'dpop')
   })
 
   it('should look the decision up under that key, and call the authorizer only on a miss', () => {
