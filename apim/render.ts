@@ -1,6 +1,7 @@
 /**
- * Renders the two APIM policies, apim/policy.xml and apim/policy-managed-identity.xml, from one
- * template: they differ only in their opening comment and in how the gateway authenticates its
+ * Renders the APIM policy pack: the two policies, apim/policy.xml and
+ * apim/policy-managed-identity.xml, from one template, and the protected resource metadata fragment
+ * (apim/fragment-protected-resource.xml). The two policies they differ only in their opening comment and in how the gateway authenticates its
  * call to the authorizer (function key plus the caller's Authorization header, or its managed
  * identity with the caller's token in the body).
  *

@@ -1,7 +1,7 @@
 /**
  * GET /api/authenticators/{id}/icon: an authenticator model's icon from the FIDO metadata in use
  * (metadataStatement.icon, a data: URL), served from this origin so the page never hot-links or
- * inlines it (CONTRACT "Authenticator trust": views carry `authenticator.icon`, this path). `id`
+ * inlines it (our addition to CONTRACT "Authenticator trust": views carry `authenticator.icon`, this path). `id`
  * is the model's AAGUID, or for a U2F model its attestation certificate key identifier.
  *
  * Only raster types and SVG are served, with their exact content type and `nosniff`. SVG can

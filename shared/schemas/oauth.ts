@@ -13,7 +13,7 @@ const TokenTypeHint = v.picklist(['access_token', 'refresh_token'])
 export const TokenResponse = described(
   v.object({
     access_token: described(v.string(), 'JWT access token (RFC 9068, `typ: at+jwt`).'),
-    token_type: described(v.picklist(['Bearer', 'DPoP']), '`DPoP` when the request carried a DPoP proof (RFC 9449 §5): the tokens are bound to its key.'),
+    token_type: described(v.picklist(['Bearer', 'DPoP']), '`DPoP` when the tokens are bound to a DPoP key (RFC 9449 §5): a proof made the session, or a bound session was refreshed. A session keeps the binding it was made with.'),
     expires_in: Int,
     refresh_token: v.optional(described(v.string(), 'Opaque; rotated on every use. Absent for client_credentials.')),
     scope: v.optional(v.string()),
@@ -188,6 +188,7 @@ export const AuthorizationServerMetadata = described(
     authorization_details_types_supported: List,
     // --- Client ID metadata documents (CONTRACT v2 "AI clients and MCP servers") ---
     client_id_metadata_document_supported: Flag,
+    dpop_signing_alg_values_supported: v.optional(described(v.array(v.string()), 'RFC 9449 §5.1: the DPoP proof algorithms accepted.')),
   }),
   'OpenID Connect Discovery 1.0 §3 / RFC 8414 §2. Clients ignore members they do not know.',
 )

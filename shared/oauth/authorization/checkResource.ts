@@ -14,7 +14,7 @@ export function checkResource(core: Core, ctx: CheckContext): void {
   const values = ctx.query.getAll(RESOURCE)
   if (values.length > 1) throw new AuthorizationError('invalid_target', 'resource is repeated: a token has one audience (RFC 8707)', true)
   const value = values[0]
-  // Present but empty is no resource (RFC 8707 §2: an absolute URI), as at the token endpoint.
+  // Present but empty is refused by resourceRefusal (RFC 8707 §2: an absolute URI), as at the token endpoint.
   if (value === undefined) return
   const refused = resourceRefusal(core.config, value)
   if (refused) throw new AuthorizationError('invalid_target', refused, true)
